@@ -1,0 +1,325 @@
+"""RabbitMQ through splice's local provider: time to ready and to stop, the publish ->
+consume round trip through the amqp executor, and the cost of per-testcase isolation.
+
+    .venv/bin/python -m benchmarks.services_rabbitmq
+
+Ready time is measured around `kind.start_local()` (files, spawn, an AMQP handshake).
+The peer row starts the same `rabbitmq-server` as packaged: a private node name, ports
+and folders too, but the full plugins folder and the broker's own distribution start.
+Vhost isolation is measured three ways (erl_call, which splice uses; rabbitmqctl; the
+HTTP management API, on a node started with the management plugin).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import statistics
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.common import Table, ms
+from splice.executors.amqp import AmqpBlock, AmqpExecutor
+from splice.executors.base import StepContext, TestcaseSession
+from splice.services.base import RunningService, ServiceSpec, StartContext
+from splice.services.environment import cache_root
+from splice.services.kinds import rabbitmq_admin, rabbitmq_install
+from splice.services.kinds.rabbitmq_client import handshake
+from splice.services.reaper import Reaper
+from splice.services.registry import get
+from splice.services.resources import Resources
+
+COMMAND = ".venv/bin/python -m benchmarks.services_rabbitmq"
+STARTS = 3
+MESSAGES = 200
+ISOLATIONS = 20
+
+
+class _Bench:
+    """Resources, a reaper and a folder for one table; everything goes on close()."""
+
+    def __init__(self) -> None:
+        self.reaper = Reaper()
+        self.resources = Resources(self.reaper)
+        self.folder = self.resources.tempdir("bench-rabbitmq")
+        self.n = 0
+
+    def start(self, **settings: Any) -> tuple[RunningService, float]:
+        kind = get("rabbitmq")
+        self.n += 1
+        spec = ServiceSpec(
+            f"b{self.n}", "rabbitmq", "local", kind.settings_model.model_validate(settings)
+        )
+        run_dir = self.folder / spec.name
+        run_dir.mkdir()
+        ctx = StartContext(
+            spec=spec,
+            project_dir=self.folder,
+            run_dir=run_dir,
+            cache_dir=cache_root(),
+            log_path=run_dir / "rabbitmq.log",
+            resources=self.resources,
+            vars={},
+        )
+        clock = time.perf_counter()
+        service = kind.start_local(ctx)
+        return service, time.perf_counter() - clock
+
+    def close(self) -> None:
+        self.resources.close()
+        self.reaper.close()
+
+
+def _packaged(bench: _Bench) -> tuple[float, float]:
+    """`rabbitmq-server` as packaged, on a private node: (ready, stop) seconds."""
+    install = rabbitmq_install.find("bench")
+    res = bench.resources
+    folder = res.tempdir("bench-rabbitmq-plain", fast=True)
+    port, dist = res.port(), res.port()
+    for sub in ("home", "mnesia", "log"):
+        (folder / sub).mkdir()
+    (folder / "rabbitmq.conf").write_text(
+        f"listeners.tcp.1 = 127.0.0.1:{port}\ndefault_user = b\ndefault_pass = b\n"
+        "loopback_users = none\n"
+    )
+    (folder / "enabled_plugins").write_text("[].\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+    env.update(
+        HOME=str(folder / "home"),
+        RABBITMQ_NODENAME=f"bench-{secrets.token_hex(4)}@localhost",
+        RABBITMQ_NODE_PORT=str(port),
+        RABBITMQ_DIST_PORT=str(dist),
+        RABBITMQ_MNESIA_BASE=str(folder / "mnesia"),
+        RABBITMQ_LOG_BASE=str(folder / "log"),
+        RABBITMQ_LOGS="-",
+        RABBITMQ_CONFIG_FILE=str(folder / "rabbitmq.conf"),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(folder / "enabled_plugins"),
+        RABBITMQ_CONF_ENV_FILE=str(folder / "none.conf"),
+    )
+    url = f"amqp://b:b@127.0.0.1:{port}/%2F"
+    clock = time.perf_counter()
+    proc = res.spawn([install.server], log=folder / "log" / "out.log", env=env, cwd=folder)
+    deadline = clock + 120
+    while True:
+        try:
+            handshake(url, 2.0)
+            break
+        except Exception:
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise
+            time.sleep(0.02)
+    ready = time.perf_counter() - clock
+    clock = time.perf_counter()
+    res.stop(proc, sig=signal.SIGTERM, grace=10)
+    stop = time.perf_counter() - clock
+    res.remove_dir(folder)
+    return ready, stop
+
+
+def ready_times(starts: int = STARTS) -> Table:
+    table = Table(
+        f"RabbitMQ: node ready time (median of {starts} starts)",
+        COMMAND,
+        ["how", "ready (median)", "ready (min-max)", "stop (median)"],
+    )
+    bench = _Bench()
+    try:
+        runs: dict[str, list[tuple[float, float]]] = {"splice": [], "packaged": []}
+        for _ in range(starts):  # interleaved: the machine's load hits both alike
+            service, took = bench.start()
+            clock = time.perf_counter()
+            service.stop()
+            runs["splice"].append((took, time.perf_counter() - clock))
+            runs["packaged"].append(_packaged(bench))
+        labels = {
+            "splice": "splice local provider (trimmed plugins folder, `-sname`, own epmd)",
+            "packaged": "`rabbitmq-server` as packaged, private node (peer)",
+        }
+        for key, label in labels.items():
+            ready = [r for r, _ in runs[key]]
+            table.rows.append(
+                [
+                    label,
+                    ms(statistics.median(ready)),
+                    f"{ms(min(ready))} - {ms(max(ready))}",
+                    ms(statistics.median(s for _, s in runs[key])),
+                ]
+            )
+    finally:
+        bench.close()
+    table.notes.append(
+        "ready = files + spawn + an AMQP handshake (login, vhost open); stop = SIGTERM, "
+        "the broker's graceful shutdown (~1 s of it is Erlang's own), folder removed"
+    )
+    return table
+
+
+def _median(fn: Callable[[], object], times: int) -> float:
+    fn()  # warm up: connections, imports
+    out = []
+    for _ in range(times):
+        clock = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - clock)
+    return statistics.median(out)
+
+
+def round_trips(messages: int = MESSAGES) -> Table:
+    table = Table(
+        f"RabbitMQ: publish -> consume through the amqp executor (median of {messages})",
+        COMMAND,
+        ["path", "median"],
+    )
+    bench = _Bench()
+    try:
+        service, _ = bench.start()
+        ctx = StepContext(
+            vars={"services": {"bus": service.endpoint.as_vars()}},
+            session=TestcaseSession(),
+            base_dir=bench.folder,
+        )
+        executor = AmqpExecutor()
+
+        def step(**block: Any) -> dict[str, Any]:
+            return executor.execute(
+                AmqpBlock.model_validate({"service": "bus", **block}), ctx
+            ).result
+
+        step(
+            declare={
+                "exchanges": [{"name": "ev", "type": "topic"}],
+                "queues": ["q"],
+                "bindings": [{"exchange": "ev", "queue": "q", "routing_key": "#"}],
+            }
+        )
+        cases: dict[str, Callable[[], object]] = {
+            "publish step (to a queue) + consume step": lambda: (
+                step(publish={"queue": "q"}, json={"n": 1}),
+                step(consume="q"),
+            ),
+            "publish step (topic exchange) + consume step": lambda: (
+                step(publish="ev", routing_key="a.b", json={"n": 1}),
+                step(consume="q"),
+            ),
+            "publish step + get step": lambda: (
+                step(publish={"queue": "q"}, body="x"),
+                step(get="q"),
+            ),
+            "a testcase's first steps (connect, publish, get)": lambda: _fresh(ctx, step),
+        }
+        for label, fn in cases.items():
+            table.rows.append([label, ms(_median(fn, messages if "first" not in label else 20))])
+        ctx.session.close()
+    finally:
+        bench.close()
+    table.notes.append(
+        "publish waits for the broker's confirm; consume registers a consumer, waits for "
+        "the message, acknowledges it and cancels"
+    )
+    return table
+
+
+def _fresh(ctx: StepContext, step: Callable[..., object]) -> None:
+    ctx.session.close()
+    ctx.session = TestcaseSession()
+    step(publish={"queue": "q"}, body="x")
+    step(get="q")
+
+
+def isolation_costs(times: int = ISOLATIONS) -> Table:
+    table = Table(
+        "RabbitMQ: per-testcase isolation, acquire + release",
+        COMMAND,
+        ["mode", "median", "runs"],
+    )
+    kind: Any = get("rabbitmq")
+    bench = _Bench()
+    try:
+        service, _ = bench.start()
+        keys = iter(range(10**6))
+
+        def cycle(mode: str) -> None:
+            key = f"t{next(keys)}"
+            endpoint = kind.acquire(service, mode, key)
+            kind.release(service, mode, key, endpoint)
+
+        state = service.state["rabbitmq.admin"]
+        ctl = {**state, "erl_call": None}
+        table.rows += [
+            [
+                "prefix (names get `tN-run.`)",
+                ms(_median(lambda: cycle("prefix"), times)),
+                str(times),
+            ],
+            [
+                "vhost via erl_call (splice's way)",
+                ms(_median(lambda: cycle("vhost"), times)),
+                str(times),
+            ],
+            ["vhost via rabbitmqctl", ms(_median(lambda: _ctl_cycle(ctl, next(keys)), 3)), "3"],
+        ]
+        service.stop()
+        port = bench.resources.port()
+        http, ready = bench.start(
+            plugins=["rabbitmq_management"],
+            config={"management.tcp.ip": "127.0.0.1", "management.tcp.port": port},
+        )
+        api = f"http://127.0.0.1:{port}/api"
+        table.rows.append(
+            [
+                "vhost via the HTTP management API",
+                ms(_median(lambda: _http_cycle(api, next(keys)), times)),
+                str(times),
+            ]
+        )
+        clock = time.perf_counter()
+        http.stop()
+        table.notes.append(
+            f"the management plugin makes the node ready in {ms(ready)} and stop in "
+            f"{ms(time.perf_counter() - clock)} (see the ready-time table without it)"
+        )
+    finally:
+        bench.close()
+    table.notes.append(
+        "vhost: create it, grant the user, delete it (no fixtures); prefix: no broker "
+        "work unless fixtures are declared again under the prefix"
+    )
+    return table
+
+
+def _ctl_cycle(state: dict[str, Any], n: int) -> None:
+    rabbitmq_admin.add_vhost(state, f"c{n}", "splice")
+    rabbitmq_admin.delete_vhost(state, f"c{n}", "splice")
+
+
+def _http_cycle(api: str, n: int) -> None:
+    auth = "Basic " + base64.b64encode(b"splice:splice").decode()
+
+    def call(method: str, path: str, body: object = None) -> None:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            api + path,
+            method=method,
+            data=data,
+            headers={"Authorization": auth, "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    call("PUT", f"/vhosts/h{n}", {})
+    call("PUT", f"/permissions/h{n}/splice", {"configure": ".*", "write": ".*", "read": ".*"})
+    call("DELETE", f"/vhosts/h{n}")
+
+
+def run() -> str:
+    """The three tables as one Markdown section."""
+    return "\n".join(t.markdown() for t in (ready_times(), round_trips(), isolation_costs()))
+
+
+if __name__ == "__main__":
+    print(run())

@@ -1,0 +1,173 @@
+"""`splice run` and `splice check`: plan, validate, run, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from splice.cli.options import external_vars
+from splice.errors import SuiteError, UsageError
+from splice.model.results import RunResult, Status
+from splice.model.suite import Suite
+from splice.project.model import Project
+from splice.runner.analysis import analyse
+from splice.runner.planner import Selection, discover, load_all, select
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _project() -> Project:
+    from splice.project.loader import find_project, load_project
+
+    return load_project(find_project(Path.cwd()))
+
+
+def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite]:
+    root = Path.cwd()
+    if not paths and project.suites:
+        root = project.root
+        paths = list(project.suites)
+    files = discover(paths, root)
+    if not files:
+        raise UsageError("no suites found", "suite files are named *.splice.yaml")
+    suites, problems = load_all(files)
+    known = var_names | set(project.vars)
+    for suite in suites:
+        analysis = analyse(suite, known)
+        problems.extend(analysis.diagnostics)
+        if analysis.needs_order:
+            suite.serial = True
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def check_command(paths: list[str], opts: dict[str, Any]) -> int:
+    from rich.console import Console
+
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    project = _project()
+    suites = _load(paths, set(ext.merged()), project)
+    n = sum(len(s.testcases) for s in suites)
+    services = f", {len(project.services)} services" if project.services else ""
+    Console(highlight=False).print(
+        f"[green]ok[/]: {len(suites)} suite{'s' if len(suites) != 1 else ''}, "
+        f"{n} testcase{'s' if n != 1 else ''}{services}, no problems found"
+    )
+    return EXIT_OK
+
+
+def run_command(paths: list[str], opts: dict[str, Any]) -> int:
+    from rich.console import Console
+
+    from splice.reporting.console import ConsoleReporter
+    from splice.runner.events import EventBus
+    from splice.runner.run import Runner, RunOptions
+    from splice.store.attach import attach
+
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    external = ext.merged()
+    project = _project()
+    suites = _load(paths, set(external), project)
+    selection = Selection(list(opts["keywords"]), list(opts["tags"]), list(opts["exclude_tags"]))
+    selected = select(suites, selection)
+    if not selected:
+        raise UsageError(
+            "no testcase matches the selection",
+            "check -k and --tag; `splice check` lists what the suites contain",
+        )
+    console = ConsoleReporter(verbose=opts["verbose"], quiet=opts["quiet"])
+    bus = EventBus([console])
+    warn = Console(stderr=True, highlight=False).print
+    recording = attach(
+        bus, project.root, project.name, opts, lambda text: warn(f"warning: {text}", markup=False)
+    )
+    options = RunOptions(
+        jobs=opts["jobs"],
+        fail_fast=opts["fail_fast"],
+        retries=opts["retries"],
+        external=external,
+        secret_names=ext.secrets | set(project.secrets),
+    )
+    runner = Runner(selected, options, bus)
+    try:
+        return _run_with_services(project, runner, options, console, recording, opts)
+    finally:
+        recording.close()
+
+
+def _run_with_services(
+    project: Project,
+    runner: Any,
+    options: Any,
+    console: Any,
+    recording: Any,
+    opts: dict[str, Any],
+) -> int:
+    from rich.console import Console
+
+    from splice.cli.services import EXIT_SERVICES, render_service_error, services_for_run
+    from splice.services.base import ServiceError
+
+    try:
+        with services_for_run(project, Console(stderr=True, highlight=False)) as active:
+            active.builtins["run_id"] = runner.result.id
+            options.builtins = active.builtins
+            options.hooks = active.hooks
+            options.environment = active.environment
+            for secret in active.secrets:
+                runner.masker.add(secret)
+            for name in project.secrets:
+                if name in project.vars:
+                    runner.masker.add(project.vars[name])
+            runner.result.services = runner.masker.mask(active.summary)
+            console.service_logs, console.masker = active.logs, runner.masker
+            console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id
+            result = runner.run()
+        result.services = runner.masker.mask(_with_logs(active.summary, active.logs))
+    except ServiceError as exc:
+        render_service_error(exc, Console(stderr=True, highlight=False))
+        return EXIT_SERVICES
+    recording.finish(result)
+    if recording.gate.held:
+        held = len(recording.gate.held)
+        Console(highlight=False).print(
+            f"[yellow]{held} quarantined failure{'s' if held != 1 else ''}[/] "
+            "reported but not failing the run (`splice quarantine list`)"
+        )
+    console.print_report_paths(write_reports(result, opts))
+    return exit_code(result)
+
+
+def _with_logs(summary: list[dict[str, Any]], logs: dict[str, Path]) -> list[dict[str, Any]]:
+    return [
+        {**entry, "log": str(logs[entry["name"]]) if entry["name"] in logs else None}
+        for entry in summary
+    ]
+
+
+def write_reports(run: RunResult, opts: dict[str, Any]) -> list[tuple[str, Path]]:
+    written = []
+    if opts.get("junit"):
+        from splice.reporting.junit import write_junit
+
+        write_junit(run, opts["junit"])
+        written.append(("JUnit", opts["junit"]))
+    if opts.get("json_path"):
+        from splice.reporting.json_report import write_json
+
+        write_json(run, opts["json_path"])
+        written.append(("JSON", opts["json_path"]))
+    if opts.get("html"):
+        from splice.reporting.html import write_html
+
+        write_html(run, opts["html"])
+        written.append(("HTML", opts["html"]))
+    return written
+
+
+def exit_code(run: RunResult) -> int:
+    """0 all passed (flaky and skipped included), 1 tests failed, 130 interrupted."""
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if run.status == Status.PASSED else EXIT_FAILED

@@ -1,0 +1,1 @@
+"""Data: migrations, fixtures and per-testcase isolation of the services' state."""

@@ -1,0 +1,69 @@
+"""splice's own exceptions. They hold data; `splice.reporting.diagnostics` renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """A place in a source file: 1-based line and column, end exclusive on the same line."""
+
+    path: Path
+    line: int
+    column: int
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass
+class Diagnostic:
+    """One problem a user can fix: what is wrong, where, and what to do."""
+
+    message: str
+    span: SourceSpan | None = None
+    hint: str | None = None
+
+
+class SpliceError(Exception):
+    """Base of every error splice raises on purpose."""
+
+
+@dataclass
+class SuiteError(SpliceError):
+    """One or more located problems in a suite, project or template file (exit code 2)."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "invalid input")
+
+    @classmethod
+    def single(
+        cls, message: str, span: SourceSpan | None = None, hint: str | None = None
+    ) -> SuiteError:
+        return cls([Diagnostic(message, span, hint)])
+
+
+class UsageError(SpliceError):
+    """The command line asks for something impossible (exit code 2)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class StepError(SpliceError):
+    """An executor could not perform a step (connection refused, timeout, bad command).
+
+    Raised by executors with a short message; the runner adds the step's location.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint

@@ -1,0 +1,243 @@
+"""`splice.yaml` into `Project`, with located errors for every mistake."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from splice.errors import SuiteError
+from splice.loader.diagnostics import describe, did_you_mean, from_validation_error
+from splice.loader.steps import Collector
+from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
+from splice.model.durations import parse_duration
+from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
+from splice.project.specs import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
+from splice.services import registry
+from splice.services.base import ServiceSpec
+from splice.templating import syntax_error
+from splice.templating.references import attribute_uses, walk_strings
+
+
+def find_project(start: Path) -> Path | None:
+    """`splice.yaml` in `start` or the nearest folder above it."""
+    for folder in [start, *start.parents]:
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_project(path: Path | None) -> Project:
+    """The project at `path`, or an empty project (no services) when there is none."""
+    if path is None:
+        return Project(name=Path.cwd().name, path=None)
+    return project_from_document(read_yaml(path))
+
+
+def project_from_document(doc: Document) -> Project:
+    out = Collector()
+    pos = doc.positions
+    if doc.data is None:
+        return Project(name=doc.path.parent.name, path=doc.path)
+    if not isinstance(doc.data, dict):
+        raise SuiteError.single(
+            f"a project file must be a mapping, found {describe(doc.data)}",
+            pos.value(()),
+            "start with `name:` and `services:`",
+        )
+    try:
+        spec = ProjectSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SuiteError(from_validation_error(exc, ProjectSpec, pos)) from None
+    project = Project(
+        name=spec.name or doc.path.parent.name,
+        path=doc.path,
+        provider=spec.provider,
+        vars=spec.vars,
+        secrets=spec.secrets,
+        suites=spec.suites,
+    )
+    for name, raw in spec.services.items():
+        service = _service(name, raw, project.provider, pos, out)
+        if service is not None:
+            project.services[name] = service
+    _check_dependencies(project, pos, out)
+    _check_templates(project, doc, out)
+    project.data = _data(spec, doc, project, out)
+    out.raise_if_any()
+    return project
+
+
+def _service(
+    name: str, raw: Any, default_provider: str, pos: Positions, out: Collector
+) -> ServiceSpec | None:
+    loc = ("services", name)
+    if not isinstance(raw, dict):
+        out.add(
+            f"service {name!r} must be a mapping with a `kind`, found {describe(raw)}",
+            pos.value(loc),
+            "for example `db: {kind: postgres}`",
+        )
+        return None
+    common_raw = {k: v for k, v in raw.items() if k in SERVICE_COMMON_KEYS}
+    try:
+        common = ServiceCommonSpec.model_validate(common_raw)
+    except ValidationError as exc:
+        out.extend(from_validation_error(exc, ServiceCommonSpec, pos, loc))
+        return None
+    if common.kind not in registry.names():
+        out.add(
+            f"unknown service kind {common.kind!r}",
+            pos.value((*loc, "kind")),
+            did_you_mean(common.kind, registry.names()),
+        )
+        return None
+    kind = registry.get(common.kind)
+    provider = common.provider or default_provider
+    if common.url is not None and common.provider is None:
+        provider = "external"  # a URL alone means: use that server
+    if provider not in kind.providers:
+        out.add(
+            f"kind {common.kind!r} cannot use the {provider!r} provider",
+            pos.value((*loc, "provider")) if common.provider else pos.key(loc),
+            "it supports: " + ", ".join(sorted(kind.providers)),
+        )
+        return None
+    if provider == "external" and not common.url:
+        out.add(
+            f"service {name!r} uses the external provider but has no `url`",
+            pos.key(loc),
+            "add `url:` with the address of the running server",
+        )
+    settings_raw = {k: v for k, v in raw.items() if k not in SERVICE_COMMON_KEYS}
+    try:
+        settings = kind.settings_model.model_validate(settings_raw)
+    except ValidationError as exc:
+        out.extend(from_validation_error(exc, kind.settings_model, pos, loc, skip_templates=True))
+        return None
+    return ServiceSpec(
+        name=name,
+        kind=common.kind,
+        provider=provider,
+        settings=settings,
+        depends_on=list(common.depends_on),
+        span=pos.key(loc),
+        url=common.url,
+        image=common.image,
+        isolation=common.isolation,
+    )
+
+
+def _check_dependencies(project: Project, pos: Positions, out: Collector) -> None:
+    for name, service in project.services.items():
+        for i, dep in enumerate(service.depends_on):
+            if dep not in project.services:
+                out.add(
+                    f"service {name!r} depends on unknown service {dep!r}",
+                    pos.value(("services", name, "depends_on", i)),
+                    did_you_mean(dep, project.services),
+                )
+    # cycles: depth-first search with colours
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in project.services[name].depends_on:
+            if dep not in project.services:
+                continue
+            if state.get(dep) == 1:
+                cycle = [*trail[trail.index(dep) :], dep] if dep in trail else [name, dep]
+                out.add(
+                    "dependency cycle: " + " → ".join(cycle),
+                    pos.value(("services", name, "depends_on")),
+                    "remove one of these depends_on entries",
+                )
+            elif dep not in state:
+                visit(dep, [*trail, dep])
+        state[name] = 2
+
+    for name in project.services:
+        if name not in state:
+            visit(name, [name])
+
+
+def _check_templates(project: Project, doc: Document, out: Collector) -> None:
+    """Template syntax, and `services.X` that names no service (or one not depended on)."""
+    pos = doc.positions
+    data = doc.data if isinstance(doc.data, dict) else {}
+    services = data.get("services") or {}
+    for name, raw in services.items():
+        if name not in project.services:
+            continue
+        deps = set(project.services[name].depends_on)
+        for loc, text in walk_strings(raw, ("services", name)):
+            problem = syntax_error(text)
+            if problem is not None:
+                out.add(problem.message, pos.value(loc), problem.hint)
+                continue
+            for used in sorted(attribute_uses(text, "services")):
+                if used not in project.services:
+                    out.add(
+                        f"unknown service {used!r} in a template",
+                        pos.value(loc),
+                        did_you_mean(used, project.services),
+                    )
+                elif used != name and used not in deps:
+                    out.add(
+                        f"service {name!r} uses services.{used} but does not depend on it",
+                        pos.value(loc),
+                        f"add {used!r} to {name}'s depends_on, so it starts first",
+                    )
+
+
+def _data(spec: ProjectSpec, doc: Document, project: Project, out: Collector) -> DataPlan:
+    pos = doc.positions
+    plan = DataPlan(isolation=spec.data.isolation)
+    root = doc.path.parent
+    for service, patterns in spec.data.fixtures.items():
+        loc = ("data", "fixtures", service)
+        if service not in project.services:
+            out.add(
+                f"fixtures for unknown service {service!r}",
+                pos.key(loc),
+                did_you_mean(service, project.services),
+            )
+            continue
+        files: list[Path] = []
+        for i, pattern in enumerate(patterns):
+            matches = sorted(glob.glob(str(root / pattern), recursive=True))  # noqa: PTH207
+            if not matches:
+                out.add(
+                    f"no fixture file matches {pattern!r}",
+                    pos.value((*loc, i)),
+                    f"paths are relative to {root}",
+                )
+            files.extend(Path(m) for m in matches)
+        plan.fixtures[service] = files
+    for i, migration in enumerate(spec.data.migrations):
+        mloc: PathKey = ("data", "migrations", i)
+        if migration.service not in project.services:
+            out.add(
+                f"migration for unknown service {migration.service!r}",
+                pos.value((*mloc, "service")),
+                did_you_mean(migration.service, project.services),
+            )
+            continue
+        try:
+            timeout = parse_duration(migration.timeout)
+        except ValueError as exc:
+            out.add(str(exc), pos.value((*mloc, "timeout")))
+            continue
+        plan.migrations.append(
+            Migration(
+                service=migration.service,
+                command=migration.command,
+                cwd=root / (migration.cwd or "."),
+                env=migration.env,
+                timeout=timeout,
+            )
+        )
+    return plan

@@ -1,0 +1,291 @@
+"""One pytest process's splice state: the project, its environment (started on first
+use, stopped at the end), isolation per test, private instances.
+
+With pytest-xdist every worker is its own process with its own `SpliceSession`, so each
+worker starts its own services on ports reserved machine-wide (`Resources.port()`): no
+two workers share a server, a port or a database name. A running `splice up` is reused
+only without xdist: its isolation (flush, truncate) acts on the whole server, which
+workers running at once would trip over.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from splice.errors import SpliceError
+from splice.project.model import Project
+from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
+from splice.services.base import RunningService, ServiceError
+
+
+def render_service_error(exc: ServiceError) -> str:
+    """The error as `splice run` shows it: message, log tail, hint (plain text)."""
+    lines = [f"error: {exc}"]
+    if exc.log_tail:
+        where = f" of {exc.log_path}" if exc.log_path else ""
+        lines.append(f"  last {len(exc.log_tail)} log lines{where}:")
+        lines += [f"  | {line}" for line in exc.log_tail]
+    if exc.hint:
+        lines.append(f"  = hint: {exc.hint}")
+    return "\n".join(lines)
+
+
+def worker_id(config: pytest.Config) -> str:
+    """`gw0`, `gw1`… in a pytest-xdist worker, else `main` (xdist's documented way:
+    workers have `config.workerinput`)."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else "main"
+
+
+class SpliceSession:
+    """Lazily started services of this pytest process and what tests take from them."""
+
+    def __init__(
+        self,
+        project: Project | None,
+        *,
+        project_error: str | None = None,
+        worker: str = "main",
+        reuse_up: bool = True,
+        services_allowed: bool = True,
+    ) -> None:
+        self.project = project
+        self.project_error = project_error
+        self.worker = worker
+        self.reuse_up = reuse_up and worker == "main"
+        self.services_allowed = services_allowed  # false under --splice-unit
+        self.run_id = uuid.uuid4().hex[:12]
+        self.env: Any = None  # Environment, or ReusedEnvironment of `splice up`
+        self.data: Any = None  # DataManager
+        self.reused = False
+        self._handle: SpliceEnv | None = None
+        self._failure: str | None = None
+        self._lock = threading.RLock()
+        self._keys = itertools.count(1)
+        self._owned: Any = None  # the Environment this process started (to stop)
+
+    # the shared environment ------------------------------------------------------------
+    def require_project(self) -> Project:
+        if self.project_error is not None:
+            pytest.fail(self.project_error, pytrace=False)
+        if self.project is None:
+            pytest.fail(
+                "splice: no splice.yaml found (looked in the invocation folder, the "
+                "rootdir and their parents)\n  = hint: add a splice.yaml with `services:`, "
+                "or point at one with --splice-project or the ini option splice_project",
+                pytrace=False,
+            )
+        return self.project
+
+    def environment(self) -> SpliceEnv:
+        """The running services (started now if not yet); fails the test when they
+        cannot start, with the same message for every later test (started once)."""
+        with self._lock:
+            if self._handle is not None:
+                return self._handle
+            project = self.require_project()
+            if not self.services_allowed:
+                pytest.fail(
+                    "splice: this test needs splice's services, but --splice-unit runs "
+                    "only tests that need none\n  = hint: mark it `@pytest.mark.integration`"
+                    " so --splice-unit leaves it out",
+                    pytrace=False,
+                )
+            if self._failure is not None:
+                pytest.fail(self._failure, pytrace=False)
+            try:
+                self._start(project)
+            except ServiceError as exc:
+                self._failure = render_service_error(exc)
+                pytest.fail(self._failure, pytrace=False)
+            except SpliceError as exc:  # a kind plugin that fails to load, and the like
+                hint = getattr(exc, "hint", None)
+                self._failure = f"error: {exc}" + (f"\n  = hint: {hint}" if hint else "")
+                pytest.fail(self._failure, pytrace=False)
+            self._handle = SpliceEnv(project, self.env.services, reused=self.reused)
+            return self._handle
+
+    def _start(self, project: Project) -> None:
+        from splice.data.manager import DataManager
+
+        if self.reuse_up and project.services:
+            from splice.cli.up import reuse_up_environment
+
+            reused = reuse_up_environment(project)
+            if reused is not None:
+                data = DataManager(reused, project)
+                data.prepare(load=False)
+                self.env, self.data, self.reused = reused, data, True
+                return
+        from splice.services.environment import Environment
+
+        env = Environment(project)
+        self._owned = env
+        env.start()
+        data = DataManager(env, project)
+        data.prepare()
+        self.env, self.data = env, data
+
+    def summary(self, *, keep_logs: bool = False) -> list[dict[str, Any]]:
+        """name, kind, provider, url, start time and log of each service, for reports;
+        with `keep_logs`, logs are copied to .splice/logs/<run id> first (as `splice run`
+        does), since the services' own folders go when they stop."""
+        if self.env is None:
+            return []
+        logs = {n: s.log_path for n, s in self.env.services.items() if s.log_path}
+        if keep_logs and self._owned is not None and self.project is not None and logs:
+            logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, logs)
+        return [
+            {
+                "name": name,
+                "kind": s.spec.kind,
+                "provider": s.spec.provider,
+                "url": s.endpoint.url,
+                "started_in": round(s.started_in, 4),
+                "log": str(logs[name]) if name in logs else None,
+            }
+            for name, s in self.env.services.items()
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            env, self._owned = self._owned, None
+            self._handle = None
+        if env is not None:
+            env.stop()
+
+    # per test --------------------------------------------------------------------------
+    def service(self, name: str) -> RunningService:
+        env = self.environment()
+        if name not in env.services:
+            from splice.loader.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, env.services) or "splice.yaml has no services"
+            pytest.fail(f"splice: no service {name!r} in splice.yaml\n  = hint: {hint}", False)
+        service: RunningService = self.env.services[name]
+        return service
+
+    def acquire(self, name: str) -> tuple[ServiceHandle, Callable[[], None]]:
+        """The service for one test: its own database, vhost… when the project isolates
+        it (released by the returned callable), else the shared endpoint."""
+        service = self.service(name)
+        mode = self.data.modes.get(name, "none") if self.data is not None else "none"
+        if mode == "none":
+            return ServiceHandle(service, service.endpoint), lambda: _reset_clock(service)
+        from splice.services import registry
+
+        kind: Any = registry.get(service.spec.kind)
+        key = f"pytest-{self.worker}-{next(self._keys)}"
+        try:
+            endpoint = kind.acquire(service, mode, key)
+        except ServiceError as exc:
+            pytest.fail(render_service_error(exc), pytrace=False)
+
+        def release() -> None:
+            _reset_clock(service)
+            try:
+                kind.release(service, mode, key, endpoint)
+            except ServiceError as exc:
+                pytest.fail(render_service_error(exc), pytrace=False)
+
+        return ServiceHandle(service, endpoint or service.endpoint, mode), release
+
+    def private(self, names: tuple[str, ...]) -> tuple[PrivateServices, Callable[[], None]]:
+        """Fresh instances of `names`, started for one test; what they depend on and is
+        not among `names` is borrowed from the shared environment."""
+        project = self.require_project()
+        unknown = [n for n in names if n not in project.services]
+        if unknown or not names:
+            from splice.loader.diagnostics import did_you_mean
+
+            word = unknown[0] if unknown else ""
+            pytest.fail(
+                f"splice_private: no service {word!r} in splice.yaml\n"
+                f"  = hint: {did_you_mean(word, project.services) or 'name one or more'}",
+                pytrace=False,
+            )
+        needed = {n for level in project.start_order(list(names)) for n in level}
+        borrowed = sorted(needed - set(names))
+        shared = self.environment() if borrowed else None
+        sub = _sub_project(project, needed, set(names))
+        from splice.data.manager import DataManager
+        from splice.services.environment import Environment
+
+        env = Environment(sub)
+        if shared is not None:
+            env.services.update({n: self.env.services[n] for n in borrowed})
+
+        def stop() -> None:
+            for n in borrowed:  # not ours to stop
+                env.services.pop(n, None)
+            env.stop()
+
+        try:
+            env.start(list(names))
+            own = {n: env.services[n] for n in names}
+            DataManager(cast(Any, _Only(own)), sub).prepare()
+        except ServiceError as exc:
+            stop()
+            pytest.fail(render_service_error(exc), pytrace=False)
+        except BaseException:
+            stop()
+            raise
+        return PrivateServices(own), stop
+
+
+KEEP_LOGS = 20  # runs whose service logs are kept, as for `splice run`
+
+
+def _keep_logs(folder: Path, run_id: str, logs: dict[str, Path]) -> dict[str, Path]:
+    import shutil
+
+    target = folder / run_id
+    target.mkdir(parents=True, exist_ok=True)
+    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEEP_LOGS]:
+        shutil.rmtree(old, ignore_errors=True)
+    kept = {}
+    for name, path in logs.items():
+        if path.is_file():
+            shutil.copyfile(path, target / f"{name}.log")
+            kept[name] = target / f"{name}.log"
+    return kept
+
+
+class _Only:
+    """An environment view with only the private services (for their data)."""
+
+    def __init__(self, services: dict[str, RunningService]) -> None:
+        self.services = services
+
+
+def _sub_project(project: Project, needed: set[str], own: set[str]) -> Project:
+    from dataclasses import replace
+
+    from splice.project.model import DataPlan
+
+    plan = DataPlan(
+        isolation="none",  # a private instance is the test's alone
+        fixtures={n: f for n, f in project.data.fixtures.items() if n in own},
+        migrations=[m for m in project.data.migrations if m.service in own],
+    )
+    services = {n: s for n, s in project.services.items() if n in needed}
+    return replace(project, services=services, data=plan)
+
+
+def _reset_clock(service: RunningService) -> None:
+    """A test that moved a service's clock leaves it at real time for the next."""
+    path = service.endpoint.extra.get("clock_file")
+    if path and Path(path).is_file():
+        from splice.pytest.clock import ServiceClock
+
+        clock = ServiceClock(service.name, Path(path))
+        if clock.offset:
+            clock.reset()

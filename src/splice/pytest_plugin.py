@@ -1,0 +1,328 @@
+"""splice's pytest plugin entry point (registered as `pytest11`).
+
+Kept tiny and import-light: pytest loads it in every session of every project that has
+splice installed, so it imports nothing of splice until a hook needs it. A session without
+a splice.yaml, suites or splice options pays for a few path checks and nothing else.
+
+What it adds (docs/how-to/pytest.md): the fixtures `splice_env`, `splice_service`,
+`splice_<name>` per service, `splice_private` and `splice_clock`; `*.splice.yaml` suites
+as items; the `integration` marker and `--splice-unit` / `--splice-integration`; and
+splice's JUnit, JSON and HTML reports of the pytest run.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from splice.pytest.clock import FrozenClock
+    from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
+    from splice.pytest.results import ResultCollector  # noqa: F401 - in a StashKey's type
+    from splice.pytest.state import State
+
+_STATE = pytest.StashKey["State"]()
+_PROJECT_FILE = pytest.StashKey["Path | None"]()
+_COLLECTOR = pytest.StashKey["ResultCollector"]()
+_HELD = pytest.StashKey["dict[str, Any]"]()  # services a test holds: name -> handle
+_SUITE_SUFFIXES = (".splice.yaml", ".splice.yml")
+# fixtures that bring up services: a test using any of them is an integration test
+_SERVICE_FIXTURES = frozenset({"splice_env", "splice_service", "splice_private"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("splice", "splice: services, isolation, suites, reports")
+    add = group.addoption
+    add(
+        "--splice-unit",
+        action="store_true",
+        dest="splice_unit",
+        help="run only tests that need no services (no server is started)",
+    )
+    add(
+        "--splice-integration",
+        action="store_true",
+        dest="splice_integration",
+        help="run only integration tests (those using splice's services or marked integration)",
+    )
+    add(
+        "--splice-project",
+        dest="splice_project",
+        metavar="FILE",
+        help="the project file (default: splice.yaml here or above, or at the rootdir)",
+    )
+    add(
+        "--splice-no-up",
+        action="store_true",
+        dest="splice_no_up",
+        help="start the services even when `splice up` runs them",
+    )
+    add(
+        "--splice-var",
+        action="append",
+        dest="splice_vars",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable for suites (repeatable)",
+    )
+    add(
+        "--splice-var-file",
+        action="append",
+        dest="splice_var_files",
+        default=[],
+        metavar="FILE",
+        help="a YAML file of variables for suites (repeatable)",
+    )
+    add(
+        "--splice-retries",
+        type=int,
+        default=0,
+        dest="splice_retries",
+        metavar="N",
+        help="retry failed suite testcases N times (flaky when a retry passes)",
+    )
+    add("--splice-junit", dest="splice_junit", metavar="FILE", help="write splice's JUnit XML")
+    add("--splice-json", dest="splice_json", metavar="FILE", help="write splice's JSON report")
+    add("--splice-html", dest="splice_html", metavar="FILE", help="write splice's HTML report")
+    parser.addini("splice_project", "path of splice.yaml, relative to the rootdir", default="")
+    parser.addini("splice_suites", "globs of *.splice.yaml suites to collect, from the rootdir",
+                  type="linelist", default=[])  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "integration: needs real services (added to tests using splice's services)"
+    )
+    config.addinivalue_line(
+        "markers", "splice_clock(when, tick=False): the instant the splice_clock fixture starts at"
+    )
+    if config.getoption("splice_unit") and config.getoption("splice_integration"):
+        raise pytest.UsageError("--splice-unit and --splice-integration exclude each other")
+    path = _project_file(config)
+    config.stash[_PROJECT_FILE] = path
+    reports = _report_paths(config)
+    if path is not None or config.getini("splice_suites") or _suites_named(config) or any(reports):
+        state = state_of(config)
+        if state.service_fixtures:
+            _register_service_fixtures(config, state.service_fixtures)
+    if any(reports) and not hasattr(config, "workerinput"):  # xdist's controller writes them
+        from splice.pytest.results import ResultCollector
+
+        collector = ResultCollector(config.rootpath)
+        config.stash[_COLLECTOR] = collector
+        config.pluginmanager.register(collector, "splice-results")  # its logreport hook
+
+
+def state_of(config: pytest.Config) -> State:
+    """The plugin's state in this process, made on first need."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        from splice.pytest.state import State
+
+        state = State(config, config.stash.get(_PROJECT_FILE, None))
+        config.stash[_STATE] = state
+    return state
+
+
+def _project_file(config: pytest.Config) -> Path | None:
+    explicit = config.getoption("splice_project")
+    base = config.invocation_params.dir
+    if not explicit and config.getini("splice_project"):
+        explicit, base = config.getini("splice_project"), config.rootpath
+    if explicit:
+        path = Path(explicit) if Path(explicit).is_absolute() else base / explicit
+        if not path.is_file():
+            raise pytest.UsageError(f"splice: project file not found: {path}")
+        return path
+    for start in (config.invocation_params.dir, config.rootpath):
+        for folder in (start, *start.parents):
+            if (folder / "splice.yaml").is_file():
+                return folder / "splice.yaml"
+    return None
+
+
+def _suites_named(config: pytest.Config) -> bool:
+    return any(a.split("::")[0].endswith(_SUITE_SUFFIXES) for a in config.args)
+
+
+def _report_paths(config: pytest.Config) -> tuple[str | None, str | None, str | None]:
+    return (
+        config.getoption("splice_junit"),
+        config.getoption("splice_json"),
+        config.getoption("splice_html"),
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    path = config.stash.get(_PROJECT_FILE, None)
+    if path is None:
+        return None
+    state = state_of(config)
+    if state.project is None:
+        return f"splice: {path} has errors (shown by the tests that use it)"
+    names = ", ".join(state.project.services) or "none"
+    return f"splice: {path} (services: {names})"
+
+
+# collection ----------------------------------------------------------------------------
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not file_path.name.endswith(_SUITE_SUFFIXES):
+        return None
+    if not state_of(parent.config).is_suite(file_path):
+        return None
+    from splice.pytest.suites import SuiteFile
+
+    return SuiteFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m and -k, so they see the integration marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash.get(_STATE, None)
+    services = _SERVICE_FIXTURES | set(state.service_fixtures if state else ())
+    for item in items:
+        if services.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker("integration")
+    unit, integration = config.getoption("splice_unit"), config.getoption("splice_integration")
+    if not (unit or integration):
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        wanted = (item.get_closest_marker("integration") is not None) == bool(integration)
+        (kept if wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+# results -------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    suite = getattr(item, "splice_suite", None)
+    if suite is not None:  # a suite's testcase: its full result travels with the report
+        report.splice_suite = suite
+        result = getattr(item, "result", None)
+        if call.when == "call" and result is not None:
+            from splice.pytest.suites import testcase_json
+
+            report.splice_testcase = testcase_json(result)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    collector = config.stash.get(_COLLECTOR, None)
+    try:
+        if collector is not None:
+            from splice.pytest.results import write_reports
+
+            run_id = state.session.run_id if state else "pytest"
+            services = state.session.summary(keep_logs=True) if state else []
+            run = collector.run(run_id, services)
+            config.stash[_WRITTEN] = write_reports(run, *_report_paths(config))
+    finally:
+        if state is not None:
+            state.close()
+
+
+_WRITTEN = pytest.StashKey["list[str]"]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in config.stash.get(_WRITTEN, []):
+        terminalreporter.write_line(f"splice: wrote {line}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
+# fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def splice_env(request: pytest.FixtureRequest) -> SpliceEnv:
+    """The project's services, started once (per xdist worker) or reused from `splice up`."""
+    return state_of(request.config).session.environment()
+
+
+@pytest.fixture
+def splice_service(request: pytest.FixtureRequest) -> Iterator[Callable[[str], ServiceHandle]]:
+    """`splice_service("db")`: a service for this test, isolated as splice.yaml says."""
+    releases: list[tuple[str, Callable[[], None]]] = []
+    yield lambda name: _take(request, name, releases)
+    _give_back(request, releases)
+
+
+@pytest.fixture
+def splice_private(request: pytest.FixtureRequest) -> Iterator[Callable[..., PrivateServices]]:
+    """`splice_private("db", ...)`: fresh instances of services for this test alone."""
+    stops: list[Callable[[], None]] = []
+
+    def start(*names: str) -> PrivateServices:
+        services, stop = state_of(request.config).session.private(names)
+        stops.append(stop)
+        return services
+
+    yield start
+    for stop in reversed(stops):
+        stop()
+
+
+@pytest.fixture
+def splice_clock(request: pytest.FixtureRequest) -> Iterator[FrozenClock]:
+    """This process's clock, frozen (time-machine) at `@pytest.mark.splice_clock(when)`
+    or at the moment the test starts; back to real time after the test."""
+    from splice.pytest.clock import FrozenClock
+
+    marker = request.node.get_closest_marker("splice_clock")
+    clock = FrozenClock(*marker.args, **marker.kwargs) if marker else FrozenClock()
+    yield clock
+    clock.stop()
+
+
+def _take(
+    request: pytest.FixtureRequest, name: str, releases: list[tuple[str, Callable[[], None]]]
+) -> ServiceHandle:
+    """A service for the test; the same handle for every fixture of one test, released
+    by the fixture that acquired it."""
+    held = request.node.stash.setdefault(_HELD, {})
+    if name not in held:
+        handle, release = state_of(request.config).session.acquire(name)
+        held[name] = handle
+        releases.append((name, release))
+    return held[name]  # type: ignore[no-any-return]
+
+
+def _give_back(
+    request: pytest.FixtureRequest, releases: list[tuple[str, Callable[[], None]]]
+) -> None:
+    held = request.node.stash.get(_HELD, {})
+    for name, release in reversed(releases):
+        held.pop(name, None)
+        release()
+
+
+def _register_service_fixtures(config: pytest.Config, fixtures: dict[str, str]) -> None:
+    """One `splice_<name>` fixture per service, registered as a plugin of its own."""
+    holder = types.ModuleType("splice_service_fixtures")
+    for fixture, service in fixtures.items():
+        setattr(holder, fixture, _service_fixture(fixture, service))
+    config.pluginmanager.register(holder, "splice-service-fixtures")
+
+
+def _service_fixture(fixture: str, service: str) -> Any:
+    def service_fixture(request: pytest.FixtureRequest) -> Iterator[ServiceHandle]:
+        releases: list[tuple[str, Callable[[], None]]] = []
+        yield _take(request, service, releases)
+        _give_back(request, releases)
+
+    service_fixture.__name__ = fixture
+    service_fixture.__doc__ = f"Service {service!r} for one test (its own when isolated)."
+    return pytest.fixture(name=fixture)(service_fixture)

@@ -1,0 +1,81 @@
+"""Render located errors the way compilers do: message, place, source line, caret, hint."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from splice.errors import Diagnostic, SourceSpan
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        stat = path.stat()
+    except (OSError, ValueError):
+        return []
+    # keyed by modification time and size too, so an edited file is read again
+    return _read_lines(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_lines(path: Path, mtime_ns: int, size: int) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def source_line(span: SourceSpan) -> str | None:
+    """The text of the line a span points at, tabs shown as spaces."""
+    lines = _lines(span.path)
+    if 0 < span.line <= len(lines):
+        return lines[span.line - 1].replace("\t", " ")
+    return None
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it is inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def where(span: SourceSpan | None) -> str:
+    if span is None:
+        return ""
+    return f"{display_path(span.path)}:{span.line}:{span.column}"
+
+
+def render_diagnostic(diag: Diagnostic, severity: str = "error") -> str:
+    """The full multi-line text of one diagnostic."""
+    out = [f"{severity}: {diag.message}"]
+    span = diag.span
+    if span is not None:
+        out.append(f"  --> {where(span)}")
+        lines = _lines(span.path) or [""]  # an empty file still shows its (empty) line 1
+        if 0 < span.line <= len(lines):
+            source = lines[span.line - 1].replace("\t", " ")
+            gutter = " " * len(str(span.line))
+            width = 1
+            if span.end_column is not None and span.end_column > span.column:
+                width = span.end_column - span.column
+            width = max(1, min(width, len(source) - span.column + 1))
+            out.append(f" {gutter} |")
+            out.append(f" {span.line} | {source}".rstrip())
+            out.append(f" {gutter} | {' ' * (span.column - 1)}{'^' * width}")
+        if diag.hint:
+            out.append(f" {' ' * len(str(span.line))} = hint: {diag.hint}")
+    elif diag.hint:
+        out.append(f"  = hint: {diag.hint}")
+    return "\n".join(out)
+
+
+def render_diagnostics(diags: list[Diagnostic]) -> str:
+    body = "\n\n".join(render_diagnostic(d) for d in diags)
+    files = {d.span.path for d in diags if d.span}
+    count = f"{len(diags)} error{'s' if len(diags) != 1 else ''}"
+    where_ = f" in {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
+    return f"{body}\n\n{count}{where_}"

@@ -1,0 +1,78 @@
+"""Checks after a step: the structural `expect` block and expression assertions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from splice.executors.base import Executor
+from splice.model.results import Failure
+from splice.templating import TemplateFailure, evaluate, render
+
+_COMPARISON = re.compile(r"\s(==|!=|>=|<=|>|<|not in|in)\s")
+
+
+def check_expect(
+    expect: Mapping[str, Any],
+    result: Mapping[str, Any],
+    executor: Executor | None,
+    scope: Mapping[str, Any],
+) -> list[Failure]:
+    """Match each `expect` field against the result, after rendering its templates."""
+    from splice.expect import MISSING, match
+
+    failures: list[Failure] = []
+    try:
+        rendered = render(dict(expect), scope)
+    except TemplateFailure as exc:
+        return [Failure("error", f"in expect: {exc.message}", hint=exc.hint)]
+    insensitive = executor.case_insensitive_fields if executor is not None else frozenset()
+    for name, expected in rendered.items():
+        actual = result.get(name, MISSING)
+        for m in match(expected, actual, name, case_insensitive_keys=name in insensitive):
+            failures.append(Failure("expect", m.message, m.path, m.expected, m.actual))
+    return failures
+
+
+def check_assertions(
+    assertions: list[str], result: Mapping[str, Any], scope: Mapping[str, Any]
+) -> list[Failure]:
+    """Each expression must be truthy; a failed comparison shows both sides' values."""
+    failures = []
+    local = {**scope, "result": result}
+    for expression in assertions:
+        try:
+            value = evaluate(expression, local)
+        except TemplateFailure as exc:
+            failures.append(Failure("assert", f"{expression}: {exc.message}", hint=exc.hint))
+            continue
+        if not value:
+            failures.append(_explain(expression, value, local))
+    return failures
+
+
+def _explain(expression: str, value: Any, scope: Mapping[str, Any]) -> Failure:
+    parts = _COMPARISON.split(expression.strip().removeprefix("{{").removesuffix("}}"), maxsplit=1)
+    if len(parts) == 3:
+        left, op, right = (p.strip() for p in parts)
+        try:
+            lval, rval = evaluate(left, scope), evaluate(right, scope)
+        except TemplateFailure:
+            pass
+        else:
+            shown = [
+                f"{src} is {val!r}"
+                for src, val in ((left, lval), (right, rval))
+                if src not in (repr(val), str(val), json.dumps(val, default=str))
+            ]
+            detail = f"  ({', '.join(shown)})" if shown else ""
+            return Failure(
+                "assert",
+                f"assertion failed: {expression}{detail}",
+                path=left,
+                expected=f"{op} {rval!r}",
+                actual=lval,
+            )
+    return Failure("assert", f"assertion failed: {expression} (got {value!r})", actual=value)

@@ -1,0 +1,86 @@
+"""Captures: take values out of a step's result into variables."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from splice.model.suite import Capture
+from splice.templating import evaluate
+
+
+class CaptureFailure(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_jsonpath(source: str) -> Any:
+    """A compiled JSONPath (jsonpath-ng's extended syntax); ValueError when malformed."""
+    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+    from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
+
+    try:
+        return parse(source)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+        raise ValueError(str(exc).strip() or "cannot parse") from exc
+
+
+def capture(spec: Capture, result: Mapping[str, Any], scope: Mapping[str, Any]) -> Any:
+    """The value `spec` names in `result`; CaptureFailure when it is not there."""
+    try:
+        return _capture(spec, result, scope)
+    except CaptureFailure:
+        if spec.has_default:
+            return spec.default
+        raise
+
+
+def _capture(spec: Capture, result: Mapping[str, Any], scope: Mapping[str, Any]) -> Any:
+    if spec.kind == "expr":
+        local = {**scope, **result, "result": result}
+        try:
+            value = evaluate(spec.source, local)
+        except Exception as exc:
+            message = getattr(exc, "message", str(exc))
+            raise CaptureFailure(f"capture {spec.name!r}: {message}") from exc
+        return value
+    if spec.kind == "jsonpath":
+        body = result.get("json")
+        if body is None:
+            raise CaptureFailure(
+                f"capture {spec.name!r}: the result has no JSON body to search",
+            )
+        matches = [m.value for m in compile_jsonpath(spec.source).find(body)]
+        if not matches and not spec.all:
+            raise CaptureFailure(
+                f"capture {spec.name!r}: JSON path {spec.source!r} matched nothing"
+            )
+        return matches if spec.all else matches[0]
+    if spec.kind == "header":
+        headers = result.get("headers") or {}
+        value = headers.get(spec.source.lower())
+        if value is None:
+            raise CaptureFailure(
+                f"capture {spec.name!r}: no header {spec.source!r} in the response",
+                "headers present: " + ", ".join(sorted(headers)) if headers else None,
+            )
+        return value
+    # regex
+    field = spec.field or ("text" if "text" in result else "stdout")
+    text = result.get(field)
+    if not isinstance(text, str):
+        raise CaptureFailure(f"capture {spec.name!r}: result field {field!r} is not text")
+    pattern = re.compile(spec.source)
+    found = list(pattern.finditer(text))
+    if not found:
+        raise CaptureFailure(
+            f"capture {spec.name!r}: regex {spec.source!r} found nothing in {field}",
+        )
+    group = spec.group if spec.group is not None else (1 if pattern.groups else 0)
+    values = [m.group(group) for m in found]
+    return values if spec.all else values[0]

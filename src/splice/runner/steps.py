@@ -1,0 +1,289 @@
+"""Running one step: render, execute (with retry), check, capture, mask."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from splice.errors import StepError
+from splice.executors import registry
+from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
+from splice.model.results import Failure, Phase, Status, StepResult
+from splice.model.suite import Step, StepTemplate
+from splice.runner.assertions import check_assertions, check_expect
+from splice.runner.captures import CaptureFailure, capture
+from splice.runner.secrets import Masker
+from splice.templating import TemplateFailure, evaluate, render
+
+
+@dataclass
+class StepEnv:
+    """What every step of one testcase attempt shares."""
+
+    session: TestcaseSession
+    masker: Masker
+    base_dir: Path
+    cancelled: Any  # threading.Event
+    templates: dict[str, StepTemplate] = field(default_factory=dict)
+    environment: Any = None
+    processes: Any = None  # LazyReaper of the run
+    on_step: Callable[[StepResult], None] = lambda _step: None
+    name_prefix: str = ""
+    # where results of a template's inner steps go (they precede the `use` step's own)
+    sink: list[StepResult] | None = None
+
+
+def condition(value: Any, scope: dict[str, Any]) -> bool:
+    """A `skip:`/`only:` value: a boolean or an expression."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    return bool(evaluate(str(value), scope))
+
+
+def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> StepResult:
+    """Run `step`, updating `scope` with its captures; never raises for test outcomes."""
+    started = time.time()
+    clock = time.perf_counter()
+    result = StepResult(
+        index=step.index,
+        name=env.name_prefix + step.name,
+        executor=step.executor or "use",
+        phase=phase,
+        status=Status.PASSED,
+        location=step.span,
+        started_at=started,
+    )
+    try:
+        skip_reason = _skip_reason(step, scope)
+    except TemplateFailure as exc:
+        result.status = Status.ERROR
+        result.failures.append(Failure("error", f"in skip/only: {exc.message}", hint=exc.hint))
+        return _finish(result, clock, env)
+    if skip_reason:
+        result.status = Status.SKIPPED
+        result.skip_reason = skip_reason
+        return _finish(result, clock, env)
+    with contextlib.suppress(TemplateFailure):  # a name that fails to render stays as written
+        result.name = env.name_prefix + (
+            render(step.name, scope) if "{{" in step.name else step.name
+        )
+    if step.template is not None:
+        _run_template_step(step, scope, phase, env, result)
+    else:
+        _run_executor_step(step, scope, env, result)
+    return _finish(result, clock, env)
+
+
+def _skip_reason(step: Step, scope: dict[str, Any]) -> str | None:
+    if step.skip is not None and condition(step.skip, scope):
+        return "skip: true" if step.skip is True else f"skip: {step.skip}"
+    if step.only is not None and not condition(step.only, scope):
+        return "only: false" if step.only is False else f"only: {step.only} is false"
+    return None
+
+
+def _finish(result: StepResult, clock: float, env: StepEnv) -> StepResult:
+    result.duration = time.perf_counter() - clock
+    if env.masker:
+        result.name = env.masker.text(result.name)
+        result.request = env.masker.mask(result.request)
+        result.response = env.masker.mask(result.response)
+        result.captures = env.masker.mask(result.captures)
+        for f in result.failures:
+            f.message = env.masker.text(f.message)
+            f.expected = env.masker.mask(f.expected)
+            f.actual = env.masker.mask(f.actual)
+    env.on_step(result)
+    return result
+
+
+def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: StepResult) -> None:
+    assert step.executor is not None
+    executor = registry.instance(step.executor)
+    try:
+        block = _prepare_block(executor, step, scope)
+    except StepError as exc:
+        out.status = Status.ERROR
+        out.failures.append(Failure("error", exc.message, hint=exc.hint))
+        return
+
+    def attempt() -> tuple[StepOutput | None, list[Failure]]:
+        ctx = StepContext(
+            vars=scope,
+            session=env.session,
+            base_dir=env.base_dir,
+            timeout=step.timeout,
+            cancelled=env.cancelled,
+            environment=env.environment,
+            processes=env.processes,
+        )
+        try:
+            output = executor.execute(block, ctx)
+        except StepError as exc:
+            return None, [Failure("error", exc.message, hint=exc.hint)]
+        return output, _checks(step, executor, output.result, scope)
+
+    output, failures = _with_retry(step, scope, env, out, attempt)
+    if output is not None:
+        out.request, out.response = output.request, output.response
+    _settle(step, scope, env, out, output.result if output else None, failures)
+
+
+def _prepare_block(executor: Executor, step: Step, scope: dict[str, Any]) -> Any:
+    try:
+        rendered = render(step.block, scope)
+    except TemplateFailure as exc:
+        raise StepError(exc.message, exc.hint) from exc
+    try:
+        return executor.block_model.model_validate(rendered)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or step.executor}: {e['msg']}" for e in exc.errors()
+        )
+        raise StepError(
+            f"after templating, the {step.executor} block is invalid: {problems}",
+            "check the values the templates produce",
+        ) from exc
+
+
+def _checks(
+    step: Step, executor: Executor | None, result: dict[str, Any], scope: dict[str, Any]
+) -> list[Failure]:
+    failures = check_expect(step.expect, result, executor, scope) if step.expect else []
+    if step.assertions:
+        failures += check_assertions(step.assertions, result, scope)
+    return failures
+
+
+def _with_retry(
+    step: Step,
+    scope: dict[str, Any],
+    env: StepEnv,
+    out: StepResult,
+    attempt: Callable[[], tuple[StepOutput | None, list[Failure]]],
+) -> tuple[StepOutput | None, list[Failure]]:
+    retry = step.retry
+    start = time.perf_counter()
+    polls = 0
+    while True:
+        polls += 1
+        output, failures = attempt()
+        until_failure = None
+        if retry is not None and retry.until and output is not None and not failures:
+            until_failure = _until(retry.until, output.result, scope)
+        done = not failures and until_failure is None
+        if done or retry is None or env.cancelled.is_set():
+            break
+        elapsed = time.perf_counter() - start
+        out_of_tries = retry.attempts is not None and polls >= retry.attempts
+        if out_of_tries or elapsed + retry.interval > retry.timeout:
+            elapsed = time.perf_counter() - start
+            why = f"after {polls} tries in {elapsed:.2f}s"
+            if until_failure is not None:
+                failures = [until_failure]
+            failures.insert(
+                0,
+                Failure(
+                    "retry",
+                    f"gave up {why}; the last try failed as shown below",
+                    hint="raise retry.timeout if the system needs longer to settle",
+                ),
+            )
+            break
+        env.cancelled.wait(retry.interval)
+    out.polls = polls
+    return output, failures
+
+
+def _until(expression: str, result: dict[str, Any], scope: dict[str, Any]) -> Failure | None:
+    try:
+        ok = evaluate(expression, {**scope, "result": result})
+    except TemplateFailure as exc:
+        return Failure("retry", f"until {expression}: {exc.message}", hint=exc.hint)
+    return None if ok else Failure("retry", f"until {expression!r} did not hold")
+
+
+def _settle(  # noqa: PLR0917 - private; the arguments are the step's whole state
+    step: Step,
+    scope: dict[str, Any],
+    env: StepEnv,
+    out: StepResult,
+    result: dict[str, Any] | None,
+    failures: list[Failure],
+) -> None:
+    """Captures (only after a passing step), then the step's final status."""
+    if result is not None and not failures:
+        for spec in step.captures:
+            try:
+                value = capture(spec, result, scope)
+            except CaptureFailure as exc:
+                failures.append(Failure("capture", exc.message, hint=exc.hint))
+                continue
+            if spec.secret:
+                env.masker.add(value)
+            scope[spec.name] = value
+            out.captures[spec.name] = value
+    out.failures.extend(failures)
+    if any(f.kind == "error" for f in failures) and not any(
+        f.kind in ("expect", "assert") for f in failures
+    ):
+        out.status = Status.ERROR
+    elif failures:
+        out.status = Status.FAILED
+
+
+def _run_template_step(
+    step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv, out: StepResult
+) -> None:
+    template = env.templates[step.template or ""]
+    try:
+        inputs = render(step.inputs, scope)
+    except TemplateFailure as exc:
+        out.status = Status.ERROR
+        out.failures.append(Failure("error", f"in `with`: {exc.message}", hint=exc.hint))
+        return
+    inner: dict[str, Any] = {k: v for k, v in scope.items() if k in ("suite", "testcase")}
+    for name, spec in template.inputs.items():
+        value = inputs.get(name, spec.default)
+        if spec.secret:
+            env.masker.add(value)
+        inner[name] = value
+    sub_env = StepEnv(
+        session=env.session,
+        masker=env.masker,
+        base_dir=template.path.parent,
+        cancelled=env.cancelled,
+        templates=env.templates,
+        environment=env.environment,
+        processes=env.processes,
+        on_step=env.on_step,
+        name_prefix=f"{env.name_prefix}{template.name} › ",
+        sink=env.sink,
+    )
+    for sub in template.steps:
+        if env.cancelled.is_set():
+            out.status = Status.INTERRUPTED
+            return
+        sub_result = run_step(sub, inner, phase, sub_env)
+        if env.sink is not None:
+            env.sink.append(sub_result)
+        if not sub_result.status.ok:
+            out.status = Status.FAILED if sub_result.status == Status.FAILED else Status.ERROR
+            out.failures.append(
+                Failure("error", f"template step {sub_result.name!r} {sub_result.status.value}")
+            )
+            return
+    try:
+        outputs = render(template.outputs, inner)
+    except TemplateFailure as exc:
+        out.status = Status.ERROR
+        out.failures.append(Failure("error", f"template outputs: {exc.message}", hint=exc.hint))
+        return
+    out.response = {"outputs": outputs}
+    _settle(step, scope, env, out, outputs, _checks(step, None, outputs, scope))

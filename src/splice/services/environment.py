@@ -1,0 +1,174 @@
+"""An environment: the running services of one run, started in dependency order.
+
+Independent services start in parallel; a service starts after everything it depends on
+is ready, with `services.<dep>.*` available to the templates in its settings. If any
+service fails, the ones already started are stopped before the error is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from splice.project.model import Project
+from splice.services import registry
+from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
+from splice.services.reaper import Reaper
+from splice.services.resources import Resources
+from splice.templating import TemplateFailure, render
+
+
+def cache_root() -> Path:
+    """Where initialised clusters and other slow-to-make things are kept between runs."""
+    if os.environ.get("SPLICE_CACHE_DIR"):
+        return Path(os.environ["SPLICE_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "splice"
+
+
+class Environment:
+    """Starts, exposes and stops the services of a project."""
+
+    def __init__(self, project: Project, *, reaper: bool = True) -> None:
+        self.project = project
+        self.reaper = Reaper() if reaper else None
+        self.resources = Resources(self.reaper)
+        self.services: dict[str, RunningService] = {}
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self.run_dir: Path | None = None
+
+    # templates see `services.NAME.url` etc.
+    def vars(self) -> dict[str, Any]:
+        with self._lock:
+            return {name: s.endpoint.as_vars() for name, s in self.services.items()}
+
+    def endpoint(self, name: str) -> Endpoint:
+        return self.services[name].endpoint
+
+    def start(self, wanted: list[str] | None = None) -> None:
+        """Start the wanted services (default: all) and what they depend on."""
+        levels = self.project.start_order(wanted)
+        if not any(levels):
+            return
+        self.run_dir = self.resources.tempdir("env")
+        try:
+            for level in levels:
+                todo = [n for n in level if n not in self.services]
+                if len(todo) == 1:
+                    self._start_one(todo[0])
+                    continue
+                with ThreadPoolExecutor(len(todo) or 1, thread_name_prefix="splice-svc") as pool:
+                    futures = [pool.submit(self._start_one, name) for name in todo]
+                    errors = [f.exception() for f in futures]
+                first = next((e for e in errors if e is not None), None)
+                if first is not None:
+                    raise first
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_one(self, name: str) -> None:
+        spec = self.project.services[name]
+        kind = registry.get(spec.kind)
+        started = time.perf_counter()
+        if spec.provider == "external":
+            endpoint = kind.external(_rendered(spec, {"services": self.vars()}))
+            kind.check_ready(endpoint, timeout=10.0)
+            service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
+        elif spec.provider == "docker":
+            from splice.services.docker import start_docker
+
+            service = start_docker(kind, self._context(spec))
+        else:
+            service = kind.start_local(self._context(spec))
+        service.started_in = time.perf_counter() - started
+        with self._lock:
+            self.services[name] = service
+
+    def _context(self, spec: ServiceSpec) -> StartContext:
+        assert self.run_dir is not None
+        folder = self.run_dir / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        return StartContext(
+            spec=_rendered(spec, {"services": self.vars(), **self.project.vars}),
+            project_dir=self.project.root,
+            run_dir=folder,
+            cache_dir=cache_root(),
+            log_path=folder / f"{spec.name}.log",
+            resources=self.resources,
+            vars={"services": self.vars(), **self.project.vars},
+            cancelled=self.cancelled,
+        )
+
+    def logs(self) -> dict[str, Path]:
+        return {n: s.log_path for n, s in self.services.items() if s.log_path}
+
+    def stop(self) -> None:
+        """Stop every service (dependents first), then free ports and folders."""
+        self.cancelled.set()
+        levels = (
+            list(reversed(self.project.start_order(list(self.services) or [])))
+            if self.services
+            else []
+        )
+        for level in levels:
+            threads = [
+                threading.Thread(target=self._stop_one, args=(n,))
+                for n in level
+                if n in self.services
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.resources.close()
+        if self.reaper is not None:
+            self.reaper.close()
+            self.reaper = None
+
+    def _stop_one(self, name: str) -> None:
+        service = self.services.pop(name, None)
+        if service is not None:
+            # a failed stop is not fatal: resources and the reaper still clean up
+            with contextlib.suppress(Exception):
+                service.stop()
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _rendered(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
+    """The spec with templates in its settings and URL rendered (`{{ port }}` stays for
+    the kind, which assigns it)."""
+    settings = spec.settings
+    try:
+        data = settings.model_dump(by_alias=True) if hasattr(settings, "model_dump") else settings
+        rendered = render(data, {"port": "{{ port }}", **scope})
+        new_settings = (
+            type(settings).model_validate(rendered)
+            if hasattr(settings, "model_validate")
+            else rendered
+        )
+        url = render(spec.url, scope) if spec.url else spec.url
+    except TemplateFailure as exc:
+        raise ServiceError(spec.name, f"in its settings: {exc.message}", hint=exc.hint) from exc
+    return ServiceSpec(
+        spec.name,
+        spec.kind,
+        spec.provider,
+        new_settings,
+        spec.depends_on,
+        spec.span,
+        url,
+        spec.image,
+        spec.isolation,
+    )

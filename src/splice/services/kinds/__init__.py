@@ -1,0 +1,1 @@
+"""Built-in service kinds, one module each."""

@@ -1,0 +1,294 @@
+"""The `mock` kind: an HTTP double of a third-party API, on its own port.
+
+    payments:
+      kind: mock
+      stubs: [mocks/payments/*.yaml]
+      wiremock: [mocks/wiremock/mappings/*.json]
+      journal_size: 10000
+      record: {target: "https://api.example.com", mode: once, cassette: cassettes/pay.yaml,
+               scrub: {headers: [Authorization]}}
+
+Stub files are read and checked here (errors point at file, line and column), then the
+server runs in its own process (`python -m splice.doubles.server`): its event loop never
+competes with the runner's threads for the interpreter lock. Readiness is a real HTTP
+exchange with the admin API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+import splice
+from splice.doubles.client import MockAdminError, MockClient
+from splice.doubles.files import StubFileError, expand, load_stub_file, load_wiremock_file
+from splice.loader.diagnostics import HintedValueError
+from splice.model.durations import parse_duration
+from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
+from splice.services.readiness import wait_ready
+
+
+class ScrubSettings(Settings):
+    headers: list[str] = []
+    query: list[str] = []
+    json_: list[str] = Field(default=[], alias="json")
+    patterns: list[str] = []
+    replacement: str = "<scrubbed>"
+
+    @field_validator("patterns")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+        return value
+
+
+class RecordSettings(Settings):
+    cassette: str
+    mode: Literal["once", "new", "none", "all"] = "once"
+    target: str | None = None
+    match_on: list[Literal["method", "path", "query", "body"]] = ["method", "path", "query", "body"]
+    scrub: ScrubSettings = ScrubSettings()
+    timeout: str | float = "30s"
+
+    @field_validator("timeout")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _target(self) -> RecordSettings:
+        if self.mode != "none" and not self.target:
+            raise HintedValueError(
+                f"record mode {self.mode!r} forwards to the real API, but `target` is not set",
+                "add `target: https://api.example.com`, or use mode `none` to replay only",
+            )
+        return self
+
+
+class MockSettings(Settings):
+    stubs: list[str] | str = []
+    wiremock: list[str] | str = []
+    journal_size: int = Field(default=10_000, ge=0)
+    journal_body_limit: int = Field(default=64 * 1024, ge=0)
+    unmatched_status: int = Field(default=404, ge=100, le=599)
+    record: RecordSettings | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    ready_timeout: str | float = "10s"
+
+    @field_validator("ready_timeout")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        parse_duration(value)
+        return value
+
+
+def _list(value: list[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+class MockKind:
+    """An HTTP mock with stubs, scenarios, faults, a journal and record/replay."""
+
+    name: ClassVar[str] = "mock"
+    settings_model: ClassVar[type[Settings]] = MockSettings
+    providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
+    packages: ClassVar[dict[str, str]] = {}  # pure Python: nothing to install
+    isolation_modes: ClassVar[frozenset[str]] = frozenset({"reset"})
+
+    def __init__(self) -> None:
+        self._holders: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def start_local(self, ctx: StartContext) -> RunningService:
+        settings: MockSettings = ctx.spec.settings
+        name = ctx.spec.name
+        config = self._config(settings, ctx)
+        port = settings.port or ctx.resources.port()
+        config["port"] = port
+        config_path = ctx.run_dir / "mock.json"
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+        env = dict(os.environ)
+        # the server imports splice from wherever this process does (a source checkout too)
+        source_root = str(Path(splice.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+        args = [sys.executable, "-m", "splice.doubles.server", "--config", str(config_path)]
+        proc = ctx.resources.spawn(args, log=ctx.log_path, env=env, cwd=ctx.project_dir)
+        url = f"http://127.0.0.1:{port}"
+        client = MockClient(url, timeout=2.0)
+        try:
+            wait_ready(
+                name,
+                client.health,
+                awaited=f"GET {url}/__splice/health to answer",
+                timeout=parse_duration(settings.ready_timeout),
+                proc=proc,
+                log_path=ctx.log_path,
+            )
+        except BaseException:
+            ctx.resources.stop(proc)
+            ctx.resources.release_port(port)
+            raise
+
+        def stop() -> None:
+            ctx.resources.stop(proc, grace=3.0)
+            ctx.resources.release_port(port)
+
+        endpoint = _endpoint(url)
+        return RunningService(
+            ctx.spec,
+            endpoint,
+            stop=stop,
+            log_path=ctx.log_path,
+            pid=proc.pid,
+            state={"admin_url": endpoint.extra["admin_url"]},
+        )
+
+    def _config(self, settings: MockSettings, ctx: StartContext) -> dict[str, Any]:
+        name, root = ctx.spec.name, ctx.project_dir
+        stubs: list[dict[str, Any]] = []
+        try:
+            for path in expand(_list(settings.stubs), root, "stub"):
+                stubs += load_stub_file(path, root)
+            for path in expand(_list(settings.wiremock), root, "WireMock mapping"):
+                stubs += load_wiremock_file(path, root)
+        except StubFileError as exc:
+            raise ServiceError(name, exc.message, hint=exc.hint) from exc
+        record = None
+        if settings.record is not None:
+            record = _record(settings.record, root, name)
+        return {
+            "host": "127.0.0.1",
+            "stubs": stubs,
+            "base_dir": str(root),
+            "journal_size": settings.journal_size,
+            "journal_body_limit": settings.journal_body_limit,
+            "unmatched_status": settings.unmatched_status,
+            "record": record,
+        }
+
+    def external(self, spec: Any) -> Endpoint:
+        return _endpoint(str(spec.url).rstrip("/"))
+
+    def check_ready(self, endpoint: Endpoint, timeout: float) -> None:
+        client = MockClient(endpoint.url, timeout=2.0)
+        hint = "an external `mock` service must be a splice mock (`splice mock serve`)"
+        answered: list[MockAdminError] = []
+
+        def probe() -> None:
+            try:
+                client.health()
+            except MockAdminError as exc:
+                if exc.status is None:
+                    raise  # not listening yet: wait
+                answered.append(exc)  # an HTTP server, but not a splice mock: no use waiting
+
+        wait_ready(
+            "external",
+            probe,
+            awaited=f"GET {endpoint.url}/__splice/health (a splice mock) to answer",
+            timeout=timeout,
+            hint=hint,
+        )
+        if answered:
+            raise ServiceError(
+                "external",
+                f"{endpoint.url} answered /__splice/health with {answered[0].message}",
+                hint=hint,
+            )
+
+    # data: stub files as fixtures, a reset as isolation --------------------------------
+    def load_fixtures(self, service: RunningService, files: list[Path]) -> None:
+        root = service.spec.span.path.parent if service.spec.span else Path.cwd()
+        stubs: list[dict[str, Any]] = []
+        try:
+            for path in files:
+                stubs += [s["stub"] for s in load_stub_file(path, root)]
+        except StubFileError as exc:
+            raise ServiceError(service.name, exc.message, hint=exc.hint) from exc
+        if stubs:
+            self._admin(service, lambda c: c.add(*stubs, base=True))
+
+    def prepare_isolation(self, service: RunningService, mode: str) -> None:
+        """Nothing to prepare: a reset is cheap."""
+
+    def acquire(self, service: RunningService, mode: str, key: str) -> Endpoint | None:
+        """Before a testcase attempt: back to the file stubs, an empty journal and
+        scenarios in `Started`. Skipped while another attempt uses the mock (--jobs), so
+        a reset never pulls stubs from under a running testcase."""
+        with self._lock:
+            held = self._holders.get(service.name, 0)
+            self._holders[service.name] = held + 1
+        if held == 0:
+            self._admin(service, lambda c: c.reset())
+        return None
+
+    def release(
+        self, service: RunningService, mode: str, key: str, endpoint: Endpoint | None
+    ) -> None:
+        with self._lock:
+            self._holders[service.name] = max(0, self._holders.get(service.name, 1) - 1)
+
+    def _admin(self, service: RunningService, call: Any) -> Any:
+        try:
+            return call(MockClient(service.endpoint.url))
+        except MockAdminError as exc:
+            problems = "; ".join(exc.problems)
+            raise ServiceError(
+                service.name,
+                exc.message + (f": {problems}" if problems else ""),
+                hint="read the mock's log",
+                log_tail=service.log_tail(),
+                log_path=service.log_path,
+            ) from exc
+
+
+def _endpoint(url: str) -> Endpoint:
+    parts = urlsplit(url)
+    return Endpoint(
+        url=url,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port,
+        extra={"admin_url": f"{url}/__splice"},
+    )
+
+
+def _record(record: RecordSettings, root: Path, name: str) -> dict[str, Any]:
+    cassette = Path(record.cassette)
+    cassette = cassette if cassette.is_absolute() else root / cassette
+    if record.mode == "none" and not cassette.is_file():
+        raise ServiceError(
+            name,
+            f"record mode 'none' replays {record.cassette!r}, which does not exist",
+            hint="record it first with mode `once` (and a `target`), or fix the path",
+        )
+    if record.mode != "all" and cassette.is_file():
+        from splice.doubles.cassette import Cassette, CassetteError
+
+        try:
+            Cassette.load(cassette)
+        except CassetteError as exc:
+            raise ServiceError(
+                name, str(exc), hint="fix the file, or delete it to record again"
+            ) from exc
+    return {
+        "mode": record.mode,
+        "cassette": str(cassette),
+        "target": record.target,
+        "match_on": list(record.match_on),
+        "scrub": record.scrub.model_dump(by_alias=True),
+        "timeout": parse_duration(record.timeout),
+    }

@@ -1,0 +1,270 @@
+"""The `process` kind: the system under test (or any program), started from a command.
+
+    app:
+      kind: process
+      command: uvicorn shop.app:app --port {{ port }}
+      env: {DATABASE_URL: "{{ services.db.url }}"}
+      ready: {http: /health, timeout: 30s}
+      depends_on: [db]
+
+splice assigns a free port (`{{ port }}` in the command or env), captures stdout and
+stderr in the service's log, and waits for readiness by HTTP, TCP, a log line or a command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from splice.model.durations import parse_duration
+from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
+from splice.services.readiness import tcp_probe, wait_ready
+from splice.templating import render
+
+
+class Ready(Settings):
+    http: str | None = None  # a path (or full URL) that must answer 2xx/3xx
+    tcp: bool = False  # the port accepts connections
+    log: str | None = None  # a regular expression the log must show
+    command: str | None = None  # a command that must exit 0
+    timeout: str | float = "30s"
+
+    @field_validator("timeout")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        parse_duration(value)
+        return value
+
+    @field_validator("log")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression: {exc}") from exc
+        return value
+
+
+class ProcessSettings(Settings):
+    command: str | list[str]
+    env: dict[str, str | int | float | bool] = {}
+    inherit_env: bool = True
+    cwd: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    ready: Ready | None = None
+    stop_signal: str = "SIGTERM"
+    stop_timeout: str | float = "5s"
+    clock: bool = False  # a wall clock tests can move (libfaketime), see `ServiceClock`
+
+    @field_validator("stop_signal")
+    @classmethod
+    def _signal(cls, value: str) -> str:
+        name = value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"
+        if not hasattr(signal, name):
+            raise ValueError(f"unknown signal {value!r}; for example SIGTERM or SIGINT")
+        return name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ProcessSettings:
+        if not self.command or (isinstance(self.command, str) and not self.command.strip()):
+            raise ValueError("the command is empty")
+        return self
+
+
+class ProcessKind:
+    name: ClassVar[str] = "process"
+    settings_model: ClassVar[type[Settings]] = ProcessSettings
+    providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
+    packages: ClassVar[dict[str, str]] = {}
+
+    def start_local(self, ctx: StartContext) -> RunningService:
+        settings: ProcessSettings = ctx.spec.settings
+        name = ctx.spec.name
+        port = settings.port or ctx.resources.port()
+        scope = {**ctx.vars, "port": port}
+        command = render(settings.command, scope)
+        env = dict(os.environ) if settings.inherit_env else {}
+        env.update({k: _text(render(v, scope)) for k, v in settings.env.items()})
+        env.setdefault("PORT", str(port))
+        extra: dict[str, Any] = {}
+        if settings.clock:
+            clock_file = ctx.run_dir / "clock"
+            try:
+                faked = _faketime_env(name, clock_file, env)
+            except ServiceError:
+                ctx.resources.release_port(port)
+                raise
+            for key, value in faked.items():
+                env.setdefault(key, value)  # the service's own `env` may tune libfaketime
+            extra["clock_file"] = str(clock_file)
+        cwd = ctx.project_dir / settings.cwd if settings.cwd else ctx.project_dir
+        if not cwd.is_dir():
+            raise ServiceError(name, f"working directory not found: {cwd}")
+        args: Any = command if isinstance(command, str) else [str(a) for a in command]
+        try:
+            proc = ctx.resources.spawn(
+                args, log=ctx.log_path, env=env, cwd=cwd, shell=isinstance(args, str)
+            )
+        except FileNotFoundError as exc:
+            ctx.resources.release_port(port)
+            raise ServiceError(
+                name, f"command not found: {args[0]!r}", hint="check the spelling and PATH"
+            ) from exc
+        endpoint = Endpoint(
+            url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, extra=extra
+        )
+        ready = settings.ready or Ready(tcp=True)
+        probe, awaited = _probe(ready, endpoint, ctx, env, cwd)
+        try:
+            wait_ready(
+                name,
+                probe,
+                awaited=awaited,
+                timeout=parse_duration(ready.timeout),
+                proc=proc,
+                log_path=ctx.log_path,
+            )
+        except BaseException:
+            ctx.resources.stop(proc)
+            ctx.resources.release_port(port)
+            raise
+        sig = getattr(signal, settings.stop_signal)
+        grace = parse_duration(settings.stop_timeout)
+
+        def stop() -> None:
+            ctx.resources.stop(proc, sig=sig, grace=grace)
+            ctx.resources.release_port(port)
+
+        return RunningService(ctx.spec, endpoint, stop=stop, log_path=ctx.log_path, pid=proc.pid)
+
+    def external(self, spec: Any) -> Endpoint:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(spec.url)
+        return Endpoint(
+            url=spec.url.rstrip("/"), host=parts.hostname or "127.0.0.1", port=parts.port
+        )
+
+    def check_ready(self, endpoint: Endpoint, timeout: float) -> None:
+        wait_ready(
+            "external",
+            tcp_probe(endpoint.host, endpoint.port or 80),
+            awaited=f"TCP connection to {endpoint.host}:{endpoint.port}",
+            timeout=timeout,
+        )
+
+
+# where Debian/Ubuntu (any architecture), Fedora, source installs and Homebrew put it
+_FAKETIME_LIBRARIES = (
+    "/usr/lib/*/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/lib64/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+    "/opt/homebrew/lib/faketime/libfaketime.1.dylib",
+    "/usr/local/lib/faketime/libfaketime.1.dylib",
+)
+
+
+def faketime_library() -> str | None:
+    """The libfaketime preload library of this machine (`$SPLICE_FAKETIME_LIB` first)."""
+    import glob
+
+    explicit = os.environ.get("SPLICE_FAKETIME_LIB")
+    if explicit:
+        return explicit if os.path.isfile(explicit) else None  # noqa: PTH113
+    for pattern in _FAKETIME_LIBRARIES:
+        found = sorted(glob.glob(pattern))  # noqa: PTH207
+        if found:
+            return found[0]
+    return None
+
+
+def _faketime_env(name: str, clock_file: Any, env: dict[str, str]) -> dict[str, str]:
+    """Variables that load libfaketime and make it read the offset in `clock_file`.
+
+    The file holds an offset from real time (`+0` at start, so readiness sees real
+    time); a test rewrites it while the service runs and, with FAKETIME_NO_CACHE, the
+    next clock read sees it. The monotonic clock is left alone: servers time their own
+    waits with it, and a jump there would fire or stall their timers.
+    """
+    library = faketime_library()
+    if library is None:
+        raise ServiceError(
+            name,
+            "`clock: true` needs libfaketime, which is not installed",
+            hint="install it: `apt-get install faketime` (Debian/Ubuntu), "
+            "`brew install libfaketime` (macOS); or set SPLICE_FAKETIME_LIB to the library; "
+            "or drop `clock: true` if the tests need not move this service's clock",
+        )
+    clock_file.write_text("+0\n")
+    out = {
+        "FAKETIME_TIMESTAMP_FILE": str(clock_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    if library.endswith(".dylib"):  # macOS loads it through dyld
+        out["DYLD_INSERT_LIBRARIES"] = library
+        out["DYLD_FORCE_FLAT_NAMESPACE"] = "1"
+    else:
+        out["LD_PRELOAD"] = " ".join(p for p in (library, env.pop("LD_PRELOAD", "")) if p)
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _probe(
+    ready: Ready, endpoint: Endpoint, ctx: StartContext, env: dict[str, str], cwd: Any
+) -> tuple[Callable[[], None], str]:
+    assert endpoint.port is not None
+    if ready.http is not None:
+        url = ready.http if "://" in ready.http else f"{endpoint.url}/{ready.http.lstrip('/')}"
+
+        def http_probe() -> None:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status >= 400:
+                        raise OSError(f"HTTP {response.status}")
+            except urllib.error.HTTPError as exc:
+                raise OSError(f"HTTP {exc.code}") from exc
+
+        return http_probe, f"HTTP GET {url} to answer 2xx or 3xx"
+    if ready.log is not None:
+        pattern = re.compile(ready.log)
+
+        def log_probe() -> None:
+            text = ctx.log_path.read_text(errors="replace") if ctx.log_path.exists() else ""
+            if not pattern.search(text):
+                raise OSError("not in the log yet")
+
+        return log_probe, f"a log line matching {ready.log!r}"
+    if ready.command is not None:
+        command = ready.command
+
+        def command_probe() -> None:
+            done = subprocess.run(
+                command,
+                shell=True,
+                cwd=cwd,
+                env=env,
+                timeout=10,
+                capture_output=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise OSError(f"exit code {done.returncode}")
+
+        return command_probe, f"`{command}` to exit 0"
+    return tcp_probe("127.0.0.1", endpoint.port), f"TCP port {endpoint.port} to accept connections"

@@ -1,0 +1,64 @@
+"""Service kinds through the `splice.services` entry-point group, loaded lazily."""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import entry_points
+from typing import Any
+
+from splice.errors import SpliceError
+from splice.services.base import ServiceKind
+
+GROUP = "splice.services"
+
+_BUILTIN = {
+    "postgres": "splice.services.kinds.postgres:PostgresKind",
+    "mysql": "splice.services.kinds.mysql:MysqlKind",
+    "mariadb": "splice.services.kinds.mysql:MariadbKind",
+    "redis": "splice.services.kinds.redis:RedisKind",
+    "rabbitmq": "splice.services.kinds.rabbitmq:RabbitmqKind",
+    "nats": "splice.services.kinds.nats:NatsKind",
+    "mqtt": "splice.services.kinds.mqtt:MqttKind",
+    "process": "splice.services.kinds.process:ProcessKind",
+    "mock": "splice.services.kinds.mock:MockKind",
+}
+
+
+class KindError(SpliceError):
+    """A service-kind plugin could not be loaded or does not implement the API."""
+
+
+@functools.cache
+def _targets() -> dict[str, str]:
+    targets = dict(_BUILTIN)
+    for ep in entry_points(group=GROUP):
+        targets[ep.name] = ep.value
+    return targets
+
+
+def names() -> list[str]:
+    return sorted(_targets())
+
+
+@functools.cache
+def get(name: str) -> ServiceKind:
+    """The kind registered under `name` (one shared instance); KeyError when none is."""
+    target = _targets()[name]
+    module_name, _, attr = target.partition(":")
+    try:
+        module = __import__(module_name, fromlist=[attr or "_"])
+        cls: Any = getattr(module, attr)
+    except Exception as exc:
+        raise KindError(f"service kind {name!r} ({target}) failed to load: {exc}") from exc
+    missing = [a for a in ("settings_model", "providers", "start_local") if not hasattr(cls, a)]
+    if missing:
+        raise KindError(
+            f"service kind {name!r} ({target}) does not implement the kind API: "
+            f"missing {', '.join(missing)}"
+        )
+    return cls()  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    _targets.cache_clear()
+    get.cache_clear()

@@ -1,0 +1,102 @@
+"""Recording `splice run`: what `run_command` adds to its event bus, in one call.
+
+    recording = attach(bus, project.root, project.name, opts, warn)
+    ...
+    recording.finish(result)      # after the services stopped: their logs are kept too
+    recording.close()             # always (a no-op after finish)
+
+The quarantine gate goes first on the bus (so the console and the reporters see the run's
+status after the gate), the recorder last.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from splice.model.results import RunResult
+from splice.runner.events import EventBus
+from splice.store.core import Store
+from splice.store.errors import StoreError
+from splice.store.meta import detect
+from splice.store.quarantine import QuarantineGate
+from splice.store.recorder import Recorder
+from splice.store.writers import EventWriter, LocalWriter, RemoteWriter
+
+TOKEN_ENV = "SPLICE_TOKEN"
+
+
+class Recording:
+    """The store side of one run: the gate, the recorder and the stores it writes to."""
+
+    def __init__(
+        self, gate: QuarantineGate, recorder: Recorder | None, store: Store | None
+    ) -> None:
+        self.gate = gate
+        self.recorder = recorder
+        self.store = store
+
+    def finish(self, run: RunResult) -> None:
+        if self.recorder is not None:
+            self.recorder.finish(run)
+        self.close()
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def attach(
+    bus: EventBus,
+    root: Path,
+    project: str,
+    opts: dict[str, Any],
+    warn: Callable[[str], None],
+) -> Recording:
+    """Open the store (unless --no-store), load the quarantine, add gate and recorder."""
+    store: Store | None = None
+    writers: list[EventWriter] = []
+    quarantined: set[str] = set()
+    if not opts.get("no_store"):
+        try:
+            store = Store.open(opts.get("store"), root)
+        except StoreError as exc:
+            if opts.get("store") or os.environ.get("SPLICE_STORE_URL"):
+                raise  # asked for by name: a broken store is an error
+            warn(f"this run is not recorded: {exc.message}")  # the default: warn, run anyway
+        if store is not None:
+            from splice.store.quarantine import keys
+
+            quarantined |= keys(store)
+            writers.append(LocalWriter(store, warn))
+    report_to = opts.get("report_to")
+    if report_to:
+        token = opts.get("report_token") or os.environ.get(TOKEN_ENV)
+        quarantined |= remote_quarantine(report_to, token, warn)
+        writers.append(RemoteWriter(report_to, token, warn))
+    gate = QuarantineGate(quarantined)
+    bus.listeners.insert(0, gate)
+    recorder = None
+    if writers:
+        recorder = Recorder(writers, detect(root, project), quarantined)
+        bus.add(recorder)
+    return Recording(gate, recorder, store)
+
+
+def remote_quarantine(base_url: str, token: str | None, warn: Callable[[str], None]) -> set[str]:
+    """The quarantine of a remote `splice serve` (empty, with a warning, if unreachable)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(f"{base_url.rstrip('/')}/api/quarantine", headers=headers, timeout=10)
+        response.raise_for_status()
+        return {entry["test"] for entry in response.json()}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        warn(f"the quarantine of {base_url} could not be read ({exc}); none is applied from it")
+        return set()

@@ -1,0 +1,102 @@
+"""`Recorder`: the listener that records a run while it happens.
+
+Added to the runner's event bus, it turns each event into a plain one (`splice.store.stream`)
+and hands it to its writers (the local store, a remote server). The run's final event is held
+back until `finish` adds the service logs, which exist only after the services stopped; if
+`finish` is never called, `close` sends it as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from splice.model.results import RunResult, StepResult, SuiteResult, TestcaseResult
+from splice.store import stream
+from splice.store.meta import RunMeta
+from splice.store.writers import EventWriter
+
+CLOSE_TIMEOUT = 30.0  # seconds the end of a run waits for its results to be written
+
+
+class Recorder:
+    """Listener writing a run to every writer in `writers` as it progresses."""
+
+    def __init__(
+        self, writers: list[EventWriter], meta: RunMeta, quarantined: set[str] | None = None
+    ) -> None:
+        self.writers = writers
+        self.meta = meta
+        self.quarantined = quarantined or set()
+        self._run_id: str | None = None
+        self._final: dict[str, Any] | None = None
+        self._closed = False
+
+    def _put(self, event: dict[str, Any]) -> None:
+        for writer in self.writers:
+            writer.put(event)
+
+    def run_started(self, run: RunResult, total: int) -> None:
+        self._run_id = run.id
+        self._put(stream.run_started(run, total, self.meta))
+
+    def testcase_started(self, suite: SuiteResult, testcase: TestcaseResult) -> None:
+        if self._run_id:
+            self._put(stream.testcase_started(self._run_id, testcase))
+
+    def step_finished(
+        self, suite: SuiteResult, testcase: TestcaseResult | None, step: StepResult
+    ) -> None:
+        """Steps are written with their testcase (or suite): whole attempts, one batch."""
+
+    def testcase_finished(self, suite: SuiteResult, testcase: TestcaseResult) -> None:
+        if self._run_id:
+            held = testcase.id in self.quarantined and not testcase.status.ok
+            self._put(stream.testcase_finished(self._run_id, testcase, held))
+
+    def suite_finished(self, suite: SuiteResult) -> None:
+        if self._run_id:
+            self._put(stream.suite_finished(self._run_id, suite))
+
+    def run_finished(self, run: RunResult) -> None:
+        self._final = stream.run_finished(run)
+
+    def forced_exit(self) -> None:
+        """A second Ctrl-C: splice exits at once; record the run as interrupted first."""
+        if self._run_id and not self._closed:
+            self._final = self._final or {
+                "event": "run_finished",
+                "run_id": self._run_id,
+                "run": {"status": "interrupted"},
+            }
+            self._final["run"]["status"] = "interrupted"
+            self.close(timeout=3.0)
+
+    def finish(self, run: RunResult) -> None:
+        """Add the service logs of `run` and write its end (call after services stopped)."""
+        if self._run_id is None or self._closed:
+            return
+        logs = stream.log_artifacts(run.services)
+        if logs:
+            self._put(stream.artifacts(self._run_id, logs))
+        if self._final is not None:
+            self._final["run"]["services"] = stream.run_finished(run)["run"]["services"]
+        self.close()
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> list[str]:
+        """Write the end of the run (if it started) and stop the writers.
+
+        Returns the names of writers that could not write everything.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        if self._run_id is not None:
+            self._put(
+                self._final
+                or {
+                    "event": "run_finished",
+                    "run_id": self._run_id,
+                    "run": {"status": "interrupted"},
+                }
+            )
+        return [w.name for w in self.writers if not w.close(timeout) or w.failed]

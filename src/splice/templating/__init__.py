@@ -1,0 +1,19 @@
+"""Templating of parsed values and expressions (sandboxed Jinja2, typed results)."""
+
+from splice.templating.engine import (
+    TemplateFailure,
+    evaluate,
+    find_variables,
+    is_template,
+    render,
+    syntax_error,
+)
+
+__all__ = [
+    "TemplateFailure",
+    "evaluate",
+    "find_variables",
+    "is_template",
+    "render",
+    "syntax_error",
+]

@@ -1,0 +1,46 @@
+"""Which `services.NAME` a template refers to, found in its syntax tree (for checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+
+from splice.templating.engine import is_template
+
+_ENV = jinja2.Environment()
+
+
+def attribute_uses(value: str, root: str) -> set[str]:
+    """Names `x` used as `root.x` or `root['x']` in a template string."""
+    if not is_template(value):
+        return set()
+    try:
+        ast = _ENV.parse(value)
+    except jinja2.TemplateSyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == root:
+            found.add(node.attr)
+    for item in ast.find_all(nodes.Getitem):
+        if (
+            isinstance(item.node, nodes.Name)
+            and item.node.name == root
+            and isinstance(item.arg, nodes.Const)
+            and isinstance(item.arg.value, str)
+        ):
+            found.add(item.arg.value)
+    return found
+
+
+def walk_strings(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Every string inside a value, with its path."""
+    if isinstance(value, str):
+        return [(loc, value)]
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in walk_strings(v, (*loc, k))]
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in walk_strings(v, (*loc, i))]
+    return []

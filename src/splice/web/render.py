@@ -1,0 +1,112 @@
+"""Rendering pages: the Jinja2 environment (autoescaped), its filters, and value diffs.
+
+Every value from a run reaches the page through autoescaping, so a captured body holding
+`<script>` is shown as text. Only the charts (built in `charts.py` from escaped parts) are
+inserted as markup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from splice.web import charts
+
+BODY_LIMIT = 20000  # characters of one request or response shown before "show less"
+
+
+def pretty(value: Any) -> str:
+    """A stored value as indented JSON text (strings as they are)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+def cut(text: str, limit: int = BODY_LIMIT) -> tuple[str, int]:
+    return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
+
+
+def diff(expected: Any, actual: Any) -> list[tuple[str, str]]:
+    """Line diff of expected and actual as pretty JSON: (kind, line), kind in ' ', '-', '+'.
+
+    Empty when both fit on one line: then the two values side by side say it all.
+    """
+    left, right = pretty(expected).splitlines(), pretty(actual).splitlines()
+    if len(left) <= 1 and len(right) <= 1:
+        return []
+    out = []
+    for line in difflib.ndiff(left, right):
+        kind = line[:1]
+        if kind in (" ", "-", "+"):
+            out.append((kind, line[2:]))
+    return out
+
+
+def duration(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return charts.seconds(value)
+
+
+def when(stamp: float | None) -> str:
+    """UTC time; the page's script rewrites it into the reader's own zone."""
+    if not stamp:
+        return "—"
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(stamp: float | None) -> str:
+    return datetime.fromtimestamp(stamp or 0, UTC).isoformat(timespec="seconds")
+
+
+def ago(stamp: float | None, now: float | None = None) -> str:
+    if not stamp:
+        return "—"
+    seconds = max(0.0, (now or time.time()) - stamp)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def series(rows: list[dict[str, Any]], key: str) -> list[tuple[str, Any]]:
+    """(day, value) pairs of per-day rows, for the charts."""
+    return [(row["day"], row[key]) for row in rows]
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("splice.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        duration=duration,
+        when=when,
+        iso=iso,
+        ago=ago,
+        percent=percent,
+        pretty=pretty,
+        short=lambda text, n=10: (text or "")[:n],
+    )
+    env.globals.update(
+        charts=charts,
+        diff=diff,
+        cut=cut,
+        color=charts.color,
+        now=time.time,
+        series=series,
+        count=lambda value: f"{value:.0f}",
+    )
+    return env

@@ -1,0 +1,226 @@
+"""The http executor against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from splice.model.results import Status
+
+
+def steps_of(run):  # type: ignore[no-untyped-def]
+    return [s for tc in run.testcases() for a in tc.attempts for s in a.steps]
+
+
+def test_methods_params_headers_and_json_body(server, write, run_suite) -> None:
+    """Every method reaches the server with its query, headers and JSON body."""
+    path = write(
+        "m.splice.yaml",
+        """
+        name: methods
+        testcases:
+          - name: each method
+            steps:
+              - http: {post: "{{ base }}/echo", params: {page: 2, on: true}, headers: {X-Trace: abc},
+                       json: {qty: 2, sku: A}}
+                expect:
+                  status: 200
+                  json: {method: POST, query: {page: "2", on: "true"},
+                         headers: {x-trace: abc, content-type: application/json}, json: {qty: 2}}
+              - http: {put: "{{ base }}/echo", body: "raw text"}
+                expect: {json: {method: PUT, body: raw text}}
+              - http: {patch: "{{ base }}/echo"}
+                expect: {json: {method: PATCH}}
+              - http: {delete: "{{ base }}/echo"}
+                expect: {json: {method: DELETE}}
+              - http: {method: options, url: "{{ base }}/echo"}
+                expect: {json: {method: OPTIONS}}
+              - http: {head: "{{ base }}/echo"}
+                expect: {status: 200, text: ""}
+              - http: "GET {{ base }}/echo"
+                expect: {json: {method: GET}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)
+
+
+def test_form_and_multipart_bodies(server, write, run_suite, tmp_path) -> None:
+    """Form fields are url-encoded; multipart sends fields and files from the suite's folder."""
+    (tmp_path / "note.txt").write_text("file content here")
+    path = write(
+        "f.splice.yaml",
+        """
+        name: bodies
+        testcases:
+          - name: form and multipart
+            steps:
+              - http: {post: "{{ base }}/echo", form: {a: "1", b: two}}
+                expect: {json: {body: "a=1&b=two",
+                                headers: {content-type: application/x-www-form-urlencoded}}}
+              - http:
+                  post: "{{ base }}/echo"
+                  multipart:
+                    field: value
+                    upload: {file: note.txt, content_type: text/plain}
+                expect:
+                  json:
+                    headers: {content-type: {$startswith: multipart/form-data}}
+                    body: {$contains: file content here}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)
+
+
+def test_auth_cookies_and_redirects(server, write, run_suite) -> None:
+    """Basic and bearer auth are sent; cookies persist within a testcase only; redirects toggle."""
+    path = write(
+        "a.splice.yaml",
+        """
+        name: auth
+        testcases:
+          - name: basic and bearer
+            steps:
+              - http: {get: "{{ base }}/basic", auth: {user: alice, password: s3cret}}
+                expect: {status: 200, json: {authenticated: true}}
+              - http: {get: "{{ base }}/basic", auth: {user: alice, password: wrong}}
+                expect: {status: 401}
+              - http: {get: "{{ base }}/echo", auth: {bearer: tok123}}
+                expect: {json: {headers: {authorization: Bearer tok123}}}
+          - name: cookies kept in a testcase
+            steps:
+              - http: {get: "{{ base }}/set-cookie"}
+                expect: {cookies: {session: s3ss10n}}
+              - http: {get: "{{ base }}/cookies"}
+                expect: {json: {cookie: session=s3ss10n}}
+          - name: a new testcase starts without cookies
+            steps:
+              - http: {get: "{{ base }}/cookies"}
+                expect: {json: {cookie: null}}
+          - name: redirects
+            steps:
+              - http: {get: "{{ base }}/redirect"}
+                expect: {status: 200, url: {$endswith: /echo}}
+              - http: {get: "{{ base }}/redirect", follow_redirects: false}
+                expect: {status: 302, headers: {Location: /echo}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)
+
+
+def test_captures_flow_to_later_steps_and_testcases(server, write, run_suite) -> None:
+    """Expression, JSONPath, regex and header captures feed later steps and testcases."""
+    path = write(
+        "c.splice.yaml",
+        """
+        name: captures
+        testcases:
+          - name: capture
+            steps:
+              - http: {get: "{{ base }}/items"}
+                capture:
+                  total: json.total
+                  names: {jsonpath: "$.items[*].name", all: true}
+                  second: {jsonpath: "$.items[1].id"}
+              - http: {get: "{{ base }}/html"}
+                capture: {page_id: {regex: "id=(\\\\d+)"}}
+              - http: {get: "{{ base }}/echo"}
+                capture: {request_id: {header: X-Request-Id}}
+          - name: use captures
+            steps:
+              - http: {post: "{{ base }}/echo",
+                       json: {total: "{{ total }}", names: "{{ names }}", second: "{{ second }}",
+                              page: "{{ page_id }}", rid: "{{ request_id }}"}}
+                expect:
+                  json: {json: {total: 3, names: [a, b, c], second: 2, page: "77", rid: req-42}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)
+    assert run.suites[0].testcases[0].attempts[0].steps[0].captures["names"] == ["a", "b", "c"]
+
+
+def test_retry_until_eventually_holds(server, write, run_suite) -> None:
+    """`retry.until` polls until the condition holds and records how many polls it took."""
+    path = write(
+        "r.splice.yaml",
+        """
+        name: retry
+        testcases:
+          - name: eventually ready
+            steps:
+              - http: {get: "{{ base }}/counter?after=3"}
+                retry: {until: "result.json.ready", timeout: 5s, interval: 10ms}
+                expect: {json: {ready: true}}
+    """,
+    )
+    server.hits.pop("/counter", None)
+    run = run_suite(path, base=server.url)
+    step = run.suites[0].testcases[0].attempts[0].steps[0]
+    assert run.status == Status.PASSED
+    assert step.polls == 3
+
+
+def test_retry_gives_up_with_the_last_failure(server, write, run_suite) -> None:
+    """A retry that never succeeds fails with a give-up message and the last expectation."""
+    path = write(
+        "r.splice.yaml",
+        """
+        name: retry
+        testcases:
+          - name: never
+            steps:
+              - http: {get: "{{ base }}/status?code=503"}
+                retry: {timeout: 300ms, interval: 50ms}
+                expect: {status: 200}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    step = run.suites[0].testcases[0].attempts[0].steps[0]
+    assert step.status == Status.FAILED
+    assert step.polls >= 3
+    assert step.failures[0].kind == "retry"
+    assert "expected 200, got 503" in step.failures[1].message
+
+
+def test_timeout_and_connection_refused_are_step_errors(server, write, run_suite) -> None:
+    """A slow reply past the step timeout and a closed port are errors naming the cause."""
+    path = write(
+        "t.splice.yaml",
+        """
+        name: errors
+        testcases:
+          - name: slow
+            steps:
+              - http: {get: "{{ base }}/slow?s=1"}
+                timeout: 100ms
+          - name: refused
+            steps:
+              - http: {get: "http://127.0.0.1:9/nothing"}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    slow, refused = run.suites[0].testcases
+    assert slow.status == Status.ERROR
+    assert "timed out after 0.1s" in slow.attempts[0].steps[0].failures[0].message
+    assert refused.status == Status.ERROR
+    assert "connection refused" in refused.attempts[0].steps[0].failures[0].message
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_tls_verify_can_be_turned_off(write, run_suite, tls_server, verify) -> None:
+    """With `verify: false` a self-signed certificate is accepted; by default it is refused."""
+    path = write(
+        "tls.splice.yaml",
+        f"""
+        name: tls
+        testcases:
+          - name: self-signed
+            steps:
+              - http: {{get: "{{{{ base }}}}/echo", verify: {str(verify).lower()}}}
+                expect: {{status: 200}}
+    """,
+    )
+    run = run_suite(path, base=tls_server)
+    assert run.status == (Status.ERROR if verify else Status.PASSED)

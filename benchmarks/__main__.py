@@ -96,7 +96,7 @@ def main() -> int:
             section = available[name]()
         except BenchError as exc:
             section = _failed(name, exc)
-        except Exception as exc:  # report it and go on to the next benchmark
+        except Exception as exc:  # noqa: BLE001 - report it and go on to the next benchmark
             traceback.print_exc()
             section = _failed(name, exc)
         print(section, flush=True)

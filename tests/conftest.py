@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+# pytester's in-process sessions drop every module they imported when they end; the store's
+# SQLAlchemy (compiled parts included) does not survive being imported a second time, so it
+# is imported once here, before any inner session records into a store.
+import splice.pytest.recording  # noqa: F401
 from tests.support.echo_server import EchoServer
 
 

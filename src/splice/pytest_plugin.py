@@ -12,6 +12,7 @@ splice's JUnit, JSON and HTML reports of the pytest run.
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,12 +23,14 @@ import pytest
 if TYPE_CHECKING:
     from splice.pytest.clock import FrozenClock
     from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
+    from splice.pytest.recording import SessionRecording  # noqa: F401 - in a StashKey's type
     from splice.pytest.results import ResultCollector  # noqa: F401 - in a StashKey's type
     from splice.pytest.state import State
 
 _STATE = pytest.StashKey["State"]()
 _PROJECT_FILE = pytest.StashKey["Path | None"]()
 _COLLECTOR = pytest.StashKey["ResultCollector"]()
+_RECORDING = pytest.StashKey["SessionRecording"]()
 _HELD = pytest.StashKey["dict[str, Any]"]()  # services a test holds: name -> handle
 _SUITE_SUFFIXES = (".splice.yaml", ".splice.yml")
 # fixtures that bring up services: a test using any of them is an integration test
@@ -88,6 +91,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--splice-junit", dest="splice_junit", metavar="FILE", help="write splice's JUnit XML")
     add("--splice-json", dest="splice_json", metavar="FILE", help="write splice's JSON report")
     add("--splice-html", dest="splice_html", metavar="FILE", help="write splice's HTML report")
+    add("--splice-store", dest="splice_store", metavar="URL",
+        help="record the session in this results store (default with a splice.yaml: "
+        "$SPLICE_STORE_URL, else .splice/results.db in the project)")  # fmt: skip
+    add("--splice-no-store", action="store_true", dest="splice_no_store",
+        help="do not record the session in a results store")  # fmt: skip
+    add("--splice-report-to", dest="splice_report_to", metavar="URL",
+        help="stream results to a `splice serve` at URL while the session runs")  # fmt: skip
+    add("--splice-report-token", dest="splice_report_token", metavar="TOKEN",
+        help="write token for --splice-report-to (default: $SPLICE_TOKEN)")  # fmt: skip
     parser.addini("splice_project", "path of splice.yaml, relative to the rootdir", default="")
     parser.addini("splice_suites", "globs of *.splice.yaml suites to collect, from the rootdir",
                   type="linelist", default=[])  # fmt: skip
@@ -109,12 +121,32 @@ def pytest_configure(config: pytest.Config) -> None:
         state = state_of(config)
         if state.service_fixtures:
             _register_service_fixtures(config, state.service_fixtures)
-    if any(reports) and not hasattr(config, "workerinput"):  # xdist's controller writes them
+    if hasattr(config, "workerinput"):  # xdist's controller writes reports and records
+        return
+    record = _recording_wanted(config, path)
+    if any(reports) or record:
         from splice.pytest.results import ResultCollector
 
         collector = ResultCollector(config.rootpath)
         config.stash[_COLLECTOR] = collector
         config.pluginmanager.register(collector, "splice-results")  # its logreport hook
+        if record:
+            from splice.pytest.recording import SessionRecording
+
+            known = config.stash.get(_STATE, None)
+            name = known.project.name if known is not None and known.project is not None else ""
+            config.stash[_RECORDING] = SessionRecording(config, collector, path, name)
+
+
+def _recording_wanted(config: pytest.Config, project_file: Path | None) -> bool:
+    """Record the session in a store? As `splice run` does in a project, or when a store
+    or a server to report to is named; --splice-no-store turns the store off."""
+    if config.getoption("splice_report_to"):
+        return True
+    if config.getoption("splice_no_store"):
+        return False
+    named = config.getoption("splice_store") or os.environ.get("SPLICE_STORE_URL")
+    return bool(named) or project_file is not None
 
 
 def state_of(config: pytest.Config) -> State:
@@ -214,19 +246,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _run_id(config: pytest.Config) -> str:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        return state.session.run_id
+    import uuid
+
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    recording = session.config.stash.get(_RECORDING, None)
+    if recording is not None and not session.config.option.collectonly:
+        recording.start(_run_id(session.config), session.testscollected)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(_STATE, None)
     collector = config.stash.get(_COLLECTOR, None)
+    recording = config.stash.get(_RECORDING, None)
     try:
         if collector is not None:
             from splice.pytest.results import write_reports
 
-            run_id = state.session.run_id if state else "pytest"
+            run_id = recording.run_id if recording and recording.run_id else _run_id(config)
             services = state.session.summary(keep_logs=True) if state else []
             run = collector.run(run_id, services)
+            if recording is not None:
+                recording.finish(session, run)
             config.stash[_WRITTEN] = write_reports(run, *_report_paths(config))
     finally:
+        if recording is not None:
+            recording.close()
         if state is not None:
             state.close()
 
@@ -237,6 +290,9 @@ _WRITTEN = pytest.StashKey["list[str]"]()
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for line in config.stash.get(_WRITTEN, []):
         terminalreporter.write_line(f"splice: wrote {line}")
+    recording = config.stash.get(_RECORDING, None)
+    for line in recording.summary() if recording is not None else []:
+        terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splice.cli.options import external_vars
 from splice.errors import SuiteError, UsageError
@@ -12,6 +12,11 @@ from splice.model.suite import Suite
 from splice.project.model import Project
 from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
+
+if TYPE_CHECKING:
+    from splice.reporting.console import ConsoleReporter
+    from splice.runner.run import Runner
+    from splice.store.attach import Recording
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -91,19 +96,19 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     )
     runner = Runner(selected, options, bus)
     try:
-        return _run_with_services(project, runner, options, console, recording, opts)
+        return _run_with_services(project, runner, console, recording, opts)
     finally:
         recording.close()
 
 
 def _run_with_services(
     project: Project,
-    runner: Any,
-    options: Any,
-    console: Any,
-    recording: Any,
+    runner: Runner,
+    console: ConsoleReporter,
+    recording: Recording,
     opts: dict[str, Any],
 ) -> int:
+    """Start the services, run, stop them; then record the end and write the reports."""
     from rich.console import Console
 
     from splice.cli.services import EXIT_SERVICES, render_service_error, services_for_run
@@ -112,9 +117,9 @@ def _run_with_services(
     try:
         with services_for_run(project, Console(stderr=True, highlight=False)) as active:
             active.builtins["run_id"] = runner.result.id
-            options.builtins = active.builtins
-            options.hooks = active.hooks
-            options.environment = active.environment
+            runner.options.builtins = active.builtins
+            runner.options.hooks = active.hooks
+            runner.options.environment = active.environment
             for secret in active.secrets:
                 runner.masker.add(secret)
             for name in project.secrets:

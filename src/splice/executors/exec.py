@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from splice.errors import StepError
-from splice.loader.diagnostics import HintedValueError
 from splice.executors.base import Block, StepContext, StepOutput
+from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 
 _KEEP = 64 * 1024  # characters of stdout/stderr kept in reports

@@ -185,7 +185,7 @@ def values_equal(expected: Any, actual: Any, *, case_insensitive_keys: bool = Fa
         return False
     try:
         return bool(expected == actual)
-    except Exception:  # an odd __eq__ must not make match() raise
+    except Exception:  # noqa: BLE001 - an odd __eq__ must not make match() raise
         return False
 
 
@@ -242,7 +242,7 @@ def _show(value: Any) -> str:
         return "{" + ", ".join(f"{_show(k)}: {_show(v)}" for k, v in value.items()) + "}"
     try:
         return repr(value)
-    except Exception:  # a broken __repr__ must not hide the mismatch
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the mismatch
         return f"<{type(value).__name__}>"
 
 

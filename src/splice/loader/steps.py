@@ -295,7 +295,7 @@ def _default_name(executor: str | None, block: Any, template: str | None) -> str
     if describe_fn is not None and isinstance(block, dict):
         try:
             return describe_fn(block)
-        except Exception:  # a name is cosmetic; fall back to the executor
+        except Exception:  # noqa: BLE001 - a name is cosmetic; fall back to the executor
             pass
     return executor or "step"
 

@@ -13,6 +13,7 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class ResultCollector:
         self.started_at = time.time()
         self._clock = time.perf_counter()
         self._entries: dict[str, _Entry] = {}
+        # called with each test's result once its teardown is reported (the live store)
+        self.on_testcase: Callable[[TestcaseResult], None] | None = None
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         """pytest's hook: every report of every phase of every test."""
@@ -61,6 +64,8 @@ class ResultCollector:
             entry = _Entry(report.nodeid, self.root / fspath, (line or 0) + 1)
             self._entries[report.nodeid] = entry
         entry.phases[report.when] = report
+        if report.when == "teardown" and self.on_testcase is not None:
+            self.on_testcase(_testcase(entry))
 
     def run(self, run_id: str, services: list[dict[str, Any]]) -> RunResult:
         run = RunResult(

@@ -163,7 +163,7 @@ def _diff(failure: Failure) -> list[str] | None:
         return None
     try:
         out = render(failure.expected, failure.actual)
-    except Exception:  # a diff is a convenience; it must never cost the whole report
+    except Exception:  # noqa: BLE001 - a diff is a convenience; it must never cost the whole report
         return None
     lines = out.splitlines() if isinstance(out, str) else [str(line) for line in out or ()]
     return lines if len(lines) > 1 else None

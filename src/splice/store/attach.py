@@ -1,4 +1,5 @@
-"""Recording `splice run`: what `run_command` adds to its event bus, in one call.
+"""Recording a run: what `run_command` adds to its event bus, in one call (and what the
+pytest plugin uses without a bus, `open_recording`).
 
     recording = attach(bus, project.root, project.name, opts, warn)
     ...
@@ -59,6 +60,22 @@ def attach(
     warn: Callable[[str], None],
 ) -> Recording:
     """Open the store (unless --no-store), load the quarantine, add gate and recorder."""
+    recording = open_recording(root, project, opts, warn)
+    bus.listeners.insert(0, recording.gate)
+    if recording.recorder is not None:
+        bus.add(recording.recorder)
+    return recording
+
+
+def open_recording(
+    root: Path,
+    project: str,
+    opts: dict[str, Any],
+    warn: Callable[[str], None],
+    source: str = "run",
+) -> Recording:
+    """The gate and recorder of a run, from the options `store`, `no_store`, `report_to`
+    and `report_token` (those of `splice run`; the pytest plugin passes its own)."""
     store: Store | None = None
     writers: list[EventWriter] = []
     quarantined: set[str] = set()
@@ -79,13 +96,10 @@ def attach(
         token = opts.get("report_token") or os.environ.get(TOKEN_ENV)
         quarantined |= remote_quarantine(report_to, token, warn)
         writers.append(RemoteWriter(report_to, token, warn))
-    gate = QuarantineGate(quarantined)
-    bus.listeners.insert(0, gate)
     recorder = None
     if writers:
-        recorder = Recorder(writers, detect(root, project), quarantined)
-        bus.add(recorder)
-    return Recording(gate, recorder, store)
+        recorder = Recorder(writers, detect(root, project, source=source), quarantined)
+    return Recording(QuarantineGate(quarantined), recorder, store)
 
 
 def remote_quarantine(base_url: str, token: str | None, warn: Callable[[str], None]) -> set[str]:

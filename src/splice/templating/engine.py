@@ -190,7 +190,7 @@ def syntax_error(value: str, *, expression: bool = False) -> TemplateFailure | N
             f"{'expression' if expression else 'template'} is nested too deeply",
             "split it into smaller parts",
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return _failure(exc, value, expression=expression)
     return None
 
@@ -208,6 +208,6 @@ def _find_variables(value: str, expression: bool) -> frozenset[str]:
         value = "{{ " + (whole.group("expr") if whole else value) + " }}"
     try:
         ast = _ENV.parse(value)
-    except Exception:  # a broken template reads nothing; `check` reports it
+    except Exception:  # noqa: BLE001 - a broken template reads nothing; `check` reports it
         return frozenset()
     return frozenset(n for n in meta.find_undeclared_variables(ast) if n not in _ENV.globals)

@@ -45,7 +45,7 @@ def test_run_records_quarantine_passes_and_no_store_skips(tmp_path, splice_cli, 
     second = splice_cli("run")
     assert second.exit_code == 0, second.output + second.stderr
     assert "1 quarantined failure" in second.output
-    assert [r["status"] for r in _runs(tmp_path)][0] == "passed"
+    assert _runs(tmp_path)[0]["status"] == "passed"  # newest first
 
     # --no-store leaves the store alone: nothing recorded, and no quarantine read from it
     assert splice_cli("run", "--no-store").exit_code == 1

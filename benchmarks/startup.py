@@ -69,6 +69,11 @@ def measure(runs: int) -> Table:
             ([SPLICE, "--version"], {}, "the console script, no suite"),
             (run, no_pyc, "same run, bytecode never cached (PYTHONDONTWRITEBYTECODE=1)"),
             (run, {}, "**the measured target**"),
+            (
+                [*run, "--no-store"],
+                {},
+                "same run, not recorded: the results store (SQLAlchemy) is not imported",
+            ),
         ]
         results = {}
         for argv, env, what in rows:

@@ -7,7 +7,6 @@ splice mock import-wiremock wiremock/mappings/*.json -o mocks/imported.yaml
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from pathlib import Path
@@ -43,6 +42,8 @@ def serve(
     config = MockConfig(
         host=host, port=port, stubs=stubs, base_dir=str(root), journal_size=journal_size
     )
+    import asyncio
+
     with contextlib.suppress(KeyboardInterrupt):
         try:
             asyncio.run(run(config))

@@ -15,6 +15,7 @@ from splice.runner.planner import Selection, discover, load_all, select
 
 if TYPE_CHECKING:
     from splice.reporting.console import ConsoleReporter
+    from splice.runner.events import EventBus
     from splice.runner.run import Runner
     from splice.store.attach import Recording
 
@@ -63,12 +64,9 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 
 
 def run_command(paths: list[str], opts: dict[str, Any]) -> int:
-    from rich.console import Console
-
     from splice.reporting.console import ConsoleReporter
     from splice.runner.events import EventBus
     from splice.runner.run import Runner, RunOptions
-    from splice.store.attach import attach
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     external = ext.merged()
@@ -83,10 +81,7 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
         )
     console = ConsoleReporter(verbose=opts["verbose"], quiet=opts["quiet"])
     bus = EventBus([console])
-    warn = Console(stderr=True, highlight=False).print
-    recording = attach(
-        bus, project.root, project.name, opts, lambda text: warn(f"warning: {text}", markup=False)
-    )
+    recording = _recording(bus, project, opts)
     options = RunOptions(
         jobs=opts["jobs"],
         fail_fast=opts["fail_fast"],
@@ -98,14 +93,30 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     try:
         return _run_with_services(project, runner, console, recording, opts)
     finally:
-        recording.close()
+        if recording is not None:
+            recording.close()
+
+
+def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recording | None:
+    """The store side of the run; None with --no-store and no --report-to (then the store,
+    and SQLAlchemy, are not even imported: a faster start)."""
+    if opts.get("no_store") and not opts.get("report_to"):
+        return None
+    from rich.console import Console
+
+    from splice.store.attach import attach
+
+    warn = Console(stderr=True, highlight=False).print
+    return attach(
+        bus, project.root, project.name, opts, lambda text: warn(f"warning: {text}", markup=False)
+    )
 
 
 def _run_with_services(
     project: Project,
     runner: Runner,
     console: ConsoleReporter,
-    recording: Recording,
+    recording: Recording | None,
     opts: dict[str, Any],
 ) -> int:
     """Start the services, run, stop them; then record the end and write the reports."""
@@ -133,8 +144,9 @@ def _run_with_services(
     except ServiceError as exc:
         render_service_error(exc, Console(stderr=True, highlight=False))
         return EXIT_SERVICES
-    recording.finish(result)
-    if recording.gate.held:
+    if recording is not None:
+        recording.finish(result)
+    if recording is not None and recording.gate.held:
         held = len(recording.gate.held)
         Console(highlight=False).print(
             f"[yellow]{held} quarantined failure{'s' if held != 1 else ''}[/] "

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 
 from benchmarks import (
+    example_env,
     machine,
     mock_server,
     parallel,
@@ -60,6 +61,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
             t.markdown() for t in mock_server.measure(*((3.0, 30_000) if args.quick else ()))
         ),
         "store": lambda: store.run(quick=args.quick),
+        "example_env": lambda: example_env.measure(runs=1 if args.quick else 3).markdown(),
     }
 
 

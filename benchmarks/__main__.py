@@ -11,6 +11,7 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 
@@ -84,6 +85,14 @@ def main() -> int:
     # measure as on a user's machine, where Python caches bytecode (some CI images turn
     # that off, which adds ~0.1 s to every start; the start-up table shows both)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # `splice run` records every run, as for a user; into a store of this benchmark run,
+    # not into the repository's .splice/
+    with tempfile.TemporaryDirectory(prefix="splice-bench-store-") as store:
+        os.environ.setdefault("SPLICE_STORE_URL", f"sqlite:///{store}/results.db")
+        return _main(args, parser)
+
+
+def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     available = _benchmarks(args)
     unknown = [name for name in args.names if name not in available]
     if unknown:

@@ -259,7 +259,9 @@ def test_a_service_clock_is_set_moved_and_reset_after_the_test(
     pytester: pytest.Pytester,
 ) -> None:
     """With `clock: true`, a test sets and moves the service's wall clock while it runs;
-    the next test sees real time again."""
+    the next test sees real time again; libfaketime's shared memory is gone afterwards."""
+    shared = Path("/dev/shm")
+    before = set(shared.glob("*faketime*")) if shared.is_dir() else set()
     app_project(pytester)
     text = (pytester.path / "splice.yaml").read_text()
     (pytester.path / "splice.yaml").write_text(
@@ -288,6 +290,8 @@ def test_a_service_clock_is_set_moved_and_reset_after_the_test(
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+    if shared.is_dir():
+        assert set(shared.glob("*faketime*")) - before == set()
 
 
 def test_services_start_under_a_frozen_clock(pytester: pytest.Pytester) -> None:

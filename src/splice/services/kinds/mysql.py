@@ -119,7 +119,7 @@ class MysqlKind(SqlData):
         data = mysql_server.DataDir(
             server,
             settings.user,
-            _password(settings.password, ctx.cache_dir),
+            postgres_cache.service_password(settings.password, ctx.cache_dir),
             settings.database,
             postgres_cache.server_user(mysql_server.RUN_AS),
         )
@@ -189,7 +189,7 @@ class MysqlKind(SqlData):
         settings: MysqlSettings = spec.settings
         prefix = "MARIADB" if self.flavor == "mariadb" else "MYSQL"
         env = {f"{prefix}_DATABASE": settings.database}
-        password = _password(settings.password, None)
+        password = postgres_cache.service_password(settings.password)
         if password:
             env[f"{prefix}_ROOT_PASSWORD"] = password
         else:
@@ -223,13 +223,3 @@ class MariadbKind(MysqlKind):
     image: ClassVar[str] = "mariadb"
     default_image_version: ClassVar[str] = "11"
     packages: ClassVar[dict[str, str]] = {"debian": "mariadb-server", "macos": "mariadb"}
-
-
-def _password(setting: str | None, cache_dir: Path | None) -> str:
-    if setting is not None:
-        return setting
-    if cache_dir is None:
-        from splice.services.environment import cache_root
-
-        cache_dir = cache_root()
-    return postgres_cache.default_password(cache_dir)

@@ -123,7 +123,7 @@ class PostgresKind(SqlData):
         cluster = postgres_cluster.Cluster(
             binaries,
             settings.user,
-            _password(settings.password, ctx.cache_dir),
+            postgres_cache.service_password(settings.password, ctx.cache_dir),
             settings.database,
             settings.locale,
             postgres_cache.server_user(postgres_cluster.RUN_AS),
@@ -196,7 +196,7 @@ class PostgresKind(SqlData):
     def docker_plan(self, spec: ServiceSpec) -> DockerPlan:
         settings: PostgresSettings = spec.settings
         env = {"POSTGRES_USER": settings.user, "POSTGRES_DB": settings.database}
-        password = _password(settings.password, None)
+        password = postgres_cache.service_password(settings.password)
         if password:
             env["POSTGRES_PASSWORD"] = password
         else:
@@ -218,13 +218,3 @@ class PostgresKind(SqlData):
     # data ------------------------------------------------------------------------------
     def data_connection(self, service: RunningService) -> Any:
         return connect(service.name, service.endpoint, autocommit=False)
-
-
-def _password(setting: str | None, cache_dir: Path | None) -> str:
-    if setting is not None:
-        return setting
-    if cache_dir is None:
-        from splice.services.environment import cache_root
-
-        cache_dir = cache_root()
-    return postgres_cache.default_password(cache_dir)

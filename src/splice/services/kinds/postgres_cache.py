@@ -41,6 +41,18 @@ def settings_key(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def service_password(setting: str | None, cache_dir: Path | None = None) -> str:
+    """The password a service's settings give, else the machine's generated one (used by
+    every kind with a login: postgres, mysql/mariadb, rabbitmq)."""
+    if setting is not None:
+        return setting
+    if cache_dir is None:
+        from splice.services.environment import cache_root
+
+        cache_dir = cache_root()
+    return default_password(cache_dir)
+
+
 def default_password(cache_root: Path) -> str:
     """A random password made once per machine and user, kept in the cache folder.
 

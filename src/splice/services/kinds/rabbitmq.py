@@ -23,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from splice.model.durations import parse_duration
 from splice.services.base import (
@@ -35,7 +35,7 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
-from splice.services.kinds import rabbitmq_admin, rabbitmq_install, rabbitmq_local
+from splice.services.kinds import postgres_cache, rabbitmq_admin, rabbitmq_install, rabbitmq_local
 from splice.services.kinds import rabbitmq_topology as topology
 from splice.services.kinds.rabbitmq_client import (
     AmqpProblem,
@@ -56,7 +56,7 @@ _CONFIG_KEY = re.compile(r"^[A-Za-z0-9_.$-]+$")
 class RabbitmqSettings(Settings):
     version: str | None = None  # checked against the local broker; the docker image tag
     user: str = "splice"
-    password: str = "splice"
+    password: str | None = None  # None: generated once per machine (masked in all output)
     vhost: str = "/"
     config: dict[str, str | int | float | bool] = {}
     plugins: list[str] = []
@@ -69,7 +69,9 @@ class RabbitmqSettings(Settings):
 
     @field_validator("user", "password", "vhost")
     @classmethod
-    def _one_line(cls, value: str) -> str:
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.field_name == "password":  # None: the generated one
+            return None
         if not value or any(c in value for c in "\r\n#"):
             raise ValueError("must be a non-empty line without `#`")
         if value != value.strip():
@@ -141,11 +143,17 @@ class RabbitmqKind:
             port=5672,
             env={
                 "RABBITMQ_DEFAULT_USER": settings.user,
-                "RABBITMQ_DEFAULT_PASS": settings.password,
+                "RABBITMQ_DEFAULT_PASS": postgres_cache.service_password(settings.password),
                 "RABBITMQ_DEFAULT_VHOST": settings.vhost,
             },
             endpoint=lambda host, port: endpoint_for(
-                make_url(host, port, settings.user, settings.password, settings.vhost)
+                make_url(
+                    host,
+                    port,
+                    settings.user,
+                    postgres_cache.service_password(settings.password),
+                    settings.vhost,
+                )
             ),
             ready_timeout=parse_duration(settings.ready_timeout),
         )

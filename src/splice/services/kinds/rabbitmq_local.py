@@ -33,7 +33,7 @@ from typing import Any
 
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
-from splice.services.kinds import rabbitmq_admin, rabbitmq_install
+from splice.services.kinds import postgres_cache, rabbitmq_admin, rabbitmq_install
 from splice.services.kinds.rabbitmq_client import endpoint_for, handshake, make_url
 from splice.services.readiness import tcp_probe, wait_ready
 
@@ -45,7 +45,7 @@ def config_text(settings: Any, port: int) -> str:
     lines = {
         "listeners.tcp.1": f"127.0.0.1:{port}",
         "default_user": settings.user,
-        "default_pass": settings.password,
+        "default_pass": postgres_cache.service_password(settings.password),
         "default_vhost": settings.vhost,
         # the default user may log in from any address (a container, a VM), not only
         # from localhost as RabbitMQ allows `guest`
@@ -100,7 +100,8 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         ]
         proc = res.spawn(args, log=ctx.log_path, env=env, cwd=folder)
         procs.append(proc)
-        url = make_url("127.0.0.1", amqp_port, settings.user, settings.password, settings.vhost)
+        password = postgres_cache.service_password(settings.password, ctx.cache_dir)
+        url = make_url("127.0.0.1", amqp_port, settings.user, password, settings.vhost)
         _wait(ctx, proc, url, amqp_port)
     except BaseException:
         release()

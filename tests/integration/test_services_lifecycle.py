@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from splice.services.kinds.process import faketime_library
+
 ECHO = Path(__file__).resolve().parents[1] / "support" / "echo_server.py"
 TODO = Path(__file__).resolve().parents[2] / "examples" / "todo" / "server.py"
 
@@ -188,11 +190,24 @@ def test_malformed_project_files_give_located_errors(
 
 
 def test_sigkill_of_splice_leaves_nothing_behind(tmp_path: Path) -> None:
-    """After `kill -9` of a running `splice run`, no server, port or temp folder remains."""
+    """After `kill -9` of a running `splice run`, no server, port or temp folder remains
+    (nor, for a service with `clock: true`, libfaketime's shared memory)."""
     marker = tmp_path / "step-started"
+    services = TWO_SERVICES
+    if faketime_library() is not None:
+        # a server that dies of SIGTERM (no handler): libfaketime never cleans up after it
+        services = services.replace(
+            "    suites: [suites]",
+            f"""      clocked:
+            kind: process
+            command: [{sys.executable}, -m, http.server, "{{{{ port }}}}", --bind, 127.0.0.1]
+            clock: true
+    suites: [suites]""",
+        )
+        assert "clock: true" in services
     _project(
         tmp_path,
-        TWO_SERVICES,
+        services,
         {
             "suites/s.splice.yaml": f"""
         name: long
@@ -204,7 +219,8 @@ def test_sigkill_of_splice_leaves_nothing_behind(tmp_path: Path) -> None:
     """
         },
     )
-    before = set(Path("/tmp").glob("splice-*")) | set(Path("/dev/shm").glob("splice-*"))
+    before = set(Path("/tmp").glob("splice-*")) | set(Path("/dev/shm").glob("*splice-*"))
+    before |= set(Path("/dev/shm").glob("*faketime*"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "splice", "run"],
         cwd=tmp_path,
@@ -233,7 +249,9 @@ def test_sigkill_of_splice_leaves_nothing_behind(tmp_path: Path) -> None:
         assert f":{port:04X} 00000000:0000 0A" not in listening, f"port {port} still listening"
     while time.monotonic() < deadline:
         left = (
-            set(Path("/tmp").glob("splice-*")) | set(Path("/dev/shm").glob("splice-*"))
+            set(Path("/tmp").glob("splice-*"))
+            | set(Path("/dev/shm").glob("*splice-*"))
+            | set(Path("/dev/shm").glob("*faketime*"))
         ) - before
         if not left:
             break

@@ -61,6 +61,15 @@ def stop_group(pgid: int, grace: float = GRACE, sig: int = signal.SIGTERM) -> No
         os.killpg(pgid, signal.SIGKILL)
 
 
+def forget_faketime_memory(pid: int) -> None:
+    """Remove the shared memory libfaketime made for the process `pid` (shared with its
+    children). libfaketime removes it only when that process exits normally, which a
+    stopped service does not, so a `clock: true` service would leave files in /dev/shm."""
+    for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+        with contextlib.suppress(OSError):
+            (Path("/dev/shm") / name).unlink()
+
+
 def main() -> None:
     """Read announcements until the pipe closes, then clean up what is left."""
     # the reaper must outlive a Ctrl-C aimed at splice's process group
@@ -83,6 +92,8 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
+    for g in groups:  # a group's leader is the service splice started
+        forget_faketime_memory(g)
     for d in reversed(list(dirs)):
         shutil.rmtree(d, ignore_errors=True)
 

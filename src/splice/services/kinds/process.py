@@ -13,7 +13,6 @@ stderr in the service's log, and waits for readiness by HTTP, TCP, a log line or
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -21,7 +20,6 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -29,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
+from splice.services.reaper import forget_faketime_memory
 from splice.templating import render
 
 
@@ -139,7 +138,7 @@ class ProcessKind:
             ctx.resources.stop(proc)
             ctx.resources.release_port(port)
             if settings.clock:
-                _forget_faketime_memory(proc.pid)
+                forget_faketime_memory(proc.pid)
             raise
         sig = getattr(signal, settings.stop_signal)
         grace = parse_duration(settings.stop_timeout)
@@ -148,7 +147,7 @@ class ProcessKind:
             ctx.resources.stop(proc, sig=sig, grace=grace)
             ctx.resources.release_port(port)
             if settings.clock:
-                _forget_faketime_memory(proc.pid)
+                forget_faketime_memory(proc.pid)
 
         return RunningService(ctx.spec, endpoint, stop=stop, log_path=ctx.log_path, pid=proc.pid)
 
@@ -223,15 +222,6 @@ def _faketime_env(name: str, clock_file: Any, env: dict[str, str]) -> dict[str, 
     else:
         out["LD_PRELOAD"] = " ".join(p for p in (library, env.pop("LD_PRELOAD", "")) if p)
     return out
-
-
-def _forget_faketime_memory(pid: int) -> None:
-    """Remove the shared memory libfaketime made for the process `pid` (and shares with its
-    children). libfaketime removes it only when that process exits normally, which a
-    stopped service does not: each run would leave a file in /dev/shm."""
-    for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
-        with contextlib.suppress(OSError):
-            (Path("/dev/shm") / name).unlink()
 
 
 def _text(value: Any) -> str:

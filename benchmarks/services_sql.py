@@ -102,12 +102,13 @@ def _warm(project: Any, runs: int) -> float:
 
 # PostgreSQL's own processes, outside splice: for the stop and peer measurements ------------
 def _cluster() -> tuple[Any, Path, str | None]:
+    from splice.services.credentials import service_password
     from splice.services.environment import cache_root
     from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cluster
 
     binaries = postgres_binaries.find("bench", None)
     user = postgres_cache.server_user(postgres_cluster.RUN_AS)
-    password = postgres_cache.default_password(cache_root())
+    password = service_password(None)
     cluster = postgres_cluster.Cluster(binaries, "splice", password, "splice", "C", user)
     return binaries, cache_root() / "postgres" / cluster.cache_name, user
 
@@ -157,10 +158,9 @@ def _serve_copy(binaries: Any, cached: Path, user: str | None) -> tuple[Any, Pat
 def _wait_sql(port: int, proc: Any, timeout: float = 30.0) -> None:
     import psycopg
 
-    from splice.services.environment import cache_root
-    from splice.services.kinds.postgres_cache import default_password
+    from splice.services.credentials import service_password
 
-    password = default_password(cache_root())
+    password = service_password(None)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -33,6 +33,7 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
+from splice.services.credentials import service_password
 from splice.services.kinds import mysql_binaries, mysql_server, postgres_cache
 from splice.services.kinds.mysql_isolation import Template, Truncate
 from splice.services.kinds.mysql_server import connect, make_endpoint
@@ -119,7 +120,7 @@ class MysqlKind(SqlData):
         data = mysql_server.DataDir(
             server,
             settings.user,
-            postgres_cache.service_password(settings.password, ctx.cache_dir),
+            service_password(settings.password, ctx.cache_dir),
             settings.database,
             postgres_cache.server_user(mysql_server.RUN_AS),
         )
@@ -189,7 +190,7 @@ class MysqlKind(SqlData):
         settings: MysqlSettings = spec.settings
         prefix = "MARIADB" if self.flavor == "mariadb" else "MYSQL"
         env = {f"{prefix}_DATABASE": settings.database}
-        password = postgres_cache.service_password(settings.password)
+        password = service_password(settings.password)
         if password:
             env[f"{prefix}_ROOT_PASSWORD"] = password
         else:

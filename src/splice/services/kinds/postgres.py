@@ -35,6 +35,7 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
+from splice.services.credentials import service_password
 from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cluster
 from splice.services.kinds.postgres_cluster import connect, make_endpoint
 from splice.services.kinds.postgres_data import SqlData, attach, run_closers
@@ -123,7 +124,7 @@ class PostgresKind(SqlData):
         cluster = postgres_cluster.Cluster(
             binaries,
             settings.user,
-            postgres_cache.service_password(settings.password, ctx.cache_dir),
+            service_password(settings.password, ctx.cache_dir),
             settings.database,
             settings.locale,
             postgres_cache.server_user(postgres_cluster.RUN_AS),
@@ -196,7 +197,7 @@ class PostgresKind(SqlData):
     def docker_plan(self, spec: ServiceSpec) -> DockerPlan:
         settings: PostgresSettings = spec.settings
         env = {"POSTGRES_USER": settings.user, "POSTGRES_DB": settings.database}
-        password = postgres_cache.service_password(settings.password)
+        password = service_password(settings.password)
         if password:
             env["POSTGRES_PASSWORD"] = password
         else:

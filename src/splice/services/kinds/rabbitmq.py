@@ -23,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import field_validator
 
 from splice.model.durations import parse_duration
 from splice.services.base import (
@@ -35,7 +35,8 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
-from splice.services.kinds import postgres_cache, rabbitmq_admin, rabbitmq_install, rabbitmq_local
+from splice.services.credentials import service_password
+from splice.services.kinds import rabbitmq_admin, rabbitmq_install, rabbitmq_local
 from splice.services.kinds import rabbitmq_topology as topology
 from splice.services.kinds.rabbitmq_client import (
     AmqpProblem,
@@ -69,8 +70,8 @@ class RabbitmqSettings(Settings):
 
     @field_validator("user", "password", "vhost")
     @classmethod
-    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None and info.field_name == "password":  # None: the generated one
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is None:  # only `password` may be None (the default): the generated one
             return None
         if not value or any(c in value for c in "\r\n#"):
             raise ValueError("must be a non-empty line without `#`")
@@ -138,22 +139,17 @@ class RabbitmqKind:
 
     def docker_plan(self, spec: ServiceSpec) -> DockerPlan:
         settings: RabbitmqSettings = spec.settings
+        password = service_password(settings.password)
         return DockerPlan(
             image=f"rabbitmq:{settings.version or '3'}",
             port=5672,
             env={
                 "RABBITMQ_DEFAULT_USER": settings.user,
-                "RABBITMQ_DEFAULT_PASS": postgres_cache.service_password(settings.password),
+                "RABBITMQ_DEFAULT_PASS": password,
                 "RABBITMQ_DEFAULT_VHOST": settings.vhost,
             },
             endpoint=lambda host, port: endpoint_for(
-                make_url(
-                    host,
-                    port,
-                    settings.user,
-                    postgres_cache.service_password(settings.password),
-                    settings.vhost,
-                )
+                make_url(host, port, settings.user, password, settings.vhost)
             ),
             ready_timeout=parse_duration(settings.ready_timeout),
         )

@@ -33,19 +33,20 @@ from typing import Any
 
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
-from splice.services.kinds import postgres_cache, rabbitmq_admin, rabbitmq_install
+from splice.services.credentials import service_password
+from splice.services.kinds import rabbitmq_admin, rabbitmq_install
 from splice.services.kinds.rabbitmq_client import endpoint_for, handshake, make_url
 from splice.services.readiness import tcp_probe, wait_ready
 
 STOP_GRACE = 10.0  # a broker shuts down in ~1 s after SIGTERM
 
 
-def config_text(settings: Any, port: int) -> str:
+def config_text(settings: Any, port: int, password: str) -> str:
     """rabbitmq.conf: the listener and login, then the user's own `config` lines."""
     lines = {
         "listeners.tcp.1": f"127.0.0.1:{port}",
         "default_user": settings.user,
-        "default_pass": postgres_cache.service_password(settings.password),
+        "default_pass": password,
         "default_vhost": settings.vhost,
         # the default user may log in from any address (a container, a VM), not only
         # from localhost as RabbitMQ allows `guest`
@@ -80,11 +81,13 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         amqp_port, dist_port, epmd_port = res.port(), res.port(), res.port()
         ports += [amqp_port, dist_port, epmd_port]
         node = f"splice-{secrets.token_hex(4)}@localhost"
+        password = service_password(settings.password, ctx.cache_dir)
         env = _prepare(
             ctx,
             install,
             folder,
             node=node,
+            password=password,
             amqp_port=amqp_port,
             dist_port=dist_port,
             epmd_port=epmd_port,
@@ -100,7 +103,6 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         ]
         proc = res.spawn(args, log=ctx.log_path, env=env, cwd=folder)
         procs.append(proc)
-        password = postgres_cache.service_password(settings.password, ctx.cache_dir)
         url = make_url("127.0.0.1", amqp_port, settings.user, password, settings.vhost)
         _wait(ctx, proc, url, amqp_port)
     except BaseException:
@@ -144,6 +146,7 @@ def _prepare(
     folder: Path,
     *,
     node: str,
+    password: str,
     amqp_port: int,
     dist_port: int,
     epmd_port: int,
@@ -157,7 +160,7 @@ def _prepare(
     cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
     cookie.chmod(0o400)  # Erlang refuses a cookie others can read
     conf = folder / "rabbitmq.conf"
-    conf.write_text(config_text(settings, amqp_port))
+    conf.write_text(config_text(settings, amqp_port, password))
     conf.chmod(0o600)  # it holds the password
     plugins_file = folder / "enabled_plugins"
     plugins_file.write_text(f"[{','.join(settings.plugins)}].\n")

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from splice.services.reaper import Reaper
+from splice.services.reaper import Reaper, forget_faketime_memory
 
 PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-60999)
 
@@ -140,6 +140,7 @@ class Resources:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1)
+        forget_faketime_memory(proc.pid)  # left by a `clock: true` service (as the reaper does)
         with self._lock:
             self._groups.pop(proc.pid, None)
         if self.reaper:

@@ -27,7 +27,6 @@ from pydantic import Field, field_validator, model_validator
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
-from splice.services.reaper import forget_faketime_memory
 from splice.templating import render
 
 
@@ -137,8 +136,6 @@ class ProcessKind:
         except BaseException:
             ctx.resources.stop(proc)
             ctx.resources.release_port(port)
-            if settings.clock:
-                forget_faketime_memory(proc.pid)
             raise
         sig = getattr(signal, settings.stop_signal)
         grace = parse_duration(settings.stop_timeout)
@@ -146,8 +143,6 @@ class ProcessKind:
         def stop() -> None:
             ctx.resources.stop(proc, sig=sig, grace=grace)
             ctx.resources.release_port(port)
-            if settings.clock:
-                forget_faketime_memory(proc.pid)
 
         return RunningService(ctx.spec, endpoint, stop=stop, log_path=ctx.log_path, pid=proc.pid)
 

@@ -250,9 +250,9 @@ def _run_id(config: pytest.Config) -> str:
     state = config.stash.get(_STATE, None)
     if state is not None:
         return state.session.run_id
-    import uuid
+    from splice.model.results import new_run_id
 
-    return uuid.uuid4().hex[:12]
+    return new_run_id()
 
 
 @pytest.hookimpl(tryfirst=True)

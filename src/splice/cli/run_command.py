@@ -146,12 +146,9 @@ def _run_with_services(
         return EXIT_SERVICES
     if recording is not None:
         recording.finish(result)
-    if recording is not None and recording.gate.held:
-        held = len(recording.gate.held)
-        Console(highlight=False).print(
-            f"[yellow]{held} quarantined failure{'s' if held != 1 else ''}[/] "
-            "reported but not failing the run (`splice quarantine list`)"
-        )
+        held = recording.gate.summary()
+        if held:
+            Console(highlight=False).print(held, style="yellow", markup=False)
     console.print_report_paths(write_reports(result, opts))
     return exit_code(result)
 

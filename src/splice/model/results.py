@@ -7,6 +7,7 @@ Plain dataclasses, so reporters, the console and (later) the store read one shap
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -126,6 +127,11 @@ class SuiteResult:
     setup: list[StepResult] = field(default_factory=list)
     teardown: list[StepResult] = field(default_factory=list)
     testcases: list[TestcaseResult] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    """A run's id: 12 hex digits, short enough to type, random enough never to repeat."""
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass

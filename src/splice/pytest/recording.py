@@ -50,7 +50,6 @@ class SessionRecording:
         store = self.recording.store
         self.store_url = store.url if store is not None else None
         self.run_id = ""
-        self.held: list[str] = []
         collector.on_testcase = self._testcase_finished
 
     def _warn(self, text: str) -> None:
@@ -82,7 +81,6 @@ class SessionRecording:
         gate = self.recording.gate
         failed_before = run.status in (Status.FAILED, Status.ERROR)
         gate.run_finished(run)
-        self.held = list(gate.held)
         if (
             failed_before
             and run.status == Status.PASSED
@@ -99,12 +97,9 @@ class SessionRecording:
 
     def summary(self) -> list[str]:
         lines = []
-        if self.held:
-            n = len(self.held)
-            lines.append(
-                f"splice: {n} quarantined failure{'s' if n != 1 else ''} reported but not "
-                "failing the session (`splice quarantine list`)"
-            )
+        held = self.recording.gate.summary("session")
+        if held:
+            lines.append(f"splice: {held}")
         if self.store_url and self.run_id:
             lines.append(f"splice: recorded run {self.run_id} in {self.store_url}")
         return lines

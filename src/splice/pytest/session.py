@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +19,7 @@ from typing import Any, cast
 import pytest
 
 from splice.errors import SpliceError
+from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
 from splice.services.base import RunningService, ServiceError
@@ -61,7 +61,7 @@ class SpliceSession:
         self.worker = worker
         self.reuse_up = reuse_up and worker == "main"
         self.services_allowed = services_allowed  # false under --splice-unit
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = new_run_id()
         self.env: Any = None  # Environment, or ReusedEnvironment of `splice up`
         self.data: Any = None  # DataManager
         self.reused = False

@@ -12,7 +12,6 @@ import socket
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from splice.model.results import (
     StepResult,
     SuiteResult,
     TestcaseResult,
+    new_run_id,
 )
 from splice.model.suite import Suite
 from splice.runner.events import EventBus
@@ -64,7 +64,7 @@ class Runner:
         self.processes = LazyReaper()
         self._failed = threading.Event()
         self.result = RunResult(
-            id=uuid.uuid4().hex[:12],
+            id=new_run_id(),
             command=list(sys.argv),
             host=socket.gethostname(),
             cwd=str(Path.cwd()),

@@ -9,7 +9,6 @@ imported and recorded runs of one suite share their history).
 from __future__ import annotations
 
 import json
-import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from splice.model.results import (
     StepResult,
     SuiteResult,
     TestcaseResult,
+    new_run_id,
 )
 from splice.store import stream
 from splice.store.errors import StoreError
@@ -69,7 +69,7 @@ def junit_run(data: bytes, origin: str = "the JUnit XML") -> RunResult:
             "a JUnit report starts with <testsuites> or <testsuite>",
         )
     elements = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    run = RunResult(id=uuid.uuid4().hex[:12])
+    run = RunResult(id=new_run_id())
     run.started_at = _time(root.get("timestamp")) or min(
         (s for s in (_time(e.get("timestamp")) for e in elements) if s), default=0.0
     )
@@ -172,7 +172,7 @@ def events_from_report(doc: Any, meta: RunMeta) -> list[dict[str, Any]]:
             'the JSON file is not a splice report (no "schema": "splice-run/1")',
             "import files written by `splice run --json`, or JUnit XML",
         )
-    run_id = str(doc.get("id") or uuid.uuid4().hex[:12])
+    run_id = str(doc.get("id") or new_run_id())
     suites = doc.get("suites") or []
     total = sum(len(s.get("testcases") or []) for s in suites)
     started = {

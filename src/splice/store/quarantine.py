@@ -95,3 +95,13 @@ class QuarantineGate:
         )
         if suite_steps_ok and len(self.held) == len(failing):
             run.status = Status.PASSED
+
+    def summary(self, what: str = "run") -> str | None:
+        """The line telling that quarantined failures were held back, or None."""
+        if not self.held:
+            return None
+        n = len(self.held)
+        return (
+            f"{n} quarantined failure{'s' if n != 1 else ''} reported but not failing the "
+            f"{what} (`splice quarantine list`)"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,13 @@ class SourceSpan:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
+
+    def shown(self, base: Path | None = None) -> str:
+        """`path:line:col`, the path relative to `base` (the working directory) inside it."""
+        path = self.path
+        with contextlib.suppress(ValueError, OSError):
+            path = path.resolve().relative_to((base or Path.cwd()).resolve())
+        return f"{path.as_posix()}:{self.line}:{self.column}"
 
 
 @dataclass
@@ -67,3 +75,11 @@ class StepError(SpliceError):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class StepInterrupted(StepError):
+    """A step cut short because the run is stopping (Ctrl-C, SIGTERM).
+
+    Executors raise it when they notice `StepContext.cancelled`; the step, and the testcase
+    it belongs to, are then reported `interrupted`, neither failed nor an error.
+    """

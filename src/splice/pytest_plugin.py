@@ -271,6 +271,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if collector is not None:
             from splice.pytest.results import write_reports
 
+            if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+                collector.interrupted(session.items)
             run_id = recording.run_id if recording and recording.run_id else _run_id(config)
             services = state.session.summary(keep_logs=True) if state else []
             run = collector.run(run_id, services)

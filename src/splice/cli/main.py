@@ -141,6 +141,16 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a self-contained HTML report here.",
 )
+@click.option(
+    "--term-grace",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    envvar="SPLICE_TERM_GRACE",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="After SIGTERM, seconds teardowns may take before splice exits at once.",
+)
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @_apply(store_run_options)

@@ -90,8 +90,15 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
         secret_names=ext.secrets | set(project.secrets),
     )
     runner = Runner(selected, options, bus)
+    from splice.cli.interrupts import DEFAULT_GRACE, Interrupts
+
+    grace = opts.get("term_grace")
     try:
-        return _run_with_services(project, runner, console, recording, opts)
+        with Interrupts(runner, DEFAULT_GRACE if grace is None else grace):
+            return _run_with_services(project, runner, console, recording, opts)
+    except KeyboardInterrupt:  # before the run started: the services did not all start
+        console.console.print("interrupted while starting the services", style="yellow")
+        return EXIT_INTERRUPTED
     finally:
         if recording is not None:
             recording.close()

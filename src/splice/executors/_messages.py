@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors.base import Block, StepContext, TestcaseSession
 from splice.loader.diagnostics import did_you_mean
 from splice.model.durations import parse_duration
@@ -152,7 +152,7 @@ class Inbox:
                 if left <= 0:
                     break
                 if cancelled.is_set():
-                    raise StepError("interrupted while waiting for messages")
+                    raise StepInterrupted("interrupted while waiting for messages")
                 self._ready.wait(min(left, _SLICE))
             if count and len(self._items) < count:
                 return list(self._items)

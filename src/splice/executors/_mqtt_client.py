@@ -15,7 +15,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors._messages import Inbox, decode, redact, strip
 from splice.executors.base import StepContext
 
@@ -172,7 +172,7 @@ class MqttConnection:
                     f"the broker did not acknowledge the message on {topic!r} within {timeout:g}s"
                 )
             if ctx.cancelled.is_set():
-                raise StepError("interrupted while publishing")
+                raise StepInterrupted("interrupted while publishing")
             info.wait_for_publish(0.05)
 
     def _wait(self, probe: Any, timeout: float, ctx: StepContext) -> Any:
@@ -186,7 +186,7 @@ class MqttConnection:
                 if left <= 0:
                     return None
                 if ctx.cancelled.is_set():
-                    raise StepError("interrupted while waiting for the broker")
+                    raise StepInterrupted("interrupted while waiting for the broker")
                 self._lock.wait(min(left, 0.05))
 
     def close(self) -> None:

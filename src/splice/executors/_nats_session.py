@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors._messages import redact
 from splice.executors.base import StepContext
 
@@ -48,7 +48,7 @@ class NatsSession:
                 return future.result()
             if ctx.cancelled.is_set():
                 future.cancel()
-                raise StepError("interrupted while waiting for NATS")
+                raise StepInterrupted("interrupted while waiting for NATS")
             if time.monotonic() >= deadline:
                 future.cancel()
                 raise TimeoutError(f"no answer within {timeout:g}s")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors import _messages as m
 from splice.executors.base import Block, StepContext, StepOutput
 from splice.loader.diagnostics import HintedValueError
@@ -323,7 +323,7 @@ def _consume(
             if left <= 0:
                 break
             if ctx.cancelled.is_set():
-                raise StepError("interrupted while waiting for messages")
+                raise StepInterrupted("interrupted while waiting for messages")
             link.connection.process_data_events(time_limit=min(left, 0.05))
     finally:
         with contextlib.suppress(Exception):

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import field_validator
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors.base import Block, StepContext, StepOutput
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
@@ -176,7 +176,7 @@ def _communicate(
             if deadline is not None and time.monotonic() >= deadline:
                 raise
             if ctx.cancelled.is_set():
-                raise StepError("interrupted while the command was running") from None
+                raise StepInterrupted("interrupted while the command was running") from None
 
 
 def _env_value(value: Any) -> str:

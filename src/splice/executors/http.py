@@ -14,10 +14,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
+import functools
 import json
+import socket
 import ssl
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +29,8 @@ import certifi
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
+from splice.executors._watchdog import when_cancelled
 from splice.executors.base import Block, StepContext, StepOutput, TestcaseSession
 from splice.model.durations import parse_duration
 
@@ -153,7 +158,7 @@ class HttpExecutor:
                 self._tls[verify] = context
             return context
 
-    def _client(self, session: TestcaseSession, verify: bool) -> httpx.Client:
+    def _client(self, session: TestcaseSession, verify: bool) -> tuple[httpx.Client, _Sockets]:
         key = f"http.client.{verify}"
         client: httpx.Client | None = session.state.get(key)
         if client is None:
@@ -161,12 +166,13 @@ class HttpExecutor:
             # on and off has two clients (and two cookie jars); most use one.
             client = httpx.Client(verify=self._tls_context(verify))
             session.state[key] = client
+            session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
-        return client
+        return client, session.state[f"{key}.sockets"]
 
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
-        client = self._client(ctx.session, block.verify)
+        client, sockets = self._client(ctx.session, block.verify)
         kwargs: dict[str, Any] = {
             "headers": {
                 k: _param(v) if isinstance(v, bool) else str(v) for k, v in block.headers.items()
@@ -200,27 +206,65 @@ class HttpExecutor:
             "body": _request_body(block),
         }
         try:
-            response = client.request(block.method, block.url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise StepError(
-                f"{block.method} {block.url} timed out after {kwargs['timeout']:g}s",
-                "raise `timeout:` on the step if the service is slow",
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise StepError(
-                f"cannot connect to {block.url}: {_reason(exc)}",
-                "is the service running and listening on that host and port?",
-            ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise StepError(
-                f"invalid URL {block.url!r}: {exc}", "URLs start with http:// or https://"
-            ) from exc
+            # an interrupted run shuts the client's sockets down: the request returns at once
+            with when_cancelled(ctx.cancelled, sockets.cut):
+                trace = functools.partial(sockets.trace, ctx.cancelled)
+                response = client.request(
+                    block.method, block.url, extensions={"trace": trace}, **kwargs
+                )
         except httpx.HTTPError as exc:
-            raise StepError(f"{block.method} {block.url} failed: {_reason(exc)}") from exc
+            if ctx.cancelled.is_set():
+                raise StepInterrupted(
+                    f"interrupted while waiting for {block.method} {block.url}"
+                ) from exc
+            raise _failure(exc, block, kwargs["timeout"]) from exc
         finally:
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
+
+
+class _Sockets:
+    """The sockets of one client's connections (learnt from httpcore's `trace` extension),
+    so that an interrupt can shut them down from another thread: closing a socket does not
+    wake a thread blocked reading it, shutting it down does."""
+
+    def __init__(self) -> None:
+        self._open: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def trace(self, cancelled: threading.Event, name: str, info: dict[str, Any]) -> None:
+        if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is not None:
+                with self._lock:
+                    self._open.add(sock)
+                if cancelled.is_set():  # connected after the cut: cut this one too
+                    self.cut()
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _failure(exc: httpx.HTTPError, block: HttpBlock, timeout: float) -> StepError:
+    """An httpx error as the step's error, with what to check next."""
+    if isinstance(exc, httpx.TimeoutException):
+        return StepError(
+            f"{block.method} {block.url} timed out after {timeout:g}s",
+            "raise `timeout:` on the step if the service is slow",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return StepError(
+            f"cannot connect to {block.url}: {_reason(exc)}",
+            "is the service running and listening on that host and port?",
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return StepError(f"invalid URL {block.url!r}: {exc}", "URLs start with http:// or https://")
+    return StepError(f"{block.method} {block.url} failed: {_reason(exc)}")
 
 
 def _param(value: Any) -> Any:

@@ -24,17 +24,14 @@ import decimal
 import enum
 import functools
 import importlib
-import itertools
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
+from splice.executors._watchdog import when_cancelled
 from splice.executors.base import Block, StepContext, StepOutput
 
 _SHOWN_ROWS = 20  # rows kept in the step's response for reports
@@ -126,7 +123,7 @@ class SqlExecutor:
         rowcount = 0
         savepoint = opened.conn.begin_nested() if target.rollback else None
         try:
-            with _watchdog.watch(ctx.cancelled, lambda: _cancel(opened.conn)):
+            with when_cancelled(ctx.cancelled, lambda: _cancel(opened.conn)):
                 for values in sets:
                     result = opened.conn.execute(statement, _bind(values))
                     if result.returns_rows:
@@ -203,7 +200,7 @@ class SqlExecutor:
 
         query = " ".join(block.query.split())
         if ctx.cancelled.is_set():
-            return StepError("interrupted while the query was running")
+            return StepInterrupted("interrupted while the query was running")
         if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
             _forget(ctx, opened)
             return StepError(
@@ -322,46 +319,6 @@ def _cancel(conn: Any) -> None:
         )
         with contextlib.closing(other), other.cursor() as cur:
             cur.execute(f"KILL QUERY {int(raw.thread_id())}")
-
-
-class _Watchdog:
-    """One thread for every running statement: cancels those whose run was interrupted."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[threading.Event, Callable[[], None]]] = {}
-        self._tokens = itertools.count()
-        self._lock = threading.Lock()
-        self._running = False
-
-    @contextlib.contextmanager
-    def watch(self, event: threading.Event, cancel: Callable[[], None]) -> Iterator[None]:
-        with self._lock:
-            token = next(self._tokens)
-            self._items[token] = (event, cancel)
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="splice-sql-watchdog", daemon=True).start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._items.pop(token, None)
-
-    def _run(self) -> None:
-        idle = 0
-        while idle < 100:  # idle for 5 s: the thread ends; the next statement starts one
-            time.sleep(0.05)
-            with self._lock:
-                fired = [t for t, (event, _) in self._items.items() if event.is_set()]
-                cancels = [self._items.pop(t)[1] for t in fired]
-                idle = 0 if self._items else idle + 1
-                self._running = idle < 100
-            for cancel in cancels:
-                with contextlib.suppress(Exception):
-                    cancel()
-
-
-_watchdog = _Watchdog()
 
 
 def plain(value: Any) -> Any:

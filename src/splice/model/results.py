@@ -31,6 +31,11 @@ class Status(StrEnum):
         return self in (Status.PASSED, Status.SKIPPED, Status.FLAKY)
 
 
+# `skip_reason` of a testcase the run stopped before (it was never started)
+RUN_INTERRUPTED = "run interrupted"
+FAIL_FAST = "not started: an earlier testcase failed (--fail-fast)"
+
+
 class Phase(StrEnum):
     SETUP = "setup"
     TEST = "test"
@@ -45,7 +50,9 @@ class Failure:
     `actual` are the values compared, kept for diffs in reports.
     """
 
-    kind: str  # "expect", "assert", "retry", "capture", "error", "timeout"
+    # "expect", "assert", "retry", "capture", "error", "timeout", "interrupted" (cut short
+    # by Ctrl-C or SIGTERM) or "suite setup" (not run: the suite's setup failed)
+    kind: str
     message: str
     path: str | None = None
     expected: Any = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from splice.errors import SourceSpan
 from splice.model.results import (
+    RUN_INTERRUPTED,
     AttemptResult,
     Failure,
     Phase,
@@ -40,6 +41,8 @@ class _Entry:
     path: Path
     line: int
     phases: dict[str, Any] = field(default_factory=dict)  # when -> report
+    # the outcome given by `interrupted` to a test the session stopped before it ended
+    final: TestcaseResult | None = None
 
 
 class ResultCollector:
@@ -67,6 +70,38 @@ class ResultCollector:
         if report.when == "teardown" and self.on_testcase is not None:
             self.on_testcase(_testcase(entry))
 
+    def interrupted(self, items: list[Any]) -> None:
+        """After Ctrl-C: the test that was running is `interrupted` and those never started
+        are skipped ("run interrupted"), as with `splice run`, so that every report and the
+        store count every collected test (pytest itself reports neither)."""
+        for item in items:
+            entry = self._entries.get(item.nodeid)
+            if entry is not None and "teardown" in entry.phases:
+                continue  # it ended
+            if entry is None:
+                fspath, line, _ = item.location
+                entry = _Entry(item.nodeid, self.root / fspath, (line or 0) + 1)
+                self._entries[item.nodeid] = entry
+                tc = _testcase(entry)
+                suite = getattr(item, SUITE_ATTRIBUTE, None)
+                tc.suite = suite if isinstance(suite, str) else tc.suite
+                tc.status, tc.skip_reason = Status.SKIPPED, RUN_INTERRUPTED
+            else:
+                tc = _testcase(entry)
+                tc.status = Status.INTERRUPTED
+                step = StepResult(
+                    0,
+                    "pytest call",
+                    "pytest",
+                    Phase.TEST,
+                    Status.INTERRUPTED,
+                    failures=[Failure("interrupted", "interrupted while the test ran")],
+                )
+                tc.attempts = [AttemptResult(1, Status.INTERRUPTED, tc.started_at, steps=[step])]
+            entry.final = tc
+            if self.on_testcase is not None:
+                self.on_testcase(tc)
+
     def run(self, run_id: str, services: list[dict[str, Any]]) -> RunResult:
         run = RunResult(
             id=run_id,
@@ -79,7 +114,7 @@ class ResultCollector:
         )
         suites: dict[str, SuiteResult] = {}
         for entry in self._entries.values():
-            tc = _testcase(entry)
+            tc = entry.final or _testcase(entry)
             suite = suites.get(tc.suite)
             if suite is None:
                 suite = suites[tc.suite] = SuiteResult(tc.suite, tc.path)
@@ -94,7 +129,7 @@ class ResultCollector:
 
 def _worst(statuses: Any) -> Status:
     found = set(statuses)
-    for status in (Status.ERROR, Status.FAILED, Status.INTERRUPTED):
+    for status in (Status.INTERRUPTED, Status.ERROR, Status.FAILED):
         if status in found:
             return status
     if found and found <= {Status.SKIPPED}:

@@ -16,9 +16,17 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from splice.model.results import RunResult, Status, StepResult, SuiteResult, TestcaseResult
+from splice.model.results import (
+    FAIL_FAST,
+    RUN_INTERRUPTED,
+    RunResult,
+    Status,
+    StepResult,
+    SuiteResult,
+    TestcaseResult,
+)
 from splice.reporting.diagnostics import display_path, where
-from splice.reporting.failures import failure_report, step_lines
+from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
 
 _STYLE = {
     Status.PASSED: ("✓", "green"),
@@ -107,34 +115,42 @@ class ConsoleReporter:
         self.done += 1
         self.running.pop(id(testcase), None)
         self._describe()
-        if self.quiet:
-            return
+        if self.quiet or testcase.skip_reason in (RUN_INTERRUPTED, FAIL_FAST):
+            return  # never started: the summary counts it, a line each would only be noise
         icon, colour = _STYLE[testcase.status]
         extra = ""
         if testcase.status == Status.FLAKY:
             extra = f" [yellow](passed on attempt {len(testcase.attempts)})[/]"
         if testcase.skip_reason:
             extra = f" [dim]({escape(testcase.skip_reason)})[/]"
+        blocker = blocking_setup_step(testcase)
+        if blocker is not None:
+            at = f" at {where(blocker.location)}" if blocker.location else ""
+            extra = f" [red](not run: the suite setup failed{escape(at)})[/]"
+        cut = _cut_step(testcase) if testcase.status == Status.INTERRUPTED else None
+        if cut is not None:
+            extra = f" [yellow](interrupted in {escape(cut.name)})[/]"
         counter = f"[dim][{self.done}/{self.total}][/] " if self.total > 1 else ""
         self.console.print(
             f"{counter}[{colour}]{icon}[/] {escape(suite.name)} › {escape(testcase.name)} "
             f"[dim]{_ms(testcase.duration)}[/]{extra}"
         )
 
-    def interrupted(self) -> None:
-        self.console.print(
-            "[yellow]interrupted: finishing running steps and teardowns "
-            "(press Ctrl-C again to stop at once)[/]"
-        )
+    def interrupted(self, message: str) -> None:
+        self.console.print(escape(message), style="yellow")
 
-    def forced_exit(self) -> None:
-        self.console.print("[red]stopped at once; teardowns and reports were skipped[/]")
+    def forced_exit(self, message: str) -> None:
+        self.console.print(escape(message), style="red")
 
     def run_finished(self, run: RunResult) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-        bad = [tc for tc in run.testcases() if tc.status in (Status.FAILED, Status.ERROR)]
+        bad = [
+            tc
+            for tc in run.testcases()
+            if tc.status in (Status.FAILED, Status.ERROR) and blocking_setup_step(tc) is None
+        ]
         for tc in bad:
             self.console.print()
             self.console.rule(f"[red]{escape(tc.suite)} › {escape(tc.name)}[/]", align="left")
@@ -148,7 +164,7 @@ class ConsoleReporter:
                         f"[red]{escape(suite.name)} suite {step.phase.value}[/]", align="left"
                     )
                     self.console.print(escape("\n".join(step_lines(step))))
-        if run.status != Status.PASSED and self.service_logs:
+        if run.status in (Status.FAILED, Status.ERROR) and self.service_logs:
             self.print_service_logs(self.service_logs, self.masker)
         self.console.print()
         self.console.print(summary_line(run))
@@ -174,6 +190,12 @@ class ConsoleReporter:
     def print_report_paths(self, paths: list[tuple[str, Any]]) -> None:
         for kind, path in paths:
             self.console.print(f"[dim]{kind} report: {display_path(path)}[/]")
+
+
+def _cut_step(testcase: TestcaseResult) -> StepResult | None:
+    final = testcase.final_attempt
+    steps = final.steps if final else []
+    return next((s for s in steps if s.status == Status.INTERRUPTED), None)
 
 
 def summary_line(run: RunResult) -> str:

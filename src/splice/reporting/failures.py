@@ -114,6 +114,16 @@ def attempt_lines(attempt: AttemptResult) -> list[str]:
     return lines
 
 
+def blocking_setup_step(tc: TestcaseResult) -> StepResult | None:
+    """The suite setup step that kept `tc` from running, when that is why it did not pass."""
+    final = tc.final_attempt
+    if final is None or len(final.steps) != 1:
+        return None
+    step = final.steps[0]
+    first = step.failures[0] if step.failures else None
+    return step if first is not None and first.kind == "suite setup" else None
+
+
 def failure_report(tc: TestcaseResult, *, title: bool = True) -> str:
     """Everything a person needs to see about a testcase that did not pass."""
     lines = [f"{tc.status.value.upper()}: {tc.suite} › {tc.name}"] if title else []

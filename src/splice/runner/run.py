@@ -1,12 +1,18 @@
 """A whole run: suites in order, testcases in parallel workers, interrupts handled.
 
 Suites and testcases are reported in definition order whatever order they finish in.
-Ctrl-C sets `cancelled`: running steps finish (each is bounded by its timeout), the
-remaining steps are not started, every teardown still runs, and the run is reported.
+
+`interrupt` (the first Ctrl-C or SIGTERM) sets `cancelled`: the running test step is cut
+short (an `exec` command stopped, an HTTP request cut, a wait or retry loop abandoned) and
+reported `interrupted`; setup and teardown steps run to their end under their own timeouts;
+testcases not started yet are reported `skipped` ("run interrupted"); every teardown runs
+and the run is reported and stored as `interrupted`. `force` (a second signal) exits at
+once with 130: the reaper stops the services and commands left running.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -18,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from splice.model.results import (
+    FAIL_FAST,
+    RUN_INTERRUPTED,
+    AttemptResult,
     Failure,
     Phase,
     RunResult,
@@ -60,6 +69,9 @@ class Runner:
         self.options = options
         self.bus = bus
         self.cancelled = threading.Event()
+        self.forced = threading.Event()
+        self.started = threading.Event()
+        self._interrupted = False
         self.masker = Masker()
         self.processes = LazyReaper()
         self._failed = threading.Event()
@@ -73,10 +85,40 @@ class Runner:
     def cancel(self) -> None:
         self.cancelled.set()
 
+    def interrupt(
+        self, cause: str = "Ctrl-C", then: str = "press Ctrl-C again to force an exit"
+    ) -> bool:
+        """Stop the run cleanly (see the module's docstring); False if it was already."""
+        if self._interrupted:
+            return False
+        self._interrupted = True
+        self.cancelled.set()
+        message = f"stopping ({cause}): cancelling running steps, running teardowns; {then}"
+        self.bus.emit("interrupted", message)
+        return True
+
+    def force(self, why: str) -> None:
+        """Exit now with 130, skipping teardowns and reports; the store is told first
+        (within seconds, whatever state the run is in) and the reaper stops what is left."""
+        self.forced.set()
+        message = f"{why}: forced exit; teardowns and reports skipped, the reaper stops services"
+
+        def notify() -> None:
+            self.bus.emit("forced_exit", message)
+            for stream in (sys.stdout, sys.stderr):  # os._exit does not flush them
+                stream.flush()
+
+        # a listener stuck behind the bus's lock must not keep splice from exiting
+        thread = threading.Thread(target=notify, name="splice-forced-exit", daemon=True)
+        thread.start()
+        thread.join(FORCE_NOTIFY_TIMEOUT)
+        os._exit(130)
+
     def run(self) -> RunResult:
         """Run everything; on KeyboardInterrupt, wind down cleanly and return what ran."""
         run = self.result
         run.started_at = time.time()
+        self.started.set()
         clock = time.perf_counter()
         for name in self.options.secret_names:
             if name in self.options.external:
@@ -107,7 +149,7 @@ class Runner:
             ]
             self._wait(futures)
         self.processes.close()
-        run.interrupted = self.cancelled.is_set() and not self._failed.is_set()
+        run.interrupted = self._interrupted
         run.duration = time.perf_counter() - clock
         run.status = _run_status(run)
         self.bus.emit("run_finished", run)
@@ -122,16 +164,15 @@ class Runner:
             except TimeoutError:
                 continue
             except KeyboardInterrupt:
-                # first Ctrl-C: stop starting work, let teardowns run; a second one exits
-                if self.cancelled.is_set():
-                    self.bus.emit("forced_exit")
-                    os._exit(130)
-                self.cancelled.set()
-                self.bus.emit("interrupted")
+                # without the CLI's signal handlers (an embedding program): the same rules
+                if not self.interrupt():
+                    self.force("second Ctrl-C")
 
     def _run_suite(self, suite: Suite, sr: SuiteResult, pool: ThreadPoolExecutor) -> None:
         if self.cancelled.is_set():
-            self._mark_unrun(sr, "run interrupted")
+            for tr in sr.testcases:
+                self._not_started(sr, tr)
+            sr.status = _suite_status(sr)
             return
         sr.started_at = time.time()
         clock = time.perf_counter()
@@ -151,6 +192,7 @@ class Runner:
             self.options.environment,
             hooks=self.options.hooks,
             processes=self.processes,
+            forced=self.forced,
         )
         on_suite_step = self._step_listener(sr, None)
         env = self._suite_env(suite, on_suite_step)
@@ -179,7 +221,7 @@ class Runner:
             if setup_ok:
                 self._run_testcases(suite, sr, state, pool)
             else:
-                self._mark_unrun(sr, "suite setup failed", Status.ERROR)
+                self._blocked_by_setup(sr)
         finally:
             results, _ = run_steps(
                 suite.teardown, state.snapshot(), Phase.TEARDOWN, env, keep_going=True
@@ -198,6 +240,7 @@ class Runner:
             masker=self.masker,
             base_dir=suite.path.parent,
             cancelled=self.cancelled,
+            forced=self.forced,
             templates=suite.templates,
             environment=self.options.environment,
             processes=self.processes,
@@ -210,7 +253,7 @@ class Runner:
         def one(index: int) -> None:
             tr = sr.testcases[index]
             if self.cancelled.is_set():
-                tr.status, tr.skip_reason = Status.SKIPPED, "run interrupted"
+                self._not_started(sr, tr)
                 return
             tr.status = Status.PASSED
             self.bus.emit("testcase_started", sr, tr)
@@ -241,32 +284,69 @@ class Runner:
 
         return on_step
 
-    def _mark_unrun(self, sr: SuiteResult, reason: str, status: Status = Status.SKIPPED) -> None:
+    def _not_started(self, sr: SuiteResult, tr: TestcaseResult) -> None:
+        """A testcase the run stopped before: skipped, and reported like every other."""
+        tr.status = Status.SKIPPED
+        tr.skip_reason = RUN_INTERRUPTED if self._interrupted else FAIL_FAST
+        self.bus.emit("testcase_finished", sr, tr)
+
+    def _blocked_by_setup(self, sr: SuiteResult) -> None:
+        """Each testcase of a suite whose setup failed: an error whose one step is the
+        setup's failing step, so every report says which step failed, where and why."""
+        blocker = _setup_blocker(sr, Path(self.result.cwd))
         for tr in sr.testcases:
-            tr.status = status
-            tr.skip_reason = reason
+            tr.status = Status.ERROR
+            tr.started_at = blocker.started_at
+            tr.attempts = [
+                AttemptResult(1, Status.ERROR, blocker.started_at, steps=[_copy(blocker)])
+            ]
+            self.bus.emit("testcase_finished", sr, tr)
+
+
+FORCE_NOTIFY_TIMEOUT = 5.0  # seconds a forced exit waits for the store to hear of it
+
+
+def _setup_blocker(sr: SuiteResult, cwd: Path) -> StepResult:
+    step = next(s for s in sr.setup if not s.status.ok)
+    where = f" at {step.location.shown(cwd)}" if step.location else ""
+    why = step.failures[0].message if step.failures else step.status.value
+    first = Failure(
+        "suite setup",
+        f"not run: the suite setup failed{where}: step {step.name!r}: {why}",
+        hint="fix the suite's setup: none of its testcases ran",
+    )
+    return dataclasses.replace(
+        step, name=f"suite setup › {step.name}", failures=[first, *step.failures], captures={}
+    )
+
+
+def _copy(step: StepResult) -> StepResult:
+    return dataclasses.replace(step, failures=list(step.failures))
 
 
 def _suite_status(sr: SuiteResult) -> Status:
     statuses = {tc.status for tc in sr.testcases}
     steps = {s.status for s in [*sr.setup, *sr.teardown]}
+    cut = any(tc.skip_reason == RUN_INTERRUPTED for tc in sr.testcases)
+    if cut or Status.INTERRUPTED in statuses or Status.INTERRUPTED in steps:
+        return Status.INTERRUPTED
     if Status.ERROR in statuses or Status.ERROR in steps:
         return Status.ERROR
     if Status.FAILED in statuses or Status.FAILED in steps:
         return Status.FAILED
-    if Status.INTERRUPTED in statuses:
-        return Status.INTERRUPTED
     if statuses and statuses <= {Status.SKIPPED}:
         return Status.SKIPPED
     return Status.PASSED
 
 
 def _run_status(run: RunResult) -> Status:
+    """An interrupted run is `interrupted` whatever else happened: one outcome in every
+    report, the store and the exit code (130); its failures are still counted."""
     statuses = {s.status for s in run.suites}
+    if run.interrupted or Status.INTERRUPTED in statuses:
+        return Status.INTERRUPTED
     if Status.ERROR in statuses:
         return Status.ERROR
     if Status.FAILED in statuses:
         return Status.FAILED
-    if run.interrupted or Status.INTERRUPTED in statuses:
-        return Status.INTERRUPTED
     return Status.PASSED

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from splice.errors import StepError
+from splice.errors import StepError, StepInterrupted
 from splice.executors import registry
 from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
 from splice.model.results import Failure, Phase, Status, StepResult
@@ -29,7 +31,10 @@ class StepEnv:
     session: TestcaseSession
     masker: Masker
     base_dir: Path
-    cancelled: Any  # threading.Event
+    cancelled: Any  # threading.Event: set by the first Ctrl-C or SIGTERM; test steps stop
+    # set only when splice is about to exit at once: setup and teardown steps watch this
+    # instead of `cancelled`, so they run to their end (under their own timeouts)
+    forced: Any = field(default_factory=threading.Event)
     templates: dict[str, StepTemplate] = field(default_factory=dict)
     environment: Any = None
     processes: Any = None  # LazyReaper of the run
@@ -48,6 +53,8 @@ def condition(value: Any, scope: dict[str, Any]) -> bool:
 
 def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> StepResult:
     """Run `step`, updating `scope` with its captures; never raises for test outcomes."""
+    if phase != Phase.TEST and env.cancelled is not env.forced:
+        env = dataclasses.replace(env, cancelled=env.forced)
     started = time.time()
     clock = time.perf_counter()
     result = StepResult(
@@ -125,6 +132,8 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
         )
         try:
             output = executor.execute(block, ctx)
+        except StepInterrupted as exc:
+            return None, [Failure("interrupted", exc.message, hint=exc.hint)]
         except StepError as exc:
             return None, [Failure("error", exc.message, hint=exc.hint)]
         return output, _checks(step, executor, output.result, scope)
@@ -178,7 +187,10 @@ def _with_retry(
         if retry is not None and retry.until and output is not None and not failures:
             until_failure = _until(retry.until, output.result, scope)
         done = not failures and until_failure is None
-        if done or retry is None or env.cancelled.is_set():
+        if done or retry is None:
+            break
+        if env.cancelled.is_set():
+            failures = _interrupted(failures, polls)
             break
         elapsed = time.perf_counter() - start
         out_of_tries = retry.attempts is not None and polls >= retry.attempts
@@ -196,9 +208,19 @@ def _with_retry(
                 ),
             )
             break
-        env.cancelled.wait(retry.interval)
+        if env.cancelled.wait(retry.interval):
+            failures = _interrupted(failures, polls)
+            break
     out.polls = polls
     return output, failures
+
+
+def _interrupted(failures: list[Failure], polls: int) -> list[Failure]:
+    """Why a retried step stopped early: the interrupt, not the last try's failure."""
+    if any(f.kind == "interrupted" for f in failures):
+        return failures
+    tries = f"{polls} tr{'ies' if polls != 1 else 'y'}"
+    return [Failure("interrupted", f"interrupted while retrying, after {tries}")]
 
 
 def _until(expression: str, result: dict[str, Any], scope: dict[str, Any]) -> Failure | None:
@@ -230,7 +252,9 @@ def _settle(  # noqa: PLR0917 - private; the arguments are the step's whole stat
             scope[spec.name] = value
             out.captures[spec.name] = value
     out.failures.extend(failures)
-    if any(f.kind == "error" for f in failures) and not any(
+    if any(f.kind == "interrupted" for f in failures):
+        out.status = Status.INTERRUPTED
+    elif any(f.kind == "error" for f in failures) and not any(
         f.kind in ("expect", "assert") for f in failures
     ):
         out.status = Status.ERROR
@@ -259,6 +283,7 @@ def _run_template_step(
         masker=env.masker,
         base_dir=template.path.parent,
         cancelled=env.cancelled,
+        forced=env.forced,
         templates=env.templates,
         environment=env.environment,
         processes=env.processes,
@@ -269,14 +294,17 @@ def _run_template_step(
     for sub in template.steps:
         if env.cancelled.is_set():
             out.status = Status.INTERRUPTED
+            out.failures.append(Failure("interrupted", f"interrupted before {sub.name!r}"))
             return
         sub_result = run_step(sub, inner, phase, sub_env)
         if env.sink is not None:
             env.sink.append(sub_result)
         if not sub_result.status.ok:
-            out.status = Status.FAILED if sub_result.status == Status.FAILED else Status.ERROR
+            status = sub_result.status
+            out.status = status if status in (Status.FAILED, Status.INTERRUPTED) else Status.ERROR
+            kind = "interrupted" if status == Status.INTERRUPTED else "error"
             out.failures.append(
-                Failure("error", f"template step {sub_result.name!r} {sub_result.status.value}")
+                Failure(kind, f"template step {sub_result.name!r} {sub_result.status.value}")
             )
             return
     try:

@@ -30,6 +30,8 @@ class SuiteState:
     environment: Any = None
     hooks: list[Any] = field(default_factory=list)
     processes: Any = None
+    # set only when splice exits at once (see `StepEnv.forced`)
+    forced: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = threading.Lock()  # noqa: RUF009 - replaced per instance below
 
     def __post_init__(self) -> None:
@@ -140,6 +142,7 @@ def _attempt(
         masker=state.masker,
         base_dir=state.suite.path.parent,
         cancelled=state.cancelled,
+        forced=state.forced,
         templates=state.suite.templates,
         environment=state.environment,
         processes=state.processes,
@@ -205,6 +208,8 @@ def _attempt(
 
 def _attempt_status(attempt: AttemptResult, testcase: Testcase, state: SuiteState) -> Status:
     statuses = [s.status for s in attempt.steps]
+    if Status.INTERRUPTED in statuses:  # cut short: what failed after (teardown) is shown too
+        return Status.INTERRUPTED
     if Status.ERROR in statuses:
         return Status.ERROR
     if Status.FAILED in statuses:

@@ -60,8 +60,9 @@ class Recorder:
     def run_finished(self, run: RunResult) -> None:
         self._final = stream.run_finished(run)
 
-    def forced_exit(self) -> None:
-        """A second Ctrl-C: splice exits at once; record the run as interrupted first."""
+    def forced_exit(self, message: str = "") -> None:
+        """splice exits at once (a second signal, or SIGTERM's grace period is over):
+        record the run as interrupted first, waiting a few seconds at most."""
         if self._run_id and not self._closed:
             self._final = self._final or {
                 "event": "run_finished",

@@ -16,6 +16,7 @@ _EXPORTS = {
     "SourceSpan": "splice.errors",
     "SpliceError": "splice.errors",
     "StepError": "splice.errors",
+    "StepInterrupted": "splice.errors",
     "SuiteError": "splice.errors",
     "UsageError": "splice.errors",
     "Block": "splice.executors.base",
@@ -44,6 +45,7 @@ __all__ = [
     "Status",
     "StepContext",
     "StepError",
+    "StepInterrupted",
     "StepOutput",
     "StepResult",
     "SuiteError",
@@ -55,7 +57,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from splice.errors import Diagnostic, SourceSpan, SpliceError, StepError, SuiteError, UsageError
+    from splice.errors import (
+        Diagnostic,
+        SourceSpan,
+        SpliceError,
+        StepError,
+        StepInterrupted,
+        SuiteError,
+        UsageError,
+    )
     from splice.executors.base import Block, Executor, StepContext, StepOutput, TestcaseSession
     from splice.model.results import (
         AttemptResult,

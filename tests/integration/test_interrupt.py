@@ -37,6 +37,8 @@ def test_sigint_runs_teardowns_and_writes_reports(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
+        # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     try:
         for _ in range(300):

@@ -111,3 +111,45 @@ def test_a_named_store_that_cannot_open_is_a_usage_error(pytester: pytest.Pytest
     result = pytester.runpytest("--splice-store", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*splice: cannot open the results store*"])
+
+
+INTERRUPTED = """
+def test_before(): pass
+def test_cut(): raise KeyboardInterrupt  # what Ctrl-C does while this test runs
+def test_after(): pass
+"""
+
+
+def test_an_interrupted_session_counts_every_test_alike(pytester: pytest.Pytester) -> None:
+    """Ctrl-C in a test: that test is `interrupted`, the one never started is skipped
+    ("run interrupted"), and splice's JSON and JUnit and the store agree on every count."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    pytester.makefile(".yaml", splice="name: shop\nsuites: ['*.splice.yaml']\n")
+    pytester.makepyfile(test_cut=INTERRUPTED)
+    result = pytester.runpytest(
+        "--splice-json=r.json", "--splice-junit=r.xml", no_reraise_ctrlc=True
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["status"] == "interrupted"
+    statuses = {tc["name"]: tc["status"] for s in report["suites"] for tc in s["testcases"]}
+    assert statuses == {"test_before": "passed", "test_cut": "interrupted", "test_after": "skipped"}
+    after = next(
+        tc for s in report["suites"] for tc in s["testcases"] if tc["name"] == "test_after"
+    )
+    assert after["skip_reason"] == "run interrupted"
+    root = ET.parse(pytester.path / "r.xml").getroot()
+    assert [root.get(k) for k in ("tests", "failures", "errors", "skipped")] == ["3", "0", "1", "1"]
+    store = _store(pytester.path)
+    try:
+        [run] = list_runs(store)
+        assert run["status"] == "interrupted"
+        assert _results(store, run["id"]) == {
+            "test_cut.py::test_before": "passed",
+            "test_cut.py::test_cut": "interrupted",
+            "test_cut.py::test_after": "skipped",
+        }
+    finally:
+        store.close()

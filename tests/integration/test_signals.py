@@ -178,6 +178,18 @@ def test_a_signal_during_a_step_cancels_it_and_lets_teardowns_finish(
     for never in ("finished", "second", "third"):
         assert not (tmp_path / never).exists()
     assert "running teardowns" in out
+    if sig == signal.SIGINT:  # the lines shown in docs/reference/cli.md
+        assert (
+            "stopping (Ctrl-C): cancelling running steps, running teardowns; "
+            "press Ctrl-C again to force an exit\n"
+        ) in out
+    else:
+        assert (
+            "stopping (SIGTERM): cancelling running steps, running teardowns; "
+            "forced exit in 20 s (SPLICE_TERM_GRACE, --term-grace) or at the next signal\n"
+        ) in out
+    assert "[1/3] × interruptible › long " in out
+    assert "(interrupted in exec touch started; sleep 30; touch finished)\n" in out
     assert "INTERRUPTED 0 passed, 0 failed, 2 skipped, 1 interrupted" in out, out
     assert "✗" not in out and "teardown failed" not in out, out
     assert _counts(tmp_path) == {

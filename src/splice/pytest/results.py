@@ -82,10 +82,16 @@ class ResultCollector:
                 fspath, line, _ = item.location
                 entry = _Entry(item.nodeid, self.root / fspath, (line or 0) + 1)
                 self._entries[item.nodeid] = entry
-                tc = _testcase(entry)
+                module, _, name = item.nodeid.partition("::")
                 suite = getattr(item, SUITE_ATTRIBUTE, None)
-                tc.suite = suite if isinstance(suite, str) else tc.suite
-                tc.status, tc.skip_reason = Status.SKIPPED, RUN_INTERRUPTED
+                tc = TestcaseResult(
+                    suite if isinstance(suite, str) else module,
+                    name or module,
+                    entry.path,
+                    entry.line,
+                    Status.SKIPPED,
+                    skip_reason=RUN_INTERRUPTED,
+                )
             else:
                 tc = _testcase(entry)
                 tc.status = Status.INTERRUPTED

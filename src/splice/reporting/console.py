@@ -112,11 +112,13 @@ class ConsoleReporter:
             )
 
     def testcase_finished(self, suite: SuiteResult, testcase: TestcaseResult) -> None:
+        if testcase.skip_reason in (RUN_INTERRUPTED, FAIL_FAST):
+            return  # never started: the summary counts it, a line each would only be noise
         self.done += 1
         self.running.pop(id(testcase), None)
         self._describe()
-        if self.quiet or testcase.skip_reason in (RUN_INTERRUPTED, FAIL_FAST):
-            return  # never started: the summary counts it, a line each would only be noise
+        if self.quiet:
+            return
         icon, colour = _STYLE[testcase.status]
         extra = ""
         if testcase.status == Status.FLAKY:

@@ -34,8 +34,10 @@ def start(tmp_path: Path) -> Iterator[object]:
     """Start `splice run` on tmp_path/s.splice.yaml with every report and a store."""
     procs: list[subprocess.Popen[str]] = []
 
-    def _start(suite: str, **env: str) -> subprocess.Popen[str]:
+    def _start(suite: str, project: str | None = None, **env: str) -> subprocess.Popen[str]:
         (tmp_path / "s.splice.yaml").write_text(textwrap.dedent(suite).lstrip())
+        if project is not None:
+            (tmp_path / "splice.yaml").write_text(textwrap.dedent(project).lstrip())
         proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "splice", "run", "s.splice.yaml"),
@@ -278,10 +280,20 @@ def test_a_second_ctrl_c_forces_the_exit(start, tmp_path: Path) -> None:
         assert db.execute("select status from runs").fetchone() == ("interrupted",)
 
 
+SERVICE = """
+    name: with a service
+    services:
+      worker:
+        kind: process
+        command: "echo $$ > service.pid; echo ready; exec sleep 300"
+        ready: {log: ready}
+"""
+
+
 def test_sigterm_exits_at_once_when_its_grace_period_ends(start, tmp_path: Path) -> None:
     """SIGTERM with SPLICE_TERM_GRACE=1: a teardown still running a second later is cut by a
-    hard exit that says why, and no process of the run is left behind."""
-    proc = start(LINGERING, SPLICE_TERM_GRACE="1")
+    hard exit that says why, and no process of the run (service, command, reaper) is left."""
+    proc = start(LINGERING, SERVICE, SPLICE_TERM_GRACE="1")
     _wait_for(tmp_path / "started", proc)
     _send(proc, signal.SIGTERM)
     _wait_for(tmp_path / "tearing", proc)
@@ -289,7 +301,7 @@ def test_sigterm_exits_at_once_when_its_grace_period_ends(start, tmp_path: Path)
     assert proc.returncode == 130, out
     assert "SIGTERM" in out and "1 s" in out, out
     assert "forced exit" in out, out
-    _wait_gone([int((tmp_path / "teardown.pid").read_text())])
+    _wait_gone([int((tmp_path / f"{name}.pid").read_text()) for name in ("teardown", "service")])
     _wait_gone(_processes_in(tmp_path.resolve()))
     with sqlite3.connect(tmp_path / "results.db") as db:
         assert db.execute("select status from runs").fetchone() == ("interrupted",)

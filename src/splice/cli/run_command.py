@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +93,37 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     )
     runner = Runner(selected, options, bus)
     try:
-        return _run_with_services(project, runner, console, recording, opts)
+        with _debug_log(opts["verbose"] >= 2, runner.masker.text):
+            return _run_with_services(project, runner, console, recording, opts)
     finally:
         if recording is not None:
             recording.close()
+
+
+@contextlib.contextmanager
+def _debug_log(enabled: bool, mask: Callable[[str], str]) -> Iterator[None]:
+    """With -vv, splice's debug log (the traceback of an internal error) on stderr, masked."""
+    if not enabled:
+        yield
+        return
+    import logging
+    import sys
+
+    class Masked(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return mask(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Masked("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("splice")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recording | None:

@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from splice.errors import StepError
 from splice.executors.base import Block, StepContext, StepOutput, TestcaseSession
+from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -84,6 +85,14 @@ class HttpBlock(Block):
     def _timeout(cls, value: Any) -> Any:
         if value is not None:
             parse_duration(value)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise HintedValueError(*problem)
         return value
 
     @model_validator(mode="after")
@@ -211,7 +220,7 @@ class HttpExecutor:
                 f"cannot connect to {block.url}: {_reason(exc)}",
                 "is the service running and listening on that host and port?",
             ) from exc
-        except httpx.UnsupportedProtocol as exc:
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise StepError(
                 f"invalid URL {block.url!r}: {exc}", "URLs start with http:// or https://"
             ) from exc
@@ -221,6 +230,26 @@ class HttpExecutor:
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
+
+
+def url_problem(url: str) -> tuple[str, str] | None:
+    """Why `url` cannot be requested (message, hint), or None when it can."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return (
+            f"invalid URL {url!r}: {exc}",
+            "check the host (an IPv6 address goes in brackets: http://[::1]:8080/) and the port",
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return (
+            f"{url!r} is not an http:// or https:// URL",
+            "write the whole URL, e.g. http://127.0.0.1:8080/orders, or build it from a "
+            "variable: '{{ services.app.url }}/orders'",
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return (f"invalid URL {url!r}: port {parsed.port} is out of range", "ports are 1 to 65535")
+    return None
 
 
 def _param(value: Any) -> Any:

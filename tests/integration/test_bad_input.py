@@ -225,3 +225,139 @@ def test_executor_bug_traceback_is_shown_with_vv(
     assert result.exit_code == 1
     assert "Traceback" in result.stderr
     assert "ZeroDivisionError" in result.stderr
+
+
+SUITE = """
+name: ok
+testcases:
+  - name: t
+    steps:
+      - exec: "true"
+"""
+
+# (splice.yaml, other files, the file the error is located in)
+PROJECT_MISTAKES: dict[str, tuple[str, dict[str, bytes], str]] = {
+    "undefined variable in a setting's template": (
+        'services:\n  app: {kind: process, command: "sleep {{ nothing }}"}\n',
+        {},
+        "splice.yaml",
+    ),
+    "template syntax error in a setting": (
+        'services:\n  app: {kind: process, command: "sleep {{ port"}\n',
+        {},
+        "splice.yaml",
+    ),
+    "missing cwd": (
+        "services:\n  app: {kind: process, command: sleep 1, cwd: nowhere}\n",
+        {},
+        "splice.yaml",
+    ),
+    "bad stop_timeout": (
+        "services:\n  app: {kind: process, command: sleep 1, stop_timeout: xs}\n",
+        {},
+        "splice.yaml",
+    ),
+    "bad ready timeout": (
+        "services:\n  app: {kind: process, command: sleep 1, ready: {tcp: true, timeout: soon}}\n",
+        {},
+        "splice.yaml",
+    ),
+    "missing init file": (
+        "services:\n  db: {kind: postgres, init: [db/missing.sql]}\n",
+        {},
+        "splice.yaml",
+    ),
+    "bad version": (
+        "services:\n  db: {kind: postgres, version: banana}\n",
+        {},
+        "splice.yaml",
+    ),
+    "missing stub file": (
+        "services:\n  pay: {kind: mock, stubs: [mocks/*.yaml]}\n",
+        {},
+        "splice.yaml",
+    ),
+    "mistake inside a stub file": (
+        "services:\n  pay: {kind: mock, stubs: [mocks/*.yaml]}\n",
+        {
+            "mocks/pay.yaml": b"- request: {method: GET, path: /x, bogus: 1}\n  response: {status: 200}\n"
+        },
+        "mocks/pay.yaml",
+    ),
+    "cassette that is not UTF-8": (
+        "services:\n  pay: {kind: mock, record: {cassette: tape.yaml, mode: none}}\n",
+        {"tape.yaml": b"interactions: [\xff\xfe]\n"},
+        "splice.yaml",
+    ),
+    "bad record target": (
+        "services:\n  pay: {kind: mock, record: {cassette: tape.yaml, target: 'api.example.com'}}\n",
+        {},
+        "splice.yaml",
+    ),
+    "bad external URL": (
+        'services:\n  cache: {kind: redis, url: "redis://[::1"}\n',
+        {},
+        "splice.yaml",
+    ),
+    "external URL of another kind": (
+        'services:\n  cache: {kind: redis, url: "http://127.0.0.1:6379"}\n',
+        {},
+        "splice.yaml",
+    ),
+    "isolation template on a mock": (
+        "services:\n  pay: {kind: mock, isolation: template}\n",
+        {},
+        "splice.yaml",
+    ),
+    "isolation on a kind without any": (
+        "services:\n  app: {kind: process, command: sleep 1, isolation: truncate}\n",
+        {},
+        "splice.yaml",
+    ),
+    "migration in a missing folder": (
+        "services:\n  db: {kind: postgres}\n"
+        "data:\n  migrations:\n    - {service: db, command: 'true', cwd: nope}\n",
+        {},
+        "splice.yaml",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROJECT_MISTAKES))
+def test_project_file_mistake_is_located_by_check_and_run(
+    case: str, write: Any, tmp_path: Path, both: Callable[..., None]
+) -> None:
+    """Each project-file mistake is a located error of `splice check`, and `splice run`
+    stops with the same error before starting any service."""
+    project, files, located = PROJECT_MISTAKES[case]
+    write("splice.yaml", project)
+    write("ok.splice.yaml", SUITE)
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    both("ok.splice.yaml", located)
+
+
+def test_template_in_a_typed_setting_keeps_the_service(
+    write: Any, splice_cli: Callable[..., Any]
+) -> None:
+    """A setting whose template is not yet a valid value (`port: "{{ p }}"`) does not
+    drop the service: it is validated once rendered, and a bad value names its file."""
+    write(
+        "splice.yaml",
+        """
+        vars: {p: nope}
+        services:
+          app: {kind: process, command: "sleep 30", port: "{{ p }}"}
+        """,
+    )
+    write("ok.splice.yaml", SUITE)
+    checked = splice_cli("check", "ok.splice.yaml")
+    assert checked.exit_code == 0
+    assert "1 services" in checked.output
+    result = splice_cli("run", "--no-store", "ok.splice.yaml")
+    _no_traceback(result.stderr, result.output)
+    assert result.exit_code == 3
+    assert "after templating, its settings (splice.yaml:3:3) are invalid: port:" in " ".join(
+        result.stderr.split()
+    )

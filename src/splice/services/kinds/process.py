@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
+from splice.services.settings import Duration, ProjectFolder, http_url
 from splice.templating import render
 
 
@@ -35,13 +36,12 @@ class Ready(Settings):
     tcp: bool = False  # the port accepts connections
     log: str | None = None  # a regular expression the log must show
     command: str | None = None  # a command that must exit 0
-    timeout: str | float = "30s"
+    timeout: Duration = "30s"
 
-    @field_validator("timeout")
+    @field_validator("http")
     @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    def _http(cls, value: str | None) -> str | None:
+        return http_url(value) if value is not None and "://" in value else value
 
     @field_validator("log")
     @classmethod
@@ -58,11 +58,11 @@ class ProcessSettings(Settings):
     command: str | list[str]
     env: dict[str, str | int | float | bool] = {}
     inherit_env: bool = True
-    cwd: str | None = None
+    cwd: ProjectFolder = None
     port: int | None = Field(default=None, ge=1, le=65535)
     ready: Ready | None = None
     stop_signal: str = "SIGTERM"
-    stop_timeout: str | float = "5s"
+    stop_timeout: Duration = "5s"
     clock: bool = False  # a wall clock tests can move (libfaketime), see `ServiceClock`
 
     @field_validator("stop_signal")

@@ -361,3 +361,31 @@ def test_template_in_a_typed_setting_keeps_the_service(
     assert "after templating, its settings (splice.yaml:3:3) are invalid: port:" in " ".join(
         result.stderr.split()
     )
+
+
+def test_catastrophic_regex_does_not_hang_the_run(
+    write: Any, splice_cli: Callable[..., Any]
+) -> None:
+    """`$regex: "^(a+)+$"` against 40 a's and a '!' fails its expectation at once (RE2),
+    in the step's time, instead of hanging the run; so does a regex capture."""
+    write(
+        "regex.splice.yaml",
+        """
+        name: regex
+        testcases:
+          - name: catastrophic expectation
+            steps:
+              - exec: "printf aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"
+                timeout: 5s
+                expect: {stdout: {$regex: "^(a+)+$"}}
+          - name: catastrophic capture
+            steps:
+              - exec: "printf aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"
+                capture: {run: {regex: "^(a+)+$"}}
+        """,
+    )
+    result = splice_cli("run", "--no-store", "regex.splice.yaml")
+    _no_traceback(result.stderr, result.output)
+    assert result.exit_code == 1
+    assert "does not match regex '^(a+)+$'" in result.output
+    assert "found nothing" in result.output

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
+from splice.regexes import RegexError, compile_user_regex
 from splice.templating import is_template
 
 PROJECT_DIR = "project_dir"
@@ -49,6 +50,17 @@ Duration = Annotated[str | float, AfterValidator(_duration)]
 
 
 _VERSION = re.compile(r"\d+(\.\d+)*([-+][A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def user_regex(pattern: str) -> str:
+    """`pattern` when it compiles as a user regex (see `splice.regexes`)."""
+    try:
+        compile_user_regex(pattern)
+    except RegexError as exc:
+        raise HintedValueError(
+            f"bad regular expression {pattern!r}: {exc.detail}", exc.hint
+        ) from exc
+    return pattern
 
 
 def _version_text(value: Any) -> Any:

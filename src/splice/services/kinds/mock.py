@@ -33,7 +33,7 @@ from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import wait_ready
-from splice.services.settings import Duration, HttpUrl, matching_files, project_dir
+from splice.services.settings import Duration, HttpUrl, matching_files, project_dir, user_regex
 from splice.templating import is_template
 
 
@@ -47,13 +47,8 @@ class ScrubSettings(Settings):
     @field_validator("patterns")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
-        import re
-
         for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+            user_regex(pattern)
         return value
 
 

@@ -14,7 +14,6 @@ stderr in the service's log, and waits for readiness by HTTP, TCP, a log line or
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import urllib.error
@@ -25,9 +24,10 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from splice.model.durations import parse_duration
+from splice.regexes import compile_user_regex
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
-from splice.services.settings import Duration, ProjectFolder, http_url
+from splice.services.settings import Duration, ProjectFolder, http_url, user_regex
 from splice.templating import render
 
 
@@ -46,12 +46,7 @@ class Ready(Settings):
     @field_validator("log")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression: {exc}") from exc
-        return value
+        return user_regex(value) if value is not None else None
 
 
 class ProcessSettings(Settings):
@@ -242,11 +237,11 @@ def _probe(
 
         return http_probe, f"HTTP GET {url} to answer 2xx or 3xx"
     if ready.log is not None:
-        pattern = re.compile(ready.log)
+        pattern = compile_user_regex(ready.log)
 
         def log_probe() -> None:
             text = ctx.log_path.read_text(errors="replace") if ctx.log_path.exists() else ""
-            if not pattern.search(text):
+            if not pattern.finds(text):
                 raise OSError("not in the log yet")
 
         return log_probe, f"a log line matching {ready.log!r}"

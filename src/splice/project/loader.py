@@ -245,9 +245,10 @@ def _check_templates(project: Project, doc: Document, out: Collector) -> None:
     services = data.get("services") or {}
     known = {*SERVICE_SCOPE, *project.vars}
     for name, raw in services.items():
-        if name not in project.services:
+        if not isinstance(raw, dict):
             continue
-        deps = set(project.services[name].depends_on)
+        valid = name in project.services  # else only syntax and variables are checked
+        deps = set(project.services[name].depends_on) if valid else set()
         for loc, text in walk_strings(raw, ("services", name)):
             problem = syntax_error(text)
             if problem is not None:
@@ -263,7 +264,7 @@ def _check_templates(project: Project, doc: Document, out: Collector) -> None:
                     else "service settings can use `port`, `services.NAME.*` and the "
                     "project's `vars`",
                 )
-            for used in sorted(attribute_uses(text, "services")):
+            for used in sorted(attribute_uses(text, "services")) if valid else []:
                 if used not in project.services:
                     out.add(
                         f"unknown service {used!r} in a template",

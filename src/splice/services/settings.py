@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.regexes import RegexError, compile_user_regex
+from splice.reporting.diagnostics import display_path
 from splice.templating import is_template
 
 PROJECT_DIR = "project_dir"
@@ -90,7 +91,7 @@ def _file(value: str, info: ValidationInfo) -> str:
     if not path.is_file():
         raise HintedValueError(
             f"file not found: {value!r}",
-            f"looked for {path}; paths are relative to the project folder",
+            f"looked for {display_path(path)}; paths are relative to the project folder",
         )
     return value
 
@@ -107,7 +108,7 @@ def _folder(value: str | None, info: ValidationInfo) -> str | None:
     if not path.is_dir():
         raise HintedValueError(
             f"folder not found: {value!r}",
-            f"looked for {path}; paths are relative to the project folder",
+            f"looked for {display_path(path)}; paths are relative to the project folder",
         )
     return value
 
@@ -130,7 +131,8 @@ def matching_files(pattern: str, info: ValidationInfo, what: str) -> list[Path] 
     files = [Path(f) for f in found if Path(f).is_file()]
     if not files:
         raise HintedValueError(
-            f"no {what} file matches {pattern!r}", f"paths are relative to {root}"
+            f"no {what} file matches {pattern!r}",
+            f"looked for {display_path(Path(full))}; paths are relative to the project folder",
         )
     return files
 

@@ -87,8 +87,9 @@ class RecordSettings(Settings):
             try:
                 Cassette.load(path)
             except CassetteError as exc:
+                why = str(exc).replace(f"cassette {str(path)!r} ", "")
                 raise HintedValueError(
-                    f"the cassette {self.cassette!r} cannot be replayed: {exc}",
+                    f"the cassette {self.cassette!r} cannot be replayed: {why}",
                     "fix the file, or delete it to record again",
                 ) from exc
         return self

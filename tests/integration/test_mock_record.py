@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from splice.cli.mock_command import mock as mock_cli
 from splice.doubles.client import MockClient
+from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
 from splice.services.environment import Environment
 from tests.support.echo_server import EchoServer
 
@@ -130,9 +130,8 @@ def test_mode_new_records_only_what_is_missing(tmp_path: Path, echo: EchoServer)
 def test_mode_none_replays_only(tmp_path: Path, echo: EchoServer) -> None:
     """`none` needs the cassette, never forwards, and a request it lacks is unmatched."""
     record = {"cassette": "c.yaml", "mode": "none"}
-    missing = Environment(_project(tmp_path, record))
-    with missing, pytest.raises(ServiceError, match=r"'c\.yaml', which does not exist"):
-        missing.start()
+    with pytest.raises(SuiteError, match=r"'c\.yaml', which does not exist"):
+        _project(tmp_path, record)  # refused when the project loads: nothing starts
     with Environment(_project(tmp_path, {**record, "mode": "once", "target": echo.url})) as env:
         env.start()
         httpx.get(env.services["api"].endpoint.url + "/status?code=200")

@@ -17,6 +17,7 @@ import pytest
 
 from splice.data.manager import DataManager
 from splice.doubles.client import MockClient
+from splice.errors import SuiteError
 from splice.project.loader import load_project
 from splice.services.base import ServiceError
 from splice.services.environment import Environment
@@ -42,23 +43,25 @@ def _alive(pid: int) -> bool:
 
 
 def test_stub_file_mistake_is_located_and_nothing_starts(tmp_path: Path) -> None:
-    """A typo in a stub file stops the start with file, line, column and a hint."""
-    project = _project(
-        tmp_path,
-        "name: t\nservices:\n  pay: {kind: mock, stubs: [mocks/*.yaml]}\n",
-        {"mocks/a.yaml": "- request: {path: /a}\n  respons: {status: 200}\n"},
-    )
-    with Environment(project) as env, pytest.raises(ServiceError) as caught:
-        env.start()
-    assert caught.value.message == "mocks/a.yaml:2:3: unknown key 'respons'"
-    assert caught.value.hint == "did you mean 'response'?"
+    """A typo in a stub file is an error of the project (as `splice check` shows it), at
+    its file, line and column, with a hint: nothing starts."""
+    with pytest.raises(SuiteError) as caught:
+        _project(
+            tmp_path,
+            "name: t\nservices:\n  pay: {kind: mock, stubs: [mocks/*.yaml]}\n",
+            {"mocks/a.yaml": "- request: {path: /a}\n  respons: {status: 200}\n"},
+        )
+    (diag,) = caught.value.diagnostics
+    assert diag.message == "unknown key 'respons'"
+    assert diag.span is not None
+    assert (diag.span.path.name, diag.span.line, diag.span.column) == ("a.yaml", 2, 3)
+    assert diag.hint == "did you mean 'response'?"
 
 
 def test_a_pattern_matching_no_file_is_an_error(tmp_path: Path) -> None:
     """`stubs:` naming files that do not exist is an error, not an empty mock."""
-    project = _project(tmp_path, "name: t\nservices:\n  pay: {kind: mock, stubs: mock/*.yml}\n")
-    with Environment(project) as env, pytest.raises(ServiceError, match="no stub file matches"):
-        env.start()
+    with pytest.raises(SuiteError, match="no stub file matches"):
+        _project(tmp_path, "name: t\nservices:\n  pay: {kind: mock, stubs: mock/*.yml}\n")
 
 
 def test_the_mock_process_is_gone_after_stop(tmp_path: Path) -> None:

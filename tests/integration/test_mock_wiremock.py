@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
 from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
@@ -249,8 +249,9 @@ def test_scenarios(http: httpx.Client) -> None:
 
 
 def test_unsupported_mapping_stops_the_start_with_its_name(tmp_path: Path) -> None:
-    """A mapping outside the subset is a service error naming the file, the mapping and
-    the feature, never a silently different stub."""
+    """A mapping outside the subset is an error of the project (`splice check` shows it,
+    nothing starts) naming the file, the mapping and the feature, never a silently
+    different stub."""
     _layout(
         tmp_path,
         {
@@ -260,11 +261,10 @@ def test_unsupported_mapping_stops_the_start_with_its_name(tmp_path: Path) -> No
             }
         },
     )
-    with (
-        Environment(load_project(tmp_path / "splice.yaml")) as env,
-        pytest.raises(ServiceError) as caught,
-    ):
-        env.start()
-    assert "wiremock/mappings/bad.json#1" in caught.value.message
-    assert "Handlebars" in caught.value.message
-    assert caught.value.hint and "request.path" in caught.value.hint
+    with pytest.raises(SuiteError) as caught:
+        load_project(tmp_path / "splice.yaml")
+    (diag,) = caught.value.diagnostics
+    assert "wiremock/mappings/bad.json#1" in diag.message
+    assert "Handlebars" in diag.message
+    assert diag.span is not None and diag.span.path.name == "splice.yaml"
+    assert diag.hint and "request.path" in diag.hint

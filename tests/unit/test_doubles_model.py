@@ -3,6 +3,7 @@ comparison, WireMock conversion, scrubbing, cassettes and stub files."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,22 @@ def test_wiremock_file_with_unsupported_mapping_names_it(tmp_path: Path) -> None
     )
     with pytest.raises(StubFileError, match=r"m\.json#2: response: the fault 'EXPLODE'"):
         load_wiremock_file(path, tmp_path)
+
+
+def test_catastrophic_stub_regexes_answer_at_once() -> None:
+    """Stub regexes run on RE2: `^(a+)+$` against 40 a's and a '!' (in the path, a header,
+    the body) is a quick no-match, not a mock that stops answering."""
+    evil = "a" * 40 + "!"
+    request = _request("POST", f"/{evil}", {"x-token": evil}, evil.encode())
+    assert not _matches({"path_regex": "^/(a+)+$"}, request)
+    assert not _matches({"headers": {"x-token": {"regex": "^(a+)+$"}}}, request)
+    assert not _matches({"body": {"regex": "^(a+)+$"}}, request)
+    assert _matches({"headers": {"x-token": {"not_regex": "^(a+)+$"}}}, request)
+
+
+def test_scrub_patterns_replace_what_re_would() -> None:
+    """Scrub patterns (RE2) replace the same text as re.sub, the replacement taken as is."""
+    scrubber = Scrubber(patterns=[r"sk_\w+", "x*"], replacement="<s>")
+    assert scrubber.scrub_text("key sk_live_123 end", set()) == re.sub(
+        "x*", "<s>", re.sub(r"sk_\w+", "<s>", "key sk_live_123 end")
+    )

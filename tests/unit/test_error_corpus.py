@@ -26,6 +26,10 @@ UPDATE = os.environ.get("SPLICE_UPDATE_GOLDEN") == "1"
 
 CASE_FILES = sorted(CASES.glob("*.splice.yaml"))
 CASE_NAMES = [path.name.removesuffix(".splice.yaml") for path in CASE_FILES]
+# project-file mistakes: cases/projects/NN-name/splice.yaml, checked with a suite beside it
+PROJECTS = CASES / "projects"
+PROJECT_NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "splice.yaml").is_file())
+PROJECT_GOLDEN = GOLDEN / "projects"
 
 # Cases whose message comes from a validator that gives no hint yet (an executor's own
 # model); listed so a hint that appears, or goes missing elsewhere, is noticed.
@@ -33,12 +37,15 @@ WITHOUT_HINT: set[str] = set()  # every case has a hint
 
 
 def _splice(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cwd: Path = CASES,
 ) -> tuple[int | str | None, str]:
     # only the built-in executors: hints that list executors must not depend on the
     # plugins installed where the tests run
     monkeypatch.setattr(registry, "_targets", lambda: dict(registry._BUILTIN))
-    monkeypatch.chdir(CASES)
+    monkeypatch.chdir(cwd)
     monkeypatch.setenv("COLUMNS", "200")
     with pytest.raises(SystemExit) as exited:
         main(args)
@@ -68,10 +75,42 @@ def test_check_output_matches_golden(
     assert err == golden.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", CASE_NAMES)
-def test_every_diagnostic_is_located(name: str) -> None:
+@pytest.mark.parametrize("name", PROJECT_NAMES)
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_project_mistakes_match_golden(
+    name: str,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A project-file mistake: `splice check` and `splice run` (which starts nothing) exit
+    2 with exactly the golden diagnostics, never a traceback."""
+    args = [command, "../suite.splice.yaml"] + (["--no-store"] if command == "run" else [])
+    code, err = _splice(args, monkeypatch, capsys, PROJECTS / name)
+    assert "Traceback" not in err
+    assert code == 2, err
+    golden = PROJECT_GOLDEN / f"{name}.txt"
+    if UPDATE and command == "check":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(err, encoding="utf-8")
+        return
+    assert err == golden.read_text(encoding="utf-8")
+
+
+def test_project_corpus_is_complete() -> None:
+    """Every project case has a golden file and vice versa."""
+    assert len(PROJECT_NAMES) >= 10
+    if not UPDATE:
+        assert sorted(p.stem for p in PROJECT_GOLDEN.glob("*.txt")) == PROJECT_NAMES
+
+
+@pytest.mark.parametrize(
+    "golden", [*(f"{n}.txt" for n in CASE_NAMES), *(f"projects/{n}.txt" for n in PROJECT_NAMES)]
+)
+def test_every_diagnostic_is_located(golden: str) -> None:
     """Each golden diagnostic has file:line:column, the source line, a caret and a hint."""
-    text = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    name = golden.removesuffix(".txt")
+    text = (GOLDEN / golden).read_text(encoding="utf-8")
     blocks = text.strip().split("\n\n")
     diagnostics, summary = blocks[:-1], blocks[-1]
     assert re.fullmatch(r"\d+ errors? in \d+ files?", summary)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +96,10 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
 
     grace = opts.get("term_grace")
     try:
-        with Interrupts(runner, DEFAULT_GRACE if grace is None else grace):
+        with (
+            _debug_log(opts["verbose"] >= 2, runner.masker.text),
+            Interrupts(runner, DEFAULT_GRACE if grace is None else grace),
+        ):
             return _run_with_services(project, runner, console, recording, opts)
     except KeyboardInterrupt:  # before the run started: the services did not all start
         console.console.print("interrupted while starting the services", style="yellow")
@@ -102,6 +107,32 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     finally:
         if recording is not None:
             recording.close()
+
+
+@contextlib.contextmanager
+def _debug_log(enabled: bool, mask: Callable[[str], str]) -> Iterator[None]:
+    """With -vv, splice's debug log (the traceback of an internal error) on stderr, masked."""
+    if not enabled:
+        yield
+        return
+    import logging
+    import sys
+
+    class Masked(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return mask(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Masked("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("splice")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recording | None:

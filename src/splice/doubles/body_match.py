@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from splice.doubles.checks import Check, short_json, text_test
 from splice.doubles.incoming import Incoming
 from splice.doubles.jsonpaths import find
 from splice.doubles.model import TEXT_OPS, BodyMatch, TextMatch, ValueMatch
+from splice.regexes import compile_user_regex
 
 
 def body_checks(spec: BodyMatch) -> list[Check]:
@@ -34,10 +34,8 @@ def body_checks(spec: BodyMatch) -> list[Check]:
         part = spec.contains
         out.append(Check("body", f"contains {part!r}", lambda r: part in r.text, _text, 2.0))
     if spec.regex is not None:
-        pattern = re.compile(spec.regex)
-        out.append(
-            Check("body", f"~ {spec.regex}", lambda r: pattern.search(r.text) is not None, _text)
-        )
+        pattern = compile_user_regex(spec.regex)
+        out.append(Check("body", f"~ {spec.regex}", lambda r: pattern.finds(r.text), _text))
     if "json_" in given:
         expected, unordered = spec.json_, spec.ignore_array_order
         out.append(

@@ -84,6 +84,11 @@ class Cassette:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise CassetteError(f"cannot read cassette {str(path)!r}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise CassetteError(
+                f"cassette {str(path)!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                f"at offset {exc.start})"
+            ) from exc
         except yaml.YAMLError as exc:
             raise CassetteError(f"cassette {str(path)!r} is not valid YAML: {exc}") from exc
         if data is None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from splice.doubles.incoming import Incoming
 from splice.doubles.model import TextMatch, ValueMatch, as_text
+from splice.regexes import RegexTimeout, UserRegex, compile_user_regex
 
 
 @dataclass(slots=True)
@@ -60,13 +60,20 @@ def text_test(want: ValueMatch) -> tuple[Callable[[str | None], bool], str]:
         if fold:
             return (lambda v: v is not None and part in v.lower()), f"contains {m.contains!r}"
         return (lambda v: v is not None and part in v), f"contains {m.contains!r}"
-    flags = re.IGNORECASE if fold else 0
     if m.regex is not None:
-        pattern = re.compile(m.regex, flags)
-        return (lambda v: v is not None and pattern.search(v) is not None), f"~ {m.regex}"
+        pattern = compile_user_regex(m.regex, ignore_case=fold)
+        return (lambda v: v is not None and pattern.finds(v)), f"~ {m.regex}"
     assert m.not_regex is not None
-    negative = re.compile(m.not_regex, flags)
-    return (lambda v: v is not None and negative.search(v) is None), f"!~ {m.not_regex}"
+    negative = compile_user_regex(m.not_regex, ignore_case=fold)
+    return (lambda v: v is not None and not _found_or_slow(negative, v)), f"!~ {m.not_regex}"
+
+
+def _found_or_slow(pattern: UserRegex, text: str) -> bool:
+    """For `not_regex`: a match that runs out of time counts as found (no match claimed)."""
+    try:
+        return pattern.search(text) is not None
+    except RegexTimeout:
+        return True
 
 
 def short_json(value: Any, limit: int = 200) -> str:

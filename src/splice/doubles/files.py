@@ -19,12 +19,23 @@ from splice.errors import SourceSpan, SuiteError
 
 
 class StubFileError(ValueError):
-    """A stub file that cannot be used; `message` names the place, `hint` the fix."""
+    """A stub file that cannot be used; `message` names the place, `hint` the fix.
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    When the place is known, `span` holds it and `problem` the message without it (for a
+    located error of `splice check`)."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        span: SourceSpan | None = None,
+        problem: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.span = span
+        self.problem = problem or message
 
 
 def expand(patterns: list[str], root: Path, what: str) -> list[Path]:
@@ -76,20 +87,24 @@ def load_stub_file(path: Path, root: Path) -> list[dict[str, Any]]:
             diags = from_validation_error(exc, StubSpec, doc.positions, loc, data=raw)
             first = diags[0]
             span = first.span or where
-            raise StubFileError(f"{_span(span, root)}: {first.message}", first.hint) from exc
-        out.append(checked(spec, path.parent, f"{_span(where, root)}"))
+            raise StubFileError(
+                f"{_span(span, root)}: {first.message}", first.hint, span, first.message
+            ) from exc
+        out.append(checked(spec, path.parent, f"{_span(where, root)}", where))
     return out
 
 
-def checked(spec: StubSpec, base_dir: Path, source: str) -> dict[str, Any]:
+def checked(
+    spec: StubSpec, base_dir: Path, source: str, span: SourceSpan | None = None
+) -> dict[str, Any]:
     """Compile the stub once (regexes, templates, schemas, body files) and return it as
     data for the server, with body files made absolute."""
     try:
         Stub(spec, 0, base_dir, source)
     except ValueError as exc:
-        raise StubFileError(
-            f"{source}: stub {spec.label()!r}: {exc}", "fix the stub; the message says what"
-        ) from exc
+        problem = f"stub {spec.label()!r}: {exc}"
+        hint = getattr(exc, "hint", None) or "fix the stub; the message says what"
+        raise StubFileError(f"{source}: {problem}", hint, span, problem) from exc
     data = spec.model_dump(by_alias=True, exclude_unset=True)
     for response in [data.get("response"), *(data.get("responses") or [])]:
         if response and response.get("file") and not Path(response["file"]).is_absolute():
@@ -145,4 +160,4 @@ def _from_suite_error(exc: SuiteError, root: Path) -> StubFileError:
     if diag is None:
         return StubFileError(str(exc))
     where = f"{_span(diag.span, root)}: " if diag.span else ""
-    return StubFileError(f"{where}{diag.message}", diag.hint)
+    return StubFileError(f"{where}{diag.message}", diag.hint, diag.span, diag.message)

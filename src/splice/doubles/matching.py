@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from splice.doubles.body_match import body_checks
 from splice.doubles.checks import Check, Difference, similarity, text_test
 from splice.doubles.incoming import Incoming
 from splice.doubles.model import RequestSpec, ValueMatch
 from splice.doubles.paths import compile_template
+from splice.regexes import RegexTimeout, UserRegex, compile_user_regex
 
 
 class RequestMatcher:
@@ -85,18 +87,32 @@ def _path_checks(spec: RequestSpec) -> list[Check]:
     if spec.path_template is not None:
         return [_regex_check("path", spec.path_template, compile_template(spec.path_template))]
     if spec.path_regex is not None:
-        return [_regex_check("path", f"~ {spec.path_regex}", re.compile(spec.path_regex))]
+        pattern = compile_user_regex(spec.path_regex)
+        return [_regex_check("path", f"~ {spec.path_regex}", pattern)]
     if spec.url_regex is not None:
-        pattern = re.compile(spec.url_regex)
+        url_pattern = compile_user_regex(spec.url_regex)
         return [
-            Check("url", f"~ {spec.url_regex}", lambda r: bool(pattern.fullmatch(r.target)), target)
+            Check(
+                "url",
+                f"~ {spec.url_regex}",
+                lambda r: _fullmatch(url_pattern, r.target) is not None,
+                target,
+            )
         ]
     return []
 
 
-def _regex_check(part: str, expected: str, pattern: re.Pattern[str]) -> Check:
+def _fullmatch(pattern: re.Pattern[str] | UserRegex, text: str) -> Any:
+    """The whole-text match, or None (also when a bounded match runs out of time)."""
+    try:
+        return pattern.fullmatch(text)
+    except RegexTimeout:
+        return None
+
+
+def _regex_check(part: str, expected: str, pattern: re.Pattern[str] | UserRegex) -> Check:
     def test(r: Incoming) -> bool:
-        found = pattern.fullmatch(r.path)
+        found = _fullmatch(pattern, r.path)
         if found is None:
             return False
         r.params = {k: v for k, v in found.groupdict().items() if v is not None}

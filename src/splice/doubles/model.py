@@ -18,12 +18,12 @@ run time through the admin API (in the mock's own process).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from splice.model.durations import parse_duration
+from splice.regexes import RegexError, compile_user_regex
 
 TEXT_OPS = ("equal", "contains", "regex", "not_regex", "absent")
 DEFAULT_PRIORITY = 5
@@ -39,9 +39,9 @@ class Spec(BaseModel):
 def _regex(value: str | None) -> str | None:
     if value is not None:
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {value!r}: {exc}") from exc
+            compile_user_regex(value)
+        except RegexError as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc.detail}") from exc
     return value
 
 

@@ -9,12 +9,12 @@ then also replaced wherever else it appears in the exchange: an API that echoes 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
 from splice.doubles.jsonpaths import compile_path
+from splice.regexes import RegexTimeout, compile_user_regex
 
 REPLACEMENT = "<scrubbed>"
 _MIN_SECRET = 4  # shorter values are too likely to occur by chance ("1", "eur")
@@ -36,7 +36,7 @@ class Scrubber:
         self._query = set(self.query)
         self._keys = {k for k in self.json if not k.startswith("$")}
         self._paths = [compile_path(p) for p in self.json if p.startswith("$")]
-        self._patterns = [re.compile(p) for p in self.patterns]
+        self._patterns = [compile_user_regex(p) for p in self.patterns]
 
     @property
     def empty(self) -> bool:
@@ -90,7 +90,10 @@ class Scrubber:
     def scrub_text(self, text: str, found: set[str]) -> str:
         """Patterns, then every secret found so far, longest first."""
         for pattern in self._patterns:
-            text = pattern.sub(self.replacement, text)
+            try:
+                text = pattern.sub(self.replacement, text)
+            except RegexTimeout:  # what cannot be searched in time is not kept at all
+                text = self.replacement
         for secret in sorted(found, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, self.replacement)

@@ -32,6 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
 from splice.executors.base import Block, StepContext, StepOutput, TestcaseSession
+from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -89,6 +90,14 @@ class HttpBlock(Block):
     def _timeout(cls, value: Any) -> Any:
         if value is not None:
             parse_duration(value)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise HintedValueError(*problem)
         return value
 
     @model_validator(mode="after")
@@ -212,7 +221,7 @@ class HttpExecutor:
                 response = client.request(
                     block.method, block.url, extensions={"trace": trace}, **kwargs
                 )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             if ctx.cancelled.is_set():
                 raise StepInterrupted(
                     f"interrupted while waiting for {block.method} {block.url}"
@@ -250,7 +259,9 @@ class _Sockets:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _failure(exc: httpx.HTTPError, block: HttpBlock, timeout: float) -> StepError:
+def _failure(
+    exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float
+) -> StepError:
     """An httpx error as the step's error, with what to check next."""
     if isinstance(exc, httpx.TimeoutException):
         return StepError(
@@ -262,9 +273,29 @@ def _failure(exc: httpx.HTTPError, block: HttpBlock, timeout: float) -> StepErro
             f"cannot connect to {block.url}: {_reason(exc)}",
             "is the service running and listening on that host and port?",
         )
-    if isinstance(exc, httpx.UnsupportedProtocol):
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return StepError(f"invalid URL {block.url!r}: {exc}", "URLs start with http:// or https://")
     return StepError(f"{block.method} {block.url} failed: {_reason(exc)}")
+
+
+def url_problem(url: str) -> tuple[str, str] | None:
+    """Why `url` cannot be requested (message, hint), or None when it can."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return (
+            f"invalid URL {url!r}: {exc}",
+            "check the host (an IPv6 address goes in brackets: http://[::1]:8080/) and the port",
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return (
+            f"{url!r} is not an http:// or https:// URL",
+            "write the whole URL, e.g. http://127.0.0.1:8080/orders, or build it from a "
+            "variable: '{{ services.app.url }}/orders'",
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return (f"invalid URL {url!r}: port {parsed.port} is out of range", "ports are 1 to 65535")
+    return None
 
 
 def _param(value: Any) -> Any:

@@ -29,7 +29,7 @@ Matchers
                                   as the value of an object key, and on its own
     ``$type: name`` or ``[...]``  string, integer, number, boolean, null, array, object;
                                   integer excludes bool, number is any int or float
-    ``$regex: pattern``           ``re.search`` on a string (Python syntax)
+    ``$regex: pattern``           ``re.search`` on a string (Python syntax, run on RE2)
     ``$len: N`` or matcher        length of a string, array or object
     ``$contains: x``              a substring of a string; an element of an array that
                                   matches ``x`` (partially, for objects); a key of an object

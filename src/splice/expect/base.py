@@ -6,12 +6,13 @@ Everything here is pure and cheap; `matchers`, `validation` and `diff` build on 
 from __future__ import annotations
 
 import enum
-import functools
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from splice.regexes import compile_user_regex
 
 Loc = tuple[str | int, ...]
 """Keys and indexes leading from the root of an expected value to one place inside it."""
@@ -212,10 +213,8 @@ def lookup(actual: Mapping[Any, Any], key: Any, *, case_insensitive: bool) -> An
     return MISSING
 
 
-@functools.lru_cache(maxsize=512)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile once per pattern: steps run the same expectations many times (retries, loops)."""
-    return re.compile(pattern)
+# a `$regex` pattern, compiled once per pattern (see `splice.regexes`: RE2, or bounded)
+compile_regex = compile_user_regex
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -19,6 +18,7 @@ from splice.expect.base import (
     show,
     show_typed,
 )
+from splice.regexes import RegexError
 
 Problem = tuple[Loc, str, str | None]
 """(location relative to the matcher dict, message, hint)."""
@@ -160,9 +160,6 @@ def _regex_problems(operand: Any) -> list[Problem]:
         return problem(f"$regex needs a string, got {show_typed(operand)}", hint)
     try:
         compile_regex(operand)
-    except re.error as exc:
-        hint = "patterns use Python's re syntax; in YAML, single quotes keep backslashes"
-        return problem(f"invalid regex {show(operand)}: {exc}", hint)
-    except (RecursionError, OverflowError, ValueError) as exc:  # pathological patterns
-        return problem(f"invalid regex {show(operand)}: {exc}")
+    except RegexError as exc:
+        return problem(f"invalid regex {show(operand)}: {exc.detail}", exc.hint)
     return []

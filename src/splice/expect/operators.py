@@ -28,6 +28,7 @@ from splice.expect.base import (
     show_typed,
     values_equal,
 )
+from splice.regexes import RegexTimeout
 
 Recurse = Callable[[Any, Any, str, bool, bool], list[Mismatch]]
 """match's inner function: (expected, actual, path, strict, fold_keys) -> mismatches."""
@@ -87,7 +88,11 @@ def _regex(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
         return ctx.fail(
             f"expected a string matching regex {show(operand)}, got {show_typed(actual)}", actual
         )
-    if compile_regex(operand).search(actual) is None:
+    try:
+        found = compile_regex(operand).search(actual)
+    except RegexTimeout as exc:
+        return ctx.fail(f"{exc.message}; {exc.hint}", actual)
+    if found is None:
         return ctx.fail(f"{show(actual)} does not match regex {show(operand)}", actual)
     return []
 

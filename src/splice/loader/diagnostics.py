@@ -39,11 +39,17 @@ DURATION_HINT = "write seconds as a number (1.5) or text like '2s', '200ms' or '
 
 
 class HintedValueError(ValueError):
-    """A validation problem with the next step to take, for validators to raise."""
+    """A validation problem with the next step to take, for validators to raise.
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    `span` places the problem in another file than the one validated (a stub file that a
+    project setting names); by default it is the value's own place."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, span: SourceSpan | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        self.span = span
 
 
 def describe(value: Any) -> str:
@@ -293,6 +299,9 @@ def _other_error(
         error = (err.get("ctx") or {}).get("error")
         message, hint = split_message(str(error) if error is not None else err["msg"])
         hint = getattr(error, "hint", None) or hint
+        elsewhere = getattr(error, "span", None)
+        if elsewhere is not None:
+            return Diagnostic(message, elsewhere, hint)
         if isinstance(value, dict):
             mentioned = [k for k in value if re.search(_word(str(k)), message)]
             if mentioned:

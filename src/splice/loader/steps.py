@@ -26,6 +26,7 @@ from splice.loader.specs import CaptureSpec, RetrySpec, StepCommonSpec
 from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
 from splice.model.durations import parse_duration
 from splice.model.suite import Capture, Retry, Step
+from splice.regexes import RegexError, compile_user_regex
 from splice.reporting.diagnostics import display_path
 from splice.templating import is_template, syntax_error
 
@@ -342,12 +343,12 @@ def _captures(
             _check_jsonpath(source, (*cloc, "jsonpath"), pos, out)
         if kind == "regex":
             try:
-                compiled = re.compile(source)
-            except (re.error, OverflowError, RecursionError) as exc:
+                compiled = compile_user_regex(source)
+            except RegexError as exc:
                 out.add(
-                    f"bad regular expression {source!r}: {exc}",
+                    f"bad regular expression {source!r}: {exc.detail}",
                     pos.value((*cloc, "regex")),
-                    "patterns use Python's re syntax; in YAML, single quotes keep backslashes",
+                    exc.hint,
                 )
             else:
                 group = spec.group

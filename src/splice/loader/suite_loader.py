@@ -75,6 +75,7 @@ def suite_from_document(doc: Document) -> Suite:
             "add `- name: ...` with `steps:` under `testcases:`",
         )
     _check_template_uses(suite, out)
+    _check_template_cycles(suite, out)
     out.raise_if_any()
     return suite
 
@@ -191,6 +192,40 @@ def _check_template_uses(suite: Suite, out: Collector) -> None:
                     span,
                     did_you_mean(name, used.inputs),
                 )
+
+
+def _check_template_cycles(suite: Suite, out: Collector) -> None:
+    """Step templates that `use:` themselves, directly or through others, never end."""
+    templates = suite.templates
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for step in templates[name].steps:
+            used = step.template
+            if used is None or used not in templates:
+                continue
+            if state.get(used) == 1:
+                cycle = [*trail[trail.index(used) :], used]
+                pos = step.positions
+                span = pos.value(("use",)) if pos else step.span
+                if len(cycle) == 2:
+                    message = f"step template {name!r} uses itself"
+                else:
+                    message = "step templates use each other in a cycle: " + " → ".join(cycle)
+                out.add(
+                    message,
+                    span,
+                    "a template that leads back to itself never ends; "
+                    "move the repeated steps into the caller",
+                )
+            elif used not in state:
+                visit(used, [*trail, used])
+        state[name] = 2
+
+    for name in sorted(templates):
+        if name not in state:
+            visit(name, [name])
 
 
 def _keys(pos: Any) -> set[str]:

@@ -192,7 +192,17 @@ class _Converter:
 
     def scalar(self, node: yaml.Node) -> Any:
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
+            half = _SURROGATE.search(value) if isinstance(value, str) else None
+            if half is not None:
+                raise self.fail(
+                    f"the text holds half of a surrogate pair (U+{ord(half.group()):04X}), "
+                    "which is not a character",
+                    node,
+                    "write the character itself, or escape it whole: \\U0001F600 "
+                    "rather than \\ud83d\\ude00",
+                )
+            return value
         except yaml.constructor.ConstructorError as exc:
             problem = exc.problem or "invalid value"
             if "could not determine a constructor" in problem:
@@ -272,6 +282,9 @@ class _Converter:
 
 
 _QUOTE_HINT = "quote the value to keep it as text"
+# a lone UTF-16 surrogate ("\ud800" in a double-quoted string) cannot be encoded as UTF-8:
+# it would fail much later, in whatever prints or sends it
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_yaml(text: str, path: Path) -> Document:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from splice.errors import SuiteError
-from splice.loader.diagnostics import describe, did_you_mean, from_validation_error
+from splice.loader.diagnostics import (
+    describe,
+    did_you_mean,
+    from_validation_error,
+    split_message,
+)
 from splice.loader.steps import Collector
 from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
 from splice.model.durations import parse_duration
 from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
 from splice.project.specs import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
 from splice.services import registry
-from splice.services.base import ServiceSpec
-from splice.templating import syntax_error
+from splice.services.base import ServiceError, ServiceSpec
+from splice.services.settings import PROJECT_DIR
+from splice.templating import find_variables, is_template, syntax_error
 from splice.templating.references import attribute_uses, walk_strings
 
 
@@ -61,7 +68,7 @@ def project_from_document(doc: Document) -> Project:
         suites=spec.suites,
     )
     for name, raw in spec.services.items():
-        service = _service(name, raw, project.provider, pos, out)
+        service = _service(name, raw, project.provider, doc, out)
         if service is not None:
             project.services[name] = service
     _check_dependencies(project, pos, out)
@@ -72,8 +79,9 @@ def project_from_document(doc: Document) -> Project:
 
 
 def _service(
-    name: str, raw: Any, default_provider: str, pos: Positions, out: Collector
+    name: str, raw: Any, default_provider: str, doc: Document, out: Collector
 ) -> ServiceSpec | None:
+    pos = doc.positions
     loc = ("services", name)
     if not isinstance(raw, dict):
         out.add(
@@ -112,12 +120,23 @@ def _service(
             pos.key(loc),
             "add `url:` with the address of the running server",
         )
+    if common.isolation is not None:
+        _check_isolation(name, common.kind, common.isolation, pos, out)
+    if provider == "external" and common.url and not is_template(common.url):
+        _check_url(name, common.kind, kind, common.url, pos.value((*loc, "url")), out)
     settings_raw = {k: v for k, v in raw.items() if k not in SERVICE_COMMON_KEYS}
+    model = kind.settings_model
     try:
-        settings = kind.settings_model.model_validate(settings_raw)
+        # the project folder lets the kind check the files its settings name
+        settings = model.model_validate(settings_raw, context={PROJECT_DIR: doc.path.parent})
     except ValidationError as exc:
-        out.extend(from_validation_error(exc, kind.settings_model, pos, loc, skip_templates=True))
-        return None
+        problems = from_validation_error(exc, model, pos, loc, skip_templates=True)
+        if problems:
+            out.extend(problems)
+            return None
+        # only values that are templates are wrong as written: they are validated again
+        # once rendered, when the service starts
+        settings = model.model_construct(**settings_raw)
     return ServiceSpec(
         name=name,
         kind=common.kind,
@@ -129,6 +148,56 @@ def _service(
         image=common.image,
         isolation=common.isolation,
     )
+
+
+def _check_isolation(name: str, kind_name: str, mode: str, pos: Positions, out: Collector) -> None:
+    """A service's own `isolation:` must be a mode its kind has."""
+    supported = sorted(getattr(registry.get(kind_name), "isolation_modes", frozenset()))
+    if mode == "none" or mode in supported:
+        return
+    span = pos.value(("services", name, "isolation"))
+    if not supported:
+        out.add(
+            f"kind {kind_name!r} has no isolation modes, so {mode!r} cannot apply",
+            span,
+            "remove `isolation:` from this service",
+        )
+        return
+    out.add(
+        f"isolation {mode!r} is not supported by kind {kind_name!r}",
+        span,
+        "it supports: " + ", ".join([*supported, "none"]),
+    )
+
+
+def _check_url(  # noqa: PLR0917 - private; the service's name, kind and URL
+    name: str, kind_name: str, kind: Any, url: str, span: Any, out: Collector
+) -> None:
+    """An external service's URL is read by its kind as `splice run` would read it."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        out.add(
+            f"invalid URL {url!r}: {exc}",
+            span,
+            "check the host (an IPv6 address goes in brackets: [::1]) and the port",
+        )
+        return
+    if not parts.scheme or not parts.hostname:
+        out.add(
+            f"{url!r} is not a URL with a scheme and a host",
+            span,
+            "write the whole URL, e.g. redis://127.0.0.1:6379/0",
+        )
+        return
+    probe = ServiceSpec(name=name, kind=kind_name, provider="external", settings=None, url=url)
+    try:
+        kind.external(probe)
+    except ServiceError as exc:
+        out.add(exc.message, span, exc.hint)
+    except ValueError as exc:
+        out.add(f"invalid URL {url!r}: {exc}", span, "check the URL's parts")
 
 
 def _check_dependencies(project: Project, pos: Positions, out: Collector) -> None:
@@ -164,21 +233,38 @@ def _check_dependencies(project: Project, pos: Positions, out: Collector) -> Non
             visit(name, [name])
 
 
+# what the templates in a service's settings can read, besides the project's `vars`
+SERVICE_SCOPE = ("services", "port")
+
+
 def _check_templates(project: Project, doc: Document, out: Collector) -> None:
-    """Template syntax, and `services.X` that names no service (or one not depended on)."""
+    """Template syntax, variables that do not exist, and `services.X` that names no
+    service (or one not depended on)."""
     pos = doc.positions
     data = doc.data if isinstance(doc.data, dict) else {}
     services = data.get("services") or {}
+    known = {*SERVICE_SCOPE, *project.vars}
     for name, raw in services.items():
-        if name not in project.services:
+        if not isinstance(raw, dict):
             continue
-        deps = set(project.services[name].depends_on)
+        valid = name in project.services  # else only syntax and variables are checked
+        deps = set(project.services[name].depends_on) if valid else set()
         for loc, text in walk_strings(raw, ("services", name)):
             problem = syntax_error(text)
             if problem is not None:
                 out.add(problem.message, pos.value(loc), problem.hint)
                 continue
-            for used in sorted(attribute_uses(text, "services")):
+            for unknown in sorted(find_variables(text) - known):
+                close = did_you_mean(unknown, known) or ""
+                out.add(
+                    f"undefined variable {unknown!r} in a template",
+                    pos.value(loc),
+                    close
+                    if close.startswith("did you mean")
+                    else "service settings can use `port`, `services.NAME.*` and the "
+                    "project's `vars`",
+                )
+            for used in sorted(attribute_uses(text, "services")) if valid else []:
                 if used not in project.services:
                     out.add(
                         f"unknown service {used!r} in a template",
@@ -229,13 +315,31 @@ def _data(spec: ProjectSpec, doc: Document, project: Project, out: Collector) ->
         try:
             timeout = parse_duration(migration.timeout)
         except ValueError as exc:
-            out.add(str(exc), pos.value((*mloc, "timeout")))
+            message, hint = split_message(str(exc))
+            out.add(message, pos.value((*mloc, "timeout")), hint)
+            continue
+        cwd = root / (migration.cwd or ".")
+        if not cwd.is_dir():
+            out.add(
+                f"folder not found: {migration.cwd!r}",
+                pos.value((*mloc, "cwd")),
+                f"looked for {cwd}; paths are relative to the project folder",
+            )
+            continue
+        if not (
+            migration.command if isinstance(migration.command, list) else migration.command.strip()
+        ):
+            out.add(
+                "the migration's command is empty",
+                pos.value((*mloc, "command")),
+                "write the command to run, e.g. `alembic upgrade head`",
+            )
             continue
         plan.migrations.append(
             Migration(
                 service=migration.service,
                 command=migration.command,
-                cwd=root / (migration.cwd or "."),
+                cwd=cwd,
                 env=migration.env,
                 timeout=timeout,
             )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from splice.model.suite import Capture
+from splice.regexes import RegexError, compile_user_regex
 from splice.templating import evaluate
 
 
@@ -75,8 +75,11 @@ def _capture(spec: Capture, result: Mapping[str, Any], scope: Mapping[str, Any])
     text = result.get(field)
     if not isinstance(text, str):
         raise CaptureFailure(f"capture {spec.name!r}: result field {field!r} is not text")
-    pattern = re.compile(spec.source)
-    found = list(pattern.finditer(text))
+    pattern = compile_user_regex(spec.source)
+    try:
+        found = list(pattern.finditer(text))
+    except RegexError as exc:  # ran out of time
+        raise CaptureFailure(f"capture {spec.name!r}: {exc.message}", exc.hint) from exc
     if not found:
         raise CaptureFailure(
             f"capture {spec.name!r}: regex {spec.source!r} found nothing in {field}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,11 @@ from splice.runner.assertions import check_assertions, check_expect
 from splice.runner.captures import CaptureFailure, capture
 from splice.runner.secrets import Masker
 from splice.templating import TemplateFailure, evaluate, render
+
+_log = logging.getLogger("splice.runner")
+
+# how deep step templates may call each other at run time (the loader refuses cycles)
+MAX_TEMPLATE_DEPTH = 32
 
 
 @dataclass
@@ -42,6 +48,7 @@ class StepEnv:
     name_prefix: str = ""
     # where results of a template's inner steps go (they precede the `use` step's own)
     sink: list[StepResult] | None = None
+    depth: int = 0  # step templates entered to reach this step
 
 
 def condition(value: Any, scope: dict[str, Any]) -> bool:
@@ -80,11 +87,30 @@ def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> S
         result.name = env.name_prefix + (
             render(step.name, scope) if "{{" in step.name else step.name
         )
-    if step.template is not None:
-        _run_template_step(step, scope, phase, env, result)
-    else:
-        _run_executor_step(step, scope, env, result)
+    try:
+        if step.template is not None:
+            _run_template_step(step, scope, phase, env, result)
+        else:
+            _run_executor_step(step, scope, env, result)
+    except Exception as exc:  # noqa: BLE001 - the step boundary: nothing escapes a step
+        result.status = Status.ERROR
+        result.failures.append(internal_error(step, exc))
     return _finish(result, clock, env)
+
+
+def internal_error(step: Step, exc: Exception) -> Failure:
+    """What an exception that is not a `StepError` says: a bug, named as one, with its cause.
+
+    The traceback goes to the `splice.runner` logger (shown by `splice run -vv`)."""
+    where = f"executor {step.executor!r}" if step.executor else f"step template {step.template!r}"
+    _log.debug("internal error in %s at %s", where, step.span, exc_info=exc)
+    cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return Failure(
+        "error",
+        f"internal error in {where}: {cause}",
+        hint="this is a bug in splice or in the plugin, not in the suite; please report it "
+        "with the traceback that `splice run -vv` prints",
+    )
 
 
 def _skip_reason(step: Step, scope: dict[str, Any]) -> str | None:
@@ -266,6 +292,16 @@ def _run_template_step(
     step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv, out: StepResult
 ) -> None:
     template = env.templates[step.template or ""]
+    if env.depth >= MAX_TEMPLATE_DEPTH:
+        out.status = Status.ERROR
+        out.failures.append(
+            Failure(
+                "error",
+                f"step templates call each other more than {MAX_TEMPLATE_DEPTH} levels deep",
+                hint="a template that uses itself, directly or through others, never ends",
+            )
+        )
+        return
     try:
         inputs = render(step.inputs, scope)
     except TemplateFailure as exc:
@@ -290,6 +326,7 @@ def _run_template_step(
         on_step=env.on_step,
         name_prefix=f"{env.name_prefix}{template.name} › ",
         sink=env.sink,
+        depth=env.depth + 1,
     )
     for sub in template.steps:
         if env.cancelled.is_set():

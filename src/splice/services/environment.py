@@ -15,7 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from splice.project.model import Project
+from splice.reporting.diagnostics import where as display_where
 from splice.services import registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
 from splice.services.reaper import Reaper
@@ -78,7 +81,15 @@ class Environment:
         kind = registry.get(spec.kind)
         started = time.perf_counter()
         if spec.provider == "external":
-            endpoint = kind.external(_rendered(spec, {"services": self.vars()}))
+            rendered = _rendered(spec, {"services": self.vars(), **self.project.vars})
+            try:
+                endpoint = kind.external(rendered)
+            except ValueError as exc:  # urlsplit: a bracket or a port that is wrong
+                raise ServiceError(
+                    spec.name,
+                    f"invalid URL {rendered.url!r}: {exc}",
+                    hint="check its host and port",
+                ) from exc
             kind.check_ready(endpoint, timeout=10.0)
             service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
         elif spec.provider == "docker":
@@ -151,7 +162,13 @@ def _rendered(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
     the kind, which assigns it)."""
     settings = spec.settings
     try:
-        data = settings.model_dump(by_alias=True) if hasattr(settings, "model_dump") else settings
+        # warnings off: settings kept as written (their templates were not valid values
+        # yet) hold text where the model wants, say, a number
+        data = (
+            settings.model_dump(by_alias=True, warnings=False)
+            if hasattr(settings, "model_dump")
+            else settings
+        )
         rendered = render(data, {"port": "{{ port }}", **scope})
         new_settings = (
             type(settings).model_validate(rendered)
@@ -161,6 +178,14 @@ def _rendered(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
         url = render(spec.url, scope) if spec.url else spec.url
     except TemplateFailure as exc:
         raise ServiceError(spec.name, f"in its settings: {exc.message}", hint=exc.hint) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        where = f" ({display_where(spec.span)})" if spec.span else ""
+        raise ServiceError(
+            spec.name,
+            f"after templating, its settings{where} are invalid: {problems}",
+            hint="check the values the templates produce",
+        ) from exc
     return ServiceSpec(
         spec.name,
         spec.kind,

@@ -21,10 +21,10 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 import splice
 from splice.doubles.client import MockAdminError, MockClient
@@ -33,6 +33,8 @@ from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, HttpUrl, matching_files, project_dir, user_regex
+from splice.templating import is_template
 
 
 class ScrubSettings(Settings):
@@ -45,29 +47,18 @@ class ScrubSettings(Settings):
     @field_validator("patterns")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
-        import re
-
         for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+            user_regex(pattern)
         return value
 
 
 class RecordSettings(Settings):
     cassette: str
     mode: Literal["once", "new", "none", "all"] = "once"
-    target: str | None = None
+    target: HttpUrl = None
     match_on: list[Literal["method", "path", "query", "body"]] = ["method", "path", "query", "body"]
     scrub: ScrubSettings = ScrubSettings()
-    timeout: str | float = "30s"
-
-    @field_validator("timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    timeout: Duration = "30s"
 
     @model_validator(mode="after")
     def _target(self) -> RecordSettings:
@@ -78,22 +69,71 @@ class RecordSettings(Settings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _cassette(self, info: ValidationInfo) -> RecordSettings:
+        root = project_dir(info)
+        if root is None or is_template(self.cassette):
+            return self
+        path = Path(self.cassette)
+        path = path if path.is_absolute() else root / path
+        if self.mode == "none" and not path.is_file():
+            raise HintedValueError(
+                f"record mode 'none' replays the cassette {self.cassette!r}, which does not exist",
+                "record it first with mode `once` (and a `target`), or fix the path",
+            )
+        if self.mode != "all" and path.is_file():
+            from splice.doubles.cassette import Cassette, CassetteError
+
+            try:
+                Cassette.load(path)
+            except CassetteError as exc:
+                why = str(exc).replace(f"cassette {str(path)!r} ", "")
+                raise HintedValueError(
+                    f"the cassette {self.cassette!r} cannot be replayed: {why}",
+                    "fix the file, or delete it to record again",
+                ) from exc
+        return self
+
+
+def _stub_files(pattern: str, info: ValidationInfo) -> str:
+    return _checked_files(pattern, info, "stub")
+
+
+def _wiremock_files(pattern: str, info: ValidationInfo) -> str:
+    return _checked_files(pattern, info, "WireMock mapping")
+
+
+def _checked_files(pattern: str, info: ValidationInfo, what: str) -> str:
+    """Each file the pattern matches loads: a mistake in a stub is located in its file."""
+    files = matching_files(pattern, info, what)
+    root = project_dir(info)
+    for path in files or []:
+        assert root is not None
+        try:
+            if what == "stub":
+                load_stub_file(path, root)
+            else:
+                load_wiremock_file(path, root)
+        except StubFileError as exc:
+            raise HintedValueError(
+                exc.problem if exc.span else exc.message, exc.hint, exc.span
+            ) from exc
+    return pattern
+
+
+StubFiles = Annotated[str, AfterValidator(_stub_files)]
+WireMockFiles = Annotated[str, AfterValidator(_wiremock_files)]
+
 
 class MockSettings(Settings):
-    stubs: list[str] | str = []
-    wiremock: list[str] | str = []
+    stubs: list[StubFiles] | StubFiles = []
+    wiremock: list[WireMockFiles] | WireMockFiles = []
     journal_size: int = Field(default=10_000, ge=0)
     journal_body_limit: int = Field(default=64 * 1024, ge=0)
     unmatched_status: int = Field(default=404, ge=100, le=599)
     record: RecordSettings | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
-    ready_timeout: str | float = "10s"
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    ready_timeout: Duration = "10s"
 
 
 def _list(value: list[str] | str) -> list[str]:

@@ -39,6 +39,7 @@ from splice.services.base import (
 )
 from splice.services.kinds import _binary_server as server
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, Version
 
 _MANAGED = {
     "listener": "splice assigns a free port on 127.0.0.1",
@@ -61,22 +62,11 @@ _CONNACK_REASONS = {
 
 
 class MqttSettings(Settings):
-    version: str | None = None  # checked against the local binary; the docker image tag
+    version: Version = None  # checked against the local binary; the docker image tag
     user: str | None = None
     password: str | None = None
     config: dict[str, str | int | float | bool] = {}
-    ready_timeout: str | float = "10s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    ready_timeout: Duration = "10s"
 
     @model_validator(mode="after")
     def _user_needs_password(self) -> MqttSettings:

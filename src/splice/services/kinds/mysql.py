@@ -39,6 +39,7 @@ from splice.services.kinds.mysql_isolation import Template, Truncate
 from splice.services.kinds.mysql_server import connect, make_endpoint
 from splice.services.kinds.postgres_data import SqlData, attach, run_closers
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, ProjectFile, Version
 
 _MANAGED = {
     "port": "splice assigns a free port",
@@ -55,27 +56,16 @@ class MysqlSettings(Settings):
     database: str = "splice"
     user: str = "splice"
     password: str | None = None  # None: generated once per machine (see default_password)
-    version: str | None = None
-    init: list[str] = []
+    version: Version = None
+    init: list[ProjectFile] = []
     config: dict[str, str | int | float | bool] = {}
-    ready_timeout: str | float = "60s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
+    ready_timeout: Duration = "60s"
 
     @field_validator("database", "user")
     @classmethod
     def _name(cls, value: str) -> str:
         if not re.fullmatch(r"[^`'\"\\\x00/]{1,64}", value):
             raise ValueError(f"{value!r} is not a usable name: 1 to 64 characters, no quotes")
-        return value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
         return value
 
     @field_validator("config")

@@ -18,7 +18,7 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
@@ -34,26 +34,16 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.kinds import nats_protocol
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, Version
 
 
 class NatsSettings(Settings):
-    version: str | None = None  # checked against the local binary; the docker image tag
+    version: Version = None  # checked against the local binary; the docker image tag
     jetstream: bool = False
     monitoring: bool = False
     user: str | None = None
     password: str | None = None
-    ready_timeout: str | float = "10s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    ready_timeout: Duration = "10s"
 
     @model_validator(mode="after")
     def _user_needs_password(self) -> NatsSettings:

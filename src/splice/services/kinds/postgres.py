@@ -41,6 +41,7 @@ from splice.services.kinds.postgres_cluster import connect, make_endpoint
 from splice.services.kinds.postgres_data import SqlData, attach, run_closers
 from splice.services.kinds.postgres_isolation import Template, Truncate
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, ProjectFile, Version
 
 # server settings splice sets itself, with the setting that covers each
 _MANAGED = {
@@ -56,16 +57,11 @@ class PostgresSettings(Settings):
     database: str = "splice"
     user: str = "splice"
     password: str | None = None  # None: generated once per machine (see default_password)
-    version: str | None = None
-    init: list[str] = []
+    version: Version = None
+    init: list[ProjectFile] = []
     config: dict[str, str | int | float | bool] = {}
     locale: str = "C"
-    ready_timeout: str | float = "30s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
+    ready_timeout: Duration = "30s"
 
     @field_validator("database", "user")
     @classmethod
@@ -79,12 +75,6 @@ class PostgresSettings(Settings):
     def _locale(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_.@-]+", value):
             raise ValueError(f"{value!r} is not a locale name; for example C or en_US.UTF-8")
-        return value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
         return value
 
     @field_validator("config")

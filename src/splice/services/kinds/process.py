@@ -14,7 +14,6 @@ stderr in the service's log, and waits for readiness by HTTP, TCP, a log line or
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import urllib.error
@@ -25,8 +24,10 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from splice.model.durations import parse_duration
+from splice.regexes import compile_user_regex
 from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
+from splice.services.settings import Duration, ProjectFolder, http_url, user_regex
 from splice.templating import render
 
 
@@ -35,34 +36,28 @@ class Ready(Settings):
     tcp: bool = False  # the port accepts connections
     log: str | None = None  # a regular expression the log must show
     command: str | None = None  # a command that must exit 0
-    timeout: str | float = "30s"
+    timeout: Duration = "30s"
 
-    @field_validator("timeout")
+    @field_validator("http")
     @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    def _http(cls, value: str | None) -> str | None:
+        return http_url(value) if value is not None and "://" in value else value
 
     @field_validator("log")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression: {exc}") from exc
-        return value
+        return user_regex(value) if value is not None else None
 
 
 class ProcessSettings(Settings):
     command: str | list[str]
     env: dict[str, str | int | float | bool] = {}
     inherit_env: bool = True
-    cwd: str | None = None
+    cwd: ProjectFolder = None
     port: int | None = Field(default=None, ge=1, le=65535)
     ready: Ready | None = None
     stop_signal: str = "SIGTERM"
-    stop_timeout: str | float = "5s"
+    stop_timeout: Duration = "5s"
     clock: bool = False  # a wall clock tests can move (libfaketime), see `ServiceClock`
 
     @field_validator("stop_signal")
@@ -242,11 +237,11 @@ def _probe(
 
         return http_probe, f"HTTP GET {url} to answer 2xx or 3xx"
     if ready.log is not None:
-        pattern = re.compile(ready.log)
+        pattern = compile_user_regex(ready.log)
 
         def log_probe() -> None:
             text = ctx.log_path.read_text(errors="replace") if ctx.log_path.exists() else ""
-            if not pattern.search(text):
+            if not pattern.finds(text):
                 raise OSError("not in the log yet")
 
         return log_probe, f"a log line matching {ready.log!r}"

@@ -47,6 +47,7 @@ from splice.services.kinds.rabbitmq_client import (
     wait_for_handshake,
     with_vhost,
 )
+from splice.services.settings import Duration, Version
 
 # Per process: two `splice run`s sharing one `splice up` environment (or one external
 # broker) count their testcases t1, t2... alike, so names carry this too.
@@ -55,18 +56,13 @@ _CONFIG_KEY = re.compile(r"^[A-Za-z0-9_.$-]+$")
 
 
 class RabbitmqSettings(Settings):
-    version: str | None = None  # checked against the local broker; the docker image tag
+    version: Version = None  # checked against the local broker; the docker image tag
     user: str = "splice"
     password: str | None = None  # None: generated once per machine (masked in all output)
     vhost: str = "/"
     config: dict[str, str | int | float | bool] = {}
     plugins: list[str] = []
-    ready_timeout: str | float = "60s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
+    ready_timeout: Duration = "60s"
 
     @field_validator("user", "password", "vhost")
     @classmethod
@@ -87,12 +83,6 @@ class RabbitmqSettings(Settings):
                 raise ValueError(f"{key!r} is not a rabbitmq.conf key (like `consumer_timeout`)")
             if "\n" in str(item):
                 raise ValueError(f"the value of {key!r} must be one line")
-        return value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
         return value
 
 

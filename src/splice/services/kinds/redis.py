@@ -36,6 +36,7 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.kinds.redis_fixtures import FixtureCommand, apply, parse_files
 from splice.services.readiness import wait_ready
+from splice.services.settings import Duration, Version
 
 # directives splice writes itself; a setting of its own covers the ones users may change
 _MANAGED = {
@@ -50,22 +51,11 @@ _MANAGED = {
 
 
 class RedisSettings(Settings):
-    version: str | None = None  # checked against the local binary; the docker image tag
+    version: Version = None  # checked against the local binary; the docker image tag
     password: str | None = None
     databases: int = Field(default=16, ge=1, le=10_000)
     config: dict[str, str | int | float | bool] = {}
-    ready_timeout: str | float = "10s"
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator("ready_timeout")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        parse_duration(value)
-        return value
+    ready_timeout: Duration = "10s"
 
     @field_validator("config")
     @classmethod

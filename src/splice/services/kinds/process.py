@@ -253,12 +253,14 @@ def _probe(
     if ready.command is not None:
         command = ready.command
 
+        helper_env = ctx.resources.helper_env(env)  # stopped with the environment
+
         def command_probe() -> None:
             done = subprocess.run(
                 command,
                 shell=True,
                 cwd=cwd,
-                env=env,
+                env=helper_env,
                 timeout=10,
                 capture_output=True,
                 check=False,

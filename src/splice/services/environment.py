@@ -2,7 +2,8 @@
 
 Independent services start in parallel; a service starts after everything it depends on
 is ready, with `services.<dep>.*` available to the templates in its settings. If any
-service fails, the ones already started are stopped before the error is raised.
+service fails, the ones already started are stopped before the error is raised; their
+folders (and logs) stay until `stop()`, so that the caller can keep the logs first.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Environment:
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
         self.run_dir: Path | None = None
+        self._logs: dict[str, Path] = {}  # of every service started or tried
 
     # templates see `services.NAME.url` etc.
     def vars(self) -> dict[str, Any]:
@@ -70,7 +72,7 @@ class Environment:
                 if first is not None:
                     raise first
         except BaseException:
-            self.stop()
+            self._stop_services()
             raise
 
     def _start_one(self, name: str) -> None:
@@ -95,6 +97,8 @@ class Environment:
         assert self.run_dir is not None
         folder = self.run_dir / spec.name
         folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._logs[spec.name] = folder / f"{spec.name}.log"
         return StartContext(
             spec=_rendered(spec, {"services": self.vars(), **self.project.vars}),
             project_dir=self.project.root,
@@ -107,10 +111,22 @@ class Environment:
         )
 
     def logs(self) -> dict[str, Path]:
-        return {n: s.log_path for n, s in self.services.items() if s.log_path}
+        """The log of every service started or tried (one that failed too) that wrote one;
+        they are removed with the folders by `stop()`."""
+        with self._lock:
+            tried = dict(self._logs)
+        tried.update({n: s.log_path for n, s in self.services.items() if s.log_path})
+        return {name: path for name, path in tried.items() if path.is_file()}
 
     def stop(self) -> None:
         """Stop every service (dependents first), then free ports and folders."""
+        self._stop_services()
+        self.resources.close()
+        if self.reaper is not None:
+            self.reaper.close()
+            self.reaper = None
+
+    def _stop_services(self) -> None:
         self.cancelled.set()
         levels = (
             list(reversed(self.project.start_order(list(self.services) or [])))
@@ -127,10 +143,6 @@ class Environment:
                 t.start()
             for t in threads:
                 t.join()
-        self.resources.close()
-        if self.reaper is not None:
-            self.reaper.close()
-            self.reaper = None
 
     def _stop_one(self, name: str) -> None:
         service = self.services.pop(name, None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from splice.project.model import Project
-from splice.services import registry
+from splice.services import health, registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
 from splice.services.reaper import Reaper
 from splice.services.resources import Resources
@@ -80,8 +80,13 @@ class Environment:
         kind = registry.get(spec.kind)
         started = time.perf_counter()
         if spec.provider == "external":
-            endpoint = kind.external(_rendered(spec, {"services": self.vars()}))
-            kind.check_ready(endpoint, timeout=10.0)
+            endpoint = kind.external(rendered_spec(spec, {"services": self.vars()}))
+            try:
+                kind.check_ready(endpoint, timeout=10.0)
+            except ServiceError as exc:  # a kind's check names the kind, not the service
+                if exc.service == name:
+                    raise
+                raise health.named(exc, name) from exc
             service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
         elif spec.provider == "docker":
             from splice.services.docker import start_docker
@@ -100,7 +105,7 @@ class Environment:
         with self._lock:
             self._logs[spec.name] = folder / f"{spec.name}.log"
         return StartContext(
-            spec=_rendered(spec, {"services": self.vars(), **self.project.vars}),
+            spec=rendered_spec(spec, {"services": self.vars(), **self.project.vars}),
             project_dir=self.project.root,
             run_dir=folder,
             cache_dir=cache_root(),
@@ -158,7 +163,7 @@ class Environment:
         self.stop()
 
 
-def _rendered(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
+def rendered_spec(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
     """The spec with templates in its settings and URL rendered (`{{ port }}` stays for
     the kind, which assigns it)."""
     settings = spec.settings

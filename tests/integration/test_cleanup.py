@@ -293,6 +293,90 @@ def test_a_child_that_leaves_the_process_group_is_stopped_after_kill_9(tmp_path:
     assert _wait_for(lambda: not _running(marker), 10), _running(marker)
 
 
+# -- every kind ------------------------------------------------------------------------
+
+
+def _tagged_by(owner: str) -> list[str]:
+    """Processes whose splice tag (SPLICE_OWNER) names the splice process `owner`."""
+    needle = f"{owner}.".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(b"SPLICE_OWNER=") and needle in item:
+                found.append(f"{entry.name}: {cmdline.decode(errors='replace')}")
+    return found
+
+
+def test_sigkill_with_a_service_of_every_kind_leaves_nothing(tmp_path: Path) -> None:
+    """After `kill -9` of a run with a service of every local kind (postgres, mariadb,
+    redis, rabbitmq, nats, mqtt, mock, process), no process the run started and no
+    folder it made (temp folder or /dev/shm) remains."""
+    started = tmp_path / "step-started"
+    _project(
+        tmp_path,
+        f"""
+        services:
+          pg: {{kind: postgres}}
+          my: {{kind: mariadb}}
+          cache: {{kind: redis}}
+          bus: {{kind: rabbitmq}}
+          nats: {{kind: nats}}
+          mqtt: {{kind: mqtt}}
+          api: {{kind: mock}}
+          web:
+            kind: process
+            command: {json.dumps(f"setsid sleep 300 & exec {sys.executable} -m http.server {{{{ port }}}} --bind 127.0.0.1")}
+        """,
+        {
+            "s.splice.yaml": f"""
+            name: s
+            testcases:
+              - name: t
+                steps:
+                  - exec: "touch {started}; sleep 120"
+                    timeout: 200s
+            """
+        },
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splice", "run", "--no-store"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if not _wait_for(started.exists, 240):
+            proc.kill()
+            pytest.fail(f"the step never started: {proc.communicate()[1]}")
+        stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        owner = f"{proc.pid}.{stat[19]}"
+        assert len(_tagged_by(owner)) >= 8, _tagged_by(owner)  # a process of each at least
+        reaper = _reaper_of(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    if reaper is not None:
+        assert _wait_for(lambda: not _alive(reaper), 60), "the reaper did not finish"
+    assert _wait_for(lambda: not _tagged_by(owner), 10), _tagged_by(owner)
+    folders = [
+        path
+        for root in (Path("/dev/shm"), Path(os.environ.get("TMPDIR", "/tmp")))
+        for path in root.glob(f"splice-*-o{owner}-*")
+    ]
+    assert folders == []
+
+
 # -- a failed start is recorded --------------------------------------------------------
 
 

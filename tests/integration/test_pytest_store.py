@@ -133,7 +133,7 @@ services:
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
-    [line] = [ln for ln in output.splitlines() if "log lines of" in ln]
+    line = next(ln for ln in output.splitlines() if "log lines of" in ln)
     log = Path(line.split(" of ", 1)[1].rstrip(":").strip())
     assert log.is_file() and "fatal: missing config" in log.read_text()
     assert log.parent.parent == pytester.path / ".splice" / "logs"

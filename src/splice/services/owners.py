@@ -24,7 +24,8 @@ containers and most machines do not give an ordinary user. The mark works for an
 on Linux, outlives splice, and costs one pass over /proc per stop (1-2 ms for a few
 hundred processes). What it cannot see: a descendant that clears its environment
 (`env -i`) or changes user to one splice cannot read; elsewhere than Linux only the
-process group is stopped.
+process group is stopped. A run in another pid namespace (a container) that shares this
+temporary folder looks dead from here: give each its own (SPLICE_TMPDIR).
 """
 
 from __future__ import annotations

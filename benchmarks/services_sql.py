@@ -124,11 +124,11 @@ def _ids(user: str | None) -> dict[str, Any]:
 def _serve_copy(binaries: Any, cached: Path, user: str | None) -> tuple[Any, Path, int]:
     """A copy of the cached cluster started the way splice starts it; ready on return."""
     from splice.services.kinds import postgres_cache, postgres_cluster
-    from splice.services.resources import fast_tmp_root
+    from splice.services.resources import Resources, fast_tmp_root
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-", dir=fast_tmp_root()))
     postgres_cache.give_to(folder, user)
-    postgres_cache.copy_tree(cached, folder / "data")
+    postgres_cache.copy_tree(cached, folder / "data", Resources())
     port = _free_port()
     args = [
         binaries.tool("postgres"),
@@ -294,14 +294,15 @@ def _peer(runs: int) -> tuple[float, float] | str:
 
 def _copy_time(runs: int) -> float:
     from splice.services.kinds.postgres_cache import copy_tree
-    from splice.services.resources import fast_tmp_root
+    from splice.services.resources import Resources, fast_tmp_root
 
     _, cached, _ = _cluster()
+    resources = Resources()  # copies tagged as splice tags them
     times = []
     for _ in range(runs):
         target = Path(tempfile.mkdtemp(prefix="bench-copy-", dir=fast_tmp_root())) / "data"
         started = time.perf_counter()
-        copy_tree(cached, target)
+        copy_tree(cached, target, resources)
         times.append(time.perf_counter() - started)
         shutil.rmtree(target.parent, ignore_errors=True)
     return median(times)

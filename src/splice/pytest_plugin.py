@@ -277,7 +277,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             services = state.session.summary(keep_logs=True) if state else []
             run = collector.run(run_id, services)
             if recording is not None:
-                recording.finish(session, run)
+                recording.finish(session, run, state.session.start_error if state else None)
             config.stash[_WRITTEN] = write_reports(run, *_report_paths(config))
     finally:
         if recording is not None:

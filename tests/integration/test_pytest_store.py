@@ -153,3 +153,38 @@ def test_an_interrupted_session_counts_every_test_alike(pytester: pytest.Pyteste
         }
     finally:
         store.close()
+
+
+def test_a_session_whose_services_fail_to_start_keeps_the_log_and_the_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    """Services that do not start: the failure names a log kept under
+    .splice/logs/<run id>/, and the stored run holds the reason and that log."""
+    pytester.makefile(
+        ".yaml",
+        splice="""
+name: shop
+services:
+  broken:
+    kind: process
+    command: "echo 'fatal: missing config' >&2; exit 7"
+    ready: {http: /health}
+""",
+    )
+    pytester.makepyfile(test_env="def test_needs_services(splice_env): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    line = next(ln for ln in output.splitlines() if "log lines of" in ln)
+    log = Path(line.split(" of ", 1)[1].rstrip(":").strip())
+    assert log.is_file() and "fatal: missing config" in log.read_text()
+    assert log.parent.parent == pytester.path / ".splice" / "logs"
+    store = _store(pytester.path)
+    try:
+        run = get_run(store, log.parent.name)
+        assert run is not None
+        texts = {entry["kind"]: entry["content"] for entry in run["logs"]}
+        assert "exited with code 7 before it was ready" in texts["error"]
+        assert "fatal: missing config" in texts["service-log"]
+    finally:
+        store.close()

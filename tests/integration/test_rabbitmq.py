@@ -27,10 +27,10 @@ from splice.executors.amqp import AmqpBlock, AmqpExecutor
 from splice.executors.base import StepContext, TestcaseSession
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services import registry
+from splice.services import owners, registry
 from splice.services.base import RunningService, ServiceError
 from splice.services.environment import Environment
-from splice.services.kinds import rabbitmq_install, rabbitmq_local
+from splice.services.kinds import rabbitmq_install
 from splice.services.kinds.rabbitmq_client import AmqpProblem, handshake
 
 pytestmark = pytest.mark.integration
@@ -492,7 +492,11 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         env.start()
         service = env.services["b"]
         node = service.state["rabbitmq.node"]
-        helpers = rabbitmq_local._helpers(service.pid or 0)
+        # every process of the node carries the environment's tag, erl_child_setup too
+        # (it runs in a session of its own, outside the group that SIGTERM reaches)
+        tagged = [(p.pid, p.start) for p in owners.scan() if owners.carries(p, env.resources.tag)]
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in tagged]
+        assert any(b"erl_child_setup" in command for command in commands), commands
         folder = Path(service.state["rabbitmq.admin"]["home"]).parent
         assert folder.is_dir() and "heartbeat = 30" in (folder / "rabbitmq.conf").read_text()
         assert len(_processes_mentioning(node)) >= 2  # the script and beam.smp
@@ -505,5 +509,5 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         epmd_port = service.state["rabbitmq.admin"]["env"]["ERL_EPMD_PORT"]
     assert _processes_mentioning(node) == []
     assert _processes_mentioning(f"-port {epmd_port} ") == []
-    assert [pid for pid, started in helpers if rabbitmq_local._alive(pid, started)] == []
+    assert [pid for pid, started in tagged if owners.alive(pid, started)] == []
     assert not folder.exists()

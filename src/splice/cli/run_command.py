@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
 
 if TYPE_CHECKING:
+    from splice.cli.services import StartFailed
     from splice.reporting.console import ConsoleReporter
     from splice.runner.events import EventBus
     from splice.runner.run import Runner
@@ -160,27 +162,33 @@ def _run_with_services(
     """Start the services, run, stop them; then record the end and write the reports."""
     from rich.console import Console
 
-    from splice.cli.services import EXIT_SERVICES, render_service_error, services_for_run
+    from splice.cli.services import (
+        EXIT_SERVICES,
+        StartFailed,
+        render_service_error,
+        services_for_run,
+    )
     from splice.services.base import ServiceError
 
+    started_at = time.time()
+    err = Console(stderr=True, highlight=False)
     try:
-        with services_for_run(project, Console(stderr=True, highlight=False)) as active:
-            active.builtins["run_id"] = runner.result.id
+        with services_for_run(project, err, runner.result.id) as active:
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks
             runner.options.environment = active.environment
-            for secret in active.secrets:
-                runner.masker.add(secret)
-            for name in project.secrets:
-                if name in project.vars:
-                    runner.masker.add(project.vars[name])
+            _add_secrets(runner, project, active.secrets)
             runner.result.services = runner.masker.mask(active.summary)
             console.service_logs, console.masker = active.logs, runner.masker
             console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id
             result = runner.run()
         result.services = runner.masker.mask(_with_logs(active.summary, active.logs))
-    except ServiceError as exc:
-        render_service_error(exc, Console(stderr=True, highlight=False))
+    except StartFailed as failed:
+        render_service_error(failed.error, err)
+        _record_failed_start(runner, project, recording, failed, started_at)
+        return EXIT_SERVICES
+    except ServiceError as exc:  # from a reused `splice up` environment, say
+        render_service_error(exc, err)
         return EXIT_SERVICES
     if recording is not None:
         recording.finish(result)
@@ -189,6 +197,37 @@ def _run_with_services(
             Console(highlight=False).print(held, style="yellow", markup=False)
     console.print_report_paths(write_reports(result, opts))
     return exit_code(result)
+
+
+def _add_secrets(runner: Runner, project: Project, secrets: list[Any]) -> None:
+    """The services' passwords and the project's secret variables, masked from now on."""
+    for secret in secrets:
+        runner.masker.add(secret)
+    for name in project.secrets:
+        if name in project.vars:
+            runner.masker.add(project.vars[name])
+
+
+def _record_failed_start(
+    runner: Runner,
+    project: Project,
+    recording: Recording | None,
+    failed: StartFailed,
+    started_at: float,
+) -> None:
+    """A run whose services did not start is stored too: status error, the error with the
+    log tail, and the kept logs."""
+    from splice.reporting.diagnostics import render_service_error
+
+    run = runner.result
+    _add_secrets(runner, project, failed.active.secrets)
+    run.started_at, run.duration = started_at, time.time() - started_at
+    run.status = Status.ERROR
+    run.services = runner.masker.mask(_with_logs(failed.active.summary, failed.active.logs))
+    if recording is not None:
+        total = sum(len(suite.testcases) for suite in runner.suites)
+        reason = runner.masker.mask(render_service_error(failed.error))
+        recording.failed_start(run, total, reason)
 
 
 def _with_logs(summary: list[dict[str, Any]], logs: dict[str, Path]) -> list[dict[str, Any]]:

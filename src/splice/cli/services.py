@@ -32,10 +32,27 @@ class ActiveServices:
     environment: Any = None
 
 
+class StartFailed(Exception):
+    """The services of a run did not start: the error (its `log_path` now names the kept
+    log), and what is known of the services (`summary`, `logs`, `secrets`)."""
+
+    def __init__(self, error: ServiceError, active: ActiveServices) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.active = active
+
+
 @contextlib.contextmanager
-def services_for_run(project: Project, console: Console) -> Iterator[ActiveServices]:
-    """Start the project's services (or reuse a running `splice up`), yield, stop."""
+def services_for_run(
+    project: Project, console: Console, run_id: str | None = None
+) -> Iterator[ActiveServices]:
+    """Start the project's services (or reuse a running `splice up`), yield, stop.
+
+    When they fail to start, their logs are kept under .splice/logs/<run_id>/ (what the
+    error then names) and StartFailed is raised."""
     active = ActiveServices(builtins={"project": project.name, **project.vars})
+    if run_id is not None:
+        active.builtins["run_id"] = run_id
     if not project.services:
         active.builtins["services"] = {}
         yield active
@@ -59,19 +76,31 @@ def services_for_run(project: Project, console: Console) -> Iterator[ActiveServi
     from splice.services.environment import Environment
 
     env = Environment(project)
+    started = False
     try:
-        with console.status(f"starting {len(project.services)} services…"):
-            env.start()
-            data = DataManager(env, project)
-            data.prepare()
+        try:
+            with console.status(f"starting {len(project.services)} services…"):
+                env.start()
+                data = DataManager(env, project)
+                data.prepare()
+        except ServiceError as exc:
+            # the logs are kept before env.stop() removes the folders they are in
+            _describe(active, env)  # services still running (when data failed)
+            _describe_failed(active, env, exc, project)
+            _keep_logs(active, project)
+            if exc.service in active.logs and exc.log_path is not None:
+                exc.log_path = active.logs[exc.service]
+            raise StartFailed(exc, active) from exc
+        started = True
         active.environment = env
         _describe(active, env)
         active.hooks.append(data)
-        started = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
-        console.print(f"[dim]services ready: {started}[/]")
+        ready = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
+        console.print(f"[dim]services ready: {ready}[/]")
         yield active
     finally:
-        _keep_logs(active, project)
+        if started:
+            _keep_logs(active, project)
         env.stop()
 
 
@@ -91,6 +120,27 @@ def _describe(active: ActiveServices, env: Any) -> None:
         )
         if service.log_path:
             active.logs[name] = service.log_path
+
+
+def _describe_failed(active: ActiveServices, env: Any, exc: ServiceError, project: Project) -> None:
+    """The other services of a start that failed (the one that failed, and those already
+    stopped again: listed without a URL), with the logs they wrote, for the record."""
+    tried = env.logs()
+    names = [n for n in (*tried, exc.service) if n not in env.services]
+    for name in dict.fromkeys(names):
+        spec = project.services.get(name)
+        active.summary.append(
+            {
+                "name": name,
+                "kind": spec.kind if spec else "",
+                "provider": spec.provider if spec else "",
+                "url": None,
+                "started_in": None,
+                "error": exc.message if name == exc.service else None,
+            }
+        )
+        if name in tried:
+            active.logs[name] = tried[name]
 
 
 def _keep_logs(active: ActiveServices, project: Project) -> None:

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from splice.errors import UsageError
 from splice.project.model import Project
-from splice.services.base import Endpoint, RunningService
+from splice.services.base import Endpoint, RunningService, ServiceSpec
 
 STATE_DIR = ".splice"
 
@@ -82,14 +82,19 @@ def reuse_up_environment(project: Project) -> ReusedEnvironment | None:
         return None
     services = {}
     for name, saved in state["services"].items():
-        endpoint = Endpoint(**saved["endpoint"])
-        services[name] = RunningService(
-            project.services[name],
-            endpoint,
-            log_path=Path(saved["log"]) if saved.get("log") else None,
-            state=saved.get("state") or {},
-        )
+        services[name] = _saved_service(project.services[name], saved)
     return ReusedEnvironment(int(state["pid"]), services)
+
+
+def _saved_service(spec: ServiceSpec, saved: dict[str, Any]) -> RunningService:
+    """A service of `splice up` as its state file describes it."""
+    return RunningService(
+        spec,
+        Endpoint(**saved["endpoint"]),
+        log_path=Path(saved["log"]) if saved.get("log") else None,
+        pid=saved.get("pid"),
+        state=saved.get("state") or {},
+    )
 
 
 def up(project: Project, console: Console, *, foreground: bool, timeout: float) -> int:
@@ -133,6 +138,7 @@ def up(project: Project, console: Console, *, foreground: bool, timeout: float) 
 def _serve(project: Project, console: Console) -> int:
     from splice.cli.services import render_service_error
     from splice.data.manager import DataManager
+    from splice.services import owners
     from splice.services.base import ServiceError
     from splice.services.environment import Environment
 
@@ -159,6 +165,8 @@ def _serve(project: Project, console: Console) -> int:
                     "provider": s.spec.provider,
                     "endpoint": s.endpoint.__dict__,
                     "log": str(s.log_path) if s.log_path else None,
+                    "pid": s.pid,
+                    "pid_start": owners.start_time(s.pid) if s.pid else None,
                     "state": _jsonable(s.state),
                 }
                 for name, s in env.services.items()
@@ -222,26 +230,41 @@ def down(project: Project, console: Console, timeout: float = 30.0) -> int:
 
 
 def status(project: Project, console: Console) -> int:
-    from splice.services import registry
+    """Each service of the running `splice up`, checked the way its readiness is declared
+    (`services.health`); problems in full below the table. 0 when all are up."""
+    from splice.cli.services import render_service_error
+    from splice.services import health
+    from splice.services.base import ServiceError
+    from splice.services.environment import rendered_spec
 
     state = read_state(project)
     if state is None:
         console.print("nothing is up")
         return 1
     table = Table("service", "kind", "url", "status", box=None, pad_edge=False)
-    healthy = True
+    scope = {
+        "services": {n: Endpoint(**s["endpoint"]).as_vars() for n, s in state["services"].items()},
+        **project.vars,
+    }
+    problems: list[ServiceError] = []
     for name, saved in state["services"].items():
-        endpoint = Endpoint(**saved["endpoint"])
         try:
-            registry.get(saved["kind"]).check_ready(endpoint, timeout=2.0)
+            spec = project.services.get(name) or ServiceSpec(name, saved["kind"], "external", None)
+            service = _saved_service(rendered_spec(spec, scope), saved)
+            health.check(service, timeout=2.0, pid_start=saved.get("pid_start"))
             mark = "[green]ready[/]"
-        except Exception as exc:  # noqa: BLE001 - any failure is "not answering"
-            healthy = False
-            mark = f"[red]not answering[/] {escape(str(exc)[:80])}"
-        table.add_row(name, saved["kind"], escape(endpoint.url), mark)
+        except ServiceError as exc:
+            problems.append(exc)
+            mark = "[red]down[/]"
+        except Exception as exc:  # noqa: BLE001 - a kind's check that failed unexpectedly
+            problems.append(ServiceError(name, f"could not be checked: {exc}"))
+            mark = "[red]down[/]"
+        table.add_row(name, saved["kind"], escape(saved["endpoint"]["url"]), mark)
     console.print(
         f"up since {time.strftime('%H:%M:%S', time.localtime(state['started_at']))}"
         f" (pid {state['pid']})"
     )
     console.print(table)
-    return 0 if healthy else 1
+    for problem in problems:
+        render_service_error(problem, console)
+    return 1 if problems else 0

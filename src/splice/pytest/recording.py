@@ -73,8 +73,11 @@ class SessionRecording:
         if recorder is not None and self.run_id:
             recorder.testcase_finished(SuiteResult(testcase.suite, testcase.path), testcase)
 
-    def finish(self, session: pytest.Session, run: RunResult) -> None:
-        """Record the end of the run; a run failed only by quarantined tests exits 0."""
+    def finish(
+        self, session: pytest.Session, run: RunResult, services_failed: str | None = None
+    ) -> None:
+        """Record the end of the run (with why the services did not start, when they did
+        not); a run failed only by quarantined tests exits 0."""
         run.interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
         if run.interrupted:
             run.status = Status.INTERRUPTED
@@ -89,6 +92,8 @@ class SessionRecording:
             session.exitstatus = pytest.ExitCode.OK
         recorder = self.recording.recorder
         if recorder is not None and self.run_id:
+            if services_failed:
+                recorder.services_failed(services_failed)
             recorder.run_finished(run)
         self.recording.finish(run)
 

@@ -22,19 +22,8 @@ from splice.errors import SpliceError
 from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
+from splice.reporting.diagnostics import render_service_error
 from splice.services.base import RunningService, ServiceError
-
-
-def render_service_error(exc: ServiceError) -> str:
-    """The error as `splice run` shows it: message, log tail, hint (plain text)."""
-    lines = [f"error: {exc}"]
-    if exc.log_tail:
-        where = f" of {exc.log_path}" if exc.log_path else ""
-        lines.append(f"  last {len(exc.log_tail)} log lines{where}:")
-        lines += [f"  | {line}" for line in exc.log_tail]
-    if exc.hint:
-        lines.append(f"  = hint: {exc.hint}")
-    return "\n".join(lines)
 
 
 def worker_id(config: pytest.Config) -> str:
@@ -70,6 +59,8 @@ class SpliceSession:
         self._lock = threading.RLock()
         self._keys = itertools.count(1)
         self._owned: Any = None  # the Environment this process started (to stop)
+        self.start_error: str | None = None  # why the services did not start, for the store
+        self._failed: list[dict[str, Any]] = []  # their summary then, with the kept logs
 
     # the shared environment ------------------------------------------------------------
     def require_project(self) -> Project:
@@ -103,7 +94,9 @@ class SpliceSession:
             try:
                 self._start(project)
             except ServiceError as exc:
+                self._keep_failed_logs(exc)
                 self._failure = render_service_error(exc)
+                self.start_error = self._failure
                 pytest.fail(self._failure, pytrace=False)
             except SpliceError as exc:  # a kind plugin that fails to load, and the like
                 hint = getattr(exc, "hint", None)
@@ -133,12 +126,35 @@ class SpliceSession:
         data.prepare()
         self.env, self.data = env, data
 
+    def _keep_failed_logs(self, exc: ServiceError) -> None:
+        """Keep the logs of a start that failed under .splice/logs/<run id>/, before the
+        environment's folders go, and point the error at the kept log (as `splice run`)."""
+        env = self._owned
+        if env is None or self.project is None:
+            return
+        logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, env.logs())
+        if exc.service in logs and exc.log_path is not None:
+            exc.log_path = logs[exc.service]
+        for name in dict.fromkeys([*logs, exc.service]):
+            spec = self.project.services.get(name)
+            self._failed.append(
+                {
+                    "name": name,
+                    "kind": spec.kind if spec else "",
+                    "provider": spec.provider if spec else "",
+                    "url": None,
+                    "started_in": None,
+                    "error": exc.message if name == exc.service else None,
+                    "log": str(logs[name]) if name in logs else None,
+                }
+            )
+
     def summary(self, *, keep_logs: bool = False) -> list[dict[str, Any]]:
         """name, kind, provider, url, start time and log of each service, for reports;
         with `keep_logs`, logs are copied to .splice/logs/<run id> first (as `splice run`
         does), since the services' own folders go when they stop."""
         if self.env is None:
-            return []
+            return list(self._failed)
         logs = {n: s.log_path for n, s in self.env.services.items() if s.log_path}
         if keep_logs and self._owned is not None and self.project is not None and logs:
             logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, logs)

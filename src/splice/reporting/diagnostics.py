@@ -1,12 +1,17 @@
-"""Render located errors the way compilers do: message, place, source line, caret, hint."""
+"""Render located errors the way compilers do: message, place, source line, caret, hint;
+and a service that could not start: message, log tail, hint."""
 
 from __future__ import annotations
 
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from splice.errors import Diagnostic, SourceSpan
+
+if TYPE_CHECKING:
+    from splice.services.base import ServiceError
 
 
 def _lines(path: Path) -> list[str]:
@@ -79,3 +84,16 @@ def render_diagnostics(diags: list[Diagnostic]) -> str:
     count = f"{len(diags)} error{'s' if len(diags) != 1 else ''}"
     where_ = f" in {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
     return f"{body}\n\n{count}{where_}"
+
+
+def render_service_error(exc: ServiceError) -> str:
+    """A service that could not start, as plain text: the message, the last lines of its
+    log (and where the whole log is), the hint."""
+    lines = [f"error: {exc}"]
+    if exc.log_tail:
+        where = f" of {exc.log_path}" if exc.log_path else ""
+        lines.append(f"  last {len(exc.log_tail)} log lines{where}:")
+        lines += [f"  | {line}" for line in exc.log_tail]
+    if exc.hint:
+        lines.append(f"  = hint: {exc.hint}")
+    return "\n".join(lines)

@@ -175,6 +175,16 @@ class ServiceKind(Protocol):
         ...
 
 
+@runtime_checkable
+class RunningCheck(Protocol):
+    """Optional: how a kind checks that a service it started is still up (`splice status`)
+    when `check_ready(endpoint)` cannot tell, e.g. readiness declared per service."""
+
+    def check_running(self, service: RunningService, timeout: float) -> None:
+        """Raise ServiceError when the (locally started) service is not up."""
+        ...
+
+
 class DataKind(Protocol):
     """Optional methods of a kind that holds data (databases, caches, brokers).
 

@@ -2,7 +2,8 @@
 
 Independent services start in parallel; a service starts after everything it depends on
 is ready, with `services.<dep>.*` available to the templates in its settings. If any
-service fails, the ones already started are stopped before the error is raised.
+service fails, the ones already started are stopped before the error is raised; their
+folders (and logs) stay until `stop()`, so that the caller can keep the logs first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from splice.project.model import Project
 from splice.reporting.diagnostics import where as display_where
-from splice.services import registry
+from splice.services import health, registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
 from splice.services.reaper import Reaper
 from splice.services.resources import Resources
@@ -45,6 +46,7 @@ class Environment:
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
         self.run_dir: Path | None = None
+        self._logs: dict[str, Path] = {}  # of every service started or tried
 
     # templates see `services.NAME.url` etc.
     def vars(self) -> dict[str, Any]:
@@ -73,7 +75,7 @@ class Environment:
                 if first is not None:
                     raise first
         except BaseException:
-            self.stop()
+            self._stop_services()
             raise
 
     def _start_one(self, name: str) -> None:
@@ -81,7 +83,7 @@ class Environment:
         kind = registry.get(spec.kind)
         started = time.perf_counter()
         if spec.provider == "external":
-            rendered = _rendered(spec, {"services": self.vars(), **self.project.vars})
+            rendered = rendered_spec(spec, {"services": self.vars(), **self.project.vars})
             try:
                 endpoint = kind.external(rendered)
             except ValueError as exc:  # urlsplit: a bracket or a port that is wrong
@@ -90,7 +92,12 @@ class Environment:
                     f"invalid URL {rendered.url!r}: {exc}",
                     hint="check its host and port",
                 ) from exc
-            kind.check_ready(endpoint, timeout=10.0)
+            try:
+                kind.check_ready(endpoint, timeout=10.0)
+            except ServiceError as exc:  # a kind's check names the kind, not the service
+                if exc.service == name:
+                    raise
+                raise health.named(exc, name) from exc
             service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
         elif spec.provider == "docker":
             from splice.services.docker import start_docker
@@ -106,8 +113,10 @@ class Environment:
         assert self.run_dir is not None
         folder = self.run_dir / spec.name
         folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._logs[spec.name] = folder / f"{spec.name}.log"
         return StartContext(
-            spec=_rendered(spec, {"services": self.vars(), **self.project.vars}),
+            spec=rendered_spec(spec, {"services": self.vars(), **self.project.vars}),
             project_dir=self.project.root,
             run_dir=folder,
             cache_dir=cache_root(),
@@ -118,10 +127,22 @@ class Environment:
         )
 
     def logs(self) -> dict[str, Path]:
-        return {n: s.log_path for n, s in self.services.items() if s.log_path}
+        """The log of every service started or tried (one that failed too) that wrote one;
+        they are removed with the folders by `stop()`."""
+        with self._lock:
+            tried = dict(self._logs)
+        tried.update({n: s.log_path for n, s in self.services.items() if s.log_path})
+        return {name: path for name, path in tried.items() if path.is_file()}
 
     def stop(self) -> None:
         """Stop every service (dependents first), then free ports and folders."""
+        self._stop_services()
+        self.resources.close()
+        if self.reaper is not None:
+            self.reaper.close()
+            self.reaper = None
+
+    def _stop_services(self) -> None:
         self.cancelled.set()
         levels = (
             list(reversed(self.project.start_order(list(self.services) or [])))
@@ -138,10 +159,6 @@ class Environment:
                 t.start()
             for t in threads:
                 t.join()
-        self.resources.close()
-        if self.reaper is not None:
-            self.reaper.close()
-            self.reaper = None
 
     def _stop_one(self, name: str) -> None:
         service = self.services.pop(name, None)
@@ -157,7 +174,7 @@ class Environment:
         self.stop()
 
 
-def _rendered(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
+def rendered_spec(spec: ServiceSpec, scope: dict[str, Any]) -> ServiceSpec:
     """The spec with templates in its settings and URL rendered (`{{ port }}` stays for
     the kind, which assigns it)."""
     settings = spec.settings

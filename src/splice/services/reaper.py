@@ -3,9 +3,12 @@ even when splice itself is killed with SIGKILL.
 
 Like Testcontainers' Ryuk, without Docker: a small watchdog process reads a pipe whose
 only writer is the splice process. splice announces each process group and folder it
-creates (`pgid N`, `dir PATH`) and what it cleaned up itself (`-pgid N`, `-dir PATH`).
-When the pipe closes, whether splice exited or was killed, the reaper stops what is
-left (SIGTERM, then SIGKILL after a grace period) and removes the folders.
+creates (`pgid N`, `dir PATH`) and what it cleaned up itself (`-pgid N`, `-dir PATH`),
+and the tag its processes carry (`mark TAG`, see `splice.services.owners`). When the pipe
+closes, whether splice exited or was killed, the reaper stops what is left (SIGTERM, then
+SIGKILL after a grace period): the process groups, then every process carrying a tag,
+also the helpers (`cp` copying a data folder) and children that left their group. Only
+then does it remove the folders, so no process is still writing into them.
 
 Run as `python -m splice.services.reaper`; the pipe is its standard input.
 """
@@ -21,6 +24,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from splice.services import owners
 
 GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 
@@ -54,6 +59,7 @@ def stop_group(pgid: int, grace: float = GRACE, sig: int = signal.SIGTERM) -> No
     """Signal a process group, wait up to `grace`, then SIGKILL what remains."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+        os.killpg(pgid, signal.SIGCONT)  # a stopped process must run to see the signal
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _alive(pgid):
         time.sleep(0.02)
@@ -76,6 +82,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     groups: dict[int, None] = {}
     dirs: dict[str, None] = {}
+    marks: dict[str, None] = {}
     for raw in sys.stdin.buffer:
         line = raw.decode("utf-8", "replace").rstrip("\n")
         kind, _, value = line.partition(" ")
@@ -87,11 +94,15 @@ def main() -> None:
             dirs[value] = None
         elif kind == "-dir":
             dirs.pop(value, None)
+        elif kind == "mark":
+            marks[value] = None
     threads = [threading.Thread(target=stop_group, args=(g,)) for g in groups]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for mark in marks:  # what left its group, and helpers that had none of their own
+        owners.stop_marked(mark, grace=GRACE)
     for g in groups:  # a group's leader is the service splice started
         forget_faketime_memory(g)
     for d in reversed(list(dirs)):
@@ -103,8 +114,11 @@ class Reaper:
 
     def __init__(self) -> None:
         read_fd, write_fd = os.pipe()  # not inheritable (PEP 446): children never hold it
+        env = owners.unmarked()  # not stopped by the run that may have started this one
+        env[owners.REAPER_MARK] = owners.Owner.current().tag  # `owners.sweep` waits for it
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "splice.services.reaper"],
+            env=env,
             stdin=read_fd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -131,6 +145,9 @@ class Reaper:
 
     def forget_dir(self, path: Path) -> None:
         self._say(f"-dir {path}")
+
+    def watch_mark(self, tag: str) -> None:
+        self._say(f"mark {tag}")
 
     def close(self, wait: bool = True) -> None:
         """Close the pipe: the reaper cleans whatever was not forgotten, then exits."""

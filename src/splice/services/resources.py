@@ -5,12 +5,18 @@ and the server binding it. A port is reserved by binding a Linux abstract socket
 after it (`\0splice-port-N`: no file, released by the kernel when the holder exits, even
 when killed), after checking it can be bound; the reservation is held while the service
 runs. Elsewhere a flock on `<tmp>/splice-ports/N.lock` does the same.
+
+Processes and folders: each carries its owner (`splice.services.owners`), so that stopping
+a service also stops the children that left its process group, the reaper can stop
+helpers after `kill -9` of splice, and the first environment of a process sweeps away
+what runs that died with their reaper left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import random
 import shutil
@@ -24,9 +30,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from splice.services import owners
 from splice.services.reaper import Reaper, forget_faketime_memory
 
 PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-60999)
+_SERIAL = itertools.count(1)  # tells apart the Resources of one process
 
 
 def _tmp_root() -> Path:
@@ -51,7 +59,13 @@ class Resources:
         self._lock = threading.Lock()
         self._port_locks: dict[int, socket.socket | IO[bytes]] = {}
         self._groups: dict[int, subprocess.Popen[bytes]] = {}
+        self._marks: dict[int, str] = {}  # the tag of each spawned group's processes
         self._dirs: list[Path] = []
+        self.tag = f"{owners.Owner.current().tag}.{next(_SERIAL)}"
+        self._spawned = itertools.count(1)
+        owners.sweep([_tmp_root(), fast_tmp_root()])
+        if reaper:
+            reaper.watch_mark(self.tag)
 
     # ports -----------------------------------------------------------------------------
     def port(self) -> int:
@@ -77,7 +91,7 @@ class Resources:
     # folders ---------------------------------------------------------------------------
     def tempdir(self, prefix: str, *, fast: bool = False) -> Path:
         root = fast_tmp_root() if fast else _tmp_root()
-        path = Path(tempfile.mkdtemp(prefix=f"splice-{prefix}-", dir=root))
+        path = Path(tempfile.mkdtemp(prefix=owners.folder_prefix(prefix), dir=root))
         with self._lock:
             self._dirs.append(path)
         if self.reaper:
@@ -93,6 +107,11 @@ class Resources:
             self.reaper.forget_dir(path)
 
     # processes -------------------------------------------------------------------------
+    def helper_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment for a helper command (`cp`, `initdb`): `env` (default: this
+        process's) marked, so that the reaper stops it when splice is killed mid-way."""
+        return owners.marked(env, f"{self.tag}.0")
+
     def spawn(
         self,
         args: Sequence[str] | str,
@@ -103,15 +122,17 @@ class Resources:
         user: str | int | None = None,
         shell: bool = False,
     ) -> subprocess.Popen[bytes]:
-        """Start a server in its own process group, output to `log`, tracked by the reaper."""
+        """Start a server in its own process group, output to `log`, tracked by the reaper;
+        it and every process it starts carry a tag of their own."""
         log.parent.mkdir(parents=True, exist_ok=True)
+        mark = f"{self.tag}.{next(self._spawned)}"
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else None,
+                env=owners.marked(env, mark),
                 cwd=cwd,
                 start_new_session=True,
                 shell=shell,
@@ -119,6 +140,7 @@ class Resources:
             )
         with self._lock:
             self._groups[proc.pid] = proc
+            self._marks[proc.pid] = mark
         if self.reaper:
             self.reaper.watch_group(proc.pid)
         return proc
@@ -126,13 +148,16 @@ class Resources:
     def stop(
         self, proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, grace: float = 5.0
     ) -> None:
-        """Stop a spawned server and its children (signal, then SIGKILL after `grace`).
+        """Stop a spawned server and its children (signal, then SIGKILL after `grace`): its
+        process group first, then what still carries its tag (children that left the
+        group, such as `setsid child &`).
 
         Waits on the process itself rather than polling its group: an exited leader
         stays a zombie member of the group until it is reaped, which only we can do.
         """
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, signal.SIGCONT)  # a stopped process must run to see it
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
         # children that outlive the leader, or a leader that ignored the signal
@@ -140,6 +165,10 @@ class Resources:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1)
+        with self._lock:
+            mark = self._marks.pop(proc.pid, None)
+        if mark is not None:
+            owners.stop_marked(mark, sig=sig, grace=grace)
         forget_faketime_memory(proc.pid)  # left by a `clock: true` service (as the reaper does)
         with self._lock:
             self._groups.pop(proc.pid, None)
@@ -155,6 +184,7 @@ class Resources:
             t.start()
         for t in threads:
             t.join()
+        owners.stop_marked(self.tag)  # helpers, and anything else of this environment
         for path in reversed(list(self._dirs)):
             self.remove_dir(path)
         for port in list(self._port_locks):

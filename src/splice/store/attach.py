@@ -4,6 +4,7 @@ pytest plugin uses without a bus, `open_recording`).
     recording = attach(bus, project.root, project.name, opts, warn)
     ...
     recording.finish(result)      # after the services stopped: their logs are kept too
+    recording.failed_start(result, total, reason)  # or: the services did not start
     recording.close()             # always (a no-op after finish)
 
 The quarantine gate goes first on the bus (so the console and the reporters see the run's
@@ -43,6 +44,13 @@ class Recording:
         if self.recorder is not None:
             self.recorder.finish(run)
         self.close()
+
+    def failed_start(self, run: RunResult, total: int, reason: str) -> None:
+        """Record a run whose services did not start (status error, the reason, the logs
+        of `run.services`) and end it."""
+        if self.recorder is not None:
+            self.recorder.failed_start(run, total, reason)
+        self.finish(run)
 
     def close(self) -> None:
         if self.recorder is not None:

@@ -60,6 +60,19 @@ class Recorder:
     def run_finished(self, run: RunResult) -> None:
         self._final = stream.run_finished(run)
 
+    def failed_start(self, run: RunResult, total: int, reason: str) -> None:
+        """A run whose services did not start: stored with status error and `reason` (the
+        error with its log tail); `finish` then adds the service logs and ends it."""
+        self.run_started(run, total)
+        self.services_failed(reason)
+        self.run_finished(run)
+
+    def services_failed(self, reason: str) -> None:
+        """Keep why the services did not start with the run (shown with its logs)."""
+        if self._run_id and not self._closed:
+            item = {"kind": "error", "name": "services", "content": reason, "size": len(reason)}
+            self._put(stream.artifacts(self._run_id, [item]))
+
     def forced_exit(self, message: str = "") -> None:
         """splice exits at once (a second signal, or SIGTERM's grace period is over):
         record the run as interrupted first, waiting a few seconds at most."""

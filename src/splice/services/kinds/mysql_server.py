@@ -184,6 +184,7 @@ def build(ctx: StartContext, d: DataDir, target: Path) -> None:
             ]
         cache.run_as(
             args,
+            resources=ctx.resources,
             user=d.run_user,
             service=name,
             what="initialising the data folder",
@@ -223,7 +224,7 @@ def build(ctx: StartContext, d: DataDir, target: Path) -> None:
         finally:
             stop_server(ctx.resources, proc)
         (data / "auto.cnf").unlink(missing_ok=True)  # MySQL: a server id per copy
-        cache.copy_tree(data, target)
+        cache.copy_tree(data, target, ctx.resources)
     finally:
         ctx.resources.remove_dir(scratch)
 
@@ -249,7 +250,7 @@ def start(
         if cached is None:
             build(ctx, d, folder / "data")
         else:
-            cache.copy_tree(cached, folder / "data")
+            cache.copy_tree(cached, folder / "data", ctx.resources)
     except BaseException:
         ctx.resources.release_port(port)
         ctx.resources.remove_dir(folder)

@@ -66,12 +66,19 @@ def give_to(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def copy_tree(source: Path, target: Path) -> None:
-    """Copy a data folder keeping modes and owners (`cp -a`: faster than shutil here)."""
+def copy_tree(source: Path, target: Path, resources: Any) -> None:
+    """Copy a data folder keeping modes and owners (`cp -a`: faster than shutil here).
+
+    `cp` carries the tag of `resources`: if splice is killed mid-copy, the reaper stops it
+    before it removes the target, which `cp` would otherwise go on filling."""
     cp = shutil.which("cp")
     if cp is not None:
         done = subprocess.run(
-            [cp, "-a", str(source), str(target)], capture_output=True, text=True, check=False
+            [cp, "-a", str(source), str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=resources.helper_env(),
         )
         if done.returncode == 0:
             return
@@ -161,6 +168,7 @@ def scratch_dir(resources: Any, prefix: str, user: str | None) -> Path:
 def run_as(
     args: Sequence[str],
     *,
+    resources: Any,
     user: str | None,
     service: str,
     what: str,
@@ -168,8 +176,8 @@ def run_as(
     timeout: float = 120.0,
     stdin: str | None = None,
 ) -> str:
-    """Run a setup command (initdb, install-db) as the server user; its output, or an
-    error with the output's last lines."""
+    """Run a setup command (initdb, install-db) as the server user, tagged by `resources`
+    (see `copy_tree`); its output, or an error with the output's last lines."""
     ids: dict[str, Any] = {}
     if user is not None:
         # the user's own group too, not root's: files made are the server user's
@@ -183,7 +191,7 @@ def run_as(
             timeout=timeout,
             cwd=cwd,
             check=False,
-            env=clean_env(),
+            env=resources.helper_env(clean_env()),
             **ids,
         )
     except subprocess.TimeoutExpired as exc:

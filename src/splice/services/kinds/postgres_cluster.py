@@ -132,7 +132,7 @@ def prepared_data(ctx: StartContext, cluster: Cluster, target: Path) -> None:
         _build(ctx, cluster, target)
         return
     try:
-        cache.copy_tree(cached, target)
+        cache.copy_tree(cached, target, ctx.resources)
     except OSError as exc:
         raise ServiceError(
             service,
@@ -170,7 +170,14 @@ def _build(ctx: StartContext, cluster: Cluster, target: Path) -> None:
             args += [f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256"]
         else:
             args.append("--auth=trust")
-        cache.run_as(args, user=cluster.run_user, service=service, what="initdb", cwd=scratch)
+        cache.run_as(
+            args,
+            resources=ctx.resources,
+            user=cluster.run_user,
+            service=service,
+            what="initdb",
+            cwd=scratch,
+        )
         if cluster.database not in ("postgres", "template1"):
             # single-user mode creates the database without starting a server
             name = cluster.database.replace('"', '""')
@@ -185,6 +192,7 @@ def _build(ctx: StartContext, cluster: Cluster, target: Path) -> None:
                     "exit_on_error=true",
                     "template1",
                 ],
+                resources=ctx.resources,
                 user=cluster.run_user,
                 service=service,
                 what="creating the database",
@@ -192,7 +200,7 @@ def _build(ctx: StartContext, cluster: Cluster, target: Path) -> None:
                 stdin=f'CREATE DATABASE "{name}";\n',
             )
         _trim(cluster, data)
-        cache.copy_tree(data, target)
+        cache.copy_tree(data, target, ctx.resources)
     finally:
         ctx.resources.remove_dir(scratch)
 

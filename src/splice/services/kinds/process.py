@@ -19,6 +19,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -87,9 +88,7 @@ class ProcessKind:
         port = settings.port or ctx.resources.port()
         scope = {**ctx.vars, "port": port}
         command = render(settings.command, scope)
-        env = dict(os.environ) if settings.inherit_env else {}
-        env.update({k: _text(render(v, scope)) for k, v in settings.env.items()})
-        env.setdefault("PORT", str(port))
+        env = _environment(settings, scope)
         extra: dict[str, Any] = {}
         if settings.clock:
             clock_file = ctx.run_dir / "clock"
@@ -118,7 +117,8 @@ class ProcessKind:
             url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, extra=extra
         )
         ready = settings.ready or Ready(tcp=True)
-        probe, awaited = _probe(ready, endpoint, ctx, env, cwd)
+        helper_env = ctx.resources.helper_env(env)  # a ready command is stopped with it
+        probe, awaited = _probe(ready, endpoint, ctx.log_path, helper_env, cwd)
         try:
             wait_ready(
                 name,
@@ -139,7 +139,33 @@ class ProcessKind:
             ctx.resources.stop(proc, sig=sig, grace=grace)
             ctx.resources.release_port(port)
 
-        return RunningService(ctx.spec, endpoint, stop=stop, log_path=ctx.log_path, pid=proc.pid)
+        return RunningService(
+            ctx.spec,
+            endpoint,
+            stop=stop,
+            log_path=ctx.log_path,
+            pid=proc.pid,
+            state={"process.cwd": str(cwd)},
+        )
+
+    def check_running(self, service: RunningService, timeout: float) -> None:
+        """Still up, checked as readiness is declared: HTTP, TCP or the ready command;
+        with `ready: {log: ...}` only the process can be checked (by the caller)."""
+        settings: ProcessSettings = service.spec.settings
+        ready = settings.ready or Ready(tcp=True)
+        if _declared(ready) == "log":
+            return
+        env = _environment(settings, {"port": service.endpoint.port})
+        cwd = service.state.get("process.cwd") or "."
+        probe, awaited = _probe(ready, service.endpoint, service.log_path, env, cwd)
+        wait_ready(
+            service.name,
+            probe,
+            awaited=awaited,
+            timeout=timeout,
+            log_path=service.log_path,
+            hint="its process runs but does not answer; read its log",
+        )
 
     def external(self, spec: Any) -> Endpoint:
         from urllib.parse import urlsplit
@@ -220,9 +246,29 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _environment(settings: ProcessSettings, scope: dict[str, Any]) -> dict[str, str]:
+    """The service's environment: this process's (unless `inherit_env: false`), its own
+    `env` rendered with `scope`, and PORT."""
+    env = dict(os.environ) if settings.inherit_env else {}
+    env.update({k: _text(render(v, scope)) for k, v in settings.env.items()})
+    env.setdefault("PORT", str(scope["port"]))
+    return env
+
+
+def _declared(ready: Ready) -> str:
+    """Which readiness the block declares: the first of http, log, command; else tcp."""
+    if ready.http is not None:
+        return "http"
+    if ready.log is not None:
+        return "log"
+    return "command" if ready.command is not None else "tcp"
+
+
 def _probe(
-    ready: Ready, endpoint: Endpoint, ctx: StartContext, env: dict[str, str], cwd: Any
+    ready: Ready, endpoint: Endpoint, log_path: Path | None, env: dict[str, str], cwd: Any
 ) -> tuple[Callable[[], None], str]:
+    """The probe of the declared readiness and what it awaits (`env`: the ready
+    command's environment)."""
     assert endpoint.port is not None
     if ready.http is not None:
         url = ready.http if "://" in ready.http else f"{endpoint.url}/{ready.http.lstrip('/')}"
@@ -240,7 +286,8 @@ def _probe(
         pattern = compile_user_regex(ready.log)
 
         def log_probe() -> None:
-            text = ctx.log_path.read_text(errors="replace") if ctx.log_path.exists() else ""
+            exists = log_path is not None and log_path.exists()
+            text = log_path.read_text(errors="replace") if log_path and exists else ""
             if not pattern.finds(text):
                 raise OSError("not in the log yet")
 

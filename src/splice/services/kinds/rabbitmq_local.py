@@ -21,13 +21,11 @@ and JIT-compiling the ~1,000 modules the broker scans for its boot steps.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import signal
 import string
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -108,13 +106,11 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     except BaseException:
         release()
         raise
-    helpers = _helpers(proc.pid)
 
     def stop() -> None:
-        # SIGTERM to the group (the script and beam.smp); then the processes Erlang
-        # started in sessions of their own (erl_child_setup) must be gone too
+        # SIGTERM to the group (the script and beam.smp); Resources.stop then ends what
+        # Erlang started in sessions of its own (erl_child_setup) if it is still there
         res.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
-        _wait_gone(helpers)
         del procs[-1]
         release()
 
@@ -229,52 +225,3 @@ def _wait(ctx: StartContext, proc: subprocess.Popen[bytes], url: str, port: int)
         interval=0.02,
         hint="read the broker's log above; a bad `config` line is the usual cause",
     )
-
-
-def _helpers(pid: int) -> list[tuple[int, str]]:
-    """Descendants of the node's script (beam.smp, erl_child_setup...) with their start
-    times, from /proc.
-
-    erl_child_setup calls setsid(), so it is outside the process group that SIGTERM
-    reaches; it exits when beam.smp does, and stop() waits for that."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    parents: dict[int, tuple[int, str]] = {}
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = _stat(int(entry.name))
-                parents[int(entry.name)] = (int(stat[1]), stat[19])
-    found: list[tuple[int, str]] = []
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        children = [child for child, (parent, _) in parents.items() if parent == current]
-        found += [(child, parents[child][1]) for child in children]
-        todo += children
-    return found
-
-
-def _wait_gone(helpers: list[tuple[int, str]], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while any(_alive(*h) for h in helpers) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for pid, started in helpers:  # still there after the node is gone: ours, end them
-        if _alive(pid, started):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _stat(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the command name: state, ppid, ... starttime."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _alive(pid: int, started: str) -> bool:
-    """Whether the process still runs (the start time tells a reused pid apart)."""
-    try:
-        stat = _stat(pid)
-    except (OSError, IndexError):
-        return False
-    return stat[0] != "Z" and stat[19] == started

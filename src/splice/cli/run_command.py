@@ -122,11 +122,18 @@ def _run_with_services(
     """Start the services, run, stop them; then record the end and write the reports."""
     from rich.console import Console
 
-    from splice.cli.services import EXIT_SERVICES, render_service_error, services_for_run
+    from splice.cli.services import (
+        EXIT_SERVICES,
+        print_serialised,
+        render_service_error,
+        services_for_run,
+    )
     from splice.services.base import ServiceError
 
     try:
-        with services_for_run(project, Console(stderr=True, highlight=False)) as active:
+        errors = Console(stderr=True, highlight=False)
+        with services_for_run(project, errors) as active:
+            print_serialised(active, runner.suites, runner.options.jobs, errors)
             active.builtins["run_id"] = runner.result.id
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks

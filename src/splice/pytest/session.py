@@ -174,28 +174,26 @@ class SpliceSession:
 
     def acquire(self, name: str) -> tuple[ServiceHandle, Callable[[], None]]:
         """The service for one test: its own database, vhost… when the project isolates
-        it (released by the returned callable), else the shared endpoint."""
+        it (released by the returned callable), else the shared endpoint. The isolation
+        is the data manager's, as for a testcase of `splice run`."""
         service = self.service(name)
         mode = self.data.modes.get(name, "none") if self.data is not None else "none"
         if mode == "none":
             return ServiceHandle(service, service.endpoint), lambda: _reset_clock(service)
-        from splice.services import registry
-
-        kind: Any = registry.get(service.spec.kind)
-        key = f"pytest-{self.worker}-{next(self._keys)}"
         try:
-            endpoint = kind.acquire(service, mode, key)
+            hold = self.data.hold({name: mode}, key=f"pytest-{self.worker}-{next(self._keys)}")
         except ServiceError as exc:
             pytest.fail(render_service_error(exc), pytrace=False)
 
         def release() -> None:
             _reset_clock(service)
             try:
-                kind.release(service, mode, key, endpoint)
+                hold.release()
             except ServiceError as exc:
                 pytest.fail(render_service_error(exc), pytrace=False)
 
-        return ServiceHandle(service, endpoint or service.endpoint, mode), release
+        endpoint = hold.endpoint(name) or service.endpoint
+        return ServiceHandle(service, endpoint, mode), release
 
     def private(self, names: tuple[str, ...]) -> tuple[PrivateServices, Callable[[], None]]:
         """Fresh instances of `names`, started for one test; what they depend on and is

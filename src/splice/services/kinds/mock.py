@@ -108,6 +108,9 @@ class MockKind:
     providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
     packages: ClassVar[dict[str, str]] = {}  # pure Python: nothing to install
     isolation_modes: ClassVar[frozenset[str]] = frozenset({"reset"})
+    # one server the system under test calls, that cannot be copied per parallel
+    # testcase: under --jobs, the attempts that reset it run one at a time
+    shared_modes: ClassVar[frozenset[str]] = frozenset({"reset"})
 
     def __init__(self) -> None:
         self._holders: dict[str, int] = {}

@@ -31,6 +31,11 @@ class Policy(enum.Enum):
     SLOT = "slot"  # each parallel slot gets its own copy of the shared state
     EXCLUSIVE = "exclusive"  # one attempt at a time
 
+    @property
+    def shared(self) -> bool:
+        """Whether the mode resets state that every testcase sees."""
+        return self is not Policy.ATTEMPT
+
 
 @dataclass(frozen=True)
 class Serialised:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,23 @@ POSTGRES = Dialect("postgresql", '"')
 MYSQL = Dialect("mysql", "`")
 
 
-def load(conn: Any, files: list[Path], dialect: Dialect) -> None:
-    """Load every file in one transaction; on any error roll back and raise it located."""
+def load(
+    conn: Any,
+    files: list[Path],
+    dialect: Dialect,
+    skip_table: Callable[[str], bool] | None = None,
+) -> None:
+    """Load every file in one transaction; on any error roll back and raise it located.
+
+    `skip_table(name)`: tables of rows files not to fill (a truncate that kept them
+    filled: their rows are there already); scripts always run whole."""
     try:
         with conn.cursor() as cur:
             for path in files:
                 if path.suffix.lower() in SCRIPT_SUFFIXES:
                     run_script(cur, path, dialect)
                 elif path.suffix.lower() in ROWS_SUFFIXES:
-                    _load_rows(cur, path, dialect)
+                    _load_rows(cur, path, dialect, skip_table)
                 else:
                     raise SuiteError.single(
                         f"cannot load {path.name!r} as SQL fixtures",
@@ -165,7 +174,9 @@ def _strip_comments(chunk: str) -> str:
     return re.sub(r"(--\s|#).*$", "", chunk, flags=re.M)
 
 
-def _load_rows(cur: Any, path: Path, dialect: Dialect) -> None:
+def _load_rows(
+    cur: Any, path: Path, dialect: Dialect, skip_table: Callable[[str], bool] | None
+) -> None:
     doc = read_yaml(path)
     data, pos = doc.data, doc.positions
     if data is None:
@@ -177,7 +188,9 @@ def _load_rows(cur: Any, path: Path, dialect: Dialect) -> None:
             "for example:\nusers:\n  - {id: 1, name: alice}",
         )
     for table, rows in data.items():
-        if rows is None:
+        if rows is None or (
+            skip_table is not None and isinstance(table, str) and skip_table(table)
+        ):
             continue
         if not isinstance(table, str) or not isinstance(rows, list):
             raise SuiteError.single(

@@ -65,11 +65,6 @@ MIGRATION_TABLES = frozenset(
 )
 
 
-def is_migration_table(name: str) -> bool:
-    """Whether `name` (`table` or `schema.table`) is a table a migration tool keeps."""
-    return name.rsplit(".", 1)[-1].strip('"`').lower() in MIGRATION_TABLES
-
-
 @dataclass(frozen=True)
 class TableChoice:
     """`keep` or `only` patterns: which tables an isolation empties or restores."""
@@ -94,6 +89,12 @@ class TableChoice:
         if self.only and not _matches(names, self.only):
             return False
         return not _matches(names, self.keep)
+
+    def keeps(self, name: str, default_schema: str) -> bool:
+        """Whether a table named as in a fixture file (`table` or `schema.table`) is left
+        alone."""
+        schema, _, table = name.rpartition(".")
+        return not self.acts_on(schema or default_schema, table)
 
     def unmatched(self, tables: Iterable[tuple[str, str]]) -> list[str]:
         """Patterns of `keep`/`only` that match none of these (schema, table) pairs."""

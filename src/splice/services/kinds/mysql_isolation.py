@@ -190,7 +190,12 @@ class Truncate:
                         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
                 conn.autocommit(False)
                 try:
-                    sql_fixtures.load(conn, self.fixtures, sql_fixtures.MYSQL)
+                    sql_fixtures.load(
+                        conn,
+                        self.fixtures,
+                        sql_fixtures.MYSQL,
+                        skip_table=lambda name: self.choice.keeps(name, database),
+                    )
                 finally:
                     conn.autocommit(True)
             except BaseException as exc:

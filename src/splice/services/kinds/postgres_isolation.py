@@ -210,7 +210,12 @@ class Truncate:
                     if tables:
                         # no CASCADE: it would empty a kept table that references these
                         cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
-                sql_fixtures.load(conn, self.fixtures, sql_fixtures.POSTGRES)
+                sql_fixtures.load(
+                    conn,
+                    self.fixtures,
+                    sql_fixtures.POSTGRES,
+                    skip_table=lambda name: self.choice.keeps(name, "public"),
+                )
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     conn.close()

@@ -230,8 +230,9 @@ class MockKind:
 
     def acquire(self, service: RunningService, mode: str, key: str) -> Endpoint | None:
         """Before a testcase attempt: back to the file stubs, an empty journal and
-        scenarios in `Started`. Skipped while another attempt uses the mock (--jobs), so
-        a reset never pulls stubs from under a running testcase."""
+        scenarios in `Started`. Skipped while another hold of the mock is open (the data
+        manager runs the attempts of a reset mock one at a time under --jobs), so a reset
+        never pulls stubs from under a running test."""
         with self._lock:
             held = self._holders.get(service.name, 0)
             self._holders[service.name] = held + 1

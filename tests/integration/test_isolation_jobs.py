@@ -38,40 +38,44 @@ def _failures(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def _sql_case(name: str, service: str = "db") -> str:
+def _sql_case(name: str, kind: str) -> str:
     """Insert my own row, wait while the other job does the same, see only mine."""
+    sleep = "pg_sleep(0.4)" if kind == "postgres" else "sleep(0.4)"
+    service = "db"
     return f"""
       - name: {name}
         steps:
           - sql: {{service: {service}, query: "insert into notes (who) values ('{name}')"}}
-          - sql: {{service: {service}, query: "select pg_sleep(0.4)"}}
+          - sql: {{service: {service}, query: "select {sleep}"}}
           - sql: {{service: {service}, query: "select who from notes order by id"}}
             expect: {{rows: [{{who: seed}}, {{who: {name}}}]}}
     """
 
 
 @pytest.mark.parametrize("mode", ["truncate", "snapshot"])
+@pytest.mark.parametrize("kind", ["postgres", "mariadb"])
 def test_jobs_2_truncate_gives_each_parallel_testcase_its_own_rows(
-    tmp_path: Path, splice_cli: Any, mode: str
+    tmp_path: Path, splice_cli: Any, mode: str, kind: str
 ) -> None:
-    """Under --jobs 2, four testcases that insert a row, sleep, and expect to see only the
-    fixture and their own row all pass with truncate (and snapshot): no job empties or
-    sees another job's rows."""
+    """Under --jobs 2, six testcases of two suites that insert a row, sleep, and expect to
+    see only the fixture and their own row all pass with truncate (and snapshot), on
+    PostgreSQL and MariaDB: no job empties or sees another job's rows."""
     _write(
         tmp_path,
         {
             "splice.yaml": f"""
                 services:
-                  db: {{kind: postgres, init: [schema.sql]}}
+                  db: {{kind: {kind}, init: [schema.sql]}}
                 data:
                   isolation: {mode}
                   fixtures: {{db: [seed.yaml]}}
             """,
-            "schema.sql": "create table notes (id serial primary key, who text not null);",
+            "schema.sql": "create table notes (id serial primary key, who varchar(9) not null);",
             "seed.yaml": "notes:\n  - {who: seed}\n",
-            "a.splice.yaml": "name: a\ntestcases:" + "".join(_sql_case(f"a{n}") for n in range(4)),
+            "a.splice.yaml": "name: a\ntestcases:"
+            + "".join(_sql_case(f"a{n}", kind) for n in range(4)),
             "b.splice.yaml": "name: b\nserial: true\ntestcases:"
-            + "".join(_sql_case(f"b{n}") for n in range(2)),
+            + "".join(_sql_case(f"b{n}", kind) for n in range(2)),
         },
     )
     result = splice_cli("run", "--jobs", "2", "--no-store", "--json", "report.json")

@@ -96,11 +96,6 @@ class TableChoice:
         schema, _, table = name.rpartition(".")
         return not self.acts_on(schema or default_schema, table)
 
-    def unmatched(self, tables: Iterable[tuple[str, str]]) -> list[str]:
-        """Patterns of `keep`/`only` that match none of these (schema, table) pairs."""
-        seen = [(t.lower(), f"{s}.{t}".lower()) for s, t in tables]
-        return [p for p in (*self.keep, *self.only) if not any(_matches(n, (p,)) for n in seen)]
-
 
 def _matches(names: tuple[str, str], patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns for name in names)

@@ -45,7 +45,6 @@ class Snapshot:
         try:
             with conn.cursor() as cur:
                 everything = table_copies(cur, base)
-            self.unmatched = choice.unmatched((base, t.name) for t in everything)
             self.tables = [t for t in everything if choice.acts_on(base, t.name)]
             copy_database(conn, base, self.copy, self.tables)
             with conn.cursor() as cur:

@@ -101,7 +101,6 @@ class Snapshot:
                 cur.execute(_REFERENCES)
                 self.order = _fk_order(self.tables, cur.fetchall())
             conn.rollback()
-        self.unmatched = choice.unmatched((s, n) for s, n, _, _ in found)
 
     def restorer(self, endpoint: Endpoint, *, fresh: bool) -> Restorer:
         """Restores one database (the service's own, or a copy of it for a parallel

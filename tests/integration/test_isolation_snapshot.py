@@ -442,3 +442,41 @@ def test_snapshot_without_superuser_restores_everything_in_foreign_key_order(
             assert query("select id, name from z_parent") == [(1, "p")]
             assert query("select id, parent_id from a_child") == [(1, 1)]
             assert query("insert into z_parent (name) values ('r') returning id") == [(2,)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_restore_that_fails_is_that_testcases_error_and_the_run_goes_on(
+    tmp_path: Path, splice_cli: Any, kind: str
+) -> None:
+    """A testcase that drops a table the snapshot holds: the rest is restored, that
+    testcase is an error saying which table is gone and why (with a hint), and the next
+    testcases run and pass, their own rows removed."""
+    _write(
+        tmp_path,
+        {
+            "splice.yaml": f"services:\n  db: {{kind: {kind}, init: [schema.sql]}}\n"
+            "data: {isolation: snapshot}\n",
+            "schema.sql": "create table notes (id serial primary key, who text);\n"
+            "create table other (id serial primary key, who text);",
+            "s.splice.yaml": """
+                name: s
+                testcases:
+                  - name: drops a table
+                    steps:
+                      - sql: {service: db, query: "drop table notes"}
+                  - name: runs after it
+                    steps:
+                      - sql: {service: db, query: "insert into other (who) values ('me')"}
+                  - name: and finds its rows gone
+                    steps:
+                      - sql: {service: db, query: "select count(*) from other"}
+                        expect: {scalar: 0}
+            """,
+        },
+    )
+    result = splice_cli("run", "--no-store", "--json", "report.json")
+    report = json.loads((tmp_path / "report.json").read_text())
+    statuses = [tc["status"] for s in report["suites"] for tc in s["testcases"]]
+    assert statuses == ["error", "passed", "passed"], result.output
+    assert "notes" in result.output and "of the snapshot no longer exist" in result.output
+    assert result.exit_code == 1

@@ -74,6 +74,7 @@ class Restorer:
         self._lock = threading.Lock()
         self._conn: Any = None
         self._fresh = fresh
+        self._missing: set[str] = set()  # dropped by a testcase: no longer restored
 
     def reset(self) -> None:
         with self._lock:
@@ -95,14 +96,16 @@ class Restorer:
 
     def _restore(self, conn: Any) -> None:
         snap, db = self.snapshot, _q(self.database)
-        names = [t.name for t in snap.tables]
         with conn.cursor() as cur:
             cur.execute("SET SESSION lock_wait_timeout = 10")
+            counters = _counters(cur, self.database)
+            gone = [t.name for t in snap.tables if t.name not in counters]
+            tables = [t for t in snap.tables if t.name in counters]
             if self._fresh:
-                now = _checksums(cur, self.database, names)
-                changed = [t for t in snap.tables if now.get(t.name) != snap.sums.get(t.name)]
+                now = _checksums(cur, self.database, [t.name for t in tables])
+                changed = [t for t in tables if now.get(t.name) != snap.sums.get(t.name)]
             else:
-                changed = list(snap.tables)
+                changed = tables
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")
             try:
                 cur.execute("START TRANSACTION")
@@ -120,12 +123,24 @@ class Restorer:
                 raise
             finally:
                 cur.execute("SET FOREIGN_KEY_CHECKS = 1")
-            counters = _counters(cur, self.database)
-            for name in names:
-                wanted = snap.counters.get(name)
-                if wanted is not None and counters.get(name) != wanted:
-                    cur.execute(f"ALTER TABLE {db}.{_q(name)} AUTO_INCREMENT = {int(wanted)}")
+            if changed:
+                counters = _counters(cur, self.database)
+            for table in tables:
+                wanted = snap.counters.get(table.name)
+                if wanted is not None and counters.get(table.name) != wanted:
+                    name = _q(table.name)
+                    cur.execute(f"ALTER TABLE {db}.{name} AUTO_INCREMENT = {int(wanted)}")
         self._fresh = True
+        new = [name for name in gone if name not in self._missing]
+        self._missing.update(new)
+        if new:
+            raise ServiceError(
+                self.name,
+                f"{', '.join(new)} of the snapshot no longer exist: the rest is restored, "
+                "these are not any more",
+                hint="a testcase dropped or renamed them; `snapshot` does not undo schema "
+                "changes (run them in migrations, before the snapshot is taken)",
+            )
 
     def close(self) -> None:
         with self._lock:

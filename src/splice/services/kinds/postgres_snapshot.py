@@ -119,6 +119,7 @@ class Restorer:
         self._conn: Any = None
         self._replica: bool | None = None
         self._mark: int | None = None  # xid of the last restore; None: restore everything
+        self._missing: set[str] = set()  # dropped by a testcase: no longer restored
         if fresh:
             with self._lock:
                 self._mark = _xid(self._connection())
@@ -144,31 +145,35 @@ class Restorer:
         snap = self.snapshot
         with conn.cursor() as cur:
             cur.execute("SET LOCAL lock_timeout = '10s'")
+            gone = self._gone(cur)
+            tables = [t for t in snap.tables if t.name not in self._missing]
+            order = [t for t in snap.order if t.name not in self._missing]
+            sequences = {n: v for n, v in snap.sequences.items() if n not in self._missing}
             replica = self._replica_mode(cur)
             if replica and self._mark is not None:
-                counts = _counts(cur, snap.tables, self._mark)
+                counts = _counts(cur, tables, self._mark)
                 changed = [
                     t
-                    for t, (count, newer) in zip(snap.tables, counts, strict=True)
+                    for t, (count, newer) in zip(tables, counts, strict=True)
                     if newer or count != t.count
                 ]
             else:
-                changed = list(snap.order)
+                changed = order
             if changed and replica:
                 cur.execute("; ".join(f"DELETE FROM {t.name}" for t in changed))
             elif changed:
-                cur.execute(f"TRUNCATE {', '.join(t.name for t in snap.tables)}")
-                changed = list(snap.order)
+                cur.execute(f"TRUNCATE {', '.join(t.name for t in tables)}")
+                changed = order
             for table in changed:
                 if table.rows:
                     with cur.copy(
                         f"COPY {table.name} ({table.columns}) FROM STDIN (FORMAT binary)"
                     ) as copy:
                         copy.write(table.rows)
-            now = _positions(cur, list(snap.sequences))
+            now = _positions(cur, list(sequences))
             moved = [
                 (name, *saved)
-                for (name, saved), current in zip(snap.sequences.items(), now, strict=True)
+                for (name, saved), current in zip(sequences.items(), now, strict=True)
                 if current != saved
             ]
             for name, value, called in moved:
@@ -177,6 +182,26 @@ class Restorer:
             mark = int(cur.fetchone()[0]) % (1 << 32)
         conn.commit()
         self._mark = mark
+        if gone:
+            raise ServiceError(
+                self.name,
+                f"{', '.join(gone)} of the snapshot no longer exist: the rest is restored, "
+                "these are not any more",
+                hint="a testcase dropped or renamed them; `snapshot` does not undo schema "
+                "changes (run them in migrations, before the snapshot is taken)",
+            )
+
+    def _gone(self, cur: Any) -> list[str]:
+        """Tables and sequences of the snapshot that were dropped since the last restore
+        (they are left out from now on)."""
+        names = [t.name for t in self.snapshot.tables] + list(self.snapshot.sequences)
+        cur.execute(
+            "SELECT name FROM unnest(%s::text[]) AS t(name) WHERE to_regclass(name) IS NULL",
+            [names],
+        )
+        gone = [name for (name,) in cur.fetchall() if name not in self._missing]
+        self._missing.update(gone)
+        return [n for n in gone if n not in self.snapshot.sequences]
 
     def _replica_mode(self, cur: Any) -> bool:
         """`SET LOCAL session_replication_role = replica`, when this user may."""

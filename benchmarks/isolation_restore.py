@@ -146,7 +146,7 @@ def measure(runs: int = 15) -> Table:
         rows = [
             ("truncate (every table emptied, fixtures loaded again)", "truncate", {}),
             ("template, pool ready (testcases of 50 ms)", "template", {"gap": 0.05}),
-            ("template, back to back (pool drained)", "template", {}),
+            ("template, no pause but the writes (pool may drain)", "template", {}),
             ("snapshot, 3 tables changed", "snapshot", {}),
             ("snapshot, nothing changed", "snapshot", {"write": False}),
         ]
@@ -160,7 +160,9 @@ def measure(runs: int = 15) -> Table:
         "versions newer than the last restore, on MariaDB `CHECKSUM TABLE`), then deletes "
         "and copies back only those, and sets back moved sequences / AUTO_INCREMENT",
         "template: the clone is made ahead by a background thread; a testcase shorter "
-        "than one clone waits for it (back to back)",
+        "than making one clone waits for it (no pause). Only truncate and snapshot undo what "
+        "the system under test writes to its database; snapshot keeps what it wrote while "
+        "starting (docs/reference/isolation.md)",
     ]
     return table
 

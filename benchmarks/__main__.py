@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from benchmarks import (
     example_env,
+    isolation_restore,
     machine,
     mock_server,
     parallel,
@@ -56,6 +57,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         ).markdown(),
         "parallel": lambda: parallel.measure(runs=1 if args.quick else 3).markdown(),
         "services_sql": lambda: services_sql.run(runs=3 if args.quick else 7),
+        "isolation": lambda: isolation_restore.run(runs=5 if args.quick else 15),
         "services_light": services_light.run,
         "services_rabbitmq": services_rabbitmq.run,
         "mock_server": lambda: "\n".join(

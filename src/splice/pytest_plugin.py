@@ -313,7 +313,7 @@ def splice_env(request: pytest.FixtureRequest) -> SpliceEnv:
 @pytest.fixture
 def splice_service(request: pytest.FixtureRequest) -> Iterator[Callable[[str], ServiceHandle]]:
     """`splice_service("db")`: a service for this test, isolated as splice.yaml says."""
-    releases: list[tuple[str, Callable[[], None]]] = []
+    releases: list[tuple[tuple[str, ...], Callable[[], None]]] = []
     yield lambda name: _take(request, name, releases)
     _give_back(request, releases)
 
@@ -346,24 +346,29 @@ def splice_clock(request: pytest.FixtureRequest) -> Iterator[FrozenClock]:
 
 
 def _take(
-    request: pytest.FixtureRequest, name: str, releases: list[tuple[str, Callable[[], None]]]
+    request: pytest.FixtureRequest,
+    name: str,
+    releases: list[tuple[tuple[str, ...], Callable[[], None]]],
 ) -> ServiceHandle:
     """A service for the test; the same handle for every fixture of one test, released
     by the fixture that acquired it."""
     held = request.node.stash.setdefault(_HELD, {})
     if name not in held:
-        handle, release = state_of(request.config).session.acquire(name)
-        held[name] = handle
-        releases.append((name, release))
+        # also the isolation of what the service writes to (the app's database)
+        handles, release = state_of(request.config).session.acquire(name, held=set(held))
+        for taken, handle in handles.items():
+            held.setdefault(taken, handle)
+        releases.append((tuple(handles), release))
     return held[name]  # type: ignore[no-any-return]
 
 
 def _give_back(
-    request: pytest.FixtureRequest, releases: list[tuple[str, Callable[[], None]]]
+    request: pytest.FixtureRequest, releases: list[tuple[tuple[str, ...], Callable[[], None]]]
 ) -> None:
     held = request.node.stash.get(_HELD, {})
-    for name, release in reversed(releases):
-        held.pop(name, None)
+    for names, release in reversed(releases):
+        for name in names:
+            held.pop(name, None)
         release()
 
 
@@ -377,7 +382,7 @@ def _register_service_fixtures(config: pytest.Config, fixtures: dict[str, str]) 
 
 def _service_fixture(fixture: str, service: str) -> Any:
     def service_fixture(request: pytest.FixtureRequest) -> Iterator[ServiceHandle]:
-        releases: list[tuple[str, Callable[[], None]]] = []
+        releases: list[tuple[tuple[str, ...], Callable[[], None]]] = []
         yield _take(request, service, releases)
         _give_back(request, releases)
 

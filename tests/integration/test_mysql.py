@@ -168,14 +168,20 @@ def test_template_clones_keep_foreign_keys_and_generated_columns(servers: Any) -
 
 
 def test_fixture_mistakes_are_located(servers: Any, tmp_path: Path) -> None:
-    """A wrong column, a wrong table and a SQL error (MySQL counts lines per statement)
-    each point at their line."""
+    """A wrong column, a wrong table, a row that breaks a constraint among rows inserted
+    as one batch, and a SQL error (MySQL counts lines per statement) each point at their
+    line; nothing of the failed load stays."""
     env, _ = servers
     kind = registry.get("mariadb")
     service = env.services["rb"]
     cases = {
         "col.yaml": ("users:\n  - {name: x}\n  - name: y\n    nmae: z\n", 4, "nmae"),
         "table.yml": ("nope:\n  - {a: 1}\n", 1, "nope"),
+        "dup.yaml": (
+            "users:\n  - {id: 70, name: p}\n  - {id: 70, name: r}\n",
+            3,
+            "Duplicate entry",
+        ),
         "bad.sql": (
             "insert into users (name) values ('w');\n\nselect *\n  frm users;\n",
             4,
@@ -190,7 +196,9 @@ def test_fixture_mistakes_are_located(servers: Any, tmp_path: Path) -> None:
         diag = info.value.diagnostics[0]
         assert needle in diag.message, name
         assert diag.span is not None and diag.span.path == path and diag.span.line == line, name
-    assert _rows(service.endpoint, "select count(*) from users where name in ('x', 'w')") == [(0,)]
+    assert _rows(service.endpoint, "select count(*) from users where name in ('x', 'w', 'p')") == [
+        (0,)
+    ]
 
 
 def test_mysql_kind_runs_on_mariadb_and_leaves_nothing_behind(tmp_path: Path) -> None:

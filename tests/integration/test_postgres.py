@@ -213,8 +213,9 @@ def test_template_is_made_while_the_system_under_test_is_connected(servers: Any)
 
 
 def test_fixture_mistakes_are_located(servers: Any, tmp_path: Path) -> None:
-    """A wrong column, a wrong table, a row that is not a mapping and a SQL syntax error
-    each point at their line; nothing of the failed load stays."""
+    """A wrong column, a wrong table, a row that is not a mapping, a row that breaks a
+    constraint among rows inserted as one batch, and a SQL syntax error each point at
+    their line; nothing of the failed load stays."""
     env, _ = servers
     kind = registry.get("postgres")
     service = env.services["plain"]
@@ -222,6 +223,7 @@ def test_fixture_mistakes_are_located(servers: Any, tmp_path: Path) -> None:
         "col.yaml": ("users:\n  - {name: x}\n  - name: y\n    nmae: z\n", 4, "nmae"),
         "table.yml": ("users:\n  - {name: q}\nnope:\n  - {a: 1}\n", 3, "nope"),
         "row.yaml": ("users:\n  - just text\n", 2, "must be a mapping"),
+        "dup.yaml": ("users:\n  - {id: 70, name: p}\n  - {id: 70, name: r}\n", 3, "duplicate key"),
         "list.json": ("[1, 2]", 1, "maps table names"),
         "bad.sql": ("insert into users (name) values ('w');\nselec 1;\n", 2, "selec"),
     }
@@ -234,7 +236,7 @@ def test_fixture_mistakes_are_located(servers: Any, tmp_path: Path) -> None:
         assert needle in diag.message, name
         assert diag.span is not None and diag.span.path == path and diag.span.line == line, name
     assert _rows(
-        service.endpoint.url, "select count(*) from users where name in ('x', 'q', 'w')"
+        service.endpoint.url, "select count(*) from users where name in ('x', 'q', 'w', 'p')"
     ) == [(0,)]
 
 

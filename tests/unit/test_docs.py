@@ -122,6 +122,16 @@ def test_every_template_function_and_filter_is_documented() -> None:
         assert f"`{name}" in text, f"template name {name!r} is not documented"
 
 
+def test_every_project_key_is_documented() -> None:
+    """Each key of splice.yaml's top level, of a service and of `data` is in project.md."""
+    from splice.project.specs import DataSpec, MigrationSpec, ProjectSpec, ServiceCommonSpec
+
+    text = _doc("project.md")
+    for model in (ProjectSpec, ServiceCommonSpec, DataSpec, MigrationSpec):
+        for key in _keys(model):
+            assert f"`{key}`" in text, f"{model.__name__}.{key} is not in project.md"
+
+
 def test_relative_links_in_docs_resolve() -> None:
     """Every relative Markdown link in README.md and docs/ points at an existing file."""
     files = [ROOT / "README.md", *DOCS.rglob("*.md")]

@@ -165,6 +165,7 @@ def _run_with_services(
     from splice.cli.services import (
         EXIT_SERVICES,
         StartFailed,
+        print_serialised,
         render_service_error,
         services_for_run,
     )
@@ -174,6 +175,7 @@ def _run_with_services(
     err = Console(stderr=True, highlight=False)
     try:
         with services_for_run(project, err, runner.result.id) as active:
+            print_serialised(active, runner.suites, runner.options.jobs, err)
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks
             runner.options.environment = active.environment

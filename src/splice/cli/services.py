@@ -30,6 +30,7 @@ class ActiveServices:
     summary: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
     environment: Any = None
+    data: Any = None  # the DataManager: isolation around each testcase
 
 
 class StartFailed(Exception):
@@ -69,6 +70,7 @@ def services_for_run(
         data = DataManager(reused, project)
         data.prepare(load=False)
         active.hooks.append(data)
+        active.data = data
         yield active
         return
 
@@ -95,6 +97,7 @@ def services_for_run(
         active.environment = env
         _describe(active, env)
         active.hooks.append(data)
+        active.data = data
         ready = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
         console.print(f"[dim]services ready: {ready}[/]")
         yield active
@@ -158,6 +161,20 @@ def _keep_logs(active: ActiveServices, project: Project) -> None:
         if path.is_file():
             shutil.copyfile(path, target / f"{name}.log")
             active.logs[name] = target / f"{name}.log"
+
+
+def print_serialised(
+    active: ActiveServices, suites: list[Any], jobs: int, console: Console
+) -> None:
+    """Under --jobs, say which isolation makes testcases run one at a time, and why."""
+    if jobs <= 1 or active.data is None:
+        return
+    for why in active.data.serialised(suites):
+        console.print(f"[yellow]note:[/] {escape(why.message(Path.cwd()))}", soft_wrap=True)
+        console.print(
+            "  = hint: see docs/reference/isolation.md for `--jobs` with each isolation mode",
+            highlight=False,
+        )
 
 
 def render_service_error(exc: ServiceError, console: Console) -> None:

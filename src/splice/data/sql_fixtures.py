@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,23 @@ POSTGRES = Dialect("postgresql", '"')
 MYSQL = Dialect("mysql", "`")
 
 
-def load(conn: Any, files: list[Path], dialect: Dialect) -> None:
-    """Load every file in one transaction; on any error roll back and raise it located."""
+def load(
+    conn: Any,
+    files: list[Path],
+    dialect: Dialect,
+    skip_table: Callable[[str], bool] | None = None,
+) -> None:
+    """Load every file in one transaction; on any error roll back and raise it located.
+
+    `skip_table(name)`: tables of rows files not to fill (a truncate that kept them
+    filled: their rows are there already); scripts always run whole."""
     try:
         with conn.cursor() as cur:
             for path in files:
                 if path.suffix.lower() in SCRIPT_SUFFIXES:
                     run_script(cur, path, dialect)
                 elif path.suffix.lower() in ROWS_SUFFIXES:
-                    _load_rows(cur, path, dialect)
+                    _load_rows(cur, path, dialect, skip_table)
                 else:
                     raise SuiteError.single(
                         f"cannot load {path.name!r} as SQL fixtures",
@@ -165,8 +174,10 @@ def _strip_comments(chunk: str) -> str:
     return re.sub(r"(--\s|#).*$", "", chunk, flags=re.M)
 
 
-def _load_rows(cur: Any, path: Path, dialect: Dialect) -> None:
-    doc = read_yaml(path)
+def _load_rows(
+    cur: Any, path: Path, dialect: Dialect, skip_table: Callable[[str], bool] | None
+) -> None:
+    doc = _read_rows_file(path)
     data, pos = doc.data, doc.positions
     if data is None:
         return
@@ -176,8 +187,11 @@ def _load_rows(cur: Any, path: Path, dialect: Dialect) -> None:
             pos.value(()),
             "for example:\nusers:\n  - {id: 1, name: alice}",
         )
+    filled: list[str] = []
     for table, rows in data.items():
-        if rows is None:
+        if rows is None or (
+            skip_table is not None and isinstance(table, str) and skip_table(table)
+        ):
             continue
         if not isinstance(table, str) or not isinstance(rows, list):
             raise SuiteError.single(
@@ -188,10 +202,49 @@ def _load_rows(cur: Any, path: Path, dialect: Dialect) -> None:
         target = _Table(cur, table, dialect, pos)
         if _has_lists(rows):
             target.find_arrays()
-        for i, row in enumerate(rows):
-            target.insert(i, row)
-        if dialect.name == "postgresql" and rows:
-            target.move_sequences()
+        target.insert_all(rows)
+        if rows:
+            filled.append(dialect.quote(table))
+    if dialect.name == "postgresql" and filled:
+        move_sequences(cur, filled)
+
+
+_PARSED: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
+def _read_rows_file(path: Path) -> Any:
+    """The parsed file, read again only when it changed: a truncate reloads the
+    fixtures after every testcase."""
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return read_yaml(path)  # which reports the problem, located
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    doc = read_yaml(path)
+    _PARSED[path] = (stamp, doc)
+    return doc
+
+
+def move_sequences(cur: Any, tables: list[str]) -> None:
+    """Set each sequence owned by a column of these (quoted) tables past the largest
+    value, in two statements."""
+    cur.execute(
+        "SELECT a.attrelid::regclass::text, a.attname, "
+        "pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) FROM pg_attribute a "
+        "WHERE a.attrelid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped",
+        [tables],
+    )
+    found = [(table, column, seq) for table, column, seq in cur.fetchall() if seq]
+    if not found:
+        return
+    calls = ", ".join(
+        f"setval(%s, COALESCE((SELECT MAX({POSTGRES.quote(column)}) FROM {table}), 0) + 1, false)"
+        for table, column, _ in found
+    )
+    cur.execute(f"SELECT {calls}", [seq for _, _, seq in found])
 
 
 @dataclass
@@ -203,6 +256,44 @@ class _Table:
     dialect: Dialect
     pos: Positions
     arrays: frozenset[str] = frozenset()
+
+    def insert_all(self, rows: list[Any]) -> None:
+        """Insert the rows in order: runs of rows with the same columns in one batch
+        (`executemany`); a batch that fails is tried again row by row, in a savepoint,
+        so the error names its row."""
+        start = 0
+        while start < len(rows):
+            row = rows[start]
+            end = start + 1
+            if isinstance(row, dict) and row:
+                columns = list(row)
+                while (
+                    end < len(rows) and isinstance(rows[end], dict) and list(rows[end]) == columns
+                ):
+                    end += 1
+            if end - start == 1 or not self._batch(rows[start:end]):
+                for i in range(start, end):
+                    self.insert(i, rows[i])
+            start = end
+
+    def _batch(self, rows: list[dict[str, Any]]) -> bool:
+        """Insert rows with the same columns at once; false (and nothing inserted) when
+        the server refused one."""
+        quoted = self.dialect.quote(self.table)
+        columns = list(rows[0])
+        names = ", ".join(self.dialect.quote(str(c)) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        values = [[_value(r[c], str(c) in self.arrays) for c in columns] for r in rows]
+        self.cur.execute("SAVEPOINT splice_rows")
+        try:
+            self.cur.executemany(f"INSERT INTO {quoted} ({names}) VALUES ({marks})", values)
+        except Exception as exc:
+            if not self.dialect.is_db_error(exc):
+                raise
+            self.cur.execute("ROLLBACK TO SAVEPOINT splice_rows")
+            return False
+        self.cur.execute("RELEASE SAVEPOINT splice_rows")
+        return True
 
     def insert(self, i: int, row: Any) -> None:
         table, dialect = self.table, self.dialect
@@ -250,22 +341,6 @@ class _Table:
                 "check the table name and that the schema is created first",
             ) from exc
         self.arrays = frozenset(r[0] for r in self.cur.fetchall())
-
-    def move_sequences(self) -> None:
-        """Set each sequence owned by a column of the table past the largest value."""
-        quoted = self.dialect.quote(self.table)
-        self.cur.execute(
-            "SELECT a.attname, pg_get_serial_sequence(%s, a.attname) FROM pg_attribute a "
-            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-            [quoted, quoted],
-        )
-        for column, sequence in self.cur.fetchall():
-            if sequence:
-                col = self.dialect.quote(column)
-                self.cur.execute(
-                    f"SELECT setval(%s, COALESCE((SELECT MAX({col}) FROM {quoted}), 0) + 1, false)",
-                    [sequence],
-                )
 
     def _row_error(self, exc: Exception, i: int, row: dict[str, Any]) -> SuiteError:
         table, pos = self.table, self.pos

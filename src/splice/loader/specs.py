@@ -104,7 +104,7 @@ class SuiteSpec(Spec):
     retries: StrictInt = Field(default=0, ge=0)
     serial: StrictBool = False
     # per-testcase isolation of the project's databases for this suite's testcases
-    isolation: Literal["none", "rollback", "truncate", "template"] | None = None
+    isolation: Literal["none", "rollback", "truncate", "template", "snapshot"] | None = None
 
 
 class InputSpec(Spec):

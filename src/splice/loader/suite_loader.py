@@ -53,6 +53,7 @@ def suite_from_document(doc: Document) -> Suite:
         retries=spec.retries,
         serial=spec.serial,
         isolation=spec.isolation,
+        isolation_span=pos.value(("isolation",)) if spec.isolation else None,
     )
     names: dict[str, int] = {}
     for i, raw in enumerate(spec.testcases):

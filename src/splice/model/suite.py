@@ -124,3 +124,4 @@ class Suite:
     retries: int = 0
     serial: bool = False  # run testcases one after another even with --jobs
     isolation: str | None = None  # overrides the project's data.isolation
+    isolation_span: SourceSpan | None = None  # where the suite's `isolation:` is written

@@ -147,6 +147,7 @@ def _service(
         url=common.url,
         image=common.image,
         isolation=common.isolation,
+        isolation_span=pos.value((*loc, "isolation")) if common.isolation else None,
     )
 
 
@@ -281,7 +282,12 @@ def _check_templates(project: Project, doc: Document, out: Collector) -> None:
 
 def _data(spec: ProjectSpec, doc: Document, project: Project, out: Collector) -> DataPlan:
     pos = doc.positions
-    plan = DataPlan(isolation=spec.data.isolation)
+    plan = DataPlan(
+        isolation=spec.data.isolation,
+        isolation_span=pos.value(("data", "isolation")),
+        keep=list(spec.data.keep),
+        only=list(spec.data.only),
+    )
     root = doc.path.parent
     for service, patterns in spec.data.fixtures.items():
         loc = ("data", "fixtures", service)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splice.errors import SourceSpan
 from splice.services.base import ServiceSpec
 
 PROJECT_FILE = "splice.yaml"
@@ -24,9 +25,13 @@ class Migration:
 class DataPlan:
     """Fixtures to load, migrations to apply, and how testcases are isolated."""
 
-    isolation: str = "none"  # none | rollback | truncate | template
+    isolation: str = "none"  # none | rollback | truncate | template | snapshot
     fixtures: dict[str, list[Path]] = field(default_factory=dict)  # service -> files
     migrations: list[Migration] = field(default_factory=list)
+    isolation_span: SourceSpan | None = None  # where `data.isolation` is written
+    # tables truncate and snapshot leave alone, or the only ones they act on (patterns)
+    keep: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
 
 PROVIDERS = ("local", "docker", "external")
-ISOLATION = ("none", "rollback", "truncate", "template")
+ISOLATION = ("none", "rollback", "truncate", "template", "snapshot")
 
 
 class Spec(BaseModel):
@@ -36,9 +36,20 @@ class MigrationSpec(Spec):
 
 
 class DataSpec(Spec):
-    isolation: Literal["none", "rollback", "truncate", "template"] = "none"
+    isolation: Literal["none", "rollback", "truncate", "template", "snapshot"] = "none"
     fixtures: dict[str, list[StrictStr]] = {}
     migrations: list[MigrationSpec] = []
+    keep: list[StrictStr] = []  # tables truncate and snapshot never empty (patterns)
+    only: list[StrictStr] = []  # or the only tables they empty
+
+    @field_validator("only")
+    @classmethod
+    def _keep_or_only(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and info.data.get("keep"):
+            raise ValueError(
+                "give `keep` (the tables left alone) or `only` (the tables emptied), not both"
+            )
+        return value
 
 
 class ProjectSpec(Spec):

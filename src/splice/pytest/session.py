@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, cast
 
@@ -188,30 +188,56 @@ class SpliceSession:
         service: RunningService = self.env.services[name]
         return service
 
-    def acquire(self, name: str) -> tuple[ServiceHandle, Callable[[], None]]:
+    def acquire(
+        self, name: str, held: Collection[str] = ()
+    ) -> tuple[dict[str, ServiceHandle], Callable[[], None]]:
         """The service for one test: its own database, vhost… when the project isolates
-        it (released by the returned callable), else the shared endpoint."""
+        it, else the shared endpoint; and the shared isolation (truncate, snapshot,
+        flush) of what it depends on and the test does not hold yet (`held`), since a
+        test that talks to the app writes to the app's database. The isolation is the
+        data manager's, as for a testcase of `splice run`. Returns a handle per service
+        and what releases them all."""
         service = self.service(name)
-        mode = self.data.modes.get(name, "none") if self.data is not None else "none"
-        if mode == "none":
-            return ServiceHandle(service, service.endpoint), lambda: _reset_clock(service)
-        from splice.services import registry
-
-        kind: Any = registry.get(service.spec.kind)
-        key = f"pytest-{self.worker}-{next(self._keys)}"
+        modes: dict[str, str] = {}
+        data = self.data
+        if data is not None:
+            if data.modes.get(name, "none") != "none":
+                modes[name] = data.modes[name]
+            for dep in self._dependencies(name):
+                mode = data.modes.get(dep, "none")
+                if dep not in held and mode != "none" and data.policy(dep, mode).shared:
+                    modes[dep] = mode
+        if not modes:
+            return {name: ServiceHandle(service, service.endpoint)}, lambda: _reset_clock(service)
         try:
-            endpoint = kind.acquire(service, mode, key)
+            hold = data.hold(modes, key=f"pytest-{self.worker}-{next(self._keys)}")
         except ServiceError as exc:
             pytest.fail(render_service_error(exc), pytrace=False)
 
         def release() -> None:
             _reset_clock(service)
             try:
-                kind.release(service, mode, key, endpoint)
+                hold.release()
             except ServiceError as exc:
                 pytest.fail(render_service_error(exc), pytrace=False)
 
-        return ServiceHandle(service, endpoint or service.endpoint, mode), release
+        handles = {name: ServiceHandle(service, service.endpoint)}
+        for taken, mode in modes.items():
+            own = self.env.services[taken]
+            handles[taken] = ServiceHandle(own, hold.endpoint(taken) or own.endpoint, mode)
+        return handles, release
+
+    def _dependencies(self, name: str) -> list[str]:
+        """What a service depends on, directly or not."""
+        project = self.require_project()
+        found: list[str] = []
+        stack = list(project.services[name].depends_on) if name in project.services else []
+        while stack:
+            dep = stack.pop()
+            if dep not in found and dep in project.services:
+                found.append(dep)
+                stack.extend(project.services[dep].depends_on)
+        return found
 
     def private(self, names: tuple[str, ...]) -> tuple[PrivateServices, Callable[[], None]]:
         """Fresh instances of `names`, started for one test; what they depend on and is

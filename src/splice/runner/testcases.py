@@ -197,8 +197,22 @@ def _attempt(
         ok = all(s.status.ok for s in attempt.steps)
         for hook in reversed(started_hooks):
             finish = getattr(hook, "attempt_finished", None)
-            if finish is not None:
+            if finish is None:
+                continue
+            try:
                 finish(state.suite, testcase, scope, ok)
+            except SpliceError as exc:  # isolation could not be restored: this attempt's error
+                attempt.steps.append(
+                    StepResult(
+                        0,
+                        "isolation",
+                        "data",
+                        Phase.TEARDOWN,
+                        Status.ERROR,
+                        testcase.span,
+                        failures=[Failure("error", str(exc), hint=getattr(exc, "hint", None))],
+                    )
+                )
     attempt.status = _attempt_status(attempt, testcase, state)
     if attempt.status.ok:
         state.publish(published)

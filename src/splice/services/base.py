@@ -89,6 +89,7 @@ class ServiceSpec:
     url: str | None = None  # for the external provider
     image: str | None = None  # for the docker provider
     isolation: str | None = None  # per-service override of the project's isolation
+    isolation_span: Any = None  # SourceSpan of its `isolation:` value
 
 
 @dataclass
@@ -189,14 +190,21 @@ class DataKind(Protocol):
     """Optional methods of a kind that holds data (databases, caches, brokers).
 
     - `load_fixtures(service, files)`: load fixture files (SQL, YAML/JSON rows, keys).
-    - `isolation_modes`: the modes it supports among none, rollback, truncate, template
-      (databases), flush (caches), vhost or prefix (brokers).
-    - `prepare_isolation(service, mode)`: once, after fixtures (e.g. turn the loaded
-      database into a template and start a pool of clones).
+    - `isolation_modes`: the modes it supports among none, rollback, truncate, template,
+      snapshot (databases), flush (caches), vhost or prefix (brokers), reset (mocks).
+    - `prepare_isolation(service, mode)`: once, after fixtures and once every service
+      has started (e.g. turn the loaded database into a template and start a pool of
+      clones, or take a snapshot of every table).
     - `acquire(service, mode, key)`: before each testcase attempt; returns an Endpoint to
       use instead of the service's own for that attempt (a cloned database), or None.
     - `release(service, mode, key, endpoint)`: after the attempt (drop the clone, truncate
       and reload fixtures, flush).
+    - `shared_modes`: the modes whose release resets state every testcase sees (truncate,
+      snapshot, flush, reset); without it every mode is taken to give each attempt its
+      own. Under `--jobs`, attempts in a shared mode run one at a time, unless
+    - `slot_copies(service, mode)` is true: then each parallel slot gets a copy of its
+      own, and `acquire`/`release` get a keyword `slot=N` (0 when nothing else runs: the
+      service's own data; N > 0 an endpoint of the slot's copy). See `splice.data.slots`.
     """
 
     isolation_modes: ClassVar[frozenset[str]]

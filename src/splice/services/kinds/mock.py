@@ -148,6 +148,9 @@ class MockKind:
     providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
     packages: ClassVar[dict[str, str]] = {}  # pure Python: nothing to install
     isolation_modes: ClassVar[frozenset[str]] = frozenset({"reset"})
+    # one server the system under test calls, that cannot be copied per parallel
+    # testcase: under --jobs, the attempts that reset it run one at a time
+    shared_modes: ClassVar[frozenset[str]] = frozenset({"reset"})
 
     def __init__(self) -> None:
         self._holders: dict[str, int] = {}
@@ -267,8 +270,9 @@ class MockKind:
 
     def acquire(self, service: RunningService, mode: str, key: str) -> Endpoint | None:
         """Before a testcase attempt: back to the file stubs, an empty journal and
-        scenarios in `Started`. Skipped while another attempt uses the mock (--jobs), so
-        a reset never pulls stubs from under a running testcase."""
+        scenarios in `Started`. Skipped while another hold of the mock is open (the data
+        manager runs the attempts of a reset mock one at a time under --jobs), so a reset
+        never pulls stubs from under a running test."""
         with self._lock:
             held = self._holders.get(service.name, 0)
             self._holders[service.name] = held + 1

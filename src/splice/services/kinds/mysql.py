@@ -37,6 +37,7 @@ from splice.services.credentials import service_password
 from splice.services.kinds import mysql_binaries, mysql_server, postgres_cache
 from splice.services.kinds.mysql_isolation import Template, Truncate
 from splice.services.kinds.mysql_server import connect, make_endpoint
+from splice.services.kinds.mysql_snapshot import Snapshot
 from splice.services.kinds.postgres_data import SqlData, attach, run_closers
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, ProjectFile, Version
@@ -99,6 +100,7 @@ class MysqlKind(SqlData):
     dialect = sql_fixtures.MYSQL
     template_class = Template
     truncate_class = Truncate
+    snapshot_class = Snapshot
 
     # providers -------------------------------------------------------------------------
     def start_local(self, ctx: StartContext) -> RunningService:

@@ -5,7 +5,8 @@ database is copied once into `<db>_tpl_<token>`, and each clone is a new databas
 every table re-created from `SHOW CREATE TABLE` (indexes, foreign keys and
 AUTO_INCREMENT included) and filled with `INSERT ... SELECT`. Views, triggers and
 routines are not copied. A pool makes clones ahead of need, so taking one is instant.
-`truncate` empties every table (foreign key checks off) and loads the fixtures again.
+`truncate` empties every table (foreign key checks off) but migration tables and those
+`data.keep` names (see `splice.data.tables`), and loads the fixtures again.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from splice.data import sql_fixtures
+from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
 from splice.services.kinds.mysql_server import connect, make_endpoint
 from splice.services.kinds.postgres_data import owned
-from splice.services.kinds.postgres_isolation import MIGRATION_TABLES
 from splice.services.kinds.postgres_pool import ClonePool
 
 
@@ -47,7 +48,7 @@ class _TableCopy:
     columns: str  # the columns to copy (generated ones cannot be inserted)
 
 
-def _tables(cur: Any, database: str) -> list[_TableCopy]:
+def table_copies(cur: Any, database: str) -> list[_TableCopy]:
     cur.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
         "AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -115,10 +116,10 @@ class Template:
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                source_tables = _tables(cur, base)
+                source_tables = table_copies(cur, base)
             copy_database(conn, base, self.template, source_tables)
             with conn.cursor() as cur:
-                tables = _tables(cur, self.template)
+                tables = table_copies(cur, self.template)
         finally:
             conn.close()
         self.pool = ClonePool(
@@ -150,19 +151,29 @@ class Template:
 
 
 class Truncate:
-    """Empties every table after an attempt and loads the fixtures again."""
+    """Empties the tables of one database after an attempt and loads the fixtures again
+    (the service's own database, or a copy of it for a parallel slot)."""
 
-    def __init__(self, service: RunningService, fixtures: list[Path]) -> None:
+    def __init__(
+        self,
+        service: RunningService,
+        endpoint: Endpoint,
+        fixtures: list[Path],
+        choice: TableChoice,
+    ) -> None:
         self.service = service
+        self.endpoint = endpoint
         self.fixtures = fixtures
+        self.choice = choice
         self._lock = threading.Lock()
         self._conn: Any = None
 
-    def release(self) -> None:
+    def reset(self) -> None:
         with self._lock:
             if self._conn is None or not self._conn.open:
-                self._conn = connect(self.service.name, self.service.endpoint)
+                self._conn = connect(self.service.name, self.endpoint)
             conn = self._conn
+            database = self.endpoint.database or ""
             try:
                 with conn.cursor() as cur:
                     cur.execute("SET SESSION lock_wait_timeout = 10")
@@ -170,7 +181,7 @@ class Truncate:
                         "SELECT table_name FROM information_schema.tables WHERE "
                         "table_schema = DATABASE() AND table_type = 'BASE TABLE'"
                     )
-                    tables = [r[0] for r in cur.fetchall() if r[0] not in MIGRATION_TABLES]
+                    tables = [r[0] for r in cur.fetchall() if self.choice.acts_on(database, r[0])]
                     cur.execute("SET FOREIGN_KEY_CHECKS = 0")
                     try:
                         for table in tables:
@@ -179,7 +190,12 @@ class Truncate:
                         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
                 conn.autocommit(False)
                 try:
-                    sql_fixtures.load(conn, self.fixtures, sql_fixtures.MYSQL)
+                    sql_fixtures.load(
+                        conn,
+                        self.fixtures,
+                        sql_fixtures.MYSQL,
+                        skip_table=lambda name: self.choice.keeps(name, database),
+                    )
                 finally:
                     conn.autocommit(True)
             except BaseException as exc:

@@ -12,7 +12,7 @@
 Exported: `services.db.url` (`postgresql://user:password@127.0.0.1:PORT/database`),
 `host`, `port`, `user`, `password`, `database`, `sqlalchemy_url`
 (`postgresql+psycopg://...`) and `socket_dir`. How the server is made fast is told in
-`postgres_cluster`; per-testcase isolation in `postgres_isolation`.
+`postgres_cluster`; per-testcase isolation in `postgres_isolation` and `postgres_snapshot`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cl
 from splice.services.kinds.postgres_cluster import connect, make_endpoint
 from splice.services.kinds.postgres_data import SqlData, attach, run_closers
 from splice.services.kinds.postgres_isolation import Template, Truncate
+from splice.services.kinds.postgres_snapshot import Snapshot
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, ProjectFile, Version
 
@@ -104,6 +105,7 @@ class PostgresKind(SqlData):
     dialect = sql_fixtures.POSTGRES
     template_class = Template
     truncate_class = Truncate
+    snapshot_class = Snapshot
 
     # providers -------------------------------------------------------------------------
     def start_local(self, ctx: StartContext) -> RunningService:

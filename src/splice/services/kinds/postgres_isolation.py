@@ -5,8 +5,9 @@
   (`CREATE DATABASE ... TEMPLATE`, ~10 ms on tmpfs), made ahead of need by a pool.
   The copy, not the database itself, is the template: the system under test may stay
   connected to its database, which `CREATE DATABASE ... TEMPLATE` would refuse.
-- truncate: after each attempt, every user table is emptied in one `TRUNCATE ...
-  RESTART IDENTITY CASCADE` and the fixtures are loaded again.
+- truncate: after each attempt, every user table (but migration tables and those
+  `data.keep` names; see `splice.data.tables`) is emptied in one `TRUNCATE ... RESTART
+  IDENTITY` and the fixtures are loaded again.
 - rollback: the attempt's endpoint says `isolation: rollback`; the sql executor then runs
   the attempt's statements in one transaction and rolls it back.
 """
@@ -22,32 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from splice.data import sql_fixtures
+from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
 from splice.services.kinds import postgres_binaries, postgres_cache
 from splice.services.kinds.postgres_cluster import connect, driver, make_endpoint
 from splice.services.kinds.postgres_data import live, owned
 from splice.services.kinds.postgres_pool import ClonePool
 
-# tables that record which migrations ran: emptying them would make the next
-# `alembic upgrade` (or flyway, django, goose, rails) run every migration again
-MIGRATION_TABLES = (
-    "alembic_version",
-    "schema_migrations",
-    "flyway_schema_history",
-    "django_migrations",
-    "goose_db_version",
-    "ar_internal_metadata",
-    "knex_migrations",
-    "knex_migrations_lock",
-)
-
 _USER_TABLES = """
-SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+SELECT n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
-  AND c.relname <> ALL(%s)
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                   AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1
@@ -187,28 +175,47 @@ def _admin_database(service: RunningService) -> str:
 
 
 class Truncate:
-    """Empties every user table after an attempt and loads the fixtures again."""
+    """Empties the tables of one database after an attempt and loads the fixtures again
+    (the service's own database, or a copy of it for a parallel slot)."""
 
-    def __init__(self, service: RunningService, fixtures: list[Path]) -> None:
+    def __init__(
+        self,
+        service: RunningService,
+        endpoint: Endpoint,
+        fixtures: list[Path],
+        choice: TableChoice,
+    ) -> None:
         self.service = service
+        self.endpoint = endpoint
         self.fixtures = fixtures
+        self.choice = choice
         self._lock = threading.Lock()
         self._conn: Any = None
 
-    def release(self) -> None:
+    def reset(self) -> None:
         with self._lock:
             if self._conn is None or self._conn.closed:
-                self._conn = connect(self.service.name, self.service.endpoint, autocommit=False)
+                self._conn = connect(self.service.name, self.endpoint, autocommit=False)
             conn = self._conn
             try:
                 with conn.cursor() as cur:
                     # a session of the system under test that holds a lock must not hang us
                     cur.execute("SET lock_timeout = '10s'")
-                    cur.execute(_USER_TABLES, [list(MIGRATION_TABLES)])
-                    tables = [row[0] for row in cur.fetchall()]
+                    cur.execute(_USER_TABLES)
+                    tables = [
+                        f"{_q(schema)}.{_q(name)}"
+                        for schema, name in cur.fetchall()
+                        if self.choice.acts_on(schema, name)
+                    ]
                     if tables:
-                        cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-                sql_fixtures.load(conn, self.fixtures, sql_fixtures.POSTGRES)
+                        # no CASCADE: it would empty a kept table that references these
+                        cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+                sql_fixtures.load(
+                    conn,
+                    self.fixtures,
+                    sql_fixtures.POSTGRES,
+                    skip_table=lambda name: self.choice.keeps(name, "public"),
+                )
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     conn.close()
@@ -216,7 +223,8 @@ class Truncate:
                     raise ServiceError(
                         self.service.name,
                         f"could not truncate after a testcase: {exc}",
-                        hint="a session of the system under test may hold a lock",
+                        hint="a session of the system under test may hold a lock; a table "
+                        "`data.keep` names must not reference the tables that are emptied",
                     ) from exc
                 raise
 

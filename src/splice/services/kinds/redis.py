@@ -8,17 +8,20 @@
 Ready when it answers PING (after AUTH when a password is set). Exported:
 `services.cache.url` = `redis://[:password@]127.0.0.1:PORT/0`. Fixtures are YAML/JSON
 files of keys (see `redis_fixtures`); isolation `flush` empties it after each testcase and
-loads the fixtures again.
+loads the fixtures again, `snapshot` puts back every key it held once all services had
+started (DUMP/RESTORE). Under `--jobs` each parallel slot uses a Redis database of its
+own (`/1`, `/2`... in its URL), emptied and refilled the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 import threading
 import time
 from typing import Any, ClassVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
@@ -79,7 +82,9 @@ class RedisKind:
     settings_model: ClassVar[type[Settings]] = RedisSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = {"debian": "redis-server", "macos": "redis"}
-    isolation_modes: ClassVar[frozenset[str]] = frozenset({"flush"})
+    isolation_modes: ClassVar[frozenset[str]] = frozenset({"flush", "snapshot"})
+    # both reset the one database every testcase sees: a database per parallel slot
+    shared_modes: ClassVar[frozenset[str]] = frozenset({"flush", "snapshot"})
 
     # providers -------------------------------------------------------------------------
     def start_local(self, ctx: StartContext) -> RunningService:
@@ -183,27 +188,91 @@ class RedisKind:
         # An external server may be someone's real data: flush it only when the service
         # asks for `isolation: flush` itself, never because of the project-wide mode.
         external = service.spec.provider == "external"
-        service.state["redis.flush"] = not external or service.spec.isolation == "flush"
+        service.state["redis.flush"] = not external or service.spec.isolation == mode
+        if mode == "snapshot":
+            service.state["redis.snapshot"] = _dump(service, _client(service, 0))
 
-    def acquire(self, service: RunningService, mode: str, key: str) -> Endpoint | None:
-        return None  # every testcase uses the same server; release cleans up after it
+    def slot_copies(self, service: RunningService, mode: str) -> bool:
+        """A server splice started has databases to spare; an external one may hold
+        someone's data in them."""
+        return service.spec.provider != "external"
+
+    def acquire(
+        self, service: RunningService, mode: str, key: str, *, slot: int = 0
+    ) -> Endpoint | None:
+        if slot == 0:
+            return None  # slot 0 is the service's own database; release cleans up after it
+        databases = int(getattr(service.spec.settings, "databases", 16))
+        if slot >= databases:
+            raise ServiceError(
+                service.name,
+                f"a testcase running in parallel slot {slot} needs Redis database {slot}, "
+                f"but the server has {databases} (`databases: {databases}`)",
+                hint=f"raise `databases:` above {slot} for this service, or lower --jobs",
+            )
+        primed: set[int] = service.state.setdefault("redis.primed", set())
+        if slot not in primed:
+            self._reset(service, mode, slot)
+            primed.add(slot)
+        url = _in_database(service.endpoint.url, slot)
+        return dataclasses.replace(service.endpoint, url=url, database=str(slot))
 
     def release(
-        self, service: RunningService, mode: str, key: str, endpoint: Endpoint | None
+        self,
+        service: RunningService,
+        mode: str,
+        key: str,
+        endpoint: Endpoint | None,
+        *,
+        slot: int = 0,
     ) -> None:
-        if not service.state.get("redis.flush", service.spec.provider != "external"):
-            return
-        client = _client(service)
+        if service.state.get("redis.flush", service.spec.provider != "external"):
+            self._reset(service, mode, slot)
+
+    def _reset(self, service: RunningService, mode: str, slot: int) -> None:
+        """Empty one database (never the whole server: other slots use theirs) and put
+        back the fixtures, or the snapshot's keys."""
+        client = _client(service, slot)
         try:
-            # the private server is flushed whole; an external one only in its own database
-            client.execute_command("FLUSHDB" if service.spec.provider == "external" else "FLUSHALL")
+            client.execute_command("FLUSHDB")
+            if mode == "snapshot":
+                pipe = client.pipeline(transaction=False)
+                for name, ttl, value in service.state.get("redis.snapshot") or []:
+                    pipe.execute_command("RESTORE", name, ttl, value, "REPLACE")
+                pipe.execute()
         except Exception as exc:
             raise ServiceError(service.name, f"could not flush after a testcase: {exc}") from exc
-        self._apply(service, service.state.get("redis.fixtures") or [])
+        if mode != "snapshot":
+            commands = service.state.get("redis.fixtures") or []
+            if commands:
+                apply(service.name, client, commands)
 
     def _apply(self, service: RunningService, commands: list[FixtureCommand]) -> None:
         if commands:
-            apply(service.name, _client(service), commands)
+            apply(service.name, _client(service, 0), commands)
+
+
+def _in_database(url: str, db: int) -> str:
+    """The same server, database `db` (the URL's path)."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
+def _dump(service: RunningService, client: Any) -> list[tuple[bytes, int, bytes]]:
+    """Every key of the client's database as (name, milliseconds to live or 0, DUMP)."""
+    try:
+        names = list(client.scan_iter(count=1000))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.execute_command("PTTL", name)
+            pipe.execute_command("DUMP", name)
+        replies = pipe.execute()
+    except Exception as exc:
+        raise ServiceError(service.name, f"could not take a snapshot of the keys: {exc}") from exc
+    out = []
+    for name, ttl, value in zip(names, replies[::2], replies[1::2], strict=True):
+        if value is not None and ttl != -2:  # -2: expired in between
+            out.append((name, max(int(ttl), 0), value))
+    return out
 
 
 def _config(settings: RedisSettings, port: int, data_dir: Any, ctx: StartContext) -> str:
@@ -282,10 +351,12 @@ def _resp(args: list[str]) -> bytes:
 _client_lock = threading.Lock()
 
 
-def _client(service: RunningService) -> Any:
-    """One redis-py client per service for fixtures and flushing (made on first use)."""
+def _client(service: RunningService, db: int) -> Any:
+    """One redis-py client per service and database, for fixtures and flushing (made on
+    first use)."""
     with _client_lock:
-        client = service.state.get("redis.client")
+        clients: dict[int, Any] = service.state.setdefault("redis.clients", {})
+        client = clients.get(db)
         if client is None:
             try:
                 import redis
@@ -298,14 +369,13 @@ def _client(service: RunningService) -> Any:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            client = redis.Redis.from_url(
-                service.endpoint.url, socket_timeout=30, retry=Retry(NoBackoff(), 0)
-            )
-            service.state["redis.client"] = client
+            # the URL's own database (its path) wins over a `db=` argument in redis-py
+            url = _in_database(service.endpoint.url, db) if db else service.endpoint.url
+            client = redis.Redis.from_url(url, socket_timeout=30, retry=Retry(NoBackoff(), 0))
+            clients[db] = client
         return client
 
 
 def _close_client(state: dict[str, Any]) -> None:
-    client = state.pop("redis.client", None)
-    if client is not None:
+    for client in (state.pop("redis.clients", None) or {}).values():
         client.close()

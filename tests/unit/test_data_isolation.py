@@ -1,0 +1,71 @@
+"""The parts of isolation that need no server: parallel slot numbers and which tables
+truncate and snapshot act on."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from splice.data.slots import Serialised, Slots
+from splice.data.tables import MIGRATION_TABLES, TableChoice
+from splice.errors import SourceSpan
+
+
+def test_each_running_thread_holds_the_lowest_free_slot() -> None:
+    """Threads that hold at once get 0, 1, 2; a freed number is the next one given; a
+    thread that holds twice (a pytest test taking two services) keeps its one slot."""
+    slots = Slots()
+    assert slots.enter() == 0
+    assert slots.enter() == 0  # the same thread again
+    got: dict[str, int] = {}
+    release = threading.Event()
+
+    def hold(name: str, entered: threading.Event) -> None:
+        got[name] = slots.enter()
+        entered.set()
+        release.wait(5)
+        slots.leave()
+
+    threads = []
+    for name in ("first", "second"):
+        entered = threading.Event()
+        threads.append(threading.Thread(target=hold, args=(name, entered)))
+        threads[-1].start()
+        assert entered.wait(5)
+    first, second = threads
+    assert (got["first"], got["second"]) == (1, 2)
+    release.set()
+    first.join()
+    second.join()
+    slots.leave()
+    slots.leave()
+    assert slots.enter() == 0  # every slot is free again
+
+
+def test_table_choice_keeps_migration_tables_and_matches_names_and_wildcards() -> None:
+    """Migration tables are never acted on, even under `only`; `keep` and `only` match
+    `table` or `schema.table`, in any case, with wildcards."""
+    everything = TableChoice()
+    assert everything.acts_on("public", "orders")
+    assert not any(everything.acts_on("public", name) for name in MIGRATION_TABLES)
+    assert not everything.acts_on("public", "SequelizeMeta")
+    keep = TableChoice(keep=("directus_*", "audit.log"))
+    assert not keep.acts_on("public", "Directus_Users")
+    assert not keep.acts_on("audit", "log")
+    assert keep.acts_on("public", "log")
+    only = TableChoice(only=("orders", "order_?"))
+    assert only.acts_on("public", "orders") and only.acts_on("shop", "order_x")
+    assert not only.acts_on("public", "users")
+    assert not TableChoice(only=("alembic_version",)).acts_on("public", "alembic_version")
+    assert keep.keeps("audit.log", "public") and not keep.keeps("log", "public")
+
+
+def test_serialised_note_names_service_mode_place_and_reason(tmp_path: Path) -> None:
+    """The note says which service, which mode, where it is set (relative to the
+    folder given) and why."""
+    span = SourceSpan(tmp_path / "splice.yaml", 10, 14)
+    note = Serialised("db", "truncate", span, "is reset after each testcase")
+    assert note.message(tmp_path) == (
+        "testcases run one at a time: service 'db' (isolation truncate, splice.yaml:10:14) "
+        "is reset after each testcase"
+    )

@@ -208,13 +208,6 @@ def _write_project(root: Path, issued: Path) -> None:
     (root / "tests" / "test_python.py").write_text(textwrap.dedent(PYTEST_FILE))
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    done = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
 def _dump(path: Path, grep: Grep, label: str) -> None:
     with sqlite3.connect(path) as conn:
         grep.text(f"{label} (.dump)", "\n".join(conn.iterdump()))
@@ -237,9 +230,87 @@ def _server_answers(url: str, grep: Grep) -> None:
                     grep.text("GET /runs/{id}/results/{r}", client.get(path).text)
 
 
+class Runs:
+    """The commands of the test, each run in the project, their consoles kept."""
+
+    def __init__(self, root: Path, reports: Path, run_temp: Path, server: str, token: str) -> None:
+        self.root, self.reports, self.server, self.token = root, reports, server, token
+        self.env = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "SPLICE_TMPDIR": str(run_temp),
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+        self.env.pop("SPLICE_TOKEN", None)
+        self.env.pop("SPLICE_STORE_URL", None)
+        self.consoles: dict[str, str] = {}
+        self.problems: list[str] = []
+
+    def _run(self, label: str, args: list[str]) -> tuple[int, str]:
+        done = subprocess.run(
+            args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=180,
+            check=False,
+        )  # fmt: skip
+        self.consoles[f"stdout of {label}"] = done.stdout
+        self.consoles[f"stderr of {label}"] = done.stderr
+        return done.returncode, done.stdout + done.stderr
+
+    def splice_run(self, label: str) -> None:
+        """`splice run` with every report, the store and --report-to: the failing suite
+        fails, the passing one passes (in a replay too: its mock steps match the cassette)."""
+        out = self.reports / label
+        code, output = self._run(
+            f"splice run ({label})",
+            [sys.executable, "-m", "splice", "run", *INPUTS,
+             "--junit", f"{out}.xml", "--json", f"{out}.json", "--html", f"{out}.html",
+             "--report-to", self.server, "--report-token", self.token],
+        )  # fmt: skip
+        report = json.loads(Path(f"{out}.json").read_text())
+        statuses = {s["name"]: s["status"] for s in report["suites"]}
+        if code != 1 or statuses != {"failing": "error", "passing": "passed"}:
+            self.problems.append(f"splice run ({label}): exit {code}, {statuses}\n{output}")
+
+    def pytest(self) -> None:
+        """pytest over the same suites and a Python test: the failing suite's two
+        testcases and the Python test fail; the passing suite replays and passes."""
+        given = [a.replace("--", "--splice-") if a.startswith("--") else a for a in INPUTS]
+        code, output = self._run(
+            "pytest",
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN",
+             "-o", "addopts=", "-W", "ignore", ".", *given,
+             "--splice-junit", f"{self.reports / 'pytest.xml'}",
+             "--splice-json", f"{self.reports / 'pytest.json'}",
+             "--splice-html", f"{self.reports / 'pytest.html'}",
+             "--splice-report-to", self.server, "--splice-report-token", self.token],
+        )  # fmt: skip
+        if code != 1 or "3 failed, 2 passed" not in output:
+            self.problems.append(f"pytest: exit {code}\n{output}")
+
+
+INPUTS = [
+    "--var", f"cli_token={SECRETS['cli-var']}", "--secret", "cli_token",
+    "--var", f"odd_token={SECRETS['odd-var']}", "--secret", "odd_token",
+    "--var-file", "secret-vars.yaml", "--secret", "file_token",
+]  # fmt: skip
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    """A receiver of webhooks; its URL."""
+    Receiver.bodies = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    receiver.shutdown()
+    receiver.server_close()
+
+
 @pytest.mark.skipif(shutil.which("initdb") is None and not Path("/usr/lib/postgresql").is_dir(),
                     reason="needs PostgreSQL's binaries")  # fmt: skip
-def test_no_secret_leaves_splice_in_any_spelling(tmp_path: Path, run_temp: Path) -> None:
+def test_no_secret_leaves_splice_in_any_spelling(
+    tmp_path: Path, run_temp: Path, webhook: str
+) -> None:
     """Every secret (a --var marked --secret, a var file's, suite and project secrets, a
     declared service setting, a given and a generated service password, bearer and basic
     auth, a captured secret, the report token) appears in no file, dump, API answer,
@@ -251,90 +322,48 @@ def test_no_secret_leaves_splice_in_any_spelling(tmp_path: Path, run_temp: Path)
     issued = outside / "issued.txt"
     _write_project(root, issued)
     before = snapshot(root)
-
     server_store = Store.open(f"sqlite:///{outside / 'server.db'}")
-    write_token = tokens.create(server_store, "ci", "write")
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    webhooks.add(server_store, hook_url, ["run.finished", "run.failed"])
-    Receiver.bodies = []
-
-    env = {
-        **os.environ,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "SPLICE_TMPDIR": str(run_temp),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    env.pop("SPLICE_TOKEN", None)
-    env.pop("SPLICE_STORE_URL", None)
-    inputs = [
-        "--var", f"cli_token={SECRETS['cli-var']}", "--secret", "cli_token",
-        "--var", f"odd_token={SECRETS['odd-var']}", "--secret", "odd_token",
-        "--var-file", "secret-vars.yaml", "--secret", "file_token",
-    ]  # fmt: skip
-    consoles: dict[str, str] = {}
-    problems: list[str] = []
+    token = tokens.create(server_store, "ci", "write")
+    webhooks.add(server_store, webhook, ["run.finished", "run.failed"])
     try:
         with BackgroundServer(create_app(server_store, background=False)) as server:
-            for label in ("record", "replay"):
-                out = reports / label
-                code, stdout, stderr = _run(
-                    [sys.executable, "-m", "splice", "run", *inputs,
-                     "--junit", f"{out}.xml", "--json", f"{out}.json", "--html", f"{out}.html",
-                     "--report-to", server.url, "--report-token", write_token],
-                    root, env,
-                )  # fmt: skip
-                consoles[f"stdout of splice run ({label})"] = stdout
-                consoles[f"stderr of splice run ({label})"] = stderr
-                output = stdout + stderr
-                # the failing suite fails, the passing one passes (its mock steps replay)
-                report = json.loads(Path(f"{out}.json").read_text())
-                statuses = {s["name"]: s["status"] for s in report["suites"]}
-                if code != 1 or statuses != {"failing": "error", "passing": "passed"}:
-                    problems.append(f"splice run ({label}): exit {code}, {statuses}\n{output}")
-            pytest_inputs = [
-                a.replace("--", "--splice-") if a.startswith("--") else a for a in inputs
-            ]
-            code, stdout, stderr = _run(
-                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN",
-                 "-o", "addopts=", "-W", "ignore", ".", *pytest_inputs,
-                 "--splice-junit", f"{reports / 'pytest.xml'}",
-                 "--splice-json", f"{reports / 'pytest.json'}",
-                 "--splice-html", f"{reports / 'pytest.html'}",
-                 "--splice-report-to", server.url, "--splice-report-token", write_token],
-                root, env,
-            )  # fmt: skip
-            consoles["stdout of pytest"], consoles["stderr of pytest"] = stdout, stderr
-            output = stdout + stderr
-            # the failing suite's two testcases and the Python test fail
-            if code != 1 or "3 failed, 2 passed" not in output:
-                problems.append(f"pytest: exit {code}\n{output}")
+            runs = Runs(root, reports, run_temp, server.url, token)
+            runs.splice_run("record")
+            runs.splice_run("replay")
+            runs.pytest()
             Dispatcher(server_store, base_delay=0.01).run_once()
             generated = (cache_root() / "password").read_text().strip()
-            secrets = {**SECRETS, "generated-password": generated, "report-token": write_token}
+            secrets = {**SECRETS, "generated-password": generated, "report-token": token}
             grep = Grep(secrets | _issued(issued))
             _server_answers(server.url, grep)
     finally:
-        receiver.shutdown()
-        receiver.server_close()
         server_store.close()
 
-    for source, text in consoles.items():
+    for source, text in runs.consoles.items():
         grep.text(source, text)
     assert Receiver.bodies, "the webhook was not sent"
     for body in Receiver.bodies:
         grep.data("webhook payload", body)
-    for path in produced(root, before):
+    for path in [*produced(root, before), *sorted(reports.iterdir()), outside / "server.db"]:
         grep.file(path, str(path.relative_to(tmp_path)))
-    for path in sorted(reports.iterdir()):
-        grep.file(path, str(path.relative_to(tmp_path)))
-    grep.file(outside / "server.db", "outside/server.db")
     for db in (root / ".splice" / "results.db", outside / "server.db"):
         _dump(db, grep, str(db.relative_to(tmp_path)))
-    assert (grep.hits, problems) == ({}, []), grep.report() + "\n" + "\n".join(problems)
+    assert (grep.hits, runs.problems) == ({}, []), grep.report() + "\n" + "\n".join(runs.problems)
+    _everything_was_there(root, issued)
+
+
+def _everything_was_there(root: Path, issued: Path) -> None:
+    """What was grepped holds what it should, masked: no vacuous pass."""
     assert len(issued.read_text().split()) == 3  # record, replay and pytest each captured one
+    logs = sorted((root / ".splice" / "logs").iterdir())
+    assert len(logs) == 3  # kept for each run
+    app_log = (logs[-1] / "app.log").read_text()
+    assert "API_TOKEN is ****" in app_log and "splice:****@127.0.0.1" in app_log, app_log
+    assert "t = '****'" in (logs[-1] / "db.log").read_text()  # PostgreSQL logged it, masked
+    cassette = (root / "cassettes" / "api.yaml").read_text()
+    assert cassette.count("request:") == 4 and "Basic <scrubbed>" in cassette, cassette
+    with sqlite3.connect(root / ".splice" / "results.db") as conn:
+        assert conn.execute("select count(*) from artifacts").fetchone()[0] >= 12
 
 
 def _issued(path: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+_BASIC_SHOWN = re.compile(rb"(?i)\bbasic[ \t]+(?!\*\*\*\*|<scrubbed>)[A-Za-z0-9+/=_-]{6}")
 # users a secret may be paired with in a basic-auth credential
 USERS = ("leak-user", "splice", "postgres", "")
 
@@ -78,6 +79,9 @@ class Grep:
 
     def data(self, source: str, data: bytes) -> None:
         counts: Counter[str] = Counter()
+        # a basic credential is masked whole, the user's name too
+        for _ in _BASIC_SHOWN.finditer(data):
+            counts["basic credential shown"] += 1
         for way, form, needle in self.needles:
             n = data.count(needle)
             if n:

@@ -12,6 +12,7 @@ from splice.model.suite import Suite
 from splice.project.model import Project
 from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
+from splice.runner.secrets import run_masker
 
 if TYPE_CHECKING:
     from splice.reporting.console import ConsoleReporter
@@ -89,7 +90,10 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
         external=external,
         secret_names=ext.secrets | set(project.secrets),
     )
-    runner = Runner(selected, options, bus)
+    masker = run_masker(project, external, options.secret_names)
+    if recording is not None:
+        masker.add_all(recording.secrets)
+    runner = Runner(selected, options, bus, masker)
     try:
         return _run_with_services(project, runner, console, recording, opts)
     finally:
@@ -126,16 +130,13 @@ def _run_with_services(
     from splice.services.base import ServiceError
 
     try:
-        with services_for_run(project, Console(stderr=True, highlight=False)) as active:
+        with services_for_run(
+            project, Console(stderr=True, highlight=False), runner.masker
+        ) as active:
             active.builtins["run_id"] = runner.result.id
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks
             runner.options.environment = active.environment
-            for secret in active.secrets:
-                runner.masker.add(secret)
-            for name in project.secrets:
-                if name in project.vars:
-                    runner.masker.add(project.vars[name])
             runner.result.services = runner.masker.mask(active.summary)
             console.service_logs, console.masker = active.logs, runner.masker
             console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id

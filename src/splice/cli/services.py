@@ -4,7 +4,6 @@ prepared, and stopped afterwards; plus how a service error is shown."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from splice.masking import Masker
 from splice.project.model import Project
 from splice.services.base import ServiceError
 
 EXIT_SERVICES = 3  # the environment could not be started
-KEEP_LOGS = 20  # runs whose service logs are kept under .splice/logs
 
 
 @dataclass
@@ -26,60 +25,74 @@ class ActiveServices:
 
     builtins: dict[str, Any] = field(default_factory=dict)
     hooks: list[Any] = field(default_factory=list)
-    secrets: list[Any] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
     environment: Any = None
 
 
 @contextlib.contextmanager
-def services_for_run(project: Project, console: Console) -> Iterator[ActiveServices]:
-    """Start the project's services (or reuse a running `splice up`), yield, stop."""
+def services_for_run(
+    project: Project, console: Console, masker: Masker
+) -> Iterator[ActiveServices]:
+    """Start the project's services (or reuse a running `splice up`), yield, stop; each
+    service's password is added to `masker`, which masks the logs that are kept."""
     active = ActiveServices(builtins={"project": project.name, **project.vars})
     if not project.services:
         active.builtins["services"] = {}
         yield active
         return
+    try:
+        with _services(project, console, masker, active):
+            yield active
+    except ServiceError as exc:  # starting, loading data or isolating: shown masked
+        exc.mask(masker)
+        raise
+
+
+@contextlib.contextmanager
+def _services(
+    project: Project, console: Console, masker: Masker, active: ActiveServices
+) -> Iterator[None]:
     from splice.cli.up import reuse_up_environment
+    from splice.data.manager import DataManager
 
     reused = reuse_up_environment(project)
     if reused is not None:
         console.print(f"[dim]using the environment of `splice up` (pid {reused.pid})[/]")
-        from splice.data.manager import DataManager
-
         active.environment = reused
-        _describe(active, reused)
-        data = DataManager(reused, project)
-        data.prepare(load=False)
-        active.hooks.append(data)
-        yield active
+        _describe(active, reused, masker)
+        try:
+            data = DataManager(reused, project)
+            data.prepare(load=False)
+            active.hooks.append(data)
+            yield
+        finally:
+            _keep_logs(active, project, masker)
         return
 
-    from splice.data.manager import DataManager
     from splice.services.environment import Environment
 
-    env = Environment(project)
+    env = Environment(project, masker=masker)
     try:
         with console.status(f"starting {len(project.services)} services…"):
             env.start()
             data = DataManager(env, project)
             data.prepare()
         active.environment = env
-        _describe(active, env)
+        _describe(active, env, masker)
         active.hooks.append(data)
         started = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
         console.print(f"[dim]services ready: {started}[/]")
-        yield active
+        yield
     finally:
-        _keep_logs(active, project)
+        _keep_logs(active, project, masker)
         env.stop()
 
 
-def _describe(active: ActiveServices, env: Any) -> None:
+def _describe(active: ActiveServices, env: Any, masker: Masker) -> None:
     active.builtins["services"] = env.vars()
     for name, service in env.services.items():
-        if service.endpoint.password:
-            active.secrets.append(service.endpoint.password)
+        masker.add(service.endpoint.password)
         active.summary.append(
             {
                 "name": name,
@@ -93,21 +106,15 @@ def _describe(active: ActiveServices, env: Any) -> None:
             active.logs[name] = service.log_path
 
 
-def _keep_logs(active: ActiveServices, project: Project) -> None:
-    """Copy service logs out of the temporary run folder before it is removed."""
+def _keep_logs(active: ActiveServices, project: Project, masker: Masker) -> None:
+    """Copy service logs, masked, out of the temporary run folder before it is removed."""
+    from splice.services.logs import keep_logs
+
     run_id = active.builtins.get("run_id")
     if not active.logs or not run_id:
         return
-    folder = project.root / ".splice" / "logs"
-    target = folder / str(run_id)
-    target.mkdir(parents=True, exist_ok=True)
-    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-KEEP_LOGS]:  # keep the logs of the last runs only
-        shutil.rmtree(old, ignore_errors=True)
-    for name, path in active.logs.items():
-        if path.is_file():
-            shutil.copyfile(path, target / f"{name}.log")
-            active.logs[name] = target / f"{name}.log"
+    kept = keep_logs(project.root / ".splice" / "logs", str(run_id), active.logs, masker)
+    active.logs.update(kept)
 
 
 def render_service_error(exc: ServiceError, console: Console) -> None:

@@ -19,14 +19,17 @@ from typing import Any, cast
 import pytest
 
 from splice.errors import SpliceError
+from splice.masking import Masker
 from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
 from splice.services.base import RunningService, ServiceError
 
 
-def render_service_error(exc: ServiceError) -> str:
-    """The error as `splice run` shows it: message, log tail, hint (plain text)."""
+def render_service_error(exc: ServiceError, masker: Masker | None = None) -> str:
+    """The error as `splice run` shows it: message, log tail, hint (plain text), masked."""
+    if masker is not None:
+        exc.mask(masker)
     lines = [f"error: {exc}"]
     if exc.log_tail:
         where = f" of {exc.log_path}" if exc.log_path else ""
@@ -55,8 +58,10 @@ class SpliceSession:
         worker: str = "main",
         reuse_up: bool = True,
         services_allowed: bool = True,
+        masker: Masker | None = None,
     ) -> None:
         self.project = project
+        self.masker = masker if masker is not None else Masker()
         self.project_error = project_error
         self.worker = worker
         self.reuse_up = reuse_up and worker == "main"
@@ -103,7 +108,7 @@ class SpliceSession:
             try:
                 self._start(project)
             except ServiceError as exc:
-                self._failure = render_service_error(exc)
+                self._failure = render_service_error(exc, self.masker)
                 pytest.fail(self._failure, pytrace=False)
             except SpliceError as exc:  # a kind plugin that fails to load, and the like
                 hint = getattr(exc, "hint", None)
@@ -126,7 +131,7 @@ class SpliceSession:
                 return
         from splice.services.environment import Environment
 
-        env = Environment(project)
+        env = Environment(project, masker=self.masker)
         self._owned = env
         env.start()
         data = DataManager(env, project)
@@ -140,9 +145,11 @@ class SpliceSession:
         if self.env is None:
             return []
         logs = {n: s.log_path for n, s in self.env.services.items() if s.log_path}
-        if keep_logs and self._owned is not None and self.project is not None and logs:
-            logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, logs)
-        return [
+        if keep_logs and self.project is not None and logs:
+            from splice.services.logs import keep_logs as keep
+
+            logs = keep(self.project.root / ".splice" / "logs", self.run_id, logs, self.masker)
+        summary = [
             {
                 "name": name,
                 "kind": s.spec.kind,
@@ -153,6 +160,7 @@ class SpliceSession:
             }
             for name, s in self.env.services.items()
         ]
+        return list(self.masker.mask(summary))
 
     def close(self) -> None:
         with self._lock:
@@ -186,14 +194,14 @@ class SpliceSession:
         try:
             endpoint = kind.acquire(service, mode, key)
         except ServiceError as exc:
-            pytest.fail(render_service_error(exc), pytrace=False)
+            pytest.fail(render_service_error(exc, self.masker), pytrace=False)
 
         def release() -> None:
             _reset_clock(service)
             try:
                 kind.release(service, mode, key, endpoint)
             except ServiceError as exc:
-                pytest.fail(render_service_error(exc), pytrace=False)
+                pytest.fail(render_service_error(exc, self.masker), pytrace=False)
 
         return ServiceHandle(service, endpoint or service.endpoint, mode), release
 
@@ -218,7 +226,7 @@ class SpliceSession:
         from splice.data.manager import DataManager
         from splice.services.environment import Environment
 
-        env = Environment(sub)
+        env = Environment(sub, masker=self.masker)
         if shared is not None:
             env.services.update({n: self.env.services[n] for n in borrowed})
 
@@ -233,30 +241,11 @@ class SpliceSession:
             DataManager(cast(Any, _Only(own)), sub).prepare()
         except ServiceError as exc:
             stop()
-            pytest.fail(render_service_error(exc), pytrace=False)
+            pytest.fail(render_service_error(exc, self.masker), pytrace=False)
         except BaseException:
             stop()
             raise
         return PrivateServices(own), stop
-
-
-KEEP_LOGS = 20  # runs whose service logs are kept, as for `splice run`
-
-
-def _keep_logs(folder: Path, run_id: str, logs: dict[str, Path]) -> dict[str, Path]:
-    import shutil
-
-    target = folder / run_id
-    target.mkdir(parents=True, exist_ok=True)
-    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-KEEP_LOGS]:
-        shutil.rmtree(old, ignore_errors=True)
-    kept = {}
-    for name, path in logs.items():
-        if path.is_file():
-            shutil.copyfile(path, target / f"{name}.log")
-            kept[name] = target / f"{name}.log"
-    return kept
 
 
 class _Only:

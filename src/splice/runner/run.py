@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splice.masking import Masker
 from splice.model.results import (
     Failure,
     Phase,
@@ -30,7 +31,7 @@ from splice.model.results import (
 from splice.model.suite import Suite
 from splice.runner.events import EventBus
 from splice.runner.scope import layer
-from splice.runner.secrets import Masker
+from splice.runner.secrets import masked_command
 from splice.runner.steps import StepEnv
 from splice.runner.testcases import SuiteState, run_steps, run_testcase
 from splice.services.reaper import LazyReaper
@@ -55,12 +56,18 @@ class RunOptions:
 class Runner:
     """Runs planned suites and emits events to the bus."""
 
-    def __init__(self, suites: list[Suite], options: RunOptions, bus: EventBus) -> None:
+    def __init__(
+        self,
+        suites: list[Suite],
+        options: RunOptions,
+        bus: EventBus,
+        masker: Masker | None = None,
+    ) -> None:
         self.suites = suites
         self.options = options
         self.bus = bus
         self.cancelled = threading.Event()
-        self.masker = Masker()
+        self.masker = masker if masker is not None else Masker()
         self.processes = LazyReaper()
         self._failed = threading.Event()
         self.result = RunResult(
@@ -81,6 +88,7 @@ class Runner:
         for name in self.options.secret_names:
             if name in self.options.external:
                 self.masker.add(self.options.external[name])
+        run.command = masked_command(run.command, self.masker, self.options.secret_names)
         run.suites = [SuiteResult(s.name, s.path) for s in self.suites]
         for sr, suite in zip(run.suites, self.suites, strict=True):
             sr.testcases = [

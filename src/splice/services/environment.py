@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from splice.masking import Masker
 from splice.project.model import Project
+from splice.project.secrets import literals, rendered_values
 from splice.services import registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
 from splice.services.reaper import Reaper
@@ -34,8 +36,14 @@ def cache_root() -> Path:
 class Environment:
     """Starts, exposes and stops the services of a project."""
 
-    def __init__(self, project: Project, *, reaper: bool = True) -> None:
+    def __init__(
+        self, project: Project, *, reaper: bool = True, masker: Masker | None = None
+    ) -> None:
         self.project = project
+        # the run's masker: each service's password and declared secret settings are
+        # added as it starts, and an error's log tail is masked before it is raised
+        self.masker = masker if masker is not None else Masker()
+        self.masker.add_all(literals(project.secret_settings))
         self.reaper = Reaper() if reaper else None
         self.resources = Resources(self.reaper)
         self.services: dict[str, RunningService] = {}
@@ -69,6 +77,10 @@ class Environment:
                 first = next((e for e in errors if e is not None), None)
                 if first is not None:
                     raise first
+        except ServiceError as exc:
+            exc.mask(self.masker)
+            self.stop()
+            raise
         except BaseException:
             self.stop()
             raise
@@ -78,9 +90,12 @@ class Environment:
         kind = registry.get(spec.kind)
         started = time.perf_counter()
         if spec.provider == "external":
-            endpoint = kind.external(_rendered(spec, {"services": self.vars()}))
+            rendered = _rendered(spec, {"services": self.vars()})
+            self._learn(rendered)
+            endpoint = kind.external(rendered)
+            self.masker.add(endpoint.password)
             kind.check_ready(endpoint, timeout=10.0)
-            service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
+            service = RunningService(rendered, endpoint, started_in=time.perf_counter() - started)
         elif spec.provider == "docker":
             from splice.services.docker import start_docker
 
@@ -88,6 +103,8 @@ class Environment:
         else:
             service = kind.start_local(self._context(spec))
         service.started_in = time.perf_counter() - started
+        self.masker.add(service.endpoint.password)
+        self._learn(service.spec)
         with self._lock:
             self.services[name] = service
 
@@ -95,8 +112,10 @@ class Environment:
         assert self.run_dir is not None
         folder = self.run_dir / spec.name
         folder.mkdir(parents=True, exist_ok=True)
+        rendered = _rendered(spec, {"services": self.vars(), **self.project.vars})
+        self._learn(rendered)
         return StartContext(
-            spec=_rendered(spec, {"services": self.vars(), **self.project.vars}),
+            spec=rendered,
             project_dir=self.project.root,
             run_dir=folder,
             cache_dir=cache_root(),
@@ -104,7 +123,15 @@ class Environment:
             resources=self.resources,
             vars={"services": self.vars(), **self.project.vars},
             cancelled=self.cancelled,
+            masker=self.masker,
         )
+
+    def _learn(self, spec: ServiceSpec) -> None:
+        """Mask the rendered values of the settings `secrets:` names for this service."""
+        settings = spec.settings
+        dump = settings.model_dump(by_alias=True) if hasattr(settings, "model_dump") else {}
+        dump = {**(dump if isinstance(dump, dict) else {}), "url": spec.url, "image": spec.image}
+        self.masker.add_all(rendered_values(self.project.secret_settings, spec.name, dump))
 
     def logs(self) -> dict[str, Path]:
         return {n: s.log_path for n, s in self.services.items() if s.log_path}

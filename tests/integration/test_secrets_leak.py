@@ -368,3 +368,37 @@ def _everything_was_there(root: Path, issued: Path) -> None:
 
 def _issued(path: Path) -> dict[str, str]:
     return {f"issued-{i}": token for i, token in enumerate(path.read_text().split())}
+
+
+def test_a_service_that_fails_to_start_shows_its_log_masked(tmp_path: Path) -> None:
+    """The log tail of a service that dies while starting is shown with its declared
+    secret masked, by `splice run` and by the pytest plugin."""
+    (tmp_path / "splice.yaml").write_text(
+        textwrap.dedent(
+            """
+            secrets: [services.app.env.TOKEN]
+            services:
+              app:
+                kind: process
+                command: 'echo "token $TOKEN and more"; exit 1'
+                env: {TOKEN: dying-S3cret-1}
+            """
+        )
+    )
+    (tmp_path / "t.splice.yaml").write_text(
+        "name: t\ntestcases: [{name: x, steps: [{exec: 'true'}]}]\n"
+    )
+    (tmp_path / "test_it.py").write_text("def test_it(splice_app):\n    pass\n")
+    env = {**os.environ, "NO_COLOR": "1", "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    shown = []
+    for args in (
+        [sys.executable, "-m", "splice", "run", "--no-store", "t.splice.yaml"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_it.py",
+         "-o", "addopts=", "--splice-no-store"],
+    ):  # fmt: skip
+        done = subprocess.run(
+            args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        shown.append(done.stdout + done.stderr)
+    assert all("token **** and" in out for out in shown), shown
+    assert not [out for out in shown if "dying-S3cret-1" in out], shown

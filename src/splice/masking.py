@@ -12,7 +12,7 @@ A secret is masked as written and in the forms it takes when it travels:
   something that holds a secret (`user:secret`).
 
 Values shorter than `MIN_LENGTH` are not masked at all, and a base64 spelling only when it
-is at least `MIN_ENCODED` characters long: shorter ones turn up by chance in unrelated
+has at least `MIN_ENCODED` characters besides its padding: shorter ones turn up by chance in unrelated
 text and base64 data (hashes in the HTML report, binary bodies), which masking would garble.
 
 Nothing here imports the rest of splice, so every layer (services, doubles, runner, store,
@@ -56,7 +56,7 @@ def spellings(secret: str) -> set[str]:
         escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         found |= {escaped, escaped.replace("/", "\\/")}
     found |= {html.escape(secret), html.escape(secret, quote=False)}
-    found |= {s for s in _base64_forms(secret.encode()) if len(s) >= MIN_ENCODED}
+    found |= {s for s in _base64_forms(secret.encode()) if len(s.rstrip("=")) >= MIN_ENCODED}
     return found
 
 

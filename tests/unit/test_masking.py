@@ -90,6 +90,8 @@ def test_short_values_and_short_base64_spellings_are_not_masked() -> None:
     assert base64.b64encode(b"abcd").decode().rstrip("=") == "YWJjZA"
     assert masker.text("sha256-YWJjZAxyz") == "sha256-YWJjZAxyz"
     assert not any(len(s) < 8 and s != "abcd" for s in spellings("abcd") if "%" not in s)
+    five, six = base64.b64encode(b"abcde").decode(), base64.b64encode(b"abcdef").decode()
+    assert _masker("abcde", "abcdef").text(f"{five} {six}") == f"{five} {MASK}"
 
 
 def test_text_without_a_secret_is_returned_as_it_was() -> None:

@@ -166,6 +166,7 @@ def _serve(project: Project, console: Console) -> int:
         }
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)  # connection details, passwords included: the user's alone
         tmp.write_text(json.dumps(state, indent=2))
         _write_env_file(project, state)
         tmp.replace(path)
@@ -194,13 +195,20 @@ def _write_env_file(project: Project, state: dict[str, Any]) -> None:
                 continue
             var = f"SPLICE_{name}_{key}".upper().replace("-", "_")
             lines.append(f"{var}={value}")
-    (project.root / STATE_DIR / "up.env").write_text("\n".join(lines) + "\n")
+    env_file = project.root / STATE_DIR / "up.env"
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n")
 
 
 def _print_details(state: dict[str, Any], console: Console) -> None:
+    """The services and their URLs, passwords masked (they are in up.env)."""
+    from splice.masking import Masker
+
+    masker = Masker()
+    masker.add_all(saved["endpoint"].get("password") for saved in state["services"].values())
     table = Table("service", "kind", "url", box=None, pad_edge=False)
     for name, saved in state["services"].items():
-        table.add_row(name, saved["kind"], saved["endpoint"]["url"])
+        table.add_row(name, saved["kind"], masker.text(saved["endpoint"]["url"]))
     console.print(table)
     console.print(f"[dim]environment variables: {STATE_DIR}/up.env[/]")
 

@@ -12,8 +12,9 @@ A secret is masked as written and in the forms it takes when it travels:
   something that holds a secret (`user:secret`).
 
 Values shorter than `MIN_LENGTH` are not masked at all, and a base64 spelling only when it
-has at least `MIN_ENCODED` characters besides its padding: shorter ones turn up by chance in unrelated
-text and base64 data (hashes in the HTML report, binary bodies), which masking would garble.
+has at least `MIN_ENCODED` characters besides its padding: shorter ones turn up by chance
+in unrelated text and base64 data (hashes in the HTML report, binary bodies), which
+masking would garble.
 
 Nothing here imports the rest of splice, so every layer (services, doubles, runner, store,
 front ends) uses the same masker.

@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from splice.errors import UsageError
+from splice.masking import Masker
 from splice.project.model import Project
 from splice.services.base import Endpoint, RunningService
 
@@ -146,6 +147,7 @@ def _serve(project: Project, console: Console) -> int:
             env.start()
             DataManager(env, project).prepare()
         except ServiceError as exc:
+            exc.mask(env.masker)  # passwords and declared settings (also of loading data)
             render_service_error(exc, console)
             return 3
         state = {
@@ -200,12 +202,16 @@ def _write_env_file(project: Project, state: dict[str, Any]) -> None:
     env_file.write_text("\n".join(lines) + "\n")
 
 
-def _print_details(state: dict[str, Any], console: Console) -> None:
-    """The services and their URLs, passwords masked (they are in up.env)."""
-    from splice.masking import Masker
-
+def _passwords(state: dict[str, Any]) -> Masker:
+    """A masker of the services' passwords: printed URLs hide them (up.env holds them)."""
     masker = Masker()
     masker.add_all(saved["endpoint"].get("password") for saved in state["services"].values())
+    return masker
+
+
+def _print_details(state: dict[str, Any], console: Console) -> None:
+    """The services and their URLs, passwords masked."""
+    masker = _passwords(state)
     table = Table("service", "kind", "url", box=None, pad_edge=False)
     for name, saved in state["services"].items():
         table.add_row(name, saved["kind"], masker.text(saved["endpoint"]["url"]))
@@ -237,6 +243,7 @@ def status(project: Project, console: Console) -> int:
         console.print("nothing is up")
         return 1
     table = Table("service", "kind", "url", "status", box=None, pad_edge=False)
+    masker = _passwords(state)
     healthy = True
     for name, saved in state["services"].items():
         endpoint = Endpoint(**saved["endpoint"])
@@ -245,8 +252,8 @@ def status(project: Project, console: Console) -> int:
             mark = "[green]ready[/]"
         except Exception as exc:  # noqa: BLE001 - any failure is "not answering"
             healthy = False
-            mark = f"[red]not answering[/] {escape(str(exc)[:80])}"
-        table.add_row(name, saved["kind"], escape(endpoint.url), mark)
+            mark = f"[red]not answering[/] {escape(masker.text(str(exc))[:80])}"
+        table.add_row(name, saved["kind"], escape(masker.text(endpoint.url)), mark)
     console.print(
         f"up since {time.strftime('%H:%M:%S', time.localtime(state['started_at']))}"
         f" (pid {state['pid']})"

@@ -402,3 +402,21 @@ def test_a_service_that_fails_to_start_shows_its_log_masked(tmp_path: Path) -> N
         shown.append(done.stdout + done.stderr)
     assert all("token **** and" in out for out in shown), shown
     assert not [out for out in shown if "dying-S3cret-1" in out], shown
+
+
+def test_warnings_of_reporting_hide_the_token_and_url_passwords(tmp_path: Path) -> None:
+    """A server that cannot be reached is named in the warnings without the password of
+    its URL, and the token is among the secrets the front end masks."""
+    from splice.store.attach import open_recording
+
+    warnings: list[str] = []
+    opts = {
+        "no_store": True,
+        "report_to": "http://ci:url-S3cret-pw@127.0.0.1:9",
+        "report_token": "token-S3cret",
+    }
+    recording = open_recording(tmp_path, "p", opts, warnings.append)
+    recording.close()
+    assert warnings and all("url-S3cret-pw" not in w for w in warnings), warnings
+    assert any("http://ci:****@127.0.0.1:9" in w for w in warnings), warnings
+    assert sorted(recording.secrets) == ["token-S3cret", "url-S3cret-pw"]

@@ -81,7 +81,15 @@ def open_recording(
     source: str = "run",
 ) -> Recording:
     """The gate and recorder of a run, from the options `store`, `no_store`, `report_to`
-    and `report_token` (those of `splice run`; the pytest plugin passes its own)."""
+    and `report_token` (those of `splice run`; the pytest plugin passes its own). Its
+    warnings never show the token or a URL's password."""
+    from splice.masking import Masker
+
+    credentials = _credentials(opts)
+    masker = Masker()
+    masker.add_all(credentials)
+    warn = _masked(warn, masker)
+
     store: Store | None = None
     writers: list[EventWriter] = []
     quarantined: set[str] = set()
@@ -105,7 +113,14 @@ def open_recording(
     recorder = None
     if writers:
         recorder = Recorder(writers, detect(root, project, source=source), quarantined)
-    return Recording(QuarantineGate(quarantined), recorder, store, _credentials(opts))
+    return Recording(QuarantineGate(quarantined), recorder, store, credentials)
+
+
+def _masked(warn: Callable[[str], None], masker: Any) -> Callable[[str], None]:
+    def masked(text: str) -> None:
+        warn(masker.text(text))
+
+    return masked
 
 
 def _credentials(opts: dict[str, Any]) -> list[str]:

@@ -48,17 +48,26 @@ def spellings(secret: str) -> set[str]:
     if len(secret) < MIN_LENGTH:
         return set()
     found = {secret}
+    raw = _bytes(secret)
     for safe in ("", "/", "!'()*~"):
-        encoded = quote(secret, safe=safe)
+        encoded = quote(raw, safe=safe)
         found |= {encoded, _HEX_ESCAPE.sub(lambda m: m.group().lower(), encoded)}
-    plus = quote_plus(secret)
+    plus = quote_plus(raw)
     found |= {plus, _HEX_ESCAPE.sub(lambda m: m.group().lower(), plus)}
     for ascii_only in (True, False):
         escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         found |= {escaped, escaped.replace("/", "\\/")}
     found |= {html.escape(secret), html.escape(secret, quote=False)}
-    found |= {s for s in _base64_forms(secret.encode()) if len(s.rstrip("=")) >= MIN_ENCODED}
+    found |= {s for s in _base64_forms(raw) if len(s.rstrip("=")) >= MIN_ENCODED}
     return found
+
+
+def _bytes(text: str) -> bytes:
+    """`text` as UTF-8; undecodable bytes it was read with (surrogates) as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _base64_forms(data: bytes) -> set[str]:
@@ -85,8 +94,11 @@ class _Search:
     def __init__(self, values: frozenset[str], forms: list[str]) -> None:
         self.values = values
         self.forms = forms
-        self.markers = len(forms)  # patterns from this index on are `_BASIC_WORDS`
-        self.search = AhoCorasick([*forms, *_BASIC_WORDS], matchkind=MatchKind.LeftmostLongest)
+        # text with lone surrogates (undecodable bytes of an environment variable or a
+        # file name) cannot be searched as text: those spellings live in `latin` alone
+        usable = [f for f in forms if _encodable(f)]
+        self.markers = len(usable)  # patterns from this index on are `_BASIC_WORDS`
+        self.search = AhoCorasick([*usable, *_BASIC_WORDS], matchkind=MatchKind.LeftmostLongest)
         self.memo: dict[str, str] = {}
         self._latin: AhoCorasick | None = None
 
@@ -95,7 +107,7 @@ class _Search:
         """The same search over bytes read as Latin-1 (one character per byte, so any bytes
         read and written back unchanged): each spelling as its UTF-8 bytes."""
         if self._latin is None:
-            patterns = [f.encode().decode("latin-1") for f in self.forms]
+            patterns = [_latin(f) for f in self.forms]
             self._latin = AhoCorasick(
                 [*patterns, *_BASIC_WORDS], matchkind=MatchKind.LeftmostLongest
             )
@@ -173,16 +185,22 @@ class Masker:
         done = memo.get(value)
         if done is not None:
             return done
-        done = self._text(state, state.search, value, self.replacement)
+        try:
+            done = self._text(state, state.search, state.markers, value, self.replacement)
+        except UnicodeEncodeError:  # lone surrogates: search its bytes instead
+            replacement = _latin(self.replacement)
+            masked = self._text(state, state.latin, len(state.forms), _latin(value), replacement)
+            done = masked.encode("latin-1").decode("utf-8", "surrogatepass")
         if len(value) <= state.MEMO_TEXT and len(memo) < state.MEMO_SIZE:
             memo[value] = done
         return done
 
-    def _text(self, state: _Search, search: AhoCorasick, value: str, replacement: str) -> str:
+    def _text(
+        self, state: _Search, search: AhoCorasick, markers: int, value: str, replacement: str
+    ) -> str:
         found = search.find_matches_as_indexes(value)
         if not found:
             return value
-        markers = state.markers
         if any(i >= markers for i, _, _ in found) or "asic" in value or "ASIC" in value:
             value = _BASIC.sub(lambda m: _credential(state, m, replacement), value)
             found = [m for m in search.find_matches_as_indexes(value) if m[0] < markers]
@@ -203,8 +221,8 @@ class Masker:
         if state is None:
             return value
         text = value.decode("latin-1")
-        replacement = self.replacement.encode().decode("latin-1")  # its UTF-8 bytes
-        masked = self._text(state, state.latin, text, replacement)
+        replacement = _latin(self.replacement)  # its UTF-8 bytes
+        masked = self._text(state, state.latin, len(state.forms), text, replacement)
         return value if masked is text else masked.encode("latin-1")
 
     def mask(self, value: Any) -> Any:
@@ -221,6 +239,19 @@ class Masker:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return self.replacement if str(value) in state.values else value
         return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _latin(text: str) -> str:
+    """`text`'s UTF-8 bytes (lone surrogates too), one character per byte."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _credential(state: _Search, match: re.Match[str], replacement: str) -> str:

@@ -102,6 +102,15 @@ def test_text_without_a_secret_is_returned_as_it_was() -> None:
     assert masker.data(data) is data
 
 
+def test_text_with_undecodable_bytes_is_masked_too() -> None:
+    """Lone surrogates (an environment variable's undecodable bytes) in a secret or in the
+    text do not break masking."""
+    odd = b"env-\xffS3cret".decode("utf-8", "surrogateescape")
+    masker = _masker(odd, "plain-S3cret")
+    assert masker.text(f"a {odd} b plain-S3cret") == "a **** b ****"
+    assert masker.text("plain-S3cret") == MASK
+
+
 def test_values_added_later_are_masked_and_heard_of() -> None:
     """A value added while the run goes on is masked from then on; listeners hear of
     each new value once, until they stop listening."""

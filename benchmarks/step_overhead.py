@@ -82,15 +82,21 @@ def write_suite(path: Path, n: int) -> Path:
     return path
 
 
-def splice_in_process(path: Path, url: str, *, with_load: bool = True) -> float:
-    """Seconds to (load and) run the suite through splice's runner API, in this process."""
+SECRETS = 20  # secret variables of the `with secrets` row: each masked in ~12 spellings
+
+
+def splice_in_process(path: Path, url: str, *, with_load: bool = True, secrets: int = 0) -> float:
+    """Seconds to (load and) run the suite through splice's runner API, in this process;
+    with `secrets`, that many secret variables are masked in every step's result."""
     start = time.perf_counter()
     suites, problems = load_all([path])
     if problems:
         raise BenchError(f"splice cannot load {path.name}: {problems[0].message}")
     if not with_load:
         start = time.perf_counter()
-    result = Runner(suites, RunOptions(external={"base_url": url}), EventBus()).run()
+    values = {f"secret_{i}": f"s3cret-value-{i:04}" for i in range(secrets)}
+    options = RunOptions(external={"base_url": url, **values}, secret_names=set(values))
+    result = Runner(suites, options, EventBus()).run()
     elapsed = time.perf_counter() - start
     if result.status != Status.PASSED:
         raise BenchError(f"splice in-process run of {path.name}: {result.status.value}")
@@ -125,6 +131,14 @@ def measure(n: int, runs: int, with_peers: bool) -> Table:
             lambda k: splice_in_process(suites[k], url, with_load=False), n, runs, budget
         )
         results.append(("splice, in process, run only", run_only, "Runner.run of a loaded suite"))
+        masked = per_step(
+            lambda k: splice_in_process(suites[k], url, with_load=False, secrets=SECRETS),
+            n,
+            runs,
+            budget,
+        )
+        how = f"as above, {SECRETS} secret variables masked in every spelling"
+        results.append((f"splice, run only, {SECRETS} secrets", masked, how))
         cli = [SPLICE, "run", "-q", "--var", f"base_url={url}"]
         cli_step = per_step(lambda k: timed([*cli, str(suites[k])]), n, runs, budget)
         results.append(("splice run (CLI)", cli_step, "`splice run -q`, (t(N)-t(1))/(N-1)"))

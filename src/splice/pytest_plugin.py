@@ -81,6 +81,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a YAML file of variables for suites (repeatable)",
     )
     add(
+        "--splice-secret",
+        action="append",
+        dest="splice_secrets",
+        default=[],
+        metavar="NAME",
+        help="mask this variable's value in every output and report (repeatable)",
+    )
+    add(
         "--splice-retries",
         type=int,
         default=0,
@@ -235,6 +243,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    state = item.config.stash.get(_STATE, None)
+    if state is not None and state.masker:
+        from splice.pytest.results import mask_report
+
+        mask_report(report, state.masker)  # before pytest, a reporter or xdist sees it
     suite = getattr(item, "splice_suite", None)
     if suite is not None:  # a suite's testcase: its full result travels with the report
         report.splice_suite = suite
@@ -244,6 +257,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
             report.splice_testcase = testcase_json(result)
     return report
+
+
+def command_line(config: pytest.Config) -> list[str]:
+    """pytest's command line as reports and the store show it: secrets masked."""
+    import sys
+
+    from splice.masking import Masker
+    from splice.runner.secrets import masked_command
+
+    state = config.stash.get(_STATE, None)
+    masker = state.masker if state is not None else Masker()
+    names = state.secret_names if state is not None else set()
+    return masked_command(sys.argv, masker, names)
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -259,7 +285,11 @@ def _run_id(config: pytest.Config) -> str:
 def pytest_runtestloop(session: pytest.Session) -> None:
     recording = session.config.stash.get(_RECORDING, None)
     if recording is not None and not session.config.option.collectonly:
-        recording.start(_run_id(session.config), session.testscollected)
+        state = session.config.stash.get(_STATE, None)
+        if state is not None:
+            state.masker.add_all(recording.recording.secrets)
+        command = command_line(session.config)
+        recording.start(_run_id(session.config), session.testscollected, command)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -275,7 +305,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 collector.interrupted(session.items)
             run_id = recording.run_id if recording and recording.run_id else _run_id(config)
             services = state.session.summary(keep_logs=True) if state else []
-            run = collector.run(run_id, services)
+            run = collector.run(run_id, services, command_line(config))
             if recording is not None:
                 recording.finish(session, run, state.session.start_error if state else None)
             config.stash[_WRITTEN] = write_reports(run, *_report_paths(config))

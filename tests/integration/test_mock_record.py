@@ -4,6 +4,7 @@ cassettes turned into stubs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import textwrap
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from splice.cli.mock_command import mock as mock_cli
 from splice.doubles.client import MockClient
 from splice.errors import SuiteError
+from splice.masking import Masker
 from splice.project.loader import load_project
 from splice.services.environment import Environment
 from tests.support.echo_server import EchoServer
@@ -107,6 +109,45 @@ def test_record_scrub_then_replay_with_the_server_stopped(tmp_path: Path) -> Non
     assert missing.status_code == 404
     assert "no stub matched GET /never-recorded" in missing.text
     assert "'POST /echo'" in missing.text  # nearest recorded exchanges are listed
+
+
+def test_declared_secrets_are_scrubbed_from_cassettes_without_any_rule(tmp_path: Path) -> None:
+    """A recording mock with no scrub rules keeps the run's declared secrets (known when it
+    starts, or learnt later, like a captured token) out of its cassette: in headers, basic
+    auth, the query, the path, JSON and binary bodies, the response; and replays them."""
+    early, late = "early-S3cret-value", "late-S3cret-value"
+    record = {"cassette": "c.yaml", "mode": "once"}
+    masker = Masker()
+    masker.add(early)
+    with EchoServer() as server:
+        record["target"] = server.url
+        with Environment(_project(tmp_path, record), masker=masker) as env:
+            env.start()
+            url = env.services["api"].endpoint.url
+            masker.add(late)  # as a capture marked secret would be, after the start
+
+            def calls() -> list[tuple[int, str | None]]:
+                """Status and whether the mock matched nothing, of each call."""
+                with httpx.Client(base_url=url, timeout=10) as client:
+                    answers = [
+                        client.get(f"/status/{late}"),  # the real server's 404 is recorded
+                        client.post("/echo", params={"k": early}, json={"t": late},
+                                    auth=("ann", early)),
+                        client.post("/echo", content=b"\xff\x00" + early.encode() + b"\xfe",
+                                    headers={"X-Key": f"Bearer {late}"}),
+                    ]  # fmt: skip
+                return [(a.status_code, a.headers.get("x-splice-unmatched")) for a in answers]
+
+            assert calls() == [(404, None), (200, None), (200, None)]
+    cassette = (tmp_path / "c.yaml").read_text()
+    assert early not in cassette and late not in cassette, cassette
+    assert "Basic <scrubbed>" in cassette and "/status/<scrubbed>" in cassette
+    binary = yaml.safe_load(cassette)["interactions"][2]["request"]["base64"]
+    assert base64.b64decode(binary) == b"\xff\x00<scrubbed>\xfe"  # still valid base64
+    with Environment(_project(tmp_path, record), masker=masker) as env:  # the server is gone
+        env.start()
+        url = env.services["api"].endpoint.url
+        assert calls() == [(404, None), (200, None), (200, None)]
 
 
 def test_mode_new_records_only_what_is_missing(tmp_path: Path, echo: EchoServer) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from splice.errors import UsageError
+from splice.masking import MASK, Masker
 from splice.model.durations import parse_duration
 from splice.runner.planner import Selection, discover
 from splice.runner.scope import ExternalVars
-from splice.runner.secrets import MASK, Masker
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from splice.model.suite import Suite
 from splice.project.model import Project
 from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
+from splice.runner.secrets import masked_command, run_masker
 
 if TYPE_CHECKING:
     from splice.cli.services import StartFailed
@@ -93,7 +94,10 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
         external=external,
         secret_names=ext.secrets | set(project.secrets),
     )
-    runner = Runner(selected, options, bus)
+    masker = run_masker(project, external, options.secret_names)
+    if recording is not None:
+        masker.add_all(recording.secrets)
+    runner = Runner(selected, options, bus, masker)
     from splice.cli.interrupts import DEFAULT_GRACE, Interrupts
 
     grace = opts.get("term_grace")
@@ -174,12 +178,11 @@ def _run_with_services(
     started_at = time.time()
     err = Console(stderr=True, highlight=False)
     try:
-        with services_for_run(project, err, runner.result.id) as active:
+        with services_for_run(project, err, runner.masker, runner.result.id) as active:
             print_serialised(active, runner.suites, runner.options.jobs, err)
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks
             runner.options.environment = active.environment
-            _add_secrets(runner, project, active.secrets)
             runner.result.services = runner.masker.mask(active.summary)
             console.service_logs, console.masker = active.logs, runner.masker
             console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id
@@ -201,15 +204,6 @@ def _run_with_services(
     return exit_code(result)
 
 
-def _add_secrets(runner: Runner, project: Project, secrets: list[Any]) -> None:
-    """The services' passwords and the project's secret variables, masked from now on."""
-    for secret in secrets:
-        runner.masker.add(secret)
-    for name in project.secrets:
-        if name in project.vars:
-            runner.masker.add(project.vars[name])
-
-
 def _record_failed_start(
     runner: Runner,
     project: Project,
@@ -222,9 +216,9 @@ def _record_failed_start(
     from splice.reporting.diagnostics import render_service_error
 
     run = runner.result
-    _add_secrets(runner, project, failed.active.secrets)
     run.started_at, run.duration = started_at, time.time() - started_at
     run.status = Status.ERROR
+    run.command = masked_command(run.command, runner.masker, runner.options.secret_names)
     run.services = runner.masker.mask(_with_logs(failed.active.summary, failed.active.logs))
     if recording is not None:
         total = sum(len(suite.testcases) for suite in runner.suites)

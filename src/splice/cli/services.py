@@ -4,7 +4,6 @@ prepared, and stopped afterwards; plus how a service error is shown."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from splice.masking import Masker
 from splice.project.model import Project
 from splice.services.base import ServiceError
 
 EXIT_SERVICES = 3  # the environment could not be started
-KEEP_LOGS = 20  # runs whose service logs are kept under .splice/logs
 
 
 @dataclass
@@ -26,7 +25,6 @@ class ActiveServices:
 
     builtins: dict[str, Any] = field(default_factory=dict)
     hooks: list[Any] = field(default_factory=list)
-    secrets: list[Any] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
     environment: Any = None
@@ -45,9 +43,10 @@ class StartFailed(Exception):
 
 @contextlib.contextmanager
 def services_for_run(
-    project: Project, console: Console, run_id: str | None = None
+    project: Project, console: Console, masker: Masker, run_id: str | None = None
 ) -> Iterator[ActiveServices]:
-    """Start the project's services (or reuse a running `splice up`), yield, stop.
+    """Start the project's services (or reuse a running `splice up`), yield, stop; each
+    service's password is added to `masker`, which masks the logs that are kept.
 
     When they fail to start, their logs are kept under .splice/logs/<run_id>/ (what the
     error then names) and StartFailed is raised."""
@@ -58,26 +57,42 @@ def services_for_run(
         active.builtins["services"] = {}
         yield active
         return
+    try:
+        with _services(project, console, masker, active):
+            yield active
+    except StartFailed as failed:  # shown and recorded masked
+        failed.error.mask(masker)
+        raise
+    except ServiceError as exc:  # loading data or isolating: shown masked
+        exc.mask(masker)
+        raise
+
+
+@contextlib.contextmanager
+def _services(
+    project: Project, console: Console, masker: Masker, active: ActiveServices
+) -> Iterator[None]:
     from splice.cli.up import reuse_up_environment
+    from splice.data.manager import DataManager
 
     reused = reuse_up_environment(project)
     if reused is not None:
         console.print(f"[dim]using the environment of `splice up` (pid {reused.pid})[/]")
-        from splice.data.manager import DataManager
-
         active.environment = reused
-        _describe(active, reused)
-        data = DataManager(reused, project)
-        data.prepare(load=False)
-        active.hooks.append(data)
-        active.data = data
-        yield active
+        _describe(active, reused, masker)
+        try:
+            data = DataManager(reused, project)
+            data.prepare(load=False)
+            active.hooks.append(data)
+            active.data = data
+            yield
+        finally:
+            _keep_logs(active, project, masker)
         return
 
-    from splice.data.manager import DataManager
     from splice.services.environment import Environment
 
-    env = Environment(project)
+    env = Environment(project, masker=masker)
     started = False
     try:
         try:
@@ -87,31 +102,31 @@ def services_for_run(
                 data.prepare()
         except ServiceError as exc:
             # the logs are kept before env.stop() removes the folders they are in
-            _describe(active, env)  # services still running (when data failed)
+            exc.mask(masker)
+            _describe(active, env, masker)  # services still running (when data failed)
             _describe_failed(active, env, exc, project)
-            _keep_logs(active, project)
+            _keep_logs(active, project, masker)
             if exc.service in active.logs and exc.log_path is not None:
                 exc.log_path = active.logs[exc.service]
             raise StartFailed(exc, active) from exc
         started = True
         active.environment = env
-        _describe(active, env)
+        _describe(active, env, masker)
         active.hooks.append(data)
         active.data = data
         ready = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
         console.print(f"[dim]services ready: {ready}[/]")
-        yield active
+        yield
     finally:
         if started:
-            _keep_logs(active, project)
+            _keep_logs(active, project, masker)
         env.stop()
 
 
-def _describe(active: ActiveServices, env: Any) -> None:
+def _describe(active: ActiveServices, env: Any, masker: Masker) -> None:
     active.builtins["services"] = env.vars()
     for name, service in env.services.items():
-        if service.endpoint.password:
-            active.secrets.append(service.endpoint.password)
+        masker.add(service.endpoint.password)
         active.summary.append(
             {
                 "name": name,
@@ -146,21 +161,15 @@ def _describe_failed(active: ActiveServices, env: Any, exc: ServiceError, projec
             active.logs[name] = tried[name]
 
 
-def _keep_logs(active: ActiveServices, project: Project) -> None:
-    """Copy service logs out of the temporary run folder before it is removed."""
+def _keep_logs(active: ActiveServices, project: Project, masker: Masker) -> None:
+    """Copy service logs, masked, out of the temporary run folder before it is removed."""
+    from splice.services.logs import keep_logs
+
     run_id = active.builtins.get("run_id")
     if not active.logs or not run_id:
         return
-    folder = project.root / ".splice" / "logs"
-    target = folder / str(run_id)
-    target.mkdir(parents=True, exist_ok=True)
-    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-KEEP_LOGS]:  # keep the logs of the last runs only
-        shutil.rmtree(old, ignore_errors=True)
-    for name, path in active.logs.items():
-        if path.is_file():
-            shutil.copyfile(path, target / f"{name}.log")
-            active.logs[name] = target / f"{name}.log"
+    kept = keep_logs(project.root / ".splice" / "logs", str(run_id), active.logs, masker)
+    active.logs.update(kept)
 
 
 def print_serialised(

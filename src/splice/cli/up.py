@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from splice.errors import UsageError
+from splice.masking import Masker
 from splice.project.model import Project
 from splice.services.base import Endpoint, RunningService, ServiceSpec
 
@@ -152,6 +153,7 @@ def _serve(project: Project, console: Console) -> int:
             env.start()
             DataManager(env, project).prepare()
         except ServiceError as exc:
+            exc.mask(env.masker)  # passwords and declared settings (also of loading data)
             render_service_error(exc, console)
             return 3
         state = {
@@ -174,6 +176,7 @@ def _serve(project: Project, console: Console) -> int:
         }
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)  # connection details, passwords included: the user's alone
         tmp.write_text(json.dumps(state, indent=2))
         _write_env_file(project, state)
         tmp.replace(path)
@@ -202,13 +205,24 @@ def _write_env_file(project: Project, state: dict[str, Any]) -> None:
                 continue
             var = f"SPLICE_{name}_{key}".upper().replace("-", "_")
             lines.append(f"{var}={value}")
-    (project.root / STATE_DIR / "up.env").write_text("\n".join(lines) + "\n")
+    env_file = project.root / STATE_DIR / "up.env"
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n")
+
+
+def _passwords(state: dict[str, Any]) -> Masker:
+    """A masker of the services' passwords: printed URLs hide them (up.env holds them)."""
+    masker = Masker()
+    masker.add_all(saved["endpoint"].get("password") for saved in state["services"].values())
+    return masker
 
 
 def _print_details(state: dict[str, Any], console: Console) -> None:
+    """The services and their URLs, passwords masked."""
+    masker = _passwords(state)
     table = Table("service", "kind", "url", box=None, pad_edge=False)
     for name, saved in state["services"].items():
-        table.add_row(name, saved["kind"], saved["endpoint"]["url"])
+        table.add_row(name, saved["kind"], masker.text(saved["endpoint"]["url"]))
     console.print(table)
     console.print(f"[dim]environment variables: {STATE_DIR}/up.env[/]")
 
@@ -246,6 +260,7 @@ def status(project: Project, console: Console) -> int:
         "services": {n: Endpoint(**s["endpoint"]).as_vars() for n, s in state["services"].items()},
         **project.vars,
     }
+    masker = _passwords(state)
     problems: list[ServiceError] = []
     for name, saved in state["services"].items():
         try:
@@ -254,12 +269,13 @@ def status(project: Project, console: Console) -> int:
             health.check(service, timeout=2.0, pid_start=saved.get("pid_start"))
             mark = "[green]ready[/]"
         except ServiceError as exc:
+            exc.mask(masker)
             problems.append(exc)
             mark = "[red]down[/]"
         except Exception as exc:  # noqa: BLE001 - a kind's check that failed unexpectedly
-            problems.append(ServiceError(name, f"could not be checked: {exc}"))
+            problems.append(ServiceError(name, masker.text(f"could not be checked: {exc}")))
             mark = "[red]down[/]"
-        table.add_row(name, saved["kind"], escape(saved["endpoint"]["url"]), mark)
+        table.add_row(name, saved["kind"], escape(masker.text(saved["endpoint"]["url"])), mark)
     console.print(
         f"up since {time.strftime('%H:%M:%S', time.localtime(state['started_at']))}"
         f" (pid {state['pid']})"

@@ -87,6 +87,12 @@ class Admin:
             return self._scenarios(request, rest)
         if head == "journal":
             return self._journal(request, rest)
+        if head == "secrets" and method == "POST":
+            # the run's new secrets: recordings scrub them from now on (never shown back)
+            values = (_json(request) or {}).get("values") or []
+            if app.recorder is not None:
+                app.recorder.declared.add_all([str(v) for v in values])
+            return 200, {"secrets": len(app.recorder.declared.values) if app.recorder else 0}
         if head == "near-misses" and method == "POST":
             return 200, {"near_misses": self._near_misses(_json(request) or {})}
         raise AdminError(404, f"no admin route {method} {request.path}")

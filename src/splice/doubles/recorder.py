@@ -26,6 +26,7 @@ from splice.doubles.incoming import Incoming
 from splice.doubles.model import ResponseSpec
 from splice.doubles.responses import Answer
 from splice.doubles.scrub import Scrubber
+from splice.masking import Masker
 
 MODES = ("once", "new", "none", "all")
 _HOP = {
@@ -53,6 +54,9 @@ class RecordConfig:
     match_on: list[str] = field(default_factory=lambda: list(MATCH_ON))
     scrub: dict[str, Any] = field(default_factory=dict)
     timeout: float = 30.0
+    # the run's declared secrets: scrubbed from every part of the cassette, in every
+    # spelling, whatever the scrub rules say (more arrive through the admin API)
+    secrets: list[str] = field(default_factory=list)
 
 
 class Recorder:
@@ -62,6 +66,8 @@ class Recorder:
         self.config = config
         self.log = log
         self.scrubber = Scrubber(**config.scrub)
+        self.declared = Masker(self.scrubber.replacement)
+        self.declared.add_all(config.secrets)
         path = Path(config.cassette)
         existed = path.is_file()
         self.cassette = Cassette.load(path) if existed and config.mode != "all" else Cassette(path)
@@ -99,13 +105,16 @@ class Recorder:
             record["query"] = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
         headers = {k: v for k, v in request.headers.items() if k not in _HOP}
         record["headers"] = self.scrubber.scrub_headers(headers, found)
-        body = body_record(request.body, request.headers.get("content-type", ""))
+        body = body_record(
+            self.declared.data(request.body), request.headers.get("content-type", "")
+        )
         if "json" in body:
             body["json"] = self.scrubber.scrub_json(body["json"], found)
         elif "body" in body and "form-urlencoded" in request.headers.get("content-type", ""):
             body["body"] = self.scrubber.scrub_query_string(body["body"], found)
         record.update(body)
-        return self.scrubber.everywhere(record, found), found
+        scrubbed = self.declared.mask(self.scrubber.everywhere(record, found))
+        return scrubbed, found
 
     def scrub_entry(self, described: dict[str, Any]) -> dict[str, Any]:
         """A journal entry as the admin API shows it: scrubbed like the cassette, so a
@@ -180,13 +189,15 @@ class Recorder:
             "status": status,
             "headers": scrubber.scrub_headers(response_headers, found),
         }
-        content = body_record(body, str(response_headers.get("content-type", "")))
+        content = body_record(
+            self.declared.data(body), str(response_headers.get("content-type", ""))
+        )
         if "json" in content:
             content["json"] = scrubber.scrub_json(content["json"], found)
         response.update(content)
         interaction = {
             "request": record,
-            "response": scrubber.everywhere(response, found),
+            "response": self.declared.mask(scrubber.everywhere(response, found)),
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self.cassette.interactions.append(interaction)

@@ -20,6 +20,7 @@ from splice.loader.steps import Collector
 from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
 from splice.model.durations import parse_duration
 from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
+from splice.project.secrets import declared
 from splice.project.specs import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
 from splice.services import registry
 from splice.services.base import ServiceError, ServiceSpec
@@ -59,12 +60,14 @@ def project_from_document(doc: Document) -> Project:
         spec = ProjectSpec.model_validate(doc.data)
     except ValidationError as exc:
         raise SuiteError(from_validation_error(exc, ProjectSpec, pos)) from None
+    names, settings = declared(spec.secrets, doc.data, pos, out)
     project = Project(
         name=spec.name or doc.path.parent.name,
         path=doc.path,
         provider=spec.provider,
         vars=spec.vars,
-        secrets=spec.secrets,
+        secrets=names,
+        secret_settings=settings,
         suites=spec.suites,
     )
     for name, raw in spec.services.items():

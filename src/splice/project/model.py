@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import SourceSpan
+from splice.project.secrets import SecretSetting
 from splice.services.base import ServiceSpec
 
 PROJECT_FILE = "splice.yaml"
@@ -40,7 +41,8 @@ class Project:
     path: Path | None  # None when there is no project file
     provider: str = "local"
     vars: dict[str, Any] = field(default_factory=dict)
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # names of secret variables
+    secret_settings: list[SecretSetting] = field(default_factory=list)  # services.X.KEY…
     suites: list[str] = field(default_factory=list)
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     data: DataPlan = field(default_factory=DataPlan)

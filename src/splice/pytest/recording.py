@@ -55,14 +55,15 @@ class SessionRecording:
     def _warn(self, text: str) -> None:
         print(f"splice: warning: {text}", file=sys.stderr)
 
-    def start(self, run_id: str, total: int) -> None:
+    def start(self, run_id: str, total: int, command: list[str]) -> None:
+        """The run starts in the store; `command` is the command line, secrets masked."""
         self.run_id = run_id
         if self.recording.recorder is None:
             return
         run = RunResult(
             id=run_id,
             started_at=self.collector.started_at,
-            command=list(sys.argv),
+            command=command,
             host=socket.gethostname(),
             cwd=str(self.config.invocation_params.dir),
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import SourceSpan
+from splice.masking import Masker
 from splice.model.results import (
     RUN_INTERRUPTED,
     AttemptResult,
@@ -108,12 +108,13 @@ class ResultCollector:
             if self.on_testcase is not None:
                 self.on_testcase(tc)
 
-    def run(self, run_id: str, services: list[dict[str, Any]]) -> RunResult:
+    def run(self, run_id: str, services: list[dict[str, Any]], command: list[str]) -> RunResult:
+        """The session as a run; `command` is its command line, secrets masked."""
         run = RunResult(
             id=run_id,
             started_at=self.started_at,
             duration=time.perf_counter() - self._clock,
-            command=list(sys.argv),
+            command=command,
             host=socket.gethostname(),
             cwd=str(self.root),
             services=services,
@@ -131,6 +132,22 @@ class ResultCollector:
             suite.status = _worst(tc.status for tc in suite.testcases)
         run.status = _worst(s.status for s in run.suites)
         return run
+
+
+def mask_report(report: Any, masker: Masker) -> None:
+    """A test's report with its secrets masked: the failure's text (then kept as plain
+    text, which pytest prints as it is) and the captured output sections. Masked where the
+    report is made, so pytest's terminal, xdist's controller and splice's reports all see
+    the same masked text."""
+    longrepr = report.longrepr
+    if longrepr is not None and not isinstance(longrepr, tuple):
+        text = report.longreprtext
+        masked = masker.text(text)
+        if masked != text:
+            report.longrepr = masked
+    elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], masker.text(str(longrepr[2])))
+    report.sections = [(title, masker.text(content)) for title, content in report.sections]
 
 
 def _worst(statuses: Any) -> Status:

@@ -19,6 +19,7 @@ from typing import Any, cast
 import pytest
 
 from splice.errors import SpliceError
+from splice.masking import Masker
 from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
@@ -44,8 +45,10 @@ class SpliceSession:
         worker: str = "main",
         reuse_up: bool = True,
         services_allowed: bool = True,
+        masker: Masker | None = None,
     ) -> None:
         self.project = project
+        self.masker = masker if masker is not None else Masker()
         self.project_error = project_error
         self.worker = worker
         self.reuse_up = reuse_up and worker == "main"
@@ -94,6 +97,7 @@ class SpliceSession:
             try:
                 self._start(project)
             except ServiceError as exc:
+                exc.mask(self.masker)
                 self._keep_failed_logs(exc)
                 self._failure = render_service_error(exc)
                 self.start_error = self._failure
@@ -119,7 +123,7 @@ class SpliceSession:
                 return
         from splice.services.environment import Environment
 
-        env = Environment(project)
+        env = Environment(project, masker=self.masker)
         self._owned = env
         env.start()
         data = DataManager(env, project)
@@ -132,7 +136,10 @@ class SpliceSession:
         env = self._owned
         if env is None or self.project is None:
             return
-        logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, env.logs())
+        from splice.services.logs import keep_logs
+
+        folder = self.project.root / ".splice" / "logs"
+        logs = keep_logs(folder, self.run_id, env.logs(), self.masker)
         if exc.service in logs and exc.log_path is not None:
             exc.log_path = logs[exc.service]
         for name in dict.fromkeys([*logs, exc.service]):
@@ -156,9 +163,11 @@ class SpliceSession:
         if self.env is None:
             return list(self._failed)
         logs = {n: s.log_path for n, s in self.env.services.items() if s.log_path}
-        if keep_logs and self._owned is not None and self.project is not None and logs:
-            logs = _keep_logs(self.project.root / ".splice" / "logs", self.run_id, logs)
-        return [
+        if keep_logs and self.project is not None and logs:
+            from splice.services.logs import keep_logs as keep
+
+            logs = keep(self.project.root / ".splice" / "logs", self.run_id, logs, self.masker)
+        summary = [
             {
                 "name": name,
                 "kind": s.spec.kind,
@@ -169,6 +178,7 @@ class SpliceSession:
             }
             for name, s in self.env.services.items()
         ]
+        return list(self.masker.mask(summary))
 
     def close(self) -> None:
         with self._lock:
@@ -212,14 +222,14 @@ class SpliceSession:
         try:
             hold = data.hold(modes, key=f"pytest-{self.worker}-{next(self._keys)}")
         except ServiceError as exc:
-            pytest.fail(render_service_error(exc), pytrace=False)
+            pytest.fail(render_service_error(exc, self.masker), pytrace=False)
 
         def release() -> None:
             _reset_clock(service)
             try:
                 hold.release()
             except ServiceError as exc:
-                pytest.fail(render_service_error(exc), pytrace=False)
+                pytest.fail(render_service_error(exc, self.masker), pytrace=False)
 
         handles = {name: ServiceHandle(service, service.endpoint)}
         for taken, mode in modes.items():
@@ -260,7 +270,7 @@ class SpliceSession:
         from splice.data.manager import DataManager
         from splice.services.environment import Environment
 
-        env = Environment(sub)
+        env = Environment(sub, masker=self.masker)
         if shared is not None:
             env.services.update({n: self.env.services[n] for n in borrowed})
 
@@ -275,30 +285,11 @@ class SpliceSession:
             DataManager(cast(Any, _Only(own)), sub).prepare()
         except ServiceError as exc:
             stop()
-            pytest.fail(render_service_error(exc), pytrace=False)
+            pytest.fail(render_service_error(exc, self.masker), pytrace=False)
         except BaseException:
             stop()
             raise
         return PrivateServices(own), stop
-
-
-KEEP_LOGS = 20  # runs whose service logs are kept, as for `splice run`
-
-
-def _keep_logs(folder: Path, run_id: str, logs: dict[str, Path]) -> dict[str, Path]:
-    import shutil
-
-    target = folder / run_id
-    target.mkdir(parents=True, exist_ok=True)
-    runs = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-KEEP_LOGS]:
-        shutil.rmtree(old, ignore_errors=True)
-    kept = {}
-    for name, path in logs.items():
-        if path.is_file():
-            shutil.copyfile(path, target / f"{name}.log")
-            kept[name] = target / f"{name}.log"
-    return kept
 
 
 class _Only:

@@ -32,14 +32,21 @@ class State:
         self.config = config
         project, error = _load_project(project_path)
         self.project: Project | None = project
+        self.external, self.secret_names = _external(config)
+        if project is not None:
+            self.secret_names |= set(project.secrets)
+        from splice.runner.secrets import run_masker
+
+        # the session's secrets, as `splice run` gathers them (splice/runner/secrets.py)
+        self.masker = run_masker(project, self.external, self.secret_names)
         self.session = SpliceSession(
             project,
             project_error=error,
             worker=worker_id(config),
             reuse_up=not config.getoption("splice_no_up"),
             services_allowed=not config.getoption("splice_unit"),
+            masker=self.masker,
         )
-        self.external, self.secret_names = _external(config)
         self.retries: int = config.getoption("splice_retries")
         self.has_xdist = config.pluginmanager.hasplugin("xdist")
         self.suite_files = self._suite_files(config)
@@ -49,7 +56,6 @@ class State:
                 fixture = fixture_name(name)
                 if fixture is not None:
                     self.service_fixtures[fixture] = name
-        self._masker: Any = None
         self._processes: Any = None
         self._tags: set[str] = set()
 
@@ -87,21 +93,6 @@ class State:
         return tag
 
     # running suites --------------------------------------------------------------------
-    @property
-    def masker(self) -> Any:
-        if self._masker is None:
-            from splice.runner.secrets import Masker
-
-            self._masker = Masker()
-            for name in self.secret_names:
-                if name in self.external:
-                    self._masker.add(self.external[name])
-            if self.project is not None:
-                for name in self.project.secrets:
-                    if name in self.project.vars:
-                        self._masker.add(self.project.vars[name])
-        return self._masker
-
     @property
     def processes(self) -> Any:
         if self._processes is None:
@@ -151,6 +142,8 @@ def _load_project(path: Path | None) -> tuple[Project | None, str | None]:
 
 
 def _external(config: pytest.Config) -> tuple[dict[str, Any], set[str]]:
+    """The variables of `--splice-var`, `--splice-var-file` and the environment, and the
+    names `--splice-secret` and the project's `secrets:` mark secret."""
     from splice.cli.options import external_vars
     from splice.errors import SpliceError
 
@@ -158,9 +151,9 @@ def _external(config: pytest.Config) -> tuple[dict[str, Any], set[str]]:
         ext = external_vars(
             tuple(config.getoption("splice_vars") or ()),
             tuple(config.getoption("splice_var_files") or ()),
-            (),
+            tuple(config.getoption("splice_secrets") or ()),
         )
     except SpliceError as exc:
         hint = getattr(exc, "hint", None)
         raise pytest.UsageError(f"splice: {exc}" + (f" ({hint})" if hint else "")) from None
-    return ext.merged(), set()
+    return ext.merged(), ext.secrets

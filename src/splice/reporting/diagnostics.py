@@ -12,6 +12,7 @@ from splice.errors import Diagnostic, SourceSpan
 
 if TYPE_CHECKING:
     from splice.services.base import ServiceError
+    from splice.masking import Masker
 
 
 def _lines(path: Path) -> list[str]:
@@ -86,9 +87,11 @@ def render_diagnostics(diags: list[Diagnostic]) -> str:
     return f"{body}\n\n{count}{where_}"
 
 
-def render_service_error(exc: ServiceError) -> str:
+def render_service_error(exc: ServiceError, masker: Masker | None = None) -> str:
     """A service that could not start, as plain text: the message, the last lines of its
-    log (and where the whole log is), the hint."""
+    log (and where the whole log is), the hint; masked first when `masker` is given."""
+    if masker is not None:
+        exc.mask(masker)
     lines = [f"error: {exc}"]
     if exc.log_tail:
         where = f" of {exc.log_path}" if exc.log_path else ""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splice.masking import Masker
 from splice.model.results import (
     FAIL_FAST,
     RUN_INTERRUPTED,
@@ -39,7 +40,7 @@ from splice.model.results import (
 from splice.model.suite import Suite
 from splice.runner.events import EventBus
 from splice.runner.scope import layer
-from splice.runner.secrets import Masker
+from splice.runner.secrets import masked_command
 from splice.runner.steps import StepEnv
 from splice.runner.testcases import SuiteState, run_steps, run_testcase
 from splice.services.reaper import LazyReaper
@@ -64,7 +65,13 @@ class RunOptions:
 class Runner:
     """Runs planned suites and emits events to the bus."""
 
-    def __init__(self, suites: list[Suite], options: RunOptions, bus: EventBus) -> None:
+    def __init__(
+        self,
+        suites: list[Suite],
+        options: RunOptions,
+        bus: EventBus,
+        masker: Masker | None = None,
+    ) -> None:
         self.suites = suites
         self.options = options
         self.bus = bus
@@ -72,7 +79,7 @@ class Runner:
         self.forced = threading.Event()
         self.started = threading.Event()
         self._interrupted = False
-        self.masker = Masker()
+        self.masker = masker if masker is not None else Masker()
         self.processes = LazyReaper()
         self._failed = threading.Event()
         self.result = RunResult(
@@ -123,6 +130,7 @@ class Runner:
         for name in self.options.secret_names:
             if name in self.options.external:
                 self.masker.add(self.options.external[name])
+        run.command = masked_command(run.command, self.masker, self.options.secret_names)
         run.suites = [SuiteResult(s.name, s.path) for s in self.suites]
         for sr, suite in zip(run.suites, self.suites, strict=True):
             sr.testcases = [

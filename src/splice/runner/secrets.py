@@ -1,66 +1,86 @@
-"""Masking of secret values in everything splice writes or shows."""
+"""The secrets of one run, gathered in its masker before anything starts, for `splice run`
+and the pytest plugin alike; and the run's command line as it may be shown.
+
+What is secret (docs/reference/secrets.md): variables named by `--secret` (pytest:
+`--splice-secret`), by the project's or a suite's `secrets:`; service settings named by
+path in the project's `secrets:`; every service's password (added by the environment as
+each service starts); template inputs and captures marked `secret: true` (added by the
+runner when they get a value); the write token and any URL password of the store and
+server a run reports to.
+"""
 
 from __future__ import annotations
 
-import threading
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-MASK = "****"
-_MIN_LENGTH = 3  # masking 1-2 character values would mangle unrelated text
+from splice.masking import MASK, Masker
+from splice.project.model import Project
+from splice.project.secrets import literals
+
+# options whose value is always a secret, and options that carry NAME=VALUE variables
+_SECRET_OPTIONS = frozenset({"--report-token", "--splice-report-token"})
+_VAR_OPTIONS = frozenset({"--var", "--splice-var"})
+# the password of a URL's user (postgresql://user:PASSWORD@host)
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]+)@")
 
 
-class Masker:
-    """Knows the run's secret values and replaces them with `****` wherever they appear.
+def run_masker(
+    project: Project | None, external: Mapping[str, Any], names: Iterable[str]
+) -> Masker:
+    """A masker that knows every secret declared before the run starts."""
+    masker = Masker()
+    declare(masker, project, external, names)
+    return masker
 
-    Values are added as they become known (suite vars, template inputs, captures marked
-    secret), so a token captured at run time is masked in every later output.
-    """
 
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._lock = threading.Lock()
-        self._ordered: list[str] = []
+def declare(
+    masker: Masker, project: Project | None, external: Mapping[str, Any], names: Iterable[str]
+) -> None:
+    """Add to `masker` the values of the secret variables and the literal values of the
+    secret settings."""
+    wanted = set(names) | set(project.secrets if project is not None else ())
+    for name in sorted(wanted):
+        if name in external:
+            masker.add(external[name])
+        if project is not None and name in project.vars:
+            masker.add(project.vars[name])
+    if project is not None:
+        masker.add_all(literals(project.secret_settings))
 
-    def add(self, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, dict):
-            for v in value.values():
-                self.add(v)
-            return
-        if isinstance(value, list | tuple):
-            for v in value:
-                self.add(v)
-            return
-        text = str(value)
-        if len(text) < _MIN_LENGTH:
-            return
-        with self._lock:
-            if text not in self._values:
-                self._values.add(text)
-                # longest first, so a secret containing another is masked whole
-                self._ordered = sorted(self._values, key=len, reverse=True)
 
-    def __bool__(self) -> bool:
-        return bool(self._values)
+def url_password(url: str | None) -> str | None:
+    """The password in `url`'s user part, if any (a store's or server's URL)."""
+    if not url:
+        return None
+    found = _URL_PASSWORD.search(url)
+    return found.group(2) if found else None
 
-    def text(self, value: str) -> str:
-        for secret in self._ordered:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
 
-    def mask(self, value: Any) -> Any:
-        """A copy of `value` (dicts, lists, strings) with every secret replaced."""
-        if not self._ordered:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.mask(k): self.mask(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.mask(v) for v in value]
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            text = str(value)
-            return MASK if text in self._values else value
-        return value
+def masked_command(argv: Iterable[str], masker: Masker, names: Iterable[str]) -> list[str]:
+    """The command line with its secrets masked: the values of secret variables (however
+    short), the report token, URL passwords, and every secret the masker knows."""
+    secret_names = set(names)
+    out: list[str] = []
+    previous = ""
+    for arg in argv:
+        shown = arg
+        option, equals, value = arg.partition("=")
+        if previous in _SECRET_OPTIONS:
+            shown = MASK
+        elif previous in _VAR_OPTIONS:
+            shown = _var(arg, secret_names)
+        elif equals and option in _SECRET_OPTIONS:
+            shown = f"{option}={MASK}"
+        elif equals and option in _VAR_OPTIONS:
+            shown = f"{option}={_var(value, secret_names)}"
+        shown = _URL_PASSWORD.sub(rf"\1:{MASK}@", shown)
+        out.append(masker.text(shown))
+        previous = arg
+    return out
+
+
+def _var(pair: str, secret_names: set[str]) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}={MASK}" if equals and name.strip() in secret_names else pair

@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from splice.errors import StepError, StepInterrupted
 from splice.executors import registry
 from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
+from splice.masking import Masker
 from splice.model.results import Failure, Phase, Status, StepResult
 from splice.model.suite import Step, StepTemplate
 from splice.runner.assertions import check_assertions, check_expect
 from splice.runner.captures import CaptureFailure, capture
-from splice.runner.secrets import Masker
 from splice.templating import TemplateFailure, evaluate, render
 
 _log = logging.getLogger("splice.runner")

@@ -10,10 +10,10 @@ from typing import Any
 
 from splice.errors import SpliceError
 from splice.executors.base import TestcaseSession
+from splice.masking import Masker
 from splice.model.results import AttemptResult, Failure, Phase, Status, StepResult, TestcaseResult
 from splice.model.suite import Step, Suite, Testcase
 from splice.runner.scope import layer
-from splice.runner.secrets import Masker
 from splice.runner.steps import StepEnv, condition, run_step
 from splice.templating import TemplateFailure
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from splice.errors import SpliceError
+from splice.masking import Masker
 
 
 class Settings(BaseModel):
@@ -49,6 +50,13 @@ class ServiceError(SpliceError):
         self.hint = hint
         self.log_tail = log_tail or []
         self.log_path = log_path
+
+    def mask(self, masker: Masker) -> None:
+        """Mask the secrets in the message, hint and log tail (before it is shown)."""
+        self.message = masker.text(self.message)
+        self.hint = masker.text(self.hint) if self.hint else self.hint
+        self.log_tail = [masker.text(line) for line in self.log_tail]
+        self.args = (f"service {self.service!r}: {self.message}",)
 
 
 @dataclass
@@ -104,6 +112,9 @@ class StartContext:
     resources: Any  # splice.services.resources.Resources: ports, process tracking
     vars: Mapping[str, Any]  # `services.*` of the services started before, for templates
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # the run's secrets: a kind that hands data to a process of its own (the mock's
+    # cassettes) passes them on; the environment adds the service's password itself
+    masker: Masker = field(default_factory=Masker)
 
 
 class RunningService:

@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from splice.masking import Masker
 from splice.project.model import Project
+from splice.project.secrets import literals, rendered_values
 from splice.reporting.diagnostics import where as display_where
 from splice.services import health, registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
@@ -38,8 +40,14 @@ def cache_root() -> Path:
 class Environment:
     """Starts, exposes and stops the services of a project."""
 
-    def __init__(self, project: Project, *, reaper: bool = True) -> None:
+    def __init__(
+        self, project: Project, *, reaper: bool = True, masker: Masker | None = None
+    ) -> None:
         self.project = project
+        # the run's masker: each service's password and declared secret settings are
+        # added as it starts, and an error's log tail is masked before it is raised
+        self.masker = masker if masker is not None else Masker()
+        self.masker.add_all(literals(project.secret_settings))
         self.reaper = Reaper() if reaper else None
         self.resources = Resources(self.reaper)
         self.services: dict[str, RunningService] = {}
@@ -74,6 +82,10 @@ class Environment:
                 first = next((e for e in errors if e is not None), None)
                 if first is not None:
                     raise first
+        except ServiceError as exc:
+            exc.mask(self.masker)
+            self.stop()
+            raise
         except BaseException:
             self._stop_services()
             raise
@@ -84,6 +96,7 @@ class Environment:
         started = time.perf_counter()
         if spec.provider == "external":
             rendered = rendered_spec(spec, {"services": self.vars(), **self.project.vars})
+            self._learn(rendered)
             try:
                 endpoint = kind.external(rendered)
             except ValueError as exc:  # urlsplit: a bracket or a port that is wrong
@@ -92,13 +105,14 @@ class Environment:
                     f"invalid URL {rendered.url!r}: {exc}",
                     hint="check its host and port",
                 ) from exc
+            self.masker.add(endpoint.password)
             try:
                 kind.check_ready(endpoint, timeout=10.0)
             except ServiceError as exc:  # a kind's check names the kind, not the service
                 if exc.service == name:
                     raise
                 raise health.named(exc, name) from exc
-            service = RunningService(spec, endpoint, started_in=time.perf_counter() - started)
+            service = RunningService(rendered, endpoint, started_in=time.perf_counter() - started)
         elif spec.provider == "docker":
             from splice.services.docker import start_docker
 
@@ -106,6 +120,8 @@ class Environment:
         else:
             service = kind.start_local(self._context(spec))
         service.started_in = time.perf_counter() - started
+        self.masker.add(service.endpoint.password)
+        self._learn(service.spec)
         with self._lock:
             self.services[name] = service
 
@@ -113,10 +129,12 @@ class Environment:
         assert self.run_dir is not None
         folder = self.run_dir / spec.name
         folder.mkdir(parents=True, exist_ok=True)
+        rendered = rendered_spec(spec, {"services": self.vars(), **self.project.vars})
+        self._learn(rendered)
         with self._lock:
             self._logs[spec.name] = folder / f"{spec.name}.log"
         return StartContext(
-            spec=rendered_spec(spec, {"services": self.vars(), **self.project.vars}),
+            spec=rendered,
             project_dir=self.project.root,
             run_dir=folder,
             cache_dir=cache_root(),
@@ -124,7 +142,15 @@ class Environment:
             resources=self.resources,
             vars={"services": self.vars(), **self.project.vars},
             cancelled=self.cancelled,
+            masker=self.masker,
         )
+
+    def _learn(self, spec: ServiceSpec) -> None:
+        """Mask the rendered values of the settings `secrets:` names for this service."""
+        settings = spec.settings
+        dump = settings.model_dump(by_alias=True) if hasattr(settings, "model_dump") else {}
+        dump = {**(dump if isinstance(dump, dict) else {}), "url": spec.url, "image": spec.image}
+        self.masker.add_all(rendered_values(self.project.secret_settings, spec.name, dump))
 
     def logs(self) -> dict[str, Path]:
         """The log of every service started or tried (one that failed too) that wrote one;

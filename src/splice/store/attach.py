@@ -34,11 +34,17 @@ class Recording:
     """The store side of one run: the gate, the recorder and the stores it writes to."""
 
     def __init__(
-        self, gate: QuarantineGate, recorder: Recorder | None, store: Store | None
+        self,
+        gate: QuarantineGate,
+        recorder: Recorder | None,
+        store: Store | None,
+        secrets: list[str] | None = None,
     ) -> None:
         self.gate = gate
         self.recorder = recorder
         self.store = store
+        # credentials of the store and the server: the front end masks them everywhere
+        self.secrets = secrets or []
 
     def finish(self, run: RunResult) -> None:
         if self.recorder is not None:
@@ -83,7 +89,15 @@ def open_recording(
     source: str = "run",
 ) -> Recording:
     """The gate and recorder of a run, from the options `store`, `no_store`, `report_to`
-    and `report_token` (those of `splice run`; the pytest plugin passes its own)."""
+    and `report_token` (those of `splice run`; the pytest plugin passes its own). Its
+    warnings never show the token or a URL's password."""
+    from splice.masking import Masker
+
+    credentials = _credentials(opts)
+    masker = Masker()
+    masker.add_all(credentials)
+    warn = _masked(warn, masker)
+
     store: Store | None = None
     writers: list[EventWriter] = []
     quarantined: set[str] = set()
@@ -107,7 +121,24 @@ def open_recording(
     recorder = None
     if writers:
         recorder = Recorder(writers, detect(root, project, source=source), quarantined)
-    return Recording(QuarantineGate(quarantined), recorder, store)
+    return Recording(QuarantineGate(quarantined), recorder, store, credentials)
+
+
+def _masked(warn: Callable[[str], None], masker: Any) -> Callable[[str], None]:
+    def masked(text: str) -> None:
+        warn(masker.text(text))
+
+    return masked
+
+
+def _credentials(opts: dict[str, Any]) -> list[str]:
+    """The report token, and the passwords in the URLs of the store and the server."""
+    from splice.runner.secrets import url_password
+
+    token = opts.get("report_token") or os.environ.get(TOKEN_ENV)
+    urls = [opts.get("store"), os.environ.get("SPLICE_STORE_URL"), opts.get("report_to")]
+    found = [token, *(url_password(u) for u in urls)]
+    return [value for value in found if value]
 
 
 def remote_quarantine(base_url: str, token: str | None, warn: Callable[[str], None]) -> set[str]:

@@ -16,6 +16,7 @@ exchange with the admin API.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -163,6 +164,10 @@ class MockKind:
         port = settings.port or ctx.resources.port()
         config["port"] = port
         config_path = ctx.run_dir / "mock.json"
+        given = frozenset(ctx.masker.values) if config["record"] is not None else frozenset()
+        if config["record"] is not None:
+            config["record"]["secrets"] = sorted(given)
+        config_path.touch(mode=0o600)  # it may hold the run's secrets
         config_path.write_text(json.dumps(config), encoding="utf-8")
         env = dict(os.environ)
         # the server imports splice from wherever this process does (a source checkout too)
@@ -185,8 +190,11 @@ class MockKind:
             ctx.resources.stop(proc)
             ctx.resources.release_port(port)
             raise
+        forget = _pass_on_secrets(ctx, url, given) if config["record"] is not None else None
 
         def stop() -> None:
+            if forget is not None:
+                forget()
             ctx.resources.stop(proc, grace=3.0)
             ctx.resources.release_port(port)
 
@@ -298,6 +306,22 @@ class MockKind:
                 log_tail=service.log_tail(),
                 log_path=service.log_path,
             ) from exc
+
+
+def _pass_on_secrets(ctx: StartContext, url: str, given: frozenset[str]) -> Any:
+    """Send the recording mock each secret the run learns after it started (a service's
+    password, a captured token), so its cassette never holds one; returns the call that
+    stops this."""
+    client = MockClient(url, timeout=5.0)
+
+    def send(value: str) -> None:
+        with contextlib.suppress(MockAdminError):  # a mock that is gone records nothing
+            client.call("POST", "/secrets", {"values": [value]})
+
+    forget = ctx.masker.on_add(send)
+    for value in sorted(ctx.masker.values - given):  # learnt while it was starting
+        send(value)
+    return forget
 
 
 def _endpoint(url: str) -> Endpoint:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from splice.errors import Diagnostic, SourceSpan
 
 if TYPE_CHECKING:
-    from splice.services.base import ServiceError
     from splice.masking import Masker
+    from splice.services.base import ServiceError
 
 
 def _lines(path: Path) -> list[str]:

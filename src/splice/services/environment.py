@@ -82,11 +82,11 @@ class Environment:
                 first = next((e for e in errors if e is not None), None)
                 if first is not None:
                     raise first
-        except ServiceError as exc:
-            exc.mask(self.masker)
-            self.stop()
-            raise
-        except BaseException:
+        except BaseException as exc:
+            # the services stop; their folders (and logs) stay for the caller to keep, and
+            # go with stop()
+            if isinstance(exc, ServiceError):
+                exc.mask(self.masker)
             self._stop_services()
             raise
 

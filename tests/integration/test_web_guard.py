@@ -235,9 +235,12 @@ def test_large_uploads_keep_the_servers_memory_bounded(tmp_path: Path) -> None:
 
 
 def _doc_warning() -> str:
+    """The warning as cli.md shows it; the dashboard how-to shows the same line."""
     text = (ROOT / "docs" / "reference" / "cli.md").read_text()
     block = text.split("$ splice serve --host 0.0.0.0\n", 1)[1].split("```", 1)[0]
-    return next(line for line in block.splitlines() if line.startswith("warning:"))
+    line = next(line for line in block.splitlines() if line.startswith("warning:"))
+    assert line in (ROOT / "docs" / "how-to" / "dashboard.md").read_text()
+    return line
 
 
 def test_serve_says_reads_are_open_when_it_listens_beyond_loopback(tmp_path: Path) -> None:

@@ -119,6 +119,21 @@ def test_splice_import_shows_a_located_error_and_exits_2(
     assert "Traceback" not in text
 
 
+def test_an_error_in_a_minified_file_shows_a_window_of_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of one 3 MB line: the error shows the part of the line around the column,
+    with the caret under the element, not megabytes of XML."""
+    monkeypatch.chdir(tmp_path)
+    cases = '<testcase name="x" time="1"/>' * 100_000
+    Path("report.xml").write_text(f'<testsuite>{cases}<testcase time="nan"/>{cases}</testsuite>')
+    done = CliRunner().invoke(CLI, ["import", "report.xml", "--store", "sqlite:///r.db"])
+    text = done.output + (done.stderr or "")
+    assert done.exit_code == 2 and max(len(line) for line in text.splitlines()) < 200, text
+    source, caret = [line for line in text.splitlines() if line.startswith((" 1 |", "   |"))][1:3]
+    assert source[caret.index("^") :].startswith('<testcase time="nan"/>')
+
+
 def test_the_import_error_in_the_docs_is_what_splice_prints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from splice.errors import Diagnostic, SourceSpan
 
-
 LINE_WINDOW = 160  # characters of a long source line shown around the column
 
 

@@ -27,7 +27,14 @@ from splice.store import stream
 from splice.store.core import Store
 from splice.store.errors import BadImport
 from splice.store.ingest import Ingest
-from splice.store.junit_import import JunitReader, RootHead, SuiteEnd, SuiteHead, worst
+from splice.store.junit_import import (
+    Counted,
+    JunitReader,
+    RootHead,
+    SuiteEnd,
+    SuiteHead,
+    worst,
+)
 from splice.store.meta import RunMeta
 from splice.store.report_import import report_events
 
@@ -103,8 +110,8 @@ def _survey(handle: IO[bytes], origin: str) -> _Survey:
     root: RootHead | None = None
     stamps: list[float] = []
     hostname = ""
-    for item in JunitReader(origin).items(handle):
-        if isinstance(item, TestcaseResult):
+    for item in JunitReader(origin, survey=True).items(handle):
+        if isinstance(item, Counted):
             out.total += 1
             out.host = out.host or hostname
         elif isinstance(item, SuiteHead):

@@ -107,18 +107,25 @@ class _Case:
     children: list[_Child] = field(default_factory=list)
 
 
-Item = RootHead | SuiteHead | TestcaseResult | SuiteEnd
+class Counted:
+    """A testcase read by a survey: checked and counted, not built."""
+
+
+COUNTED = Counted()
+Item = RootHead | SuiteHead | TestcaseResult | SuiteEnd | Counted
 
 
 class JunitReader:
     """Reads one JUnit document; `items` yields its parts in document order.
 
     `started_at` is where the clock starts for suites without a timestamp (the run's start,
-    known after a first pass). Testcases follow each other on that clock.
+    known after a first pass). Testcases follow each other on that clock. A `survey` checks
+    every testcase but yields `COUNTED` for each instead of building it.
     """
 
-    def __init__(self, origin: str, started_at: float = 0.0) -> None:
+    def __init__(self, origin: str, started_at: float = 0.0, *, survey: bool = False) -> None:
         self.origin = origin
+        self.survey = survey
         self.clock = started_at
         self._ready: list[Item] = []
         self._depth = 0
@@ -259,6 +266,9 @@ class JunitReader:
                 self._child = None
             elif depth == case.depth:
                 self._case = None
+                if self.survey:
+                    self._ready.append(COUNTED)
+                    return
                 tc = _testcase(case, self._suite.name if self._suite else "junit", self._at)
                 self._at += tc.duration
                 self._statuses.append(tc.status)

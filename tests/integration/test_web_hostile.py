@@ -23,7 +23,7 @@ from splice.store import schema as t
 from splice.store.ingest import Ingest
 from splice.web import auth, create_app
 from splice.web.server import BackgroundServer
-from tests.unit.test_import_hostile import json_reports, junit_documents
+from tests.support.hostile_inputs import json_reports, junit_documents
 
 pytestmark = pytest.mark.integration
 

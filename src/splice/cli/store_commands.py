@@ -6,6 +6,7 @@ Each is a click command (or group) the main CLI adds with `cli.add_command(...)`
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -76,11 +77,55 @@ def _days(text: str) -> float:
     return value * {"d": 1.0, "w": 7.0, "h": 1 / 24}[unit]
 
 
+def _hosts(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from splice.web.guard import check_pattern
+
+    try:
+        return tuple(check_pattern(v) for v in value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    from splice.web.guard import parse_size
+
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a size: give one like 64MiB, 500KiB or 1GiB"
+        ) from None
+    if size < 1024:
+        raise click.BadParameter(f"{value!r} is too small: the least is 1KiB")
+    return size
+
+
 @click.command()
 @_store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--private", is_flag=True, help="Reads need a token too (writes always do).")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar="SPLICE_ALLOWED_HOSTS",
+    show_envvar=True,
+    callback=_hosts,
+    help="A name this server is reached by (behind a proxy: dash.example.com, "
+    "*.example.com, or * for any); repeatable. IP addresses and localhost always are.",
+)
+@click.option(
+    "--max-body",
+    default="64MiB",
+    show_default=True,
+    metavar="SIZE",
+    envvar="SPLICE_MAX_BODY",
+    show_envvar=True,
+    callback=_size,
+    help="Largest request body (uploads of JUnit XML and JSON reports); larger gets 413.",
+)
 @click.option("--keep-days", type=float, metavar="DAYS", help="Delete runs older than this.")
 @click.option("--keep-runs", type=click.IntRange(1), metavar="N", help="Keep the newest N runs.")
 def serve(
@@ -89,6 +134,8 @@ def serve(
     host: str,
     port: int,
     private: bool,
+    allowed_hosts: tuple[str, ...],
+    max_body: int,
     keep_days: float | None,
     keep_runs: int | None,
 ) -> None:
@@ -99,11 +146,12 @@ def serve(
 
     from splice.store import tokens
     from splice.web.app import Retention, create_app
+    from splice.web.guard import check_pattern, is_loopback
 
     store = _open(store_url)
     out = _out()
     try:
-        probe = socket.socket()
+        probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
         probe.close()
@@ -112,11 +160,26 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror}",
             "another program uses the port: choose one with --port",
         ) from exc
-    app = create_app(store, private=private, retention=Retention(keep_days, keep_runs))
+    names = list(allowed_hosts)
+    with contextlib.suppress(ValueError):  # --host given as a name is a name of this server
+        names.append(check_pattern(host))
+    app = create_app(
+        store,
+        private=private,
+        retention=Retention(keep_days, keep_runs),
+        allowed_hosts=names,
+        max_body=max_body,
+    )
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     out.print(
         f"[bold]splice serve[/]: http://{shown}:{port}/  [dim](store: {escape(store.url)})[/]"
     )
+    if not private and not is_loopback(host):
+        out.print(
+            f"[yellow]warning:[/] reads are open: whoever reaches port {port} of this machine "
+            "reads every stored run (requests, responses, logs, command lines) without a "
+            "token; start with --private to need a read token"
+        )
     if not any(t["scope"] == "write" for t in tokens.listing(store)):
         out.print(
             "[dim]no write token yet: uploads, --report-to and the quarantine need one; "
@@ -142,8 +205,10 @@ def import_(
     project: str,
 ) -> None:
     """Store runs from JUnit XML (any tool) or splice JSON reports."""
-    from splice.store.importing import events_from_file
-    from splice.store.ingest import Ingest, IngestError
+    from splice.errors import SourceSpan, SuiteError
+    from splice.store.errors import BadImport
+    from splice.store.importing import store_file
+    from splice.store.ingest import IngestError
     from splice.store.meta import detect
 
     store = _open(store_url)
@@ -156,16 +221,18 @@ def import_(
     try:
         for path in files:
             meta.source = "junit" if path.suffix.lower() == ".xml" else "upload"
-            events = events_from_file(path, meta)
             try:
-                Ingest(store).apply(events)
+                done = store_file(store, path, meta)
             except IngestError as exc:
                 raise UsageError(f"{path}: {exc}") from exc
-            finished = events[-1]["run"]
+            except BadImport as exc:
+                if exc.line is None:
+                    raise UsageError(f"{path}: {exc.message}", exc.hint) from exc
+                span = SourceSpan(path, exc.line, exc.column or 1)
+                raise SuiteError.single(exc.message, span, exc.hint) from exc
             out.print(
-                f"imported {escape(str(path))} as run [bold]{events[0]['run_id']}[/] "
-                f"({finished['status']}, {sum(e['event'] == 'testcase_finished' for e in events)}"
-                " testcases)"
+                f"imported {escape(str(path))} as run [bold]{done.run_id}[/] "
+                f"({done.status}, {done.testcases} testcases)"
             )
     finally:
         store.close()

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from splice.masking import Masker
     from splice.services.base import ServiceError
 
+LINE_WINDOW = 160  # characters of a long source line shown around the column
+
 
 def _lines(path: Path) -> list[str]:
     try:
@@ -68,15 +70,28 @@ def render_diagnostic(diag: Diagnostic, severity: str = "error") -> str:
             width = 1
             if span.end_column is not None and span.end_column > span.column:
                 width = span.end_column - span.column
-            width = max(1, min(width, len(source) - span.column + 1))
+            source, column = _window(source, span.column)
+            width = max(1, min(width, len(source) - column + 1))
             out.append(f" {gutter} |")
             out.append(f" {span.line} | {source}".rstrip())
-            out.append(f" {gutter} | {' ' * (span.column - 1)}{'^' * width}")
+            out.append(f" {gutter} | {' ' * (column - 1)}{'^' * width}")
         if diag.hint:
             out.append(f" {' ' * len(str(span.line))} = hint: {diag.hint}")
     elif diag.hint:
         out.append(f"  = hint: {diag.hint}")
     return "\n".join(out)
+
+
+def _window(source: str, column: int) -> tuple[str, int]:
+    """A line cut to `LINE_WINDOW` characters around `column` (a minified file is one line
+    of megabytes), and the column in the cut line."""
+    if len(source) <= LINE_WINDOW:
+        return source, column
+    start = max(0, min(column - 1 - LINE_WINDOW // 2, len(source) - LINE_WINDOW))
+    cut = source[start : start + LINE_WINDOW]
+    prefix = "…" if start else ""
+    suffix = "…" if start + LINE_WINDOW < len(source) else ""
+    return prefix + cut + suffix, column - start + len(prefix)
 
 
 def render_diagnostics(diags: list[Diagnostic]) -> str:

@@ -38,6 +38,7 @@ HALF_LIFE_DAYS = 14.0
 PRIOR_FAIL, PRIOR_PASS = 1.0, 9.0
 FLIP_PRIOR = 3.0
 THRESHOLD = 0.3
+REFRESH_TESTS = 5000  # tests refreshed together at the end of a run
 _EMA = 0.2  # weight of the newest duration in a test's typical duration
 _CHUNK = 500
 _FAILING = ("failed", "error")
@@ -166,7 +167,28 @@ def refresh(conn: Connection, run_ids: list[str], now: float) -> list[dict[str, 
     its passing durations). Only tests with a failure in their window, or failing now, are
     rescored from their history: a test that keeps passing keeps its score of 0, and a
     run of a thousand passing tests costs one statement, not a thousand histories.
+
+    Tests are taken `REFRESH_TESTS` at a time (by ranges of ids), so a run of half a
+    million testcases is refreshed in the memory of a few thousand.
     """
+    ids = sorted(
+        conn.execute(
+            select(t.results.c.test_id)
+            .where(t.results.c.run_id.in_(run_ids), t.results.c.status != "running")
+            .distinct()
+        ).scalars()
+    )
+    newly: list[dict[str, Any]] = []
+    for start in range(0, len(ids), REFRESH_TESTS):
+        chunk = ids[start : start + REFRESH_TESTS]
+        newly += _refresh_range(conn, run_ids, chunk[0], chunk[-1], now)
+    return newly
+
+
+def _refresh_range(
+    conn: Connection, run_ids: list[str], low: int, high: int, now: float
+) -> list[dict[str, Any]]:
+    """`refresh` of the tests with ids from `low` to `high`."""
     latest = conn.execute(
         select(
             t.results.c.test_id,
@@ -184,7 +206,11 @@ def refresh(conn: Connection, run_ids: list[str], now: float) -> list[dict[str, 
         )
         .join(t.runs, t.runs.c.id == t.results.c.run_id)
         .join(t.tests, t.tests.c.id == t.results.c.test_id)
-        .where(t.results.c.run_id.in_(run_ids), t.results.c.status != "running")
+        .where(
+            t.results.c.run_id.in_(run_ids),
+            t.results.c.status != "running",
+            t.results.c.test_id.between(low, high),
+        )
         .order_by(t.results.c.started_at)
     ).all()
     # per test: [avg_duration, window_runs, last_seen, last_status, last_duration, id]

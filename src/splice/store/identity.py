@@ -15,6 +15,7 @@ from splice.store import schema as t
 from splice.store.dialect import insert_ignore
 
 _CHUNK = 500  # keys per `IN (...)`: far below every database's limit on parameters
+_KEEP = 50000  # ids cached at most: an import of a million tests must not keep them all
 
 
 class TestIds:
@@ -30,6 +31,8 @@ class TestIds:
         wanted: dict[str, dict[str, Any]] = {}
         for test in tests:
             wanted[f"{test.get('suite', '')}::{test.get('name', '')}"] = test
+        if len(self._known) > _KEEP:
+            self._known.clear()  # only a cache: what it forgets is read again
         missing = [k for k in wanted if k not in self._known]
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start : start + _CHUNK]

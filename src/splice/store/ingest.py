@@ -32,6 +32,7 @@ _COUNTERS = {
     "flaky": "flaky",
 }
 _CHUNK = 500  # keys per `IN (...)`: far below every database's limit on parameters
+_BATCH = 1000  # testcases written together: an import of any size holds this many at once
 
 
 class IngestError(ValueError):
@@ -62,11 +63,12 @@ class Ingest:
         self.finished: list[str] = []  # runs finished by the last `apply`
 
     def apply(self, events: Iterable[dict[str, Any]]) -> None:
+        """Write `events` in one transaction; they may be a generator, consumed as written."""
         now = time.time()
         self.finished = []
         self._opened_elsewhere: dict[tuple[str, int], int] = {}
         if self.store.dialect == "postgresql":
-            events = [scrub(e) for e in events]
+            events = (scrub(e) for e in events)
         with self.store.engine.begin() as conn:
             lock_for_writing(conn)
             pending = _Batch()
@@ -81,6 +83,9 @@ class Ingest:
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
                     pending.testcases.append((run_id, body, bool(event.get("quarantined"))))
+                    if len(pending.testcases) >= _BATCH:
+                        self._flush(conn, pending, now)
+                        pending = _Batch()
                     continue
                 self._flush(conn, pending, now)
                 pending = _Batch()

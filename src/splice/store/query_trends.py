@@ -3,6 +3,7 @@ and the integration points (services, executors, endpoints) that fail most."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ def trends(
     buckets: dict[int, list[Any]] = {first_day + i: [] for i in range(days)}
     with store.engine.connect() as conn:
         for row in conn.execute(query):
+            if not math.isfinite(row.started_at):  # a row no writer of splice makes
+                continue
             day = int(row.started_at // 86400)
             if day in buckets:
                 buckets[day].append(row)
@@ -41,7 +44,9 @@ def trends(
     for day, rows in buckets.items():
         tested = sum(r.done - r.skipped for r in rows)
         passed = sum(r.passed + r.flaky for r in rows)
-        durations = [r.duration for r in rows if r.duration is not None]
+        durations = [
+            r.duration for r in rows if r.duration is not None and math.isfinite(r.duration)
+        ]
         out.append(
             {
                 "day": datetime.fromtimestamp(day * 86400, UTC).date().isoformat(),

@@ -3,23 +3,39 @@ quarantine and webhooks. Every endpoint needs a write token (`api_write`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import tempfile
+from typing import IO, Annotated, Any
 
-from fastapi import Body, Depends, HTTPException, Query, Request, Response
+from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
+from splice.store import incoming as mi
 from splice.store import quarantine, webhooks
 from splice.store.core import Store
-from splice.store.errors import StoreError
-from splice.store.importing import events_from_report, junit_run
+from splice.store.errors import BadImport, StoreError
+from splice.store.importing import Format, Imported, store_stream
 from splice.store.ingest import Ingest, IngestError
 from splice.store.meta import RunMeta
-from splice.store.stream import events_of
 from splice.web import models as m
-from splice.web import models_in as mi
 from splice.web.api import MALFORMED, WRITE_ERRORS, DbId, error_answer, router, store_of
 from splice.web.auth import api_write
+
+_REPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a splice JSON report (splice run --json)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunReport"}}},
+    }
+}
+_TOO_LARGE = error_answer("the body is larger than the server's --max-body")
+_INVALID = {
+    "description": "the report does not match its schema",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
 
 
 @router.post(
@@ -27,12 +43,17 @@ from splice.web.auth import api_write
     response_model=m.Created,
     status_code=201,
     tags=["uploads"],
-    responses={**WRITE_ERRORS, 409: error_answer("a run with this id is stored")},
+    responses={
+        **WRITE_ERRORS,
+        409: error_answer("a run with this id is stored"),
+        413: _TOO_LARGE,
+        422: _INVALID,
+    },
+    openapi_extra=_REPORT_BODY,
 )
-def upload_run(
+async def upload_run(
     request: Request,
     *,
-    report: Annotated[mi.RunReport, Body(description="a splice JSON report (splice run --json)")],
     _token: Annotated[str, Depends(api_write)],
     branch: Annotated[str, Query(max_length=200)] = "",
     commit: Annotated[str, Query(max_length=64)] = "",
@@ -43,12 +64,7 @@ def upload_run(
     meta = RunMeta(
         source="upload", project=project, commit_sha=commit, branch=branch, ci_url=ci_url
     )
-    try:
-        events = events_from_report(report.model_dump(mode="json", by_alias=True), meta)
-    except StoreError as exc:
-        raise HTTPException(400, exc.message) from exc
-    _apply(store_of(request), events)
-    return {"id": events[0]["run_id"]}
+    return await _upload(request, meta, Format.REPORT)
 
 
 @router.post(
@@ -56,7 +72,10 @@ def upload_run(
     response_model=m.Created,
     status_code=201,
     tags=["uploads"],
-    responses=WRITE_ERRORS,
+    responses={
+        **WRITE_ERRORS,
+        413: _TOO_LARGE,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -73,15 +92,38 @@ async def import_junit(
     project: Annotated[str, Query(max_length=200)] = "",
 ) -> dict[str, str]:
     """Store a run from JUnit XML written by any tool (pytest, Maven, Jest, splice)."""
-    data = await request.body()
     meta = RunMeta(source="junit", project=project, commit_sha=commit, branch=branch, ci_url=ci_url)
+    return await _upload(request, meta, Format.JUNIT)
+
+
+async def _upload(request: Request, meta: RunMeta, kind: Format) -> dict[str, str]:
+    """The body, spooled to an unnamed temporary file (gone with the process, whatever
+    happens), then read from it as a stream: memory does not grow with the body."""
+    with tempfile.TemporaryFile(prefix="splice-upload-") as handle:
+        async for chunk in request.stream():
+            handle.write(chunk)
+        handle.seek(0)
+        imported = await run_in_threadpool(_import, store_of(request), handle, meta, kind)
+    return {"id": imported.run_id}
+
+
+def _import(store: Store, handle: IO[bytes], meta: RunMeta, kind: Format) -> Imported:
     try:
-        parsed = junit_run(data, "the request body")
+        return store_stream(store, handle, meta, kind, "the request body")
+    except BadImport as exc:
+        if exc.errors is not None:
+            raise RequestValidationError(
+                [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]
+            ) from exc
+        raise HTTPException(400, exc.located("the request body")) from exc
     except StoreError as exc:
         raise HTTPException(400, exc.message) from exc
-    events = events_of(parsed, meta)
-    await run_in_threadpool(_apply, store_of(request), events)
-    return {"id": parsed.id}
+    except IngestError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    except IntegrityError as exc:
+        raise HTTPException(409, "the events conflict with what is stored") from exc
+    except MALFORMED as exc:
+        raise HTTPException(400, f"malformed event: {exc}") from exc
 
 
 @router.post(

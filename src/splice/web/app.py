@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -16,12 +16,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from splice import __version__
 from splice.store.core import Store
 from splice.store.delivery import Dispatcher
+from splice.store.incoming import RunReport
 from splice.web.auth import AuthConfig
+from splice.web.guard import DEFAULT_MAX_BODY, Guard, HostPolicy
 from splice.web.render import environment
 
 MAINTENANCE_INTERVAL = 60.0  # seconds between looks for killed runs
@@ -29,6 +33,11 @@ PRUNE_EVERY = 60  # maintenance rounds between retention passes (an hour)
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_SECURITY = (
+    ("Content-Security-Policy", _CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
 )
 
 
@@ -46,8 +55,14 @@ def create_app(
     private: bool = False,
     background: bool = True,
     retention: Retention | None = None,
+    allowed_hosts: Iterable[str] = (),
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
-    """The dashboard and API over `store`; `background` runs webhooks and maintenance."""
+    """The dashboard and API over `store`; `background` runs webhooks and maintenance.
+
+    Requests must name the server in `Host`: an IP address, localhost or one of
+    `allowed_hosts` (`splice.web.guard`); bodies past `max_body` bytes get 413.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +91,7 @@ def create_app(
     app.state.auth = AuthConfig(store, private=private)
     app.state.templates = environment()
     app.state.version = __version__
+    app.add_middleware(Guard, hosts=HostPolicy.of(allowed_hosts), max_body=max_body)
     return app
 
 
@@ -110,21 +126,13 @@ def _application(lifespan: Any) -> FastAPI:
     static = resources.files("splice.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
+    _document_report(app)
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        if response.status_code == 405:
-            # Starlette names only the first matching route's methods; a path served by
-            # several routes (GET and POST /api/runs) must list all of them
-            response.headers["Allow"] = ", ".join(_allowed(app, request))
-        response.headers.setdefault("Content-Security-Policy", _CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(_Headers)
 
     @app.exception_handler(404)
     async def missing(request: Request, exc: HTTPException) -> Response:
@@ -133,6 +141,54 @@ def _application(lifespan: Any) -> FastAPI:
         return pages.not_found(request, "There is no page at this address.")
 
     return app
+
+
+def _document_report(app: FastAPI) -> None:
+    """Adds the schema of `POST /api/runs`'s body to the OpenAPI document: the endpoint reads
+    the body as a stream (a report may be hundreds of MB), so FastAPI does not see it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = generate()
+        schema = RunReport.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}))
+        schemas["RunReport"] = schema
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class _Headers:
+    """Security headers on every answer, and a complete `Allow` on 405.
+
+    Plain ASGI rather than `@app.middleware("http")`: that one runs the app in a task group,
+    which turns an exception raised while the body is read (413) into a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if message["status"] == 405:
+                    # Starlette names only the first matching route's methods; a path served
+                    # by several routes (GET and POST /api/runs) must list all of them
+                    headers["Allow"] = ", ".join(_allowed(scope["app"], Request(scope)))
+                for name, value in _SECURITY:
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_headers)
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:

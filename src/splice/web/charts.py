@@ -25,6 +25,7 @@ COLORS = {
 }
 _GRID, _AXIS_TEXT = "#d0d7de", "#57606a"
 _FADED = ' fill-opacity="0.4"'  # results of outage runs: shown, but not counted
+_LARGEST = 1e15  # past this no axis is meaningful (31 million years in seconds)
 
 
 def color(status: str) -> str:
@@ -41,6 +42,19 @@ def _svg(width: int, height: int, label: str, body: list[str], cls: str = "chart
     )
 
 
+def _finite(value: Any) -> float | None:
+    """A value a chart can draw: a finite number of at least 0, else None (no mark).
+
+    A store may hold anything a writer put there (an infinite duration from an old import,
+    a negative one written by hand): such a value is left out rather than break the page.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0 or value > _LARGEST:
+        return None
+    return float(value)
+
+
 def _scale(value: float, integer: bool = False) -> tuple[float, float]:
     """(top, step) of an axis showing 0..`value`: a round step (1, 2, 2.5 or 5 × 10^k; whole
     numbers for counts) and at most four steps up to the top."""
@@ -55,6 +69,10 @@ def _scale(value: float, integer: bool = False) -> tuple[float, float]:
 
 
 def seconds(value: float) -> str:
+    if not math.isfinite(value) or abs(value) > _LARGEST:
+        return "—"
+    if value < 0:
+        return f"−{seconds(-value)}"
     if value < 1:
         return f"{value * 1000:.0f} ms"
     if value < 120:
@@ -63,7 +81,7 @@ def seconds(value: float) -> str:
 
 
 def percent(value: float) -> str:
-    return f"{value * 100:.0f}%"
+    return f"{value * 100:.0f}%" if math.isfinite(value) else "—"
 
 
 def _frame(
@@ -118,6 +136,7 @@ def line_chart(
     """A line with a shaded area per x slot; None values leave a gap in the line."""
     pad = (48, 12, 12, 26)
     left, right, up, down = pad
+    points = [(day, _finite(v)) for day, v in points]
     values = [v for _, v in points if v is not None]
     top, step = (top, top / 4) if top is not None else _scale(max(values, default=0.0))
     body = _frame(width, height, top, step, fmt=fmt, labels=[_short(d) for d, _ in points], pad=pad)
@@ -166,6 +185,7 @@ def bar_chart(
     """One bar per x slot (days); None or 0 is no bar. `integer`: counts, whole ticks."""
     pad = (56, 12, 12, 26)
     left, right, up, down = pad
+    points = [(day, _finite(v)) for day, v in points]
     values = [v for _, v in points if v is not None]
     highest = max(values, default=0.0)
     top, step = _scale(highest, integer)
@@ -195,13 +215,13 @@ def history_chart(
     pad = (56, 8, 10, 8)
     left, right, up, down = pad
     items = list(reversed(history))
-    top, step = _scale(max((h["duration"] for h in items), default=0.0))
+    top, step = _scale(max((_finite(h["duration"]) or 0.0 for h in items), default=0.0))
     body = _frame(width, height, top, step, fmt=seconds, labels=[], pad=pad)
     n = max(1, len(items))
     slot = (width - left - right) / n
     inner_h = height - up - down
     for i, h in enumerate(items):
-        bar = max(3.0, inner_h * h["duration"] / top)
+        bar = max(3.0, inner_h * (_finite(h["duration"]) or 0.0) / top)
         x = left + slot * i + min(1.0, slot * 0.15)
         title = f"{h['status']} · {seconds(h['duration'])} · run {h['run_id']}"
         if h.get("branch"):
@@ -237,11 +257,11 @@ def strip(recent: Sequence[dict[str, Any]], *, size: int = 11) -> Markup:
 def counts_bar(counts: dict[str, int], *, width: int = 140, height: int = 10) -> Markup:
     """A stacked bar of a run's testcases by outcome."""
     order = ("passed", "flaky", "failed", "error", "skipped")
-    total = sum(counts.get(k, 0) for k in order)
+    total = sum(max(0, counts.get(k) or 0) for k in order)
     body = [f'<rect width="{width}" height="{height}" rx="3" fill="#eaeef2"/>']
     x = 0.0
     for key in order:
-        n = counts.get(key, 0)
+        n = max(0, counts.get(key) or 0)
         if not n or not total:
             continue
         w = width * n / total

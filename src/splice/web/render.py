@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -47,27 +48,41 @@ def diff(expected: Any, actual: Any) -> list[tuple[str, str]]:
     return out
 
 
+# Every filter takes whatever a store holds: a row written by an older splice or by hand may
+# hold an infinite, negative or absurd number, and a page must still render.
+
+
 def duration(value: float | None) -> str:
     if value is None:
         return "—"
     return charts.seconds(value)
 
 
+def _moment(stamp: Any) -> datetime | None:
+    """`stamp` (seconds since the epoch) as a UTC time; None when it is no time at all."""
+    if not isinstance(stamp, int | float) or not stamp or not math.isfinite(stamp):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):  # before year 1 or after 9999
+        return None
+
+
 def when(stamp: float | None) -> str:
     """UTC time; the page's script rewrites it into the reader's own zone."""
-    if not stamp:
-        return "—"
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    moment = _moment(stamp)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def iso(stamp: float | None) -> str:
-    return datetime.fromtimestamp(stamp or 0, UTC).isoformat(timespec="seconds")
+    moment = _moment(stamp) or datetime.fromtimestamp(0, UTC)
+    return moment.isoformat(timespec="seconds")
 
 
 def ago(stamp: float | None, now: float | None = None) -> str:
-    if not stamp:
+    if _moment(stamp) is None:
         return "—"
-    seconds = max(0.0, (now or time.time()) - stamp)
+    seconds = max(0.0, (now or time.time()) - float(stamp or 0))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
@@ -75,7 +90,15 @@ def ago(stamp: float | None, now: float | None = None) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value * 100:.1f}%"
+
+
+def count(value: Any) -> str:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "—"
+    return f"{value:.0f}"
 
 
 def series(rows: list[dict[str, Any]], key: str) -> list[tuple[str, Any]]:
@@ -107,6 +130,6 @@ def environment() -> Environment:
         color=charts.color,
         now=time.time,
         series=series,
-        count=lambda value: f"{value:.0f}",
+        count=count,
     )
     return env

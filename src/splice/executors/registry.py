@@ -21,6 +21,7 @@ _BUILTIN = {
     "nats": "splice.executors.nats:NatsExecutor",
     "mqtt": "splice.executors.mqtt:MqttExecutor",
     "kafka": "splice.executors.kafka:KafkaExecutor",
+    "grpc": "splice.executors.grpc:GrpcExecutor",
     "mock": "splice.executors.mock:MockExecutor",
 }
 

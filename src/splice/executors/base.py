@@ -83,6 +83,25 @@ class StepContext:
     expect: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class BlockProblem:
+    """A mistake an executor's `check(block, base_dir)` finds in a block at load time
+    (`splice check`), beyond what its model validates: a GraphQL query that does not fit
+    the schema, a gRPC request that does not fit its message type.
+
+    `path` leads to the value inside the block; `line` and `column` (1-based) point
+    inside that value when it is text (a query), and `file` at another file altogether
+    (a .proto file that does not compile).
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+    line: int | None = None
+    column: int | None = None
+    file: Path | None = None
+
+
 @runtime_checkable
 class Executor(Protocol):
     """What splice checks a plugin class against."""

@@ -22,6 +22,7 @@ _BUILTIN = {
     "mqtt": "splice.executors.mqtt:MqttExecutor",
     "kafka": "splice.executors.kafka:KafkaExecutor",
     "grpc": "splice.executors.grpc:GrpcExecutor",
+    "graphql": "splice.executors.graphql:GraphqlExecutor",
     "mock": "splice.executors.mock:MockExecutor",
 }
 

@@ -244,3 +244,39 @@ def test_suite_calls_and_captures(server: GrpcServer, write: Any, run_suite: Any
     )
     run = run_suite(path)
     assert run.status == Status.PASSED, run.testcases()[0].attempts[0].steps
+
+
+def test_splice_check_finds_request_mistakes_with_proto_files(tmp_path: Path, protos: Path) -> None:
+    """With `proto:`, loading the suite reports a misspelt method, a request field of the
+    wrong type at its own place in the file, and a .proto that does not compile at its
+    line in the .proto file."""
+    from splice.runner.planner import load_all
+
+    (protos / "broken.proto").write_text('syntax = "proto3";\nmessage A { int64 id = 1 }\n')
+    suite = tmp_path / "g.splice.yaml"
+    suite.write_text(
+        "name: g\n"
+        "testcases:\n"
+        "  - name: t\n"
+        "    steps:\n"
+        "      - grpc: {target: 'h:1', proto: protos/shop.proto, method: shop.Orders/Gett}\n"
+        "      - grpc:\n"
+        "          target: h:1\n"
+        "          proto: protos/shop.proto\n"
+        "          method: shop.Orders/List\n"
+        "          request: {ids: [1, two], idd: '{{ x }}'}\n"
+        "      - grpc: {target: 'h:1', proto: protos/broken.proto, method: a.B/C}\n"
+    )
+    _, problems = load_all([suite])
+    found = [(p.message, p.span.path.name, p.span.line, p.span.column) for p in problems if p.span]
+    assert found == [
+        ("service 'shop.Orders' has no method 'Gett'", "g.splice.yaml", 5, 65),
+        (
+            "expected an integer (int64, as a number or a string of digits), got str 'two'",
+            "g.splice.yaml",
+            10,
+            30,
+        ),
+        ("message shop.ListRequest has no field 'idd'", "g.splice.yaml", 10, 36),
+        ('Expected ";".', "broken.proto", 2, 26),
+    ]

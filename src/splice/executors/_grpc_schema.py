@@ -42,6 +42,7 @@ class Problem:
     path: tuple[str | int, ...]  # inside the request
     message: str
     hint: str | None = None
+    key: bool = False  # about the key itself (an unknown field)
 
     def where(self) -> str:
         out = ""
@@ -301,7 +302,9 @@ def check_request(
                 "it has no fields" if not names else f"its fields: {', '.join(names)}"
             )
             problems.append(
-                Problem((*path, key), f"message {descriptor.full_name} has no field {key!r}", hint)
+                Problem(
+                    (*path, key), f"message {descriptor.full_name} has no field {key!r}", hint, True
+                )
             )
             continue
         problems += _check_field(field, item, (*path, key), skip)

@@ -100,6 +100,7 @@ class BlockProblem:
     line: int | None = None
     column: int | None = None
     file: Path | None = None
+    key: bool = False  # point at the key that names `path` (an unknown field), not its value
 
 
 @runtime_checkable

@@ -24,9 +24,10 @@ from pydantic import field_validator, model_validator
 from splice.errors import StepError, StepInterrupted
 from splice.executors import _grpc_schema as schemas
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
 from splice.loader.diagnostics import HintedValueError, did_you_mean
 from splice.model.durations import parse_duration
+from splice.templating import is_template
 
 _DEFAULT_DEADLINE = 10.0
 _SLICE = 0.05
@@ -115,6 +116,44 @@ class GrpcExecutor:
     @staticmethod
     def describe(block: dict[str, Any]) -> str:
         return f"grpc {block.get('method', '')}".strip()
+
+    @staticmethod
+    def check(block: dict[str, Any], base_dir: Path) -> list[BlockProblem]:
+        """At load time, when `proto:` files are given: they compile, the method exists
+        and the request fits its message type (values with templates are left out)."""
+        names = block.get("proto")
+        names = [names] if isinstance(names, str) else names
+        method_name = block.get("method")
+        if not names or any(is_template(n) for n in names) or is_template(method_name):
+            return []
+        try:
+            parsed = GrpcBlock.model_validate(block)
+        except ValueError:
+            return []
+        try:
+            schema = schemas.from_files(parsed.proto_files(base_dir), parsed.include(base_dir))
+        except schemas.ProtoError as exc:
+            return [BlockProblem((), exc.text, exc.hint, exc.line, exc.column, file=exc.path)]
+        except StepError as exc:
+            return [BlockProblem(("proto",), exc.message, exc.hint)]
+        try:
+            method = schema.method(parsed.method)
+        except StepError as exc:
+            return [BlockProblem(("method",), exc.message, exc.hint)]
+        found: list[BlockProblem] = []
+        sent: list[tuple[tuple[str | int, ...], Any]] = []
+        if "request" in block:
+            sent = [(("request",), block["request"])]
+        if isinstance(block.get("requests"), list):
+            sent = [(("requests", i), item) for i, item in enumerate(block["requests"])]
+        for prefix, value in sent:
+            for problem in schemas.check_request(method.input_type, value or {}, skip=is_template):
+                found.append(
+                    BlockProblem(
+                        (*prefix, *problem.path), problem.message, problem.hint, key=problem.key
+                    )
+                )
+        return found
 
     def execute(self, block: GrpcBlock, ctx: StepContext) -> StepOutput:
         grpc = schemas.driver()

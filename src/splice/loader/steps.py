@@ -296,7 +296,7 @@ def _executor_check(executor: str, block: Any, loc: PathKey, doc: Document, out:
                 value = value[part] if isinstance(value, dict | list) else None
             if isinstance(value, str):
                 span = span_inside(span, doc.text, value, problem.line, problem.column or 1)
-        elif problem.path and isinstance(problem.path[-1], str):
+        elif problem.key:
             span = doc.positions.key(where)
         out.add(problem.message, span, problem.hint)
 

@@ -280,3 +280,19 @@ def test_splice_check_finds_request_mistakes_with_proto_files(tmp_path: Path, pr
         ("message shop.ListRequest has no field 'idd'", "g.splice.yaml", 10, 36),
         ('Expected ";".', "broken.proto", 2, 26),
     ]
+
+
+def test_an_interrupt_ends_a_call_in_flight(server: GrpcServer) -> None:
+    """Ctrl-C during a slow call ends the step as interrupted (had the call been left to
+    finish, the server's answer would have come back as a result)."""
+    import threading
+
+    from splice.errors import StepInterrupted
+
+    ctx = _ctx()
+    timer = threading.Timer(0.2, ctx.cancelled.set)
+    timer.start()
+    with pytest.raises(StepInterrupted):
+        _run(ctx, target=server.target, method="shop.Orders/Get", request={"id": 99})
+    timer.join()
+    ctx.session.close()

@@ -59,6 +59,9 @@ class GraphqlServer:
         self.requests = 0
         app = Starlette(routes=[Route("/graphql", self._endpoint, methods=["POST"])])
         self._sock = socket.socket()
+        # accepted connections inherit it: answers are not held back by Nagle's algorithm
+        # waiting for the client's delayed ACK (~40 ms a request)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/graphql"

@@ -236,35 +236,58 @@ def _call(
     metadata: list[tuple[str, str]],
     deadline: float,
 ) -> tuple[list[Any], Any, Any, str]:
-    """Make the call its four ways; (responses, call, status code, details)."""
+    """Make the call its four ways; (responses, call, status code, details).
+
+    Blocking calls, not futures: grpcio starts a thread for every future. An interrupt
+    closes the channel instead, which ends every call on it at once.
+    """
     grpc = schemas.driver()
     path = f"/{method.containing_service.full_name}/{method.name}"
-    codec = {
-        "request_serializer": lambda m: m.SerializeToString(),
-        "response_deserializer": output.FromString,
-    }
     streaming_in, streaming_out = bool(method.client_streaming), bool(method.server_streaming)
+    stubs: dict[tuple[int, str], Any] = ctx.session.state.setdefault("grpc.stubs", {})
+    stub = stubs.get((id(channel), path))
+    if stub is None:
+        kind = {
+            (False, False): channel.unary_unary,
+            (True, False): channel.stream_unary,
+            (False, True): channel.unary_stream,
+            (True, True): channel.stream_stream,
+        }[(streaming_in, streaming_out)]
+        stub = kind(
+            path,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=output.FromString,
+        )
+        stubs[(id(channel), path)] = stub
     sent: Any = iter(messages) if streaming_in else messages[0]
     responses: list[Any] = []
     call: Any = None
     try:
-        if not streaming_out:
-            factory = channel.stream_unary if streaming_in else channel.unary_unary
-            call = factory(path, **codec).future(sent, metadata=metadata, timeout=deadline)
-            with when_cancelled(ctx.cancelled, call.cancel):
-                responses.append(call.result())
-        else:
-            factory = channel.stream_stream if streaming_in else channel.unary_stream
-            call = factory(path, **codec)(sent, metadata=metadata, timeout=deadline)
-            with when_cancelled(ctx.cancelled, call.cancel):
+        with when_cancelled(ctx.cancelled, lambda: _drop(ctx, channel)):
+            if not streaming_out:
+                response, call = stub.with_call(sent, metadata=metadata, timeout=deadline)
+                responses.append(response)
+            else:
+                call = stub(sent, metadata=metadata, timeout=deadline)
                 responses.extend(call)
     except grpc.RpcError as exc:
         if ctx.cancelled.is_set():
             raise StepInterrupted("interrupted while waiting for the gRPC call") from exc
         return responses, exc, exc.code(), exc.details() or ""
-    except grpc.FutureCancelledError as exc:
-        raise StepInterrupted("interrupted while waiting for the gRPC call") from exc
+    except ValueError as exc:  # the channel was closed under a call that had not started
+        if ctx.cancelled.is_set():
+            raise StepInterrupted("interrupted while waiting for the gRPC call") from exc
+        raise
     return responses, call, grpc.StatusCode.OK, ""
+
+
+def _drop(ctx: StepContext, channel: Any) -> None:
+    """Close a channel (ending its calls) and forget it, for an interrupt."""
+    channels: dict[Any, Any] = ctx.session.state.get("grpc.channels", {})
+    for key, found in list(channels.items()):
+        if found is channel:
+            del channels[key]
+    channel.close()
 
 
 def _target(block: GrpcBlock, ctx: StepContext) -> str:

@@ -371,3 +371,50 @@ def test_suite_checks_a_shipment_event(bus: Environment, write: Any, run_suite: 
     )
     run = run_suite(path, services=bus.vars())
     assert run.status == Status.PASSED, run.testcases()[0].attempts[0].steps
+
+
+def test_sigkill_of_splice_leaves_no_broker_behind(tmp_path: Path) -> None:
+    """After `kill -9` of a `splice run` whose project has a Kafka broker, the reaper
+    stops the broker and removes its folder; its port is free again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    marker = tmp_path / "started"
+    (tmp_path / "splice.yaml").write_text(
+        "services: {bus: {kind: kafka, topics: [orders]}}\nsuites: [s.splice.yaml]\n"
+    )
+    (tmp_path / "s.splice.yaml").write_text(
+        "name: long\ntestcases:\n  - name: waits\n    steps:\n"
+        f"      - exec: 'echo {{{{ services.bus.port }}}} > {marker}; sleep 60'\n"
+        "        timeout: 120s\n"
+    )
+    env = {**os.environ, "SPLICE_TMPDIR": str(temp), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splice", "run", "--no-store"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            if marker.exists() and marker.read_text().strip():
+                break
+            time.sleep(0.05)
+        port = int(marker.read_text())
+        assert _listening(port)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (_listening(port) or list(temp.iterdir())):
+        time.sleep(0.1)
+    assert not _listening(port), "the broker outlived splice"
+    assert list(temp.iterdir()) == [], "temporary folders left behind"

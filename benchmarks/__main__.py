@@ -21,6 +21,7 @@ from benchmarks import (
     machine,
     mock_server,
     parallel,
+    protocols,
     services_light,
     services_rabbitmq,
     services_sql,
@@ -65,6 +66,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         ),
         "store": lambda: store.run(quick=args.quick),
         "example_env": lambda: example_env.measure(runs=1 if args.quick else 3).markdown(),
+        "protocols": lambda: protocols.run(quick=args.quick),
     }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ./dev demo: run splice on the example system in examples/shop.
-# splice starts a private PostgreSQL, Redis and RabbitMQ, the shop's API and its worker,
+# splice starts a private PostgreSQL, Redis, RabbitMQ and Kafka, the shop's API and its worker,
 # runs the suites, writes every report to reports/ and stops everything again.
 # Extra arguments go to `splice run` (for example -v, or -k orders).
 set -euo pipefail

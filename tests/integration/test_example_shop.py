@@ -84,7 +84,7 @@ def test_shop_example_passes_and_leaves_nothing_behind(tmp_path: Path, run_temp:
     # passwords are masked, and nothing else: generated passwords never match a path or user
     assert all("/.splice/logs/" in s["log"] for s in data["services"]), data["services"]
     assert "****" not in output
-    assert services == dict.fromkeys(["db", "cache", "bus", "app", "worker"], "local")
+    assert services == dict.fromkeys(["db", "cache", "bus", "events", "app", "worker"], "local")
     statuses = _statuses(data)
     assert sorted(statuses) == _testcases_in(project / "suites"), output
     assert set(statuses.values()) == {"passed"}, statuses

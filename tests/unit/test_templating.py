@@ -86,3 +86,20 @@ def test_rendering_arbitrary_text_raises_only_template_failures(text: str, scope
             render(candidate, scope)
         with contextlib.suppress(TemplateFailure):
             evaluate(candidate, scope)
+
+
+def test_topic_names_the_testcase_topic_of_the_kafka_service() -> None:
+    """`topic('orders')` adds the Kafka service's prefix (isolation `prefix`), and says
+    which service it needs when the project has none or several."""
+    services = {
+        "bus": {"url": "kafka://127.0.0.1:9092", "prefix": "t3."},
+        "db": {"url": "postgresql://x"},
+    }
+    assert render("{{ topic('orders') }}", {"services": services}) == "t3.orders"
+    assert render("{{ topic('orders', 'bus') }}", {"services": services}) == "t3.orders"
+    two = {**services, "other": {"url": "kafka://h:1", "prefix": ""}}
+    assert render("{{ topic('orders', 'other') }}", {"services": two}) == "orders"
+    with pytest.raises(TemplateFailure, match=r"needs the Kafka service named \(the project has 2"):
+        render("{{ topic('orders') }}", {"services": two})
+    with pytest.raises(TemplateFailure, match="'db' is not a Kafka service"):
+        render("{{ topic('orders', 'db') }}", {"services": services})

@@ -19,10 +19,12 @@ class Config:
     port: int = 8000
     host: str = "127.0.0.1"
     ship_delay: float = 0.2  # seconds the worker "works" on an order before shipping it
+    kafka_bootstrap: str | None = None  # where shipment events go; none: not published
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
-        """Read DATABASE_URL, REDIS_URL, AMQP_URL (required), PORT, HOST and SHIP_DELAY;
+        """Read DATABASE_URL, REDIS_URL, AMQP_URL (required), PORT, HOST, SHIP_DELAY and
+        KAFKA_BOOTSTRAP;
         exit with a one-line message naming what is missing or wrong."""
         missing = [k for k in ("DATABASE_URL", "REDIS_URL", "AMQP_URL") if not env.get(k)]
         if missing:
@@ -39,6 +41,7 @@ class Config:
             port=port,
             host=env.get("HOST", "127.0.0.1"),
             ship_delay=ship_delay,
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or None,
         )
 
 

@@ -5,7 +5,9 @@
 It consumes from its own durable queue `shop.worker`, bound to the exchange `shop` with
 `order.*`. For each `order.created` it works for SHIP_DELAY seconds (0.2 by default; this
 stands for a call to a warehouse), marks the order `shipped` in PostgreSQL, drops its
-Redis cache entry and publishes `order.shipped`. Other events are acknowledged and skipped.
+Redis cache entry and publishes `order.shipped`; with KAFKA_BOOTSTRAP set it also writes
+a shipment event to the Kafka topic `shipments` (see shop/events.py). Other events are
+acknowledged and skipped.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ class Worker:
         self.config = config
         self.store = Store(config.database_url, size=1)
         self.cache = Cache(config.redis_url)
+        self.events = None
+        if config.kafka_bootstrap:
+            from shop.events import ShipmentEvents
+
+            self.events = ShipmentEvents(config.kafka_bootstrap)
         self.connection = connection
         self.channel = connection.channel()
         declare_exchange(self.channel)
@@ -87,9 +94,13 @@ class Worker:
             self.channel,
             {"type": "order.shipped", "id": order_id, "sku": order["sku"], "qty": order["qty"]},
         )
+        if self.events is not None:
+            self.events.shipped({"id": order_id, "sku": order["sku"], "qty": order["qty"]})
         log.info("order %s shipped", order_id)
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
         self.cache.close()
         self.store.close()
 

@@ -78,6 +78,29 @@ class StepContext:
     # announce started process groups (`watch_group(pgid)`, `forget_group(pgid)`) so
     # they are killed even if splice is killed; None when nobody tracks them
     processes: Any = None
+    # the step's `expect` block as written (templates unrendered): an executor that waits
+    # for a matching message (kafka consume) skips the ones that do not match it
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BlockProblem:
+    """A mistake an executor's `check(block, base_dir)` finds in a block at load time
+    (`splice check`), beyond what its model validates: a GraphQL query that does not fit
+    the schema, a gRPC request that does not fit its message type.
+
+    `path` leads to the value inside the block; `line` and `column` (1-based) point
+    inside that value when it is text (a query), and `file` at another file altogether
+    (a .proto file that does not compile).
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+    line: int | None = None
+    column: int | None = None
+    file: Path | None = None
+    key: bool = False  # point at the key that names `path` (an unknown field), not its value
 
 
 @runtime_checkable

@@ -20,6 +20,9 @@ _BUILTIN = {
     "amqp": "splice.executors.amqp:AmqpExecutor",
     "nats": "splice.executors.nats:NatsExecutor",
     "mqtt": "splice.executors.mqtt:MqttExecutor",
+    "kafka": "splice.executors.kafka:KafkaExecutor",
+    "grpc": "splice.executors.grpc:GrpcExecutor",
+    "graphql": "splice.executors.graphql:GraphqlExecutor",
     "mock": "splice.executors.mock:MockExecutor",
 }
 

@@ -336,6 +336,38 @@ def narrow_span(span: SourceSpan, text: str, needle: str, pattern: str | None = 
     return replace(span, column=span.column + where, end_column=span.column + where + width)
 
 
+def span_inside(span: SourceSpan, text: str, value: str, line: int, column: int) -> SourceSpan:
+    """The place in the file of (`line`, `column`) (1-based) inside the string `value`,
+    whose YAML scalar starts at `span`: a block scalar (`|`, `>`), a quoted or a plain
+    one. Falls back to `span` when the source does not hold the value as expected."""
+    lines = text.splitlines()
+    if not 0 < span.line <= len(lines):
+        return span
+    head = lines[span.line - 1][span.column - 1 :]
+    offset = sum(len(part) + 1 for part in value.split("\n")[: line - 1]) + column - 1
+    if head[:1] in ("|", ">"):
+        # the content lines follow the header, indented alike; `|` keeps line breaks and
+        # `>` folds them into spaces: either way one character separates two lines
+        indent = None
+        at = 0
+        for number in range(span.line + 1, len(lines) + 1):
+            source = lines[number - 1]
+            if indent is None:
+                if not source.strip():
+                    at += 1
+                    continue
+                indent = len(source) - len(source.lstrip(" "))
+            content = source[indent:] if source.strip() else ""
+            if offset <= at + len(content):
+                return SourceSpan(span.path, number, indent + (offset - at) + 1, None)
+            at += len(content) + 1
+        return span
+    if "\n" in value:
+        return span  # a multi-line flow scalar: its folding is not worth undoing
+    quote = 1 if head[:1] in ("'", '"') else 0
+    return SourceSpan(span.path, span.line, span.column + quote + offset, None)
+
+
 def _word(key: str) -> str:
     return rf"(?<![\w-]){re.escape(key)}(?![\w-])"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from splice.errors import Diagnostic, SuiteError
+from splice.errors import Diagnostic, SourceSpan, SuiteError
 from splice.executors import registry
 from splice.executors.base import normalize_shorthand
 from splice.loader.diagnostics import (
@@ -20,6 +20,7 @@ from splice.loader.diagnostics import (
     from_validation_error,
     model_keys,
     narrow_span,
+    span_inside,
     split_message,
 )
 from splice.loader.specs import CaptureSpec, RetrySpec, StepCommonSpec
@@ -218,6 +219,8 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
     block: Any = None
     if executor is not None:
         block = _check_block(executor, raw[executor], (*loc, executor), pos, out)
+        if len(out.diagnostics) == before:
+            _executor_check(executor, block, (*loc, executor), doc, out)
 
     span = pos.key((*loc, executor)) if executor else pos.key((*loc, "use"))
     step = Step(
@@ -268,6 +271,35 @@ def _check_block(executor: str, raw: Any, loc: PathKey, pos: Positions, out: Col
                 d.span = pos.value(loc)
         out.extend(diags)
     return value
+
+
+def _executor_check(executor: str, block: Any, loc: PathKey, doc: Document, out: Collector) -> None:
+    """An executor's own load-time check (`check(block, base_dir)`): a query against its
+    schema, a request against its message type; located inside the value it concerns."""
+    check = getattr(registry.get(executor), "check", None)
+    if check is None or not isinstance(block, dict):
+        return
+    try:
+        problems = check(block, doc.path.parent)
+    except Exception:  # noqa: BLE001 - a check that breaks must not hide the suite's other errors
+        return
+    for problem in problems:
+        span: SourceSpan | None
+        if problem.file is not None:
+            span = SourceSpan(problem.file, problem.line or 1, problem.column or 1)
+            out.add(problem.message, span, problem.hint)
+            continue
+        where = (*loc, *problem.path)
+        span = doc.positions.value(where)
+        if span is not None and problem.line is not None:
+            value: Any = block
+            for part in problem.path:
+                value = value[part] if isinstance(value, dict | list) else None
+            if isinstance(value, str):
+                span = span_inside(span, doc.text, value, problem.line, problem.column or 1)
+        elif problem.key:
+            span = doc.positions.key(where)
+        out.add(problem.message, span, problem.hint)
 
 
 def _renamed_keys(raw: Any, value: Any) -> dict[str, str]:

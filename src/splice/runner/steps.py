@@ -155,6 +155,7 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             cancelled=env.cancelled,
             environment=env.environment,
             processes=env.processes,
+            expect=step.expect,
         )
         try:
             output = executor.execute(block, ctx)

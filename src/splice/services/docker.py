@@ -39,12 +39,20 @@ def docker_available() -> str | None:
 
 def start_docker(kind: Any, ctx: StartContext) -> RunningService:
     spec = ctx.spec
-    plan_fn = getattr(kind, "docker_plan", None)
-    if plan_fn is None:
+    # a kind whose container needs more than a mapped port (Kafka advertises its own
+    # address) starts it itself
+    own: Any = getattr(kind, "start_container", None)
+    plan_fn: Any = getattr(kind, "docker_plan", None)
+    if plan_fn is None and own is None:
         raise ServiceError(spec.name, f"kind {spec.kind!r} has no Docker image", hint=_HINT)
     problem = docker_available()
     if problem is not None:
         raise ServiceError(spec.name, f"cannot use the docker provider: {problem}", hint=_HINT)
+    if own is not None:
+        begun = time.perf_counter()
+        service: RunningService = own(ctx)
+        service.started_in = time.perf_counter() - begun
+        return service
     from testcontainers.core.container import DockerContainer
 
     plan = plan_fn(spec)

@@ -19,6 +19,8 @@ _BUILTIN = {
     "rabbitmq": "splice.services.kinds.rabbitmq:RabbitmqKind",
     "nats": "splice.services.kinds.nats:NatsKind",
     "mqtt": "splice.services.kinds.mqtt:MqttKind",
+    "kafka": "splice.services.kinds.kafka:KafkaKind",
+    "grpc-mock": "splice.services.kinds.grpc_mock:GrpcMockKind",
     "process": "splice.services.kinds.process:ProcessKind",
     "mock": "splice.services.kinds.mock:MockKind",
 }

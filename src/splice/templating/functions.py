@@ -13,6 +13,8 @@ import string
 import uuid as uuid_mod
 from typing import Any
 
+import jinja2
+
 _MISSING = object()
 
 
@@ -76,6 +78,27 @@ def env(name: str, default: Any = _MISSING) -> Any:
     return default
 
 
+@jinja2.pass_context
+def topic(context: Any, name: str, service: str | None = None) -> str:
+    """`{{ topic('orders') }}`: the testcase's own name for a Kafka topic (the topic with
+    its prefix under isolation `prefix`, else the name itself); `topic('orders', 'bus')`
+    when the project has several Kafka services."""
+    services = context.get("services") or {}
+    kafka = sorted(
+        n
+        for n, s in services.items()
+        if isinstance(s, dict) and str(s.get("url", "")).startswith(("kafka://", "kafkas://"))
+    )
+    if service is None:
+        if len(kafka) != 1:
+            found = f"the project has {len(kafka)}: {', '.join(kafka)}" if kafka else "none"
+            raise ValueError(f"topic({name!r}) needs the Kafka service named ({found})")
+        service = kafka[0]
+    if service not in kafka:
+        raise ValueError(f"topic({name!r}, {service!r}): {service!r} is not a Kafka service")
+    return f"{services[service].get('prefix') or ''}{name}"
+
+
 FILTERS = {
     "json": to_json,
     "fromjson": from_json,
@@ -86,6 +109,7 @@ FILTERS = {
 }
 
 GLOBALS = {
+    "topic": topic,
     "uuid": uuid,
     "now": now,
     "random_int": random_int,

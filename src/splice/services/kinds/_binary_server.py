@@ -80,6 +80,7 @@ def start_server(
     data_dir: Path,
     hint: str | None = None,
     stop_signal: int = signal.SIGTERM,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Callable[[], None]]:
     """Spawn the server, wait until `probe` succeeds; return it and how to stop it.
 
@@ -87,7 +88,7 @@ def start_server(
     """
     name = ctx.spec.name
     try:
-        proc = ctx.resources.spawn(list(args), log=ctx.log_path, cwd=data_dir)
+        proc = ctx.resources.spawn(list(args), log=ctx.log_path, cwd=data_dir, env=env)
     except OSError as exc:
         _release(ctx, port, data_dir)
         raise ServiceError(name, f"cannot run {args[0]!r}: {exc.strerror or exc}") from exc

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from splice.data.manager import DataManager
-from splice.errors import StepError
+from splice.errors import StepError, SuiteError
 from splice.executors.base import StepContext, TestcaseSession
 from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
@@ -290,13 +290,16 @@ def test_external_provider_uses_a_broker_splice_started(bus: Environment, tmp_pa
         ctx.session.close()
 
 
-def test_bad_external_url_is_a_service_error(tmp_path: Path) -> None:
-    """A URL that is not kafka://HOST:PORT says how to write one."""
-    project = _project(tmp_path, "services: {ext: {kind: kafka, url: 'http://x:1'}}")
-    with Environment(project) as env, pytest.raises(ServiceError) as info:
-        env.start()
-    assert "is not a Kafka URL" in str(info.value)
-    assert "kafka://HOST:PORT" in (info.value.hint or "")
+def test_bad_external_url_is_found_when_the_project_loads(tmp_path: Path) -> None:
+    """A URL that is not kafka://HOST:PORT is an error of splice.yaml, placed at the URL,
+    that says how to write one (before any service starts)."""
+    with pytest.raises(SuiteError) as info:
+        _project(tmp_path, "services: {ext: {kind: kafka, url: 'http://x:1'}}")
+    (found,) = info.value.diagnostics
+    assert "is not a Kafka URL" in found.message
+    assert "kafka://HOST:PORT" in (found.hint or "")
+    assert found.span is not None
+    assert (found.span.line, found.span.column) == (1, 36)
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning")  # docker-py's failed probe socket

@@ -214,7 +214,7 @@ def test_sigkill_of_splice_leaves_nothing_behind(tmp_path: Path) -> None:
         testcases:
           - name: waits
             steps:
-              - exec: "echo {{{{ services.api.port }}}} {{{{ services.front.port }}}} > {marker}; sleep 60"
+              - exec: "echo {{{{ services.api.port }}}} {{{{ services.front.port }}}} > {marker}; sleep 60.25"
                 timeout: 120s
     """
         },
@@ -240,10 +240,13 @@ def test_sigkill_of_splice_leaves_nothing_behind(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and _processes_mentioning(str(TODO)):
+    # the reaper ends the services and the running step one after the other
+    while time.monotonic() < deadline and (
+        _processes_mentioning(str(TODO)) or _processes_mentioning("sleep 60.25")
+    ):
         time.sleep(0.1)
     assert not _processes_mentioning(str(TODO)), "a service outlived splice"
-    assert not _processes_mentioning("sleep 60"), "the running step outlived splice"
+    assert not _processes_mentioning("sleep 60.25"), "the running step outlived splice"
     listening = Path("/proc/net/tcp").read_text()
     for port in ports:
         assert f":{port:04X} 00000000:0000 0A" not in listening, f"port {port} still listening"

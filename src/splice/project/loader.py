@@ -125,8 +125,6 @@ def _service(
         )
     if common.isolation is not None:
         _check_isolation(name, common.kind, common.isolation, pos, out)
-    if provider == "external" and common.url and not is_template(common.url):
-        _check_url(name, common.kind, kind, common.url, pos.value((*loc, "url")), out)
     settings_raw = {k: v for k, v in raw.items() if k not in SERVICE_COMMON_KEYS}
     model = kind.settings_model
     try:
@@ -140,6 +138,11 @@ def _service(
         # only values that are templates are wrong as written: they are validated again
         # once rendered, when the service starts
         settings = model.model_construct(**settings_raw)
+    if provider == "external" and common.url and not is_template(common.url):
+        probe = ServiceSpec(
+            name=name, kind=common.kind, provider="external", settings=settings, url=common.url
+        )
+        _check_url(kind, probe, pos.value((*loc, "url")), out)
     return ServiceSpec(
         name=name,
         kind=common.kind,
@@ -174,10 +177,9 @@ def _check_isolation(name: str, kind_name: str, mode: str, pos: Positions, out: 
     )
 
 
-def _check_url(  # noqa: PLR0917 - private; the service's name, kind and URL
-    name: str, kind_name: str, kind: Any, url: str, span: Any, out: Collector
-) -> None:
+def _check_url(kind: Any, probe: ServiceSpec, span: Any, out: Collector) -> None:
     """An external service's URL is read by its kind as `splice run` would read it."""
+    url = probe.url or ""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -195,7 +197,6 @@ def _check_url(  # noqa: PLR0917 - private; the service's name, kind and URL
             "write the whole URL, e.g. redis://127.0.0.1:6379/0",
         )
         return
-    probe = ServiceSpec(name=name, kind=kind_name, provider="external", settings=None, url=url)
     try:
         kind.external(probe)
     except ServiceError as exc:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from splice import __version__
+from splice.cli.contract_command import contract
 from splice.cli.mock_command import mock
 from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
@@ -206,7 +207,7 @@ def status() -> None:
     sys.exit(show(_project(), Console(highlight=False)))
 
 
-for _command in (mock, serve, import_, quarantine, store):
+for _command in (mock, contract, serve, import_, quarantine, store):
     cli.add_command(_command)
 
 

@@ -69,14 +69,21 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 
 
 def run_command(paths: list[str], opts: dict[str, Any]) -> int:
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    project = _project()
+    suites = _load(paths, set(ext.merged()), project)
+    return run_suites(project, suites, opts)
+
+
+def run_suites(project: Project, suites: list[Suite], opts: dict[str, Any]) -> int:
+    """Run loaded suites with the project's services, the reports and the store (`splice
+    run`, and `splice contract verify` with the suites it makes from pacts)."""
     from splice.reporting.console import ConsoleReporter
     from splice.runner.events import EventBus
     from splice.runner.run import Runner, RunOptions
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     external = ext.merged()
-    project = _project()
-    suites = _load(paths, set(external), project)
     selection = Selection(list(opts["keywords"]), list(opts["tags"]), list(opts["exclude_tags"]))
     selected = select(suites, selection)
     if not selected:

@@ -238,12 +238,12 @@ class Rules:
             if category in ("path", "status") and (
                 isinstance(entries, list) or "matchers" in entries
             ):
-                rules._put(category, "$", _rule_list(entries, (*where, category)))
+                rules._put(category, "$", _rule_list(entries, (*where, category)), where)
                 continue
             if not isinstance(entries, Mapping):
                 raise PactProblem(f"'{category}' rules must be an object", (*where, category))
             for key, value in entries.items():
-                rules._put(category, str(key), _rule_list(value, (*where, category, key)))
+                rules._put(category, str(key), _rule_list(value, (*where, category, key)), where)
         return rules
 
     def _add_v2(self, key: str, value: Any, where: tuple[Any, ...]) -> None:
@@ -255,11 +255,13 @@ class Rules:
         if category in ("header", "query"):
             tokens = parse_path("$" + rest) if rest else ()
             name = tokens[0].text if tokens else ""
-            self._put(category, name, _rule_list(value, where))
+            self._put(category, name, _rule_list(value, where), where[:-1])
         else:
-            self._put(category, "$" + rest, _rule_list(value, where))
+            self._put(category, "$" + rest, _rule_list(value, where), where[:-1])
 
-    def _put(self, category: str, key: str, rule: RuleList) -> None:
+    def _put(
+        self, category: str, key: str, rule: RuleList, where: tuple[Any, ...] = ("matchingRules",)
+    ) -> None:
         if category == "content":  # V4 messages call the body "content"
             category = "body"
         try:
@@ -267,7 +269,7 @@ class Rules:
         except ValueError as exc:
             raise PactProblem(
                 f"matching rule path {key!r} is malformed: {exc}",
-                ("matchingRules", category, key),
+                (*where, category, key),
                 "write paths as $.items[*].name or $['a key']",
             ) from None
         self.paths.setdefault(category, []).append((key, tokens, rule))

@@ -40,6 +40,9 @@ class StepOutput:
     result: dict[str, Any]
     request: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
+    # what the executor itself found wrong (a provider that breaks a pact), reported
+    # beside the step's own expectations: (path, message) pairs
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass

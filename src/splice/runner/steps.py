@@ -163,7 +163,8 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             return None, [Failure("interrupted", exc.message, hint=exc.hint)]
         except StepError as exc:
             return None, [Failure("error", exc.message, hint=exc.hint)]
-        return output, _checks(step, executor, output.result, scope)
+        found = [Failure("expect", f"{p}: {m}" if p else m, path=p) for p, m in output.problems]
+        return output, found + _checks(step, executor, output.result, scope)
 
     output, failures = _with_retry(step, scope, env, out, attempt)
     if output is not None:

@@ -93,6 +93,8 @@ class Admin:
             if app.recorder is not None:
                 app.recorder.declared.add_all([str(v) for v in values])
             return 200, {"secrets": len(app.recorder.declared.values) if app.recorder else 0}
+        if head == "exercised" and method == "GET":  # for the pact of a `contract:` mock
+            return 200, {"exercised": list(app.exercised.values())}
         if head == "near-misses" and method == "POST":
             return 200, {"near_misses": self._near_misses(_json(request) or {})}
         raise AdminError(404, f"no admin route {method} {request.path}")

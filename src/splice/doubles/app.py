@@ -7,6 +7,7 @@ need no locks.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ class MockConfig:
     journal_body_limit: int = DEFAULT_BODY_LIMIT
     unmatched_status: int = 404
     record: dict[str, Any] | None = None
+    contract: bool = False  # remember each stub's first exchange, for a pact
 
 
 class MockApp:
@@ -58,6 +60,8 @@ class MockApp:
             from splice.doubles.recorder import RecordConfig, Recorder
 
             self.recorder = Recorder(RecordConfig(**config.record), self.log)
+        # stub -> its first exchange; kept across resets: a pact lists what the run used
+        self.exercised: dict[str, dict[str, Any]] = {}
         self.admin = Admin(self)
         self._cassette_cache: tuple[int, list[Any]] = (-1, [])
         self.restore()
@@ -85,8 +89,11 @@ class MockApp:
             answer = store.answered(stub)
             self.journal.add(request, stub.id, stub.label, None if answer.fault else answer.status)
             if answer.fault is None and answer.delay is None:
-                return answer.render(view)
-            return self._later(answer, view, conn)
+                reply = answer.render(view)
+                if self.config.contract and stub.spec.contract:
+                    self._exercised(stub.spec, request, reply)
+                return reply
+            return self._later(answer, view, conn, stub.spec)
         recorder = self.recorder
         if recorder is not None:
             replayed = recorder.replay(request)
@@ -97,13 +104,41 @@ class MockApp:
                 return self._forward(request)
         return self.unmatched(view)
 
-    async def _later(self, answer: Answer, view: Incoming, conn: Connection) -> bytes | None:
+    def _exercised(self, spec: StubSpec, request: Request, reply: bytes) -> None:
+        stub = spec.model_dump(by_alias=True, exclude_unset=True)
+        key = json.dumps(stub, sort_keys=True, default=str)
+        if key in self.exercised:
+            return
+        head, _, body = reply.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        self.exercised[key] = {
+            "stub": stub,
+            "request": {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": dict(request.headers),
+                "body": request.body.decode("utf-8", "replace"),
+            },
+            "response": {
+                "status": int(status_line.split(" ")[1]),
+                "headers": [line.split(": ", 1) for line in header_lines if ": " in line],
+                "body": body.decode("utf-8", "replace"),
+            },
+        }
+
+    async def _later(
+        self, answer: Answer, view: Incoming, conn: Connection, spec: StubSpec
+    ) -> bytes | None:
         pause = answer.pause()
         if pause:
             await asyncio.sleep(pause)
         fault = answer.fault
         if fault is None:
-            return answer.render(view)
+            reply = answer.render(view)
+            if self.config.contract and spec.contract:
+                self._exercised(spec, view.request, reply)
+            return reply
         if fault == "connection_reset":
             conn.reset()
         elif fault == "empty_response":

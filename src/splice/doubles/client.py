@@ -82,6 +82,11 @@ class MockClient:
         found: list[dict[str, Any]] = self.call("GET", "/stubs")["stubs"]
         return found
 
+    def exercised(self) -> list[dict[str, Any]]:
+        """Each stub's first exchange (a mock started with `contract`)."""
+        found: list[dict[str, Any]] = self.call("GET", "/exercised")["exercised"]
+        return found
+
     def reset(self, *, stubs: bool = True, journal: bool = True, scenarios: bool = True) -> None:
         self.call("POST", "/reset", {"stubs": stubs, "journal": journal, "scenarios": scenarios})
 

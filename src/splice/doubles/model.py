@@ -258,6 +258,10 @@ class StubSpec(Spec):
     responses: list[ResponseSpec] | None = Field(default=None, min_length=1)
     cycle: bool = False  # responses: start over after the last (default: repeat the last)
     scenario: ScenarioSpec | None = None
+    # contracts: the provider states this stub assumes, and whether it belongs in the pact
+    # a mock with `contract:` writes (false: a stub the real provider need not honour)
+    given: str | list[str | dict[str, Any]] | None = None
+    contract: bool = True
 
     @model_validator(mode="after")
     def _one_response(self) -> StubSpec:

@@ -126,6 +126,15 @@ StubFiles = Annotated[str, AfterValidator(_stub_files)]
 WireMockFiles = Annotated[str, AfterValidator(_wiremock_files)]
 
 
+class ContractSettings(Settings):
+    """The mock stands for `provider` in a contract with `consumer`: at the end of the run,
+    the stubs the run exercised are written as a Pact V4 file."""
+
+    consumer: str = Field(min_length=1)
+    provider: str | None = None  # default: the service's name
+    file: str | None = None  # default: pacts/<consumer>-<provider>.json beside splice.yaml
+
+
 class MockSettings(Settings):
     stubs: list[StubFiles] | StubFiles = []
     wiremock: list[WireMockFiles] | WireMockFiles = []
@@ -135,6 +144,7 @@ class MockSettings(Settings):
     record: RecordSettings | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     ready_timeout: Duration = "10s"
+    contract: ContractSettings | None = None
 
 
 def _list(value: list[str] | str) -> list[str]:
@@ -195,6 +205,8 @@ class MockKind:
         def stop() -> None:
             if forget is not None:
                 forget()
+            if settings.contract is not None:
+                _write_contract(settings.contract, name, client, ctx.project_dir)
             ctx.resources.stop(proc, grace=3.0)
             ctx.resources.release_port(port)
 
@@ -229,6 +241,7 @@ class MockKind:
             "journal_body_limit": settings.journal_body_limit,
             "unmatched_status": settings.unmatched_status,
             "record": record,
+            "contract": settings.contract is not None,
         }
 
     def external(self, spec: Any) -> Endpoint:
@@ -306,6 +319,20 @@ class MockKind:
                 log_tail=service.log_tail(),
                 log_path=service.log_path,
             ) from exc
+
+
+def _write_contract(contract: ContractSettings, name: str, client: MockClient, root: Path) -> None:
+    """The pact of the stubs this run exercised; a failure is a warning, not a lost run."""
+    from splice.contracts.consumer import pact_document, write_pact
+
+    provider = contract.provider or name
+    path = Path(contract.file or f"pacts/{contract.consumer}-{provider}.json")
+    path = path if path.is_absolute() else root / path
+    try:
+        exercised = client.exercised()
+        write_pact(path, pact_document(contract.consumer, provider, exercised))
+    except (MockAdminError, OSError) as exc:
+        print(f"warning: service {name!r}: the pact {path} was not written: {exc}", file=sys.stderr)
 
 
 def _pass_on_secrets(ctx: StartContext, url: str, given: frozenset[str]) -> Any:

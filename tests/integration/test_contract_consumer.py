@@ -130,3 +130,47 @@ def test_the_provider_verifies_the_pact_the_consumer_wrote(project: Path) -> Non
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed, 0 failed" in done.stdout
+
+
+def test_a_cassette_becomes_a_pact(tmp_path: Path) -> None:
+    """`splice contract from-cassette` writes one interaction per distinct recorded request."""
+    (tmp_path / "c.yaml").write_text(
+        textwrap.dedent(
+            """
+            version: 1
+            interactions:
+              - request: {method: GET, path: /payments/7}
+                response: {status: 200, json: {id: 7, amount: 12.5}}
+              - request: {method: GET, path: /payments/7}
+                response: {status: 200, json: {id: 7, amount: 13.5}}
+              - request: {method: POST, path: /payments, json: {amount: 3}}
+                response: {status: 201, json: {id: 8}}
+            """
+        )
+    )
+    done = _splice(
+        tmp_path,
+        "contract",
+        "from-cassette",
+        "c.yaml",
+        "--consumer",
+        "shop",
+        "--provider",
+        "payments",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "wrote pacts/shop-payments.json: 2 interaction(s)"
+    pact = read_pact(tmp_path / "pacts" / "shop-payments.json")
+    first = pact.interactions[0]
+    assert first.request is not None and first.response is not None and first.response.body
+    assert (first.description, first.response.body.content) == (
+        "GET /payments/7",
+        {"id": 7, "amount": 12.5},
+    )
+    assert pact.interactions[1].request.body.content == {"amount": 3}  # type: ignore[union-attr]
+    missing = _splice(
+        tmp_path, "contract", "from-cassette", "nope.yaml", "--consumer", "a", "--provider", "b"
+    )
+    assert missing.returncode == 2
+    assert "cannot read cassette 'nope.yaml'" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -81,6 +81,32 @@ def verify(pacts: tuple[Path, ...], **opts: Any) -> None:
     sys.exit(verify_command(list(pacts), opts))
 
 
+@contract.command("from-cassette")
+@click.argument("cassette", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--consumer", required=True, help="The consumer's name in the pact.")
+@click.option("--provider", required=True, help="The provider's name in the pact.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Pact file to write [default: pacts/CONSUMER-PROVIDER.json].",
+)
+def from_cassette(cassette: Path, consumer: str, provider: str, output: Path | None) -> None:
+    """Turn a cassette recorded from the real API into a Pact V4 file (one interaction per
+    distinct request, its first recording)."""
+    from splice.contracts.consumer import exercised_from_cassette, pact_document, write_pact
+    from splice.doubles.cassette import Cassette, CassetteError
+
+    try:
+        recorded = Cassette.load(cassette)
+    except CassetteError as exc:
+        raise UsageError(str(exc), "record one with a mock's `record:` setting") from exc
+    target = output or Path("pacts") / f"{consumer}-{provider}.json"
+    document = pact_document(consumer, provider, exercised_from_cassette(recorded.interactions))
+    write_pact(target, document)
+    click.echo(f"wrote {target}: {len(document['interactions'])} interaction(s)")
+
+
 def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     from splice.cli.run_command import _project, run_suites
     from splice.contracts.verify import VerifyTarget, verification_suites

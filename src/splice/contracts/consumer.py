@@ -290,3 +290,54 @@ def write_pact(path: Path, document: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _recorded_body(recorded: Mapping[str, Any]) -> tuple[str, str | None]:
+    if "json" in recorded:
+        return json.dumps(recorded["json"]), "application/json"
+    return str(recorded.get("body") or ""), None
+
+
+def exercised_from_cassette(interactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A cassette's recorded exchanges as exercised stubs (one per distinct request, its
+    first recording), for `pact_document`."""
+    from urllib.parse import urlencode
+
+    from splice.doubles.cassette import MATCH_ON, match_key
+
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for recorded in interactions:
+        request, response = recorded["request"], recorded["response"]
+        key = match_key(request, MATCH_ON)
+        if key in seen:
+            continue
+        seen.add(key)
+        method = str(request.get("method", "GET")).upper()
+        path = str(request.get("path", "/"))
+        body, json_type = _recorded_body(request)
+        headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        if json_type and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = json_type
+        answer, answer_type = _recorded_body(response)
+        answer_headers = [[str(k), str(v)] for k, v in (response.get("headers") or {}).items()]
+        if answer_type and not any(k.lower() == "content-type" for k, _ in answer_headers):
+            answer_headers.append(["Content-Type", answer_type])
+        out.append(
+            {
+                "stub": {"name": f"{method} {path}", "request": {"headers": {}}},
+                "request": {
+                    "method": method,
+                    "path": path,
+                    "query": urlencode(request.get("query") or {}, doseq=True),
+                    "headers": {k: v for k, v in headers.items() if k.lower() == "content-type"},
+                    "body": body,
+                },
+                "response": {
+                    "status": int(response.get("status", 200)),
+                    "headers": answer_headers,
+                    "body": answer,
+                },
+            }
+        )
+    return out

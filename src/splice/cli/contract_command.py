@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from splice.cli.store_commands import store_run_options
+from splice.cli.store_commands import _open, _store_option, store_run_options
 from splice.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,6 +72,13 @@ def contract() -> None:
 @click.option(
     "--html", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here."
 )
+@click.option(
+    "--provider-version",
+    metavar="VERSION",
+    help="The provider's version: the verification results are recorded in the store "
+    "against it (the matrix of `can-i-deploy`).",
+)
+@click.option("--provider-branch", default="", metavar="BRANCH", help="The provider's branch.")
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @_apply(store_run_options)
@@ -140,6 +147,15 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
             "message interactions are verified by message steps",
         )
     project = _only(project, wanted)
+    version, branch = opts.pop("provider_version"), opts.pop("provider_branch")
+    on_finish = None
+    if version:
+        if opts.get("no_store"):
+            raise UsageError(
+                "--provider-version records results in the store, which --no-store turns off",
+                "leave out one of them",
+            )
+        on_finish = _recorder(pacts, version, branch, opts.get("store"))
     defaults: dict[str, Any] = {
         "var_pairs": (),
         "var_files": (),
@@ -152,7 +168,128 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
         "retries": 0,
         "term_grace": None,
     }
-    return run_suites(project, suites, {**defaults, **opts})
+    return run_suites(project, suites, {**defaults, **opts}, on_finish=on_finish)
+
+
+def _recorder(pacts: list[Path], version: str, branch: str, store_url: str | None) -> Any:
+    """After the run: one verification result per pact (passed when all its interactions
+    passed), against the provider's version, in the store."""
+    import json
+
+    from splice.contracts.broker import canonical, record_verification
+
+    def record(run: Any) -> None:
+        store = _open(store_url)
+        try:
+            for path, suite in zip(pacts, run.suites, strict=False):
+                document = json.loads(path.read_text(encoding="utf-8"))
+                _, sha = canonical(document)
+                record_verification(
+                    store,
+                    consumer=str(document["consumer"]["name"]),
+                    provider=str(document["provider"]["name"]),
+                    pact_sha=sha,
+                    provider_version=version,
+                    branch=branch,
+                    success=all(t.status.value in ("passed", "flaky") for t in suite.testcases),
+                    run_id=run.id,
+                )
+        finally:
+            store.close()
+
+    return record
+
+
+@contract.command("publish")
+@click.argument("pacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--version", "version", required=True, help="The consumer's version (a commit sha).")
+@click.option("--branch", default="", help="The consumer's branch.")
+@click.option("--tag", "tags", multiple=True, help="A tag of this version (repeatable).")
+@_store_option
+def publish(
+    pacts: tuple[Path, ...], version: str, branch: str, tags: tuple[str, ...], store_url: str | None
+) -> None:
+    """Store PACT files in the results store as the pacts of a consumer version."""
+    from splice.contracts.broker import publish as publish_pact
+    from splice.contracts.pact import read_pact
+
+    documents = []
+    for path in pacts:
+        read_pact(path)  # a located error for a malformed pact, before anything is stored
+        import json
+
+        documents.append(json.loads(path.read_text(encoding="utf-8")))
+    store = _open(store_url)
+    try:
+        for path, document in zip(pacts, documents, strict=True):
+            done = publish_pact(store, document, version, branch, tags)
+            note = " (replaced the version's earlier pact)" if done["replaced"] else ""
+            click.echo(
+                f"published {path}: {done['consumer']} → {done['provider']} version {version}{note}"
+            )
+    finally:
+        store.close()
+
+
+@contract.command("record-deployment")
+@click.option("--pacticipant", required=True, help="The consumer or provider deployed.")
+@click.option("--version", "version", required=True, help="Its version.")
+@click.option("--environment", required=True, help="Where it now runs (production, staging).")
+@_store_option
+def record_deployment(
+    pacticipant: str, version: str, environment: str, store_url: str | None
+) -> None:
+    """Record that VERSION of PACTICIPANT now runs in ENVIRONMENT."""
+    from splice.contracts.broker import record_deployment as record
+
+    store = _open(store_url)
+    try:
+        record(store, pacticipant, version, environment)
+    finally:
+        store.close()
+    click.echo(f"recorded: {pacticipant} {version} is deployed to {environment}")
+
+
+@contract.command("can-i-deploy")
+@click.option("--pacticipant", required=True, help="The consumer or provider to deploy.")
+@click.option("--version", "version", required=True, help="The version to deploy.")
+@click.option("--to-environment", "environment", required=True, help="Where to deploy it.")
+@_store_option
+def can_i_deploy(pacticipant: str, version: str, environment: str, store_url: str | None) -> None:
+    """Whether VERSION of PACTICIPANT is compatible with what runs in the environment
+    (exit 0 yes, 1 no), with the rows of the matrix that decide it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from splice.contracts.broker import can_i_deploy as decide
+
+    store = _open(store_url)
+    try:
+        decision = decide(store, pacticipant, version, environment)
+    finally:
+        store.close()
+    table = Table(box=None, pad_edge=False)
+    for column in ("CONSUMER", "C.VERSION", "PROVIDER", "P.VERSION", "OK?", "WHY"):
+        table.add_column(column)
+    for row in decision.rows:
+        table.add_row(
+            row.consumer,
+            row.consumer_version,
+            row.provider,
+            row.provider_version,
+            "yes" if row.ok else "no",
+            row.reason,
+        )
+    out = Console(highlight=False, soft_wrap=True)
+    if decision.rows:
+        out.print(table)
+    else:
+        out.print(f"no integration of {pacticipant} {version} with {environment}")
+    if decision.ok:
+        out.print(f"can i deploy {pacticipant} {version} to {environment}: yes")
+    else:
+        out.print(f"can i deploy {pacticipant} {version} to {environment}: no")
+    sys.exit(0 if decision.ok else 1)
 
 
 def _only(project: Any, wanted: list[str]) -> Any:

@@ -75,7 +75,12 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     return run_suites(project, suites, opts)
 
 
-def run_suites(project: Project, suites: list[Suite], opts: dict[str, Any]) -> int:
+def run_suites(
+    project: Project,
+    suites: list[Suite],
+    opts: dict[str, Any],
+    on_finish: Callable[[RunResult], None] | None = None,
+) -> int:
     """Run loaded suites with the project's services, the reports and the store (`splice
     run`, and `splice contract verify` with the suites it makes from pacts)."""
     from splice.reporting.console import ConsoleReporter
@@ -113,7 +118,9 @@ def run_suites(project: Project, suites: list[Suite], opts: dict[str, Any]) -> i
             _debug_log(opts["verbose"] >= 2, runner.masker.text),
             Interrupts(runner, DEFAULT_GRACE if grace is None else grace),
         ):
-            return _run_with_services(project, runner, console, recording, opts)
+            return _run_with_services(
+                project, runner, console, recording, opts, on_finish=on_finish
+            )
     except KeyboardInterrupt:  # before the run started: the services did not all start
         console.console.print("interrupted while starting the services", style="yellow")
         return EXIT_INTERRUPTED
@@ -169,8 +176,11 @@ def _run_with_services(
     console: ConsoleReporter,
     recording: Recording | None,
     opts: dict[str, Any],
+    *,
+    on_finish: Callable[[RunResult], None] | None = None,
 ) -> int:
-    """Start the services, run, stop them; then record the end and write the reports."""
+    """Start the services, run, stop them; then record the end and write the reports
+    (`on_finish` sees the finished run first)."""
     from rich.console import Console
 
     from splice.cli.services import (
@@ -204,6 +214,9 @@ def _run_with_services(
         return EXIT_SERVICES
     if recording is not None:
         recording.finish(result)
+    if on_finish is not None:
+        on_finish(result)
+    if recording is not None:
         held = recording.gate.summary()
         if held:
             Console(highlight=False).print(held, style="yellow", markup=False)

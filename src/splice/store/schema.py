@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 # The newest migration; the store skips Alembic entirely when the database is already there.
-HEAD = "0001"
+HEAD = "0002"
 
 metadata = MetaData()
 
@@ -240,4 +240,58 @@ deliveries = Table(
     Column("last_code", Integer),
     Column("last_error", Text),
     Index("ix_deliveries_due", "status", "next_at"),
+)
+
+# --- the contract broker (splice.contracts.broker) ----------------------------------------
+
+pacts = Table(
+    "pacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", String(200), nullable=False),
+    Column("provider", String(200), nullable=False),
+    Column("consumer_version", String(200), nullable=False),
+    Column("branch", String(200), nullable=False, server_default=""),
+    Column("sha", String(64), nullable=False),  # sha256 of the canonical pact content
+    Column("content", Text, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Index("ix_pacts_version", "consumer", "provider", "consumer_version", unique=True),
+    Index("ix_pacts_provider", "provider", "published_at"),
+)
+
+pacticipant_tags = Table(
+    "pacticipant_tags",
+    metadata,
+    Column("pacticipant", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("tag", String(200), nullable=False),
+    PrimaryKeyConstraint("pacticipant", "version", "tag"),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", String(200), nullable=False),
+    Column("provider", String(200), nullable=False),
+    Column("pact_sha", String(64), nullable=False),
+    Column("provider_version", String(200), nullable=False),
+    Column("provider_branch", String(200), nullable=False, server_default=""),
+    Column("success", Boolean, nullable=False),
+    Column("run_id", String(64)),
+    Column("verified_at", Float, nullable=False),
+    Index("ix_verifications_pact", "provider", "pact_sha"),
+    Index("ix_verifications_version", "provider", "provider_version"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pacticipant", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("environment", String(200), nullable=False),
+    Column("deployed_at", Float, nullable=False),
+    Column("current", Boolean, nullable=False),
+    Index("ix_deployments_current", "environment", "pacticipant", "current"),
 )

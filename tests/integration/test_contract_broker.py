@@ -1,0 +1,215 @@
+"""The broker in the store, through the CLI: publish, verification results by provider
+version, deployments, and can-i-deploy's answer with its table of why."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
+
+pytestmark = pytest.mark.integration
+
+
+def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "splice", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _ok(done: subprocess.CompletedProcess[str], code: int = 0) -> str:
+    assert done.returncode == code, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("server.py", "splice.yaml", "states.yaml"):
+        shutil.copy(EXAMPLE / name, tmp_path / name)
+    shutil.copytree(EXAMPLE / "pacts", tmp_path / "pacts")
+    pact = json.loads((tmp_path / "pacts" / "shop-payments.json").read_text())
+    pact["interactions"].append(
+        {
+            "type": "Synchronous/HTTP",
+            "description": "a refund",
+            "request": {"method": "POST", "path": "/payments/7/refund"},
+            "response": {"status": 200},
+        }
+    )
+    (tmp_path / "pacts" / "shop-payments-v2.json").write_text(json.dumps(pact))
+    return tmp_path
+
+
+def test_can_i_deploy_follows_the_matrix(project: Path) -> None:
+    """A consumer version whose pact the deployed provider verified may go; one whose new
+    expectation failed may not; a provider version may go where it verified the consumers."""
+    out = _ok(
+        _splice(
+            project,
+            "contract",
+            "publish",
+            "pacts/shop-payments.json",
+            "--version",
+            "s1",
+            "--branch",
+            "main",
+        )
+    )
+    assert out.strip() == "published pacts/shop-payments.json: shop → payments version s1"
+    verify = ["contract", "verify", "--provider", "payments", "--states", "states.yaml"]
+    _ok(_splice(project, *verify, "pacts/shop-payments.json", "--provider-version", "p1"))
+    _ok(
+        _splice(
+            project,
+            "contract",
+            "record-deployment",
+            "--pacticipant",
+            "payments",
+            "--version",
+            "p1",
+            "--environment",
+            "production",
+        )
+    )
+
+    yes = _ok(
+        _splice(
+            project,
+            "contract",
+            "can-i-deploy",
+            "--pacticipant",
+            "shop",
+            "--version",
+            "s1",
+            "--to-environment",
+            "production",
+        )
+    )
+    assert "can i deploy shop s1 to production: yes" in yes
+    assert "shop      s1         payments  p1         yes  verified" in yes
+
+    _ok(_splice(project, "contract", "publish", "pacts/shop-payments-v2.json", "--version", "s2"))
+    no = _ok(
+        _splice(
+            project,
+            "contract",
+            "can-i-deploy",
+            "--pacticipant",
+            "shop",
+            "--version",
+            "s2",
+            "--to-environment",
+            "production",
+        ),
+        1,
+    )
+    assert "no verification of this pact by this version" in no
+    assert "can i deploy shop s2 to production: no" in no
+
+    _ok(_splice(project, *verify, "pacts/shop-payments-v2.json", "--provider-version", "p1"), 1)
+    failed = _ok(
+        _splice(
+            project,
+            "contract",
+            "can-i-deploy",
+            "--pacticipant",
+            "shop",
+            "--version",
+            "s2",
+            "--to-environment",
+            "production",
+        ),
+        1,
+    )
+    assert "verification failed" in failed
+
+    _ok(
+        _splice(
+            project,
+            "contract",
+            "record-deployment",
+            "--pacticipant",
+            "shop",
+            "--version",
+            "s1",
+            "--environment",
+            "production",
+        )
+    )
+    provider = _ok(
+        _splice(
+            project,
+            "contract",
+            "can-i-deploy",
+            "--pacticipant",
+            "payments",
+            "--version",
+            "p1",
+            "--to-environment",
+            "production",
+        )
+    )
+    assert "can i deploy payments p1 to production: yes" in provider
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            ["--pacticipant", "nobody", "--version", "1"],
+            "unknown pacticipant 'nobody'",
+            "known: payments, shop",
+        ),
+        (
+            ["--pacticipant", "shop", "--version", "s9"],
+            "unknown version 's9' of 'shop'",
+            "latest versions: s1",
+        ),
+    ],
+)
+def test_unknown_pacticipants_and_versions_are_named(
+    project: Path, args: list[str], message: str, hint: str
+) -> None:
+    """can-i-deploy for an unknown pacticipant or version exits 2 with what is known."""
+    _ok(_splice(project, "contract", "publish", "pacts/shop-payments.json", "--version", "s1"))
+    done = _splice(project, "contract", "can-i-deploy", *args, "--to-environment", "production")
+    assert done.returncode == 2
+    assert message in done.stderr and hint in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_publishing_a_malformed_pact_stores_nothing(project: Path) -> None:
+    """A bad pact is a located error and the store holds no pact afterwards."""
+    (project / "bad.json").write_text(
+        '{"consumer": {"name": "shop"}, "provider": {"name": "payments"}, "interactions": [{"description": "x"}]}'
+    )
+    done = _splice(
+        project, "contract", "publish", "pacts/shop-payments.json", "bad.json", "--version", "s1"
+    )
+    assert done.returncode == 2
+    assert "bad.json:1:" in done.stderr
+    after = _splice(
+        project,
+        "contract",
+        "can-i-deploy",
+        "--pacticipant",
+        "shop",
+        "--version",
+        "s1",
+        "--to-environment",
+        "production",
+    )
+    assert "unknown pacticipant 'shop'" in after.stderr

@@ -342,3 +342,35 @@ def test_splice_serve_starts_the_dashboard_and_refuses_a_taken_port(tmp_path: Pa
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"http://localhost:{port}/" in out and "no write token yet" in out
+
+
+def test_the_pact_broker_subset_publishes_lists_and_records_verifications(api: Api) -> None:
+    """Pact Broker paths under /api: publish (write token), latest for a provider with
+    pending, the pact itself, a verification result; then the integration is listed."""
+    pact = {"consumer": {"name": "web"}, "provider": {"name": "billing"}, "interactions": []}
+    path = "/api/pacts/provider/billing/consumer/web/version/1.0.0"
+    assert httpx.put(api.url + path, json=pact, timeout=30).status_code == 401
+    reader = {"Authorization": f"Bearer {api.read}"}
+    assert httpx.put(api.url + path, json=pact, headers=reader, timeout=30).status_code == 403
+    writer = {"Authorization": f"Bearer {api.write}"}
+    wrong = {**pact, "provider": {"name": "other"}}
+    assert httpx.put(api.url + path, json=wrong, headers=writer, timeout=30).status_code == 400
+    published = httpx.put(api.url + path, json=pact, headers=writer, timeout=30)
+    assert published.status_code == 200, published.text
+    sha = published.json()["sha"]
+    [listed] = api.get("/api/pacts/provider/billing/latest").json()["pacts"]
+    assert (listed["consumer"], listed["version"], listed["pending"]) == ("web", "1.0.0", True)
+    assert api.get(listed["href"]).json() == pact
+    results = f"/api/pacts/provider/billing/consumer/web/pact-version/{sha}/verification-results"
+    bad = api.post(results, api.write, json={"success": "yes"})
+    assert bad.status_code == 422
+    done = api.post(results, api.write, json={"success": True, "providerApplicationVersion": "b7"})
+    assert done.status_code == 201, done.text
+    [after] = api.get("/api/pacts/provider/billing/latest").json()["pacts"]
+    assert after["pending"] is False
+    [integration] = api.get("/api/contracts").json()["integrations"]
+    assert (integration["verified"], integration["verified_by"]) == (True, "b7")
+    assert api.get("/api/pacts/provider/billing/consumer/nobody/latest").status_code == 404
+    page = api.get("/contracts")
+    assert page.status_code == 200
+    assert "web → billing" in page.text and "b7" in page.text

@@ -51,6 +51,10 @@ def test_every_operation_keeps_its_documented_contract(case: Any, live: tuple[st
         # JSON Schema cannot say "JUnit XML": any string is schema-valid, and XML that is
         # not JUnit is rightly refused (400), which this one check would call a violation
         excluded.append(positive_data_acceptance)
+    if case.operation.path.endswith("/version/{version}"):
+        # JSON Schema cannot say "the pact's names equal the path's": a pact published
+        # under the wrong names is rightly refused (400)
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(
         base_url=live[0],
         headers={"Authorization": f"Bearer {live[1]}"},

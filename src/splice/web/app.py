@@ -117,12 +117,14 @@ def _application(lifespan: Any) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    from splice.web import api, forms, pages
+    from splice.web import api, forms, pages, pages_contracts
+    from splice.web import api_contracts as _contracts  # noqa: F401 - adds its routes
     from splice.web import api_writes as _writes  # noqa: F401 - adds its routes to api.router
 
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(forms.router)
+    app.include_router(pages_contracts.router)
     static = resources.files("splice.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

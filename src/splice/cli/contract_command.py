@@ -200,6 +200,64 @@ def _recorder(pacts: list[Path], version: str, branch: str, store_url: str | Non
     return record
 
 
+@contract.command("check-openapi")
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("pacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check_openapi(spec: Path, pacts: tuple[Path, ...]) -> None:
+    """Check each interaction of the PACT files against the provider's OpenAPI document
+    SPEC: the request and the response the consumer expects must be ones the documented
+    API allows (exit 0 all fit, 1 a mismatch, 2 bad input)."""
+    from rich.console import Console
+
+    from splice.contracts.openapi import OpenApiContract
+    from splice.contracts.pact import read_pact
+
+    if not spec.is_file():
+        raise UsageError(f"OpenAPI document {str(spec)!r} does not exist", "check the path")
+    contract = OpenApiContract.load(spec)
+    out = Console(highlight=False, soft_wrap=True)
+    checked = failed = 0
+    for path in pacts:
+        pact = read_pact(path)
+        for interaction in pact.interactions:
+            if interaction.request is None or interaction.response is None:
+                continue
+            checked += 1
+            found = _openapi_mismatches(contract, interaction)
+            if found:
+                failed += 1
+                where = interaction.span.shown() if interaction.span else str(path)
+                out.print(f"✗ {interaction.title}  {where}", markup=False)
+                for mismatch in found:
+                    out.print(f"    {mismatch}", markup=False)
+    verdict = "fit" if not failed else f"{failed} do not fit"
+    out.print(f"{checked} interaction(s) checked against {spec}: {verdict}", markup=False)
+    sys.exit(1 if failed else 0)
+
+
+def _openapi_mismatches(contract: Any, interaction: Any) -> list[Any]:
+    request, response = interaction.request, interaction.response
+    headers = {k: ", ".join(v) for k, v in request.headers.items()}
+    body = request.body.content if request.body and not request.body.empty else None
+    found = contract.check_request(
+        request.method,
+        request.path,
+        query=request.query,
+        headers=headers,
+        body=body,
+        content_type=request.body.content_type if request.body else None,
+    )
+    answer = response.body.content if response.body and not response.body.empty else None
+    found += contract.check_response(
+        request.method,
+        request.path,
+        response.status or 200,
+        body=answer,
+        content_type=response.body.content_type if response.body else None,
+    )
+    return list(found)
+
+
 @contract.command("publish")
 @click.argument("pacts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--version", "version", required=True, help="The consumer's version (a commit sha).")

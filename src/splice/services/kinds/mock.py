@@ -145,6 +145,7 @@ class MockSettings(Settings):
     port: int | None = Field(default=None, ge=1, le=65535)
     ready_timeout: Duration = "10s"
     contract: ContractSettings | None = None
+    openapi: str | None = None  # the real API's OpenAPI document: stubs are checked against it
 
 
 def _list(value: list[str] | str) -> list[str]:
@@ -230,6 +231,8 @@ class MockKind:
                 stubs += load_wiremock_file(path, root)
         except StubFileError as exc:
             raise ServiceError(name, exc.message, hint=exc.hint) from exc
+        if settings.openapi:
+            _check_openapi(name, settings.openapi, root, stubs)
         record = None
         if settings.record is not None:
             record = _record(settings.record, root, name)
@@ -319,6 +322,51 @@ class MockKind:
                 log_tail=service.log_tail(),
                 log_path=service.log_path,
             ) from exc
+
+
+def _check_openapi(name: str, document: str, root: Path, stubs: list[dict[str, Any]]) -> None:
+    """Each stub's response must be one the real API could give (its OpenAPI document)."""
+    import re
+
+    from splice.contracts.openapi import OpenApiContract
+    from splice.errors import SuiteError
+
+    path = Path(document) if Path(document).is_absolute() else root / document
+    try:
+        contract = OpenApiContract.load(path)
+    except SuiteError as exc:
+        first = exc.diagnostics[0]
+        where = f"{first.span}: " if first.span else ""
+        raise ServiceError(name, where + first.message, hint=first.hint) from exc
+    for item in stubs:
+        stub = item["stub"]
+        request = stub.get("request") or {}
+        method = request.get("method")
+        target = request.get("path") or request.get("path_template")
+        responses = stub.get("responses") or [stub.get("response") or {}]
+        if not isinstance(method, str) or method == "ANY" or not isinstance(target, str):
+            continue  # a stub for many operations: no one operation to check it against
+        target = re.sub(r"\{[^/{}]+\}", "1", target)
+        for response in responses:
+            if response.get("fault") or response.get("template"):
+                continue
+            body = response.get("json") if "json" in response else response.get("body")
+            if isinstance(body, str) and ("{{" in body or "{%" in body):
+                continue  # templated: its value is known only when it answers
+            found = contract.check_response(
+                method,
+                target,
+                int(response.get("status", 200)),
+                body=body,
+                content_type="application/json" if "json" in response else "text/plain",
+            )
+            if found:
+                raise ServiceError(
+                    name,
+                    f"{item.get('source')}: the stub answers {method} {target} with what the "
+                    f"API's OpenAPI document does not allow: {found[0]}",
+                    hint=f"fix the stub, or {document} if the API changed",
+                )
 
 
 def _write_contract(contract: ContractSettings, name: str, client: MockClient, root: Path) -> None:

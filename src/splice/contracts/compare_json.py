@@ -48,8 +48,13 @@ class JsonComparison:
         found = self.rules.best_with_depth(self.category, key)
         rule = found[0] if found else None
         if found is not None and found[1] < len(key) and rule is not None:
-            # inherited from above: only the matchers that cascade to what is inside
-            kept = tuple(m for m in rule.matchers if m.kind not in _CONTAINER_ONLY)
+            # inherited from above: only the matchers that cascade to what is inside, and
+            # a type match without its bounds (min/max are about the array they name)
+            kept = tuple(
+                Matcher(m.kind, {k: v for k, v in m.params.items() if k not in ("min", "max")})
+                for m in rule.matchers
+                if m.kind not in _CONTAINER_ONLY
+            )
             rule = RuleList(kept, rule.combine) if kept else None
         if rule is not None:
             self._with_rule(rule, expected, actual, path)

@@ -73,7 +73,7 @@ def _path_expr(parts: tuple[str | int, ...]) -> str:
         elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
             out += f".{part}"
         else:
-            out += "['" + part.replace("'", "\\'") + "']"
+            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
     return out
 
 

@@ -213,3 +213,41 @@ def test_publishing_a_malformed_pact_stores_nothing(project: Path) -> None:
         "production",
     )
     assert "unknown pacticipant 'shop'" in after.stderr
+
+
+def test_a_pending_pact_does_not_fail_the_provider_until_first_verified(project: Path) -> None:
+    """--from-store verifies the latest pact of each consumer; a new consumer's pact that
+    no provider version verified yet is pending: its failure is reported, the exit is 0,
+    while a failure of an already verified contract fails the build."""
+    _ok(_splice(project, "contract", "publish", "pacts/shop-payments.json", "--version", "s1"))
+    verify = [
+        "contract",
+        "verify",
+        "--from-store",
+        "--provider",
+        "payments",
+        "--states",
+        "states.yaml",
+    ]
+    _ok(
+        _splice(project, *verify, "--provider-version", "p1")
+    )  # shop s1 verified: no longer pending
+    web = json.loads((project / "pacts" / "shop-payments-v2.json").read_text())
+    web["consumer"] = {"name": "web"}
+    (project / "web.json").write_text(json.dumps(web))
+    _ok(_splice(project, "contract", "publish", "web.json", "--version", "w1"))
+    done = _splice(project, *verify, "--provider-version", "p2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pending: the pact web-payments-w1.json has never been verified" in done.stdout
+    assert "FAILED" in done.stdout  # the failure is reported all the same
+    # shop republishes its verified contract as s3; a regression of it fails the build
+    _ok(_splice(project, "contract", "publish", "pacts/shop-payments.json", "--version", "s3"))
+    drifted = (
+        (project / "splice.yaml")
+        .read_text()
+        .replace("--port {{ port }}", "--port {{ port }} --drifted")
+    )
+    (project / "splice.yaml").write_text(drifted)
+    failed = _splice(project, *verify, "--provider-version", "p3")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "body.amount: expected a decimal, got string '12.50'" in failed.stdout

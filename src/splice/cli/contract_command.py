@@ -167,11 +167,19 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
-    suites = verification_suites(pacts, VerifyTarget(base_url, states_file, state_url))
+    skipped: list[str] = []
+    target = VerifyTarget(base_url, states_file, state_url)
+    suites = verification_suites(pacts, target, skipped)
+    if skipped:
+        click.echo(
+            f"note: {len(skipped)} message interaction(s) not verified (splice verifies the "
+            "HTTP interactions of a pact; message pacts are not verified yet)",
+            err=True,
+        )
     if not any(suite.testcases for suite in suites):
         raise UsageError(
             "the pacts hold no HTTP interaction to verify",
-            "message interactions are verified by message steps",
+            "splice verifies the HTTP interactions of a pact; message pacts are not verified yet",
         )
     project = _only(project, wanted)
     version, branch = opts.pop("provider_version"), opts.pop("provider_branch")

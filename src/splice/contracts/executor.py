@@ -120,8 +120,9 @@ class PactExecutor:
         interaction = pact.interactions[block.interaction]
         if interaction.kind != "http" or interaction.request is None:
             raise StepError(
-                "message interactions are verified with a message step",
-                "see docs/reference/contracts.md",
+                f"interaction {block.interaction} is a message: the pact step replays HTTP "
+                "interactions",
+                "message pacts are not verified by splice yet",
             )
         client = _client(ctx)
         try:

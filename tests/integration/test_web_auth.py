@@ -105,6 +105,19 @@ def _write_requests(server: Server, tmp_path: Path) -> dict[tuple[str, str], dic
         ("POST", "/api/webhooks"): {"json": {"url": "https://e.test/x", "events": ["run.failed"]}},
         ("DELETE", "/api/webhooks/{hook_id}"): {"url": f"/api/webhooks/{hook_id}"},
         ("GET", "/api/webhooks"): {},  # lists secrets' owners: as guarded as a write
+        ("PUT", "/api/pacts/provider/{provider}/consumer/{consumer}/version/{version}"): {
+            "url": "/api/pacts/provider/p/consumer/c/version/1",
+            "json": {"consumer": {"name": "c"}, "provider": {"name": "p"}, "interactions": []},
+        },
+        (
+            "POST",
+            "/api/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results",
+        ): {
+            "url": "/api/pacts/provider/p/consumer/c/pact-version/"
+            + "0" * 64
+            + "/verification-results",
+            "json": {"success": True, "providerApplicationVersion": "1"},
+        },
     }
 
 

@@ -5,8 +5,11 @@
 - `compare_json`, `compare_xml`, `compare`: requests, responses and messages against what a
   pact expects, every mismatch at its path (`body.items[0].price: expected a decimal, ...`);
 - `model`: requests, responses, messages and bodies in every spelling a pact uses;
-- `pact`: pact files read (located errors) and written (V4);
-- `verify`: a provider held to a pact, interaction by interaction.
+- `pact`, `jsonpos`: pact files read, every problem at its line and column;
+- `verify`, `executor`: a provider held to pacts as suites, a `pact` step per interaction;
+- `consumer`: a Pact V4 file from the stubs of splice's mock that a run exercised;
+- `broker`: pacts, verifications and deployments in the results store, can-i-deploy;
+- `openapi`: pacts, stubs and exchanges checked against OpenAPI documents.
 
 The matching engine is splice's own code, checked against every case of the Pact
 specification's testcases (tests/data/pact-spec); docs/explanation/contracts.md says why.

@@ -411,9 +411,11 @@ def _produce(  # noqa: PLR0917 - private; each argument is one part of the step
     # values are encoded before anything is sent: a value that does not fit its schema
     # fails the step with nothing written
     payloads = []
+    encoded = []
     for index, item in enumerate(items):
         path = f"messages[{index}]." if spec.messages is not None else ""
         wanted = item.encoding(path, spec if spec.messages is not None else None)
+        encoded.append(wanted is not None)
         if wanted is None:
             payloads.append(item.payload())
         elif registry is None:
@@ -458,8 +460,14 @@ def _produce(  # noqa: PLR0917 - private; each argument is one part of the step
                 f"could not produce to {spec.topic!r}: {error.str()}",
                 _produce_hint(error, spec),
             )
+    # the values this step encoded are shown decoded; other bytes as they are
     values = Decoder(ctx, registry) if registry else None
-    return _first([decode(message, topic, prefix, values) for _, _, message in delivered])
+    return _first(
+        [
+            decode(message, topic, prefix, values if encoded[i] else None)
+            for i, _, message in delivered
+        ]
+    )
 
 
 def _produce_hint(error: Any, spec: Produce) -> str | None:

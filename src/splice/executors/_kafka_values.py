@@ -20,6 +20,7 @@ where a test wants the path and the expected type. The framing is five bytes.
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ from splice.errors import StepError
 from splice.executors import _kafka_registry as sr
 from splice.executors._kafka_avro import Mismatch, fit, to_json
 from splice.executors.base import StepContext
-from splice.loader.diagnostics import did_you_mean
 
 INSTALL = "pip install 'splice[kafka]'"
 KINDS = {"avro": "AVRO", "json_schema": "JSON"}  # value key -> the registry's schemaType
@@ -135,13 +135,9 @@ def _version(registry: sr.Registry, subject: str, version: int | str) -> sr.Sche
         return _compiled(registry.version(subject, version))
     except sr.RegistryError as exc:
         if exc.code == sr.SUBJECT_NOT_FOUND:
-            known = registry.subjects()
             raise StepError(
                 f"subject {subject!r} is not in the schema registry at {registry.url}",
-                did_you_mean(subject, known)
-                if known
-                else "give the step `schema:` (registered under the subject on first use), or "
-                "let the system under test register its schema first",
+                _subject_hint(subject, registry.subjects()),
             ) from exc
         if exc.code == sr.VERSION_NOT_FOUND:
             versions = registry.versions(subject)
@@ -150,6 +146,18 @@ def _version(registry: sr.Registry, subject: str, version: int | str) -> sr.Sche
                 f"its versions are {', '.join(map(str, versions))}" if versions else None,
             ) from exc
         raise _refused(registry, exc) from exc
+
+
+def _subject_hint(subject: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(subject, known, n=1, cutoff=0.8)
+    first = f"did you mean {close[0]!r}? " if close else ""
+    if known:
+        shown = ", ".join(repr(s) for s in known[:10]) + (", ..." if len(known) > 10 else "")
+        return f"{first}the registry has {shown}"
+    return (
+        "the registry has no subjects: give the step `schema:` (registered under the "
+        "subject on first use), or let the system under test register its schema first"
+    )
 
 
 def _given(ctx: StepContext, wanted: Encoding) -> tuple[str, str]:

@@ -346,3 +346,50 @@ def test_sigkill_of_splice_leaves_no_registry_behind(tmp_path: Path) -> None:
     while time.monotonic() < deadline and _listening(port):
         time.sleep(0.1)
     assert not _listening(port), "the registry outlived splice"
+
+
+def test_splice_check_finds_values_that_do_not_fit_a_given_schema(tmp_path: Path) -> None:
+    """When the step gives the schema (a file, or inline), loading the suite reports a
+    value that does not fit at its own place in the file, and a schema that is not valid;
+    values with templates are left to the run."""
+    from splice.runner.planner import load_all
+
+    (tmp_path / "order.avsc").write_text(json.dumps(ORDER))
+    suite = tmp_path / "k.splice.yaml"
+    suite.write_text(
+        "name: k\n"
+        "testcases:\n"
+        "  - name: t\n"
+        "    steps:\n"
+        "      - kafka:\n"
+        "          produce: {topic: o, avro: {id: 1, qty: two}, schema: order.avsc}\n"
+        "      - kafka:\n"
+        "          produce:\n"
+        "            topic: o\n"
+        "            schema: {type: object, properties: {n: {type: integer}}}\n"
+        "            messages: [{json_schema: {n: 1}}, {json_schema: {n: x}}]\n"
+        "      - kafka: {produce: {topic: o, avro: {id: 1}, schema: {type: nope}}}\n"
+        "      - kafka: {produce: {topic: o, avro: {id: '{{ x }}', qty: a}, schema: order.avsc}}\n"
+        "      - kafka: {produce: {topic: o, avro: {id: 1}, schema: order.avsc}}\n"
+        "      - kafka: {produce: {topic: o, avro: {id: 1, qty: 1, itemz: []}, schema: order.avsc}}\n"
+    )
+    _, problems = load_all([suite])
+    found = [(p.message, p.span.line, p.span.column) for p in problems if p.span]
+    fit = "the value does not fit the Avro schema shop.Order in order.avsc: "
+    assert found == [
+        (fit + "expected int, got 'two' (text)", 6, 50),
+        (
+            "the value does not fit the JSON Schema in the step's `schema`: "
+            '"x" is not of type "integer"',
+            11,
+            65,
+        ),
+        (
+            "the schema in the step's `schema` is not an Avro schema: "
+            "UnknownType: {'type': 'nope'}",
+            12,
+            60,
+        ),
+        (fit + "missing: the field (int) has no default", 14, 43),
+        (fit + "record shop.Order has no field 'itemz'; did you mean 'items'?", 15, 59),
+    ]

@@ -70,7 +70,7 @@ def test_an_id_out_of_range_is_refused() -> None:
 
 # Avro values --------------------------------------------------------------------------
 def _fit(value: Any, schema: Any = ORDER) -> Any:
-    return fit(fastavro.parse_schema(schema), value, "avro")
+    return fit(fastavro.parse_schema(schema), value, ("avro",))
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_a_value_that_does_not_fit_names_its_path_and_the_expected_type(
 def test_a_fitting_value_gets_its_defaults_and_round_trips() -> None:
     """Missing fields with defaults are filled; fastavro writes it and reads it back."""
     parsed = fastavro.parse_schema(ORDER)
-    prepared = fit(parsed, {"id": 7, "qty": 2, "state": "PAID"}, "avro")
+    prepared = fit(parsed, {"id": 7, "qty": 2, "state": "PAID"}, ("avro",))
     out = io.BytesIO()
     fastavro.schemaless_writer(out, parsed, prepared)
     back = fastavro.schemaless_reader(io.BytesIO(out.getvalue()), parsed, None)
@@ -148,11 +148,11 @@ def test_logical_types_take_and_give_the_same_json_forms() -> None:
     }
     parsed = fastavro.parse_schema(schema)
     out = io.BytesIO()
-    fastavro.schemaless_writer(out, parsed, fit(parsed, value, "avro"))
+    fastavro.schemaless_writer(out, parsed, fit(parsed, value, ("avro",)))
     back = to_json(fastavro.schemaless_reader(io.BytesIO(out.getvalue()), parsed, None))
     assert back == value
     with pytest.raises(Mismatch, match=r"avro.price: expected a decimal with at most 2 digits"):
-        fit(parsed, {**value, "price": "1.005"}, "avro")
+        fit(parsed, {**value, "price": "1.005"}, ("avro",))
 
 
 # the local registry -------------------------------------------------------------------

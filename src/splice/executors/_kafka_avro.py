@@ -41,17 +41,32 @@ _NAMES = {
 class Mismatch(ValueError):
     """A value that does not fit its schema: where, and what is wrong there."""
 
-    def __init__(self, path: str, detail: str) -> None:
-        super().__init__(f"{path}: {detail}")
+    def __init__(self, path: ValuePath, detail: str, *, at_key: bool = False) -> None:
+        super().__init__(f"{dotted(path)}: {detail}")
         self.path = path
         self.detail = detail
+        self.at_key = at_key  # the last part of the path is a key that should not be there
 
 
-def _expected(path: str, expected: str, value: Any) -> Mismatch:
+ValuePath = tuple[str | int, ...]
+
+
+def dotted(path: ValuePath) -> str:
+    """A path as steps write it: `messages[0].avro.items[1].sku`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _expected(path: ValuePath, expected: str, value: Any) -> Mismatch:
     return Mismatch(path, f"expected {expected}, got {_shown(value)}")
 
 
-def fit(schema: Any, value: Any, path: str) -> Any:
+def fit(schema: Any, value: Any, path: ValuePath) -> Any:
     """`value` as fastavro writes it for `schema` (parsed by fastavro.parse_schema);
     Mismatch when it does not fit."""
     return _fit(
@@ -59,7 +74,7 @@ def fit(schema: Any, value: Any, path: str) -> Any:
     )
 
 
-def _fit(schema: Any, value: Any, path: str, named: Mapping[str, Any]) -> Any:
+def _fit(schema: Any, value: Any, path: ValuePath, named: Mapping[str, Any]) -> Any:
     if isinstance(schema, list):
         return _union(schema, value, path, named)
     if isinstance(schema, str):
@@ -82,11 +97,11 @@ def _fit(schema: Any, value: Any, path: str, named: Mapping[str, Any]) -> Any:
     if kind == "array":
         if not isinstance(value, list):
             raise _expected(path, "an array", value)
-        return [_fit(schema["items"], item, f"{path}[{i}]", named) for i, item in enumerate(value)]
+        return [_fit(schema["items"], item, (*path, i), named) for i, item in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _expected(path, "a map (an object)", value)
-        return {k: _fit(schema["values"], v, f"{path}[{k!r}]", named) for k, v in value.items()}
+        return {k: _fit(schema["values"], v, (*path, k), named) for k, v in value.items()}
     if kind == "fixed":
         raw = _latin1(value, path, f"{schema['size']} bytes (fixed {schema['name']})")
         if len(raw) != schema["size"]:
@@ -99,7 +114,9 @@ def _fit(schema: Any, value: Any, path: str, named: Mapping[str, Any]) -> Any:
     return _fit(kind, value, path, named)  # a named type written as {"type": "shop.Item"}
 
 
-def _record(schema: Mapping[str, Any], value: Any, path: str, named: Mapping[str, Any]) -> Any:
+def _record(
+    schema: Mapping[str, Any], value: Any, path: ValuePath, named: Mapping[str, Any]
+) -> Any:
     name = schema["name"]
     if not isinstance(value, dict):
         raise _expected(path, f"an object (record {name})", value)
@@ -108,22 +125,23 @@ def _record(schema: Mapping[str, Any], value: Any, path: str, named: Mapping[str
         if key not in fields:
             hint = did_you_mean(key, list(fields))
             raise Mismatch(
-                f"{path}.{key}",
+                (*path, key),
                 f"record {name} has no field {key!r}" + (f"; {hint}" if hint else ""),
+                at_key=True,
             )
     out = {}
     for field_name, spec in fields.items():
         if field_name in value:
-            out[field_name] = _fit(spec["type"], value[field_name], f"{path}.{field_name}", named)
+            out[field_name] = _fit(spec["type"], value[field_name], (*path, field_name), named)
         elif "default" not in spec:
             raise Mismatch(
-                f"{path}.{field_name}",
+                (*path, field_name),
                 f"missing: the field ({_type_name(spec['type'])}) has no default",
             )
     return out
 
 
-def _union(branches: list[Any], value: Any, path: str, named: Mapping[str, Any]) -> Any:
+def _union(branches: list[Any], value: Any, path: ValuePath, named: Mapping[str, Any]) -> Any:
     inside: list[Mismatch] = []
     for branch in branches:
         try:
@@ -136,7 +154,7 @@ def _union(branches: list[Any], value: Any, path: str, named: Mapping[str, Any])
     raise _expected(path, "one of " + ", ".join(_type_name(b) for b in branches), value)
 
 
-def _primitive(kind: str, value: Any, path: str) -> Any:
+def _primitive(kind: str, value: Any, path: ValuePath) -> Any:
     if kind == "null":
         ok = value is None
     elif kind == "boolean":
@@ -163,7 +181,7 @@ _TIMESTAMPS = frozenset(
 )
 
 
-def _logical(logical: str, schema: Mapping[str, Any], value: Any, path: str) -> Any:
+def _logical(logical: str, schema: Mapping[str, Any], value: Any, path: ValuePath) -> Any:
     """A logical type's value as fastavro takes it, or _NOT_LOGICAL for one it does not
     know (Avro says to use the underlying type then)."""
     kind = schema["type"]
@@ -222,7 +240,7 @@ def _logical(logical: str, schema: Mapping[str, Any], value: Any, path: str) -> 
     return _NOT_LOGICAL
 
 
-def _latin1(value: Any, path: str, expected: str) -> bytes:
+def _latin1(value: Any, path: ValuePath, expected: str) -> bytes:
     if not isinstance(value, str):
         raise _expected(path, expected, value)
     try:

@@ -30,8 +30,8 @@ from typing import Any
 
 from splice.errors import StepError
 from splice.executors import _kafka_registry as sr
-from splice.executors._kafka_avro import Mismatch, fit, to_json
-from splice.executors.base import StepContext
+from splice.executors._kafka_avro import Mismatch, ValuePath, dotted, fit, to_json
+from splice.executors.base import BlockProblem, StepContext
 
 INSTALL = "pip install 'splice[kafka]'"
 KINDS = {"avro": "AVRO", "json_schema": "JSON"}  # value key -> the registry's schemaType
@@ -43,7 +43,7 @@ class Encoding:
 
     key: str  # avro or json_schema
     value: Any
-    path: str  # where the value is in the step: avro, messages[2].json_schema
+    path: ValuePath  # where the value is in the step: ("avro",), ("messages", 2, "json_schema")
     schema: Any = None  # inline (a mapping, or JSON text) or a file path
     subject: str | None = None
     schema_id: int | None = None
@@ -106,7 +106,7 @@ def _schema(ctx: StepContext, registry: sr.Registry, wanted: Encoding, topic: st
             raise _refused(registry, exc) from exc
     if wanted.schema is None:
         return _version(registry, subject, wanted.version or "latest")
-    text, where = _given(ctx, wanted)
+    text, where, compiled = given_schema(ctx.base_dir, wanted)
     try:
         if wanted.register:
             schema_id = registry.register(subject, wanted.kind, text)
@@ -127,6 +127,8 @@ def _schema(ctx: StepContext, registry: sr.Registry, wanted: Encoding, topic: st
             ) from exc
         raise _refused(registry, exc) from exc
     found = registry.schemas.get(schema_id) or registry.remember(schema_id, wanted.kind, text)
+    if found.compiled is None and found.type == wanted.kind:
+        found.compiled = compiled
     return _compiled(found)
 
 
@@ -160,39 +162,58 @@ def _subject_hint(subject: str, known: list[str]) -> str:
     )
 
 
-def _given(ctx: StepContext, wanted: Encoding) -> tuple[str, str]:
-    """The schema a step gives, as compact JSON text, and where it came from."""
+def given_schema(base_dir: Path, wanted: Encoding) -> tuple[str, str, Any]:
+    """The schema a step gives: as compact JSON text, where it came from, compiled."""
     schema, where = wanted.schema, "the step's `schema`"
     if isinstance(schema, str) and not schema.lstrip().startswith(("{", "[", '"')):
-        path = ctx.base_dir / schema
-        where = str(Path(schema))
+        where = schema
         try:
-            schema = path.read_text(encoding="utf-8")
+            schema = (base_dir / schema).read_text(encoding="utf-8")
         except OSError as exc:
             raise StepError(
-                f"cannot read the schema file {schema!r}: {exc.strerror or exc}",
-                f"a schema file's path is relative to the suite's folder ({ctx.base_dir})",
+                f"cannot read the schema file {where!r}: {exc.strerror or exc}",
+                f"a schema file's path is relative to the suite's folder ({base_dir})",
             ) from exc
     if isinstance(schema, str):
         try:
             schema = json.loads(schema)
         except ValueError as exc:
             raise StepError(f"the schema in {where} is not JSON: {exc}") from exc
-    label = "an Avro" if wanted.kind == "AVRO" else "a JSON Schema"
-    problem = _problem(wanted.kind, schema)
-    if problem:
-        raise StepError(f"the schema in {where} is not {label} schema: {problem}")
-    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False), where
-
-
-def _problem(kind: str, schema: Any) -> str | None:
     try:
-        _compile(kind, schema)
+        compiled = _compile(wanted.kind, schema)
     except StepError:
         raise
-    except Exception as exc:  # noqa: BLE001 - fastavro and jsonschema-rs raise several kinds
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return None
+    except Exception as exc:  # fastavro and jsonschema-rs raise several kinds
+        label = "an Avro schema" if wanted.kind == "AVRO" else "a JSON Schema"
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        if type(exc).__name__ not in ("ValueError", "ValidationError", "Exception"):
+            detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        raise StepError(f"the schema in {where} is not {label}: {detail}") from exc
+    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False), where, compiled
+
+
+def check(base_dir: Path, wanted: Encoding) -> BlockProblem | None:
+    """At load time, with the schema the step gives: the first problem, or None. The
+    caller leaves out values with templates."""
+    try:
+        _, where, compiled = given_schema(base_dir, wanted)
+    except StepError as exc:
+        return BlockProblem((*wanted.path[:-1], "schema"), exc.message, exc.hint)
+    try:
+        if wanted.kind == "AVRO":
+            fit(compiled, wanted.value, wanted.path)
+            return None
+        problem = json_mismatch(compiled, wanted.value, wanted.path)
+    except Mismatch as exc:
+        problem = exc
+    if problem is None:
+        return None
+    label = f"the Avro schema {_name(compiled)}" if wanted.kind == "AVRO" else "the JSON Schema"
+    return BlockProblem(
+        problem.path,
+        f"the value does not fit {label} in {where}: {problem.detail}",
+        key=problem.at_key,
+    )
 
 
 def _compiled(schema: sr.Schema) -> sr.Schema:
@@ -229,22 +250,25 @@ def _avro(schema: sr.Schema, wanted: Encoding) -> bytes:
     try:
         _fastavro().schemaless_writer(out, parsed, prepared)
     except Exception as exc:  # what the walk above did not foresee
-        raise StepError(f"{wanted.path} could not be written as Avro: {exc}") from exc
+        raise StepError(f"{dotted(wanted.path)} could not be written as Avro: {exc}") from exc
     return out.getvalue()
 
 
 def _check_json(schema: sr.Schema, wanted: Encoding) -> None:
-    errors = list(islice(schema.compiled.iter_errors(wanted.value), 1))
+    problem = json_mismatch(schema.compiled, wanted.value, wanted.path)
+    if problem is not None:
+        raise StepError(
+            f"the value does not fit the JSON Schema (id {schema.id}): {problem}",
+            "compare the value with the schema",
+        )
+
+
+def json_mismatch(validator: Any, value: Any, path: ValuePath) -> Mismatch | None:
+    """The first place where `value` does not fit a JSON Schema, or None."""
+    errors = list(islice(validator.iter_errors(value), 1))
     if not errors:
-        return
-    error = errors[0]
-    where = wanted.path + "".join(
-        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.instance_path
-    )
-    raise StepError(
-        f"the value does not fit the JSON Schema (id {schema.id}): {where}: {error.message}",
-        "compare the value with the schema",
-    )
+        return None
+    return Mismatch((*path, *errors[0].instance_path), errors[0].message)
 
 
 def _name(parsed: Any) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -30,10 +31,12 @@ from pydantic import Field, field_validator, model_validator
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
 from splice.executors import _messages as m
+from splice.executors._kafka_avro import ValuePath
 from splice.executors._kafka_consume import Outcome, Wanted, consume, decode
 from splice.executors._kafka_groups import describe as describe_group
 from splice.executors._kafka_values import Decoder, Encoding, encode, no_registry
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors._kafka_values import check as check_value
+from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.templating import is_template
@@ -86,7 +89,7 @@ class Message(Block):
                 ) from exc
         return self
 
-    def encoding(self, path: str, defaults: Message | None = None) -> Encoding | None:
+    def encoding(self, path: ValuePath, defaults: Message | None = None) -> Encoding | None:
         """How an `avro`/`json_schema` value is written (None for the other values);
         `defaults` gives the schema keys this message does not set itself."""
         key = next((k for k in ("avro", "json_schema") if k in self.model_fields_set), None)
@@ -97,7 +100,7 @@ class Message(Block):
         return Encoding(
             key=key,
             value=getattr(self, key),
-            path=f"{path}{key}",
+            path=(*path, key),
             schema=source.schema_,
             subject=source.subject,
             schema_id=source.schema_id,
@@ -129,7 +132,7 @@ class Produce(Message):
             given = {k for k in _SCHEMA_KEYS if k in self.model_fields_set}
             if given:
                 _schema_source(self)
-                if not any(m.encoding("") for m in self.messages):
+                if not any(m.encoding(()) for m in self.messages):
                     raise HintedValueError(
                         f"{', '.join(f'`{_key(k)}`' for k in sorted(given))} describe the schema "
                         "of `avro` or `json_schema` values, and no message has one"
@@ -296,6 +299,33 @@ class KafkaExecutor:
                 return f"kafka {op} {target or ''}".strip()
         return "kafka"
 
+    @staticmethod
+    def check(block: dict[str, Any], base_dir: Path) -> list[BlockProblem]:
+        """At load time, for `avro`/`json_schema` values whose schema the step gives
+        (inline or a file): the schema is valid and the value fits it. Values and
+        schemas with templates are left to the run."""
+        produce = block.get("produce")
+        if not isinstance(produce, dict) or _templated(produce):
+            return []
+        try:
+            spec = KafkaBlock.model_validate(block).produce
+        except ValueError:
+            return []
+        assert spec is not None
+        if spec.messages is None:
+            items: list[tuple[ValuePath, Message]] = [(("produce",), spec)]
+        else:
+            items = [(("produce", "messages", i), m) for i, m in enumerate(spec.messages)]
+        found = []
+        for path, item in items:
+            wanted = item.encoding(path, spec if spec.messages is not None else None)
+            if wanted is None or wanted.schema is None:
+                continue
+            problem = check_value(base_dir, wanted)
+            if problem is not None:
+                found.append(problem)
+        return found
+
     def execute(self, block: KafkaBlock, ctx: StepContext) -> StepOutput:
         where = m.target(
             ctx, block.service, block.url, ("kafka", "kafkas"), "Kafka", use_prefix=block.prefix
@@ -351,6 +381,14 @@ class KafkaExecutor:
         if result.get("messages"):
             response["messages"] = [_brief(x) for x in result["messages"][:3]]
         return StepOutput(result, request, response)
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_templated(k) or _templated(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return isinstance(value, str) and is_template(value)
 
 
 def _registry_url(block: KafkaBlock, service: Any) -> str | None:
@@ -413,7 +451,7 @@ def _produce(  # noqa: PLR0917 - private; each argument is one part of the step
     payloads = []
     encoded = []
     for index, item in enumerate(items):
-        path = f"messages[{index}]." if spec.messages is not None else ""
+        path: ValuePath = ("messages", index) if spec.messages is not None else ()
         wanted = item.encoding(path, spec if spec.messages is not None else None)
         encoded.append(wanted is not None)
         if wanted is None:

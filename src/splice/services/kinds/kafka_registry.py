@@ -56,6 +56,9 @@ class LocalRegistry:
                 proc=self.proc,
                 log_path=self.log_path,
                 hint="read the schema registry's log above",
+                # it is ready ~50 ms after it is spawned: look often, not at 65 then 103 ms
+                interval=0.002,
+                max_interval=0.01,
             )
         except BaseException:
             self.stop()

@@ -393,3 +393,26 @@ def test_splice_check_finds_values_that_do_not_fit_a_given_schema(tmp_path: Path
         (fit + "missing: the field (int) has no default", 14, 43),
         (fit + "record shop.Order has no field 'itemz'; did you mean 'items'?", 15, 59),
     ]
+
+
+def test_the_registry_reads_chunked_bodies_and_keeps_connections(bus: Environment) -> None:
+    """On one connection: a chunked POST registers a schema, a HEAD answers without a
+    body, and a malformed request line is refused with 400 and the connection closed."""
+    port = urlsplit(_url(bus)).port or 0
+    body = json.dumps({"schema": '"string"'}).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(
+            b"POST /subjects/chunked-value/versions HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked
+        )
+        first = conn.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b'"id": ' in first
+        conn.sendall(b"HEAD /subjects HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = conn.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+        conn.sendall(b"NONSENSE\r\n\r\n")
+        bad = conn.recv(65536)
+        assert bad.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert conn.recv(65536) == b""  # closed

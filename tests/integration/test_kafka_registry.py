@@ -370,6 +370,7 @@ def test_splice_check_finds_values_that_do_not_fit_a_given_schema(tmp_path: Path
         "            messages: [{json_schema: {n: 1}}, {json_schema: {n: x}}]\n"
         "      - kafka: {produce: {topic: o, avro: {id: 1}, schema: {type: nope}}}\n"
         "      - kafka: {produce: {topic: o, avro: {id: '{{ x }}', qty: a}, schema: order.avsc}}\n"
+        "      - kafka: {produce: {topic: o, key: '{{ k }}', avro: {id: 1, qty: b}, schema: order.avsc}}\n"
         "      - kafka: {produce: {topic: o, avro: {id: 1}, schema: order.avsc}}\n"
         "      - kafka: {produce: {topic: o, avro: {id: 1, qty: 1, itemz: []}, schema: order.avsc}}\n"
     )
@@ -390,8 +391,9 @@ def test_splice_check_finds_values_that_do_not_fit_a_given_schema(tmp_path: Path
             12,
             60,
         ),
-        (fit + "missing: the field (int) has no default", 14, 43),
-        (fit + "record shop.Order has no field 'itemz'; did you mean 'items'?", 15, 59),
+        (fit + "expected int, got 'b' (text)", 14, 72),
+        (fit + "missing: the field (int) has no default", 15, 43),
+        (fit + "record shop.Order has no field 'itemz'; did you mean 'items'?", 16, 59),
     ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -304,8 +305,7 @@ class KafkaExecutor:
         """At load time, for `avro`/`json_schema` values whose schema the step gives
         (inline or a file): the schema is valid and the value fits it. Values and
         schemas with templates are left to the run."""
-        produce = block.get("produce")
-        if not isinstance(produce, dict) or _templated(produce):
+        if not isinstance(block.get("produce"), dict):
             return []
         try:
             spec = KafkaBlock.model_validate(block).produce
@@ -320,6 +320,8 @@ class KafkaExecutor:
         for path, item in items:
             wanted = item.encoding(path, spec if spec.messages is not None else None)
             if wanted is None or wanted.schema is None:
+                continue
+            if _templated(wanted.value) or _templated(wanted.schema):
                 continue
             problem = check_value(base_dir, wanted)
             if problem is not None:
@@ -397,7 +399,7 @@ def _registry_url(block: KafkaBlock, service: Any) -> str | None:
         return None
     if isinstance(block.schema_registry, str):
         return block.schema_registry.rstrip("/")
-    found = service.get("schema_registry_url") if isinstance(service, dict) else None
+    found = service.get("schema_registry_url") if isinstance(service, Mapping) else None
     return str(found) if found else None
 
 

@@ -26,12 +26,13 @@ from splice.reporting.json_report import write_json
 from splice.reporting.junit import write_junit
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
+from splice.runner.events import RunListener
 from splice.runner.run import Runner, RunOptions
 
 WAIT = 60.0  # seconds: generous, the machine may be loaded
 
 
-class _Finished:
+class _Finished(RunListener):
     """Counts the testcases the bus reports finished (what the store records)."""
 
     def __init__(self) -> None:

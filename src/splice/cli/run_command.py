@@ -98,13 +98,13 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     if recording is not None:
         masker.add_all(recording.secrets)
     runner = Runner(selected, options, bus, masker)
-    from splice.cli.interrupts import DEFAULT_GRACE, Interrupts
+    from splice.runner.interrupts import DEFAULT_GRACE, Interrupts
 
     grace = opts.get("term_grace")
     try:
         with (
             _debug_log(opts["verbose"] >= 2, runner.masker.text),
-            Interrupts(runner, DEFAULT_GRACE if grace is None else grace),
+            Interrupts(runner.control, DEFAULT_GRACE if grace is None else grace),
         ):
             return _run_with_services(project, runner, console, recording, opts)
     except KeyboardInterrupt:  # before the run started: the services did not all start
@@ -182,7 +182,6 @@ def _run_with_services(
             print_serialised(active, runner.suites, runner.options.jobs, err)
             runner.options.builtins = active.builtins
             runner.options.hooks = active.hooks
-            runner.options.environment = active.environment
             runner.result.services = runner.masker.mask(active.summary)
             console.service_logs, console.masker = active.logs, runner.masker
             console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id

@@ -74,7 +74,6 @@ class StepContext:
     base_dir: Path  # folder of the suite file: relative paths in a block resolve here
     timeout: float | None = None  # seconds; executors must honour it
     cancelled: threading.Event = field(default_factory=threading.Event)
-    environment: Any = None  # the running services (set once services exist)
     # announce started process groups (`watch_group(pgid)`, `forget_group(pgid)`) so
     # they are killed even if splice is killed; None when nobody tracks them
     processes: Any = None

@@ -27,6 +27,7 @@ from splice.model.results import (
 )
 from splice.reporting.diagnostics import display_path, where
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
+from splice.runner.events import RunListener
 
 _STYLE = {
     Status.PASSED: ("✓", "green"),
@@ -44,7 +45,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-class ConsoleReporter:
+class ConsoleReporter(RunListener):
     """A run listener that writes to a rich Console; `verbose` lists every step."""
 
     def __init__(self, console: Console | None = None, verbose: int = 0, quiet: bool = False):

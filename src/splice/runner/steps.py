@@ -42,7 +42,6 @@ class StepEnv:
     # instead of `cancelled`, so they run to their end (under their own timeouts)
     forced: Any = field(default_factory=threading.Event)
     templates: dict[str, StepTemplate] = field(default_factory=dict)
-    environment: Any = None
     processes: Any = None  # LazyReaper of the run
     on_step: Callable[[StepResult], None] = lambda _step: None
     name_prefix: str = ""
@@ -153,7 +152,6 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             base_dir=env.base_dir,
             timeout=step.timeout,
             cancelled=env.cancelled,
-            environment=env.environment,
             processes=env.processes,
             expect=step.expect,
         )
@@ -322,7 +320,6 @@ def _run_template_step(
         cancelled=env.cancelled,
         forced=env.forced,
         templates=env.templates,
-        environment=env.environment,
         processes=env.processes,
         on_step=env.on_step,
         name_prefix=f"{env.name_prefix}{template.name} › ",

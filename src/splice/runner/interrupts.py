@@ -1,14 +1,16 @@
-"""SIGINT and SIGTERM during `splice run`.
+"""SIGINT and SIGTERM while splice runs suites: under `splice run`, the pytest plugin and
+`splice.run` alike (each installs `Interrupts` around its run, from the main thread).
 
-The first signal stops the run cleanly (`Runner.interrupt`): the running test step is
+The first signal stops the run cleanly (`RunControl.interrupt`): the running test step is
 cancelled, setup and teardown steps run to their end, the reports are written and the run is
 stored as `interrupted`; the exit code is 130. A second signal exits at once
-(`Runner.force`); so does the end of SIGTERM's grace period, since whoever sent SIGTERM (CI
+(`RunControl.force`); so does the end of SIGTERM's grace period, since whoever sent SIGTERM (CI
 cancelling a job, `timeout`, Kubernetes) follows it with SIGKILL. A forced exit skips the
 rest of the teardowns and the reports; the reaper still stops every service and command.
 
-Before the run starts (services starting) the first signal aborts the start-up at once, as
-a plain Ctrl-C would; the services that did start are stopped on the way out.
+Before steps run (`RunControl.started` not set: services starting, or in pytest a test
+that is not a splice suite's) the first signal raises KeyboardInterrupt at once, as a plain
+Ctrl-C would; the services that did start are stopped on the way out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from splice.runner.run import Runner
+from splice.runner.control import RunControl
 
 GRACE_ENV = "SPLICE_TERM_GRACE"  # or `--term-grace SECONDS`
 DEFAULT_GRACE = 20.0  # seconds: below Kubernetes' default 30 s before its SIGKILL
@@ -31,8 +33,8 @@ def _seconds(value: float) -> str:
 class Interrupts:
     """Installs the handlers for the duration of a `with` block (main thread only)."""
 
-    def __init__(self, runner: Runner, grace: float) -> None:
-        self.runner = runner
+    def __init__(self, control: RunControl, grace: float) -> None:
+        self.control = control
         self.grace = grace
         self._signals = 0
         self._previous: dict[int, Any] = {}
@@ -65,7 +67,7 @@ class Interrupts:
         self._signals += 1
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         if self._signals > 1:
-            self.runner.force(f"second {name}" if name == "Ctrl-C" else f"{name} again")
+            self.control.force(f"second {name}" if name == "Ctrl-C" else f"{name} again")
         if signum == signal.SIGTERM:
             self._timer = threading.Timer(self.grace, self._grace_over)
             self._timer.daemon = True
@@ -76,9 +78,9 @@ class Interrupts:
             )
         else:
             then = "press Ctrl-C again to force an exit"
-        if not self.runner.started.is_set():
+        if not self.control.started.is_set():
             raise KeyboardInterrupt  # still starting services: give up on them at once
-        self.runner.interrupt(name, then)
+        self.control.interrupt(name, then)
 
     def _grace_over(self) -> None:
-        self.runner.force(f"SIGTERM grace period of {_seconds(self.grace)} over")
+        self.control.force(f"SIGTERM grace period of {_seconds(self.grace)} over")

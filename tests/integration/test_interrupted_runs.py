@@ -24,9 +24,8 @@ from splice.reporting.console import ConsoleReporter
 from splice.reporting.html import write_html
 from splice.reporting.json_report import write_json
 from splice.reporting.junit import write_junit
-from splice.runner.events import EventBus
+from splice.runner.events import EventBus, RunListener
 from splice.runner.planner import load_all
-from splice.runner.events import RunListener
 from splice.runner.run import Runner, RunOptions
 
 WAIT = 60.0  # seconds: generous, the machine may be loaded

@@ -25,7 +25,7 @@ from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.store import Store, StoreError, resolve_url
 from splice.store import schema as t
-from splice.store.attach import attach
+from splice.store.attach import StoreOptions, attach
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def _run(folder: Path, store_url: str, **external: Any) -> tuple[Any, Any]:
     suites, problems = load_all(sorted(folder.glob("*.splice.yaml")))
     assert not problems
     bus = EventBus()
-    recording = attach(bus, folder, "shop", {"store": store_url}, warn=pytest.fail)
+    recording = attach(bus, folder, "shop", StoreOptions(store=store_url), warn=pytest.fail)
     options = RunOptions(external=external, secret_names={"token"} & set(external))
     result = Runner(suites, options, bus).run()
     recording.finish(result)
@@ -214,12 +214,12 @@ from pathlib import Path
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.store.attach import attach
+from splice.store.attach import StoreOptions, attach
 
 folder = Path(sys.argv[1])
 suites, _ = load_all(sorted(folder.glob("*.splice.yaml")))
 bus = EventBus()
-recording = attach(bus, folder, "shop", {"store": sys.argv[2]}, warn=print)
+recording = attach(bus, folder, "shop", StoreOptions(store=sys.argv[2]), warn=print)
 result = Runner(suites, RunOptions(), bus).run()
 recording.finish(result)
 print("exit", result.status.value, flush=True)

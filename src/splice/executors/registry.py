@@ -31,12 +31,23 @@ class PluginError(SpliceError):
     """A plugin could not be loaded or does not implement the executor API."""
 
 
+_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
+
+
 @functools.cache
-def _targets() -> dict[str, str]:
-    targets = dict(_BUILTIN)
+def _targets() -> dict[str, Any]:
+    targets: dict[str, Any] = dict(_BUILTIN)
     for ep in entry_points(group=GROUP):
         targets[ep.name] = ep.value
+    targets.update(_REGISTERED)
     return targets
+
+
+def register(name: str, target: str | type) -> None:
+    """Make the executor `target` (a class, or "module:Class") the step kind `name`, as an
+    entry point of the group `splice.executors` would (for a program that embeds splice)."""
+    _REGISTERED[name] = target
+    reset()
 
 
 def names() -> list[str]:
@@ -48,10 +59,8 @@ def names() -> list[str]:
 def get(name: str) -> type[Executor]:
     """The executor class registered under `name`; KeyError when none is."""
     target = _targets()[name]
-    module_name, _, attr = target.partition(":")
     try:
-        module = __import__(module_name, fromlist=[attr or "_"])
-        cls: Any = getattr(module, attr) if attr else module
+        cls: Any = target if not isinstance(target, str) else _load(target)
     except Exception as exc:
         raise PluginError(f"executor {name!r} ({target}) failed to load: {exc}") from exc
     missing = [a for a in ("block_model", "result_fields", "execute") if not hasattr(cls, a)]
@@ -78,3 +87,9 @@ def reset() -> None:
     _targets.cache_clear()
     get.cache_clear()
     instance.cache_clear()
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = __import__(module_name, fromlist=[attr or "_"])
+    return getattr(module, attr) if attr else module

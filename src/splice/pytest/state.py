@@ -166,8 +166,8 @@ def _load_project(path: Path | None) -> tuple[Project | None, str | None]:
 def _external(config: pytest.Config) -> tuple[dict[str, Any], set[str]]:
     """The variables of `--splice-var`, `--splice-var-file` and the environment, and the
     names `--splice-secret` and the project's `secrets:` mark secret."""
-    from splice.cli.options import external_vars
     from splice.errors import SpliceError
+    from splice.runner.inputs import external_vars
 
     try:
         ext = external_vars(

@@ -30,6 +30,7 @@ from splice.model.results import (
     RUN_INTERRUPTED,
     AttemptResult,
     Failure,
+    FailureKind,
     RunResult,
     Status,
     StepResult,
@@ -249,7 +250,7 @@ def _setup_blocker(sr: SuiteResult, cwd: Path) -> StepResult:
     where = f" at {step.location.shown(cwd)}" if step.location else ""
     why = step.failures[0].message if step.failures else step.status.value
     first = Failure(
-        "suite setup",
+        FailureKind.SUITE_SETUP,
         f"not run: the suite setup failed{where}: step {step.name!r}: {why}",
         hint="fix the suite's setup: none of its testcases ran",
     )

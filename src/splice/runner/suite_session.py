@@ -20,7 +20,7 @@ from typing import Any
 
 from splice.executors.base import TestcaseSession
 from splice.masking import Masker
-from splice.model.results import Failure, Phase, Status, StepResult, TestcaseResult
+from splice.model.results import Failure, FailureKind, Phase, Status, StepResult, TestcaseResult
 from splice.model.suite import Suite, Testcase
 from splice.runner.control import RunControl
 from splice.runner.hooks import AttemptHook
@@ -93,7 +93,7 @@ class SuiteSession:
         try:
             layer(self.variables, suite.vars, self.external)
         except TemplateFailure as exc:
-            failure = Failure("error", exc.message, hint=exc.hint)
+            failure = Failure(FailureKind.ERROR, exc.message, hint=exc.hint)
             step = StepResult(
                 0, "suite vars", "vars", Phase.SETUP, Status.ERROR, suite.span, failures=[failure]
             )

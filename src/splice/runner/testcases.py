@@ -11,7 +11,15 @@ from typing import Any
 from splice.errors import SpliceError
 from splice.executors.base import TestcaseSession
 from splice.masking import Masker
-from splice.model.results import AttemptResult, Failure, Phase, Status, StepResult, TestcaseResult
+from splice.model.results import (
+    AttemptResult,
+    Failure,
+    FailureKind,
+    Phase,
+    Status,
+    StepResult,
+    TestcaseResult,
+)
 from splice.model.suite import Step, Suite, Testcase
 from splice.runner.hooks import AttemptHook
 from splice.runner.scope import layer
@@ -95,7 +103,7 @@ def run_testcase(
                 Phase.SETUP,
                 Status.ERROR,
                 testcase.span,
-                failures=[Failure("error", exc.message, hint=exc.hint)],
+                failures=[Failure(FailureKind.ERROR, exc.message, hint=exc.hint)],
             )
         )
         result.attempts.append(attempt)
@@ -164,7 +172,9 @@ def _attempt(
                     Phase.SETUP,
                     Status.ERROR,
                     testcase.span,
-                    failures=[Failure("error", str(exc), hint=getattr(exc, "hint", None))],
+                    failures=[
+                        Failure(FailureKind.ERROR, str(exc), hint=getattr(exc, "hint", None))
+                    ],
                 )
             )
         except TemplateFailure as exc:
@@ -176,7 +186,7 @@ def _attempt(
                     Phase.SETUP,
                     Status.ERROR,
                     testcase.span,
-                    failures=[Failure("error", exc.message, hint=exc.hint)],
+                    failures=[Failure(FailureKind.ERROR, exc.message, hint=exc.hint)],
                 )
             )
         else:
@@ -204,7 +214,9 @@ def _attempt(
                         Phase.TEARDOWN,
                         Status.ERROR,
                         testcase.span,
-                        failures=[Failure("error", str(exc), hint=getattr(exc, "hint", None))],
+                        failures=[
+                            Failure(FailureKind.ERROR, str(exc), hint=getattr(exc, "hint", None))
+                        ],
                     )
                 )
     attempt.status = _attempt_status(attempt, testcase, state)

@@ -30,12 +30,23 @@ class KindError(SpliceError):
     """A service-kind plugin could not be loaded or does not implement the API."""
 
 
+_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
+
+
 @functools.cache
-def _targets() -> dict[str, str]:
-    targets = dict(_BUILTIN)
+def _targets() -> dict[str, Any]:
+    targets: dict[str, Any] = dict(_BUILTIN)
     for ep in entry_points(group=GROUP):
         targets[ep.name] = ep.value
+    targets.update(_REGISTERED)
     return targets
+
+
+def register(name: str, target: str | type) -> None:
+    """Make the service kind `target` (a class, or "module:Class") the kind `name`, as an
+    entry point of the group `splice.services` would (for a program that embeds splice)."""
+    _REGISTERED[name] = target
+    reset()
 
 
 def names() -> list[str]:
@@ -46,10 +57,8 @@ def names() -> list[str]:
 def get(name: str) -> ServiceKind:
     """The kind registered under `name` (one shared instance); KeyError when none is."""
     target = _targets()[name]
-    module_name, _, attr = target.partition(":")
     try:
-        module = __import__(module_name, fromlist=[attr or "_"])
-        cls: Any = getattr(module, attr)
+        cls: Any = target if not isinstance(target, str) else _load(target)
     except Exception as exc:
         raise KindError(f"service kind {name!r} ({target}) failed to load: {exc}") from exc
     missing = [a for a in ("settings_model", "providers", "start_local") if not hasattr(cls, a)]
@@ -64,3 +73,9 @@ def get(name: str) -> ServiceKind:
 def reset() -> None:
     _targets.cache_clear()
     get.cache_clear()
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = __import__(module_name, fromlist=[attr or "_"])
+    return getattr(module, attr) if attr else module

@@ -1,9 +1,9 @@
-"""Command-line values into run inputs: `--var`, `--var-file`, report paths."""
+"""Run inputs of every front end: variables from the environment, var files and
+`NAME=VALUE` pairs (`splice run --var`, pytest's `--splice-var`, `splice.run(vars=...)`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from splice.errors import SuiteError, UsageError
 from splice.loader.yaml_source import read_yaml
@@ -42,7 +42,3 @@ def external_vars(
         ext.cli[name] = value
     ext.secrets = set(secrets)
     return ext
-
-
-def merged(ext: ExternalVars) -> dict[str, Any]:
-    return ext.merged()

@@ -83,15 +83,14 @@ def check(
     vars: Mapping[str, Any] | None = None,
     var_files: Sequence[StrPath] = (),
 ) -> list[Diagnostic]:
-    """Validate suites and the project file without running anything; the problems found
+    """Validate the project file and suites without running anything; the problems found
     (empty when there are none), each with its file, line, column and hint.
 
-    Raises `UsageError` when no suite is found, `SuiteError` when the project file or a
-    var file itself is broken."""
+    Raises `UsageError` when no suite is found, `SuiteError` when a var file is broken."""
     ext = external_vars((), tuple(str(f) for f in var_files), ())
     ext.cli.update(vars or {})
-    found = find_project(project)
     try:
+        found = find_project(project)
         load_suites(paths, found, ext.merged())
     except SuiteError as exc:
         return list(exc.diagnostics)

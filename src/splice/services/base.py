@@ -14,12 +14,15 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from splice.errors import SpliceError
 from splice.masking import Masker
+
+if TYPE_CHECKING:
+    from splice.services.resources import Resources
 
 
 class Settings(BaseModel):
@@ -109,7 +112,7 @@ class StartContext:
     run_dir: Path  # private temporary folder for this service (data, sockets, logs)
     cache_dir: Path  # survives between runs: initialised clusters and the like
     log_path: Path
-    resources: Any  # splice.services.resources.Resources: ports, process tracking
+    resources: Resources  # free ports (`port()`), processes started and stopped (`spawn`, `stop`)
     vars: Mapping[str, Any]  # `services.*` of the services started before, for templates
     cancelled: threading.Event = field(default_factory=threading.Event)
     # the run's secrets: a kind that hands data to a process of its own (the mock's

@@ -32,11 +32,10 @@ from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.services.base import ServiceSpec, StartContext
-from splice.services.environment import cache_root
 from splice.services.kinds import kafka_brokers, kafka_protocol
 from splice.services.reaper import Reaper
 from splice.services.registry import get
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 
 READY_TARGET = 0.100
 ROUND_TRIP_TARGET = 0.020

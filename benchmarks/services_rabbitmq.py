@@ -27,12 +27,11 @@ from benchmarks.common import Table, ms
 from splice.executors.amqp import AmqpBlock, AmqpExecutor
 from splice.executors.base import StepContext, TestcaseSession
 from splice.services.base import RunningService, ServiceSpec, StartContext
-from splice.services.environment import cache_root
 from splice.services.kinds import rabbitmq_admin, rabbitmq_install
 from splice.services.kinds.rabbitmq_client import handshake
 from splice.services.reaper import Reaper
 from splice.services.registry import get
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 
 COMMAND = ".venv/bin/python -m benchmarks.services_rabbitmq"
 STARTS = 3

@@ -66,7 +66,7 @@ def _project(services: str, schema: str = SCHEMA) -> Iterator[Any]:
 
 def _start_time(project: Any, cache: Path | None = None) -> float:
     """Seconds `Environment.start()` takes (the reaper is started before the clock)."""
-    from splice.services.environment import Environment
+    from splice.environment.services import Environment
 
     saved = os.environ.get("SPLICE_CACHE_DIR")
     if cache is not None:
@@ -103,8 +103,8 @@ def _warm(project: Any, runs: int) -> float:
 # PostgreSQL's own processes, outside splice: for the stop and peer measurements ------------
 def _cluster() -> tuple[Any, Path, str | None]:
     from splice.services.credentials import service_password
-    from splice.services.environment import cache_root
     from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cluster
+    from splice.services.resources import cache_root
 
     binaries = postgres_binaries.find("bench", None)
     user = postgres_cache.server_user(postgres_cluster.RUN_AS)
@@ -320,11 +320,11 @@ def _each(fn: Callable[[], None], runs: int, gap: float = 0.0) -> float:
 
 
 def _isolation(kind_name: str, schema: str, runs: int) -> dict[str, float]:
-    from splice.data.manager import DataManager
+    from splice.environment.isolation import DataManager
+    from splice.environment.services import Environment
     from splice.executors.base import StepContext, TestcaseSession
     from splice.executors.sql import SqlBlock, SqlExecutor
     from splice.services import registry
-    from splice.services.environment import Environment
 
     service = "{kind: %s, init: [schema.sql], isolation: %s}"
     text = f"""

@@ -37,8 +37,8 @@ _EXPORTS = {
     "Settings": "splice.services.base",
     "StartContext": "splice.services.base",
     # validation helpers: errors as good as the built-ins'
-    "HintedValueError": "splice.loader.diagnostics",
-    "did_you_mean": "splice.loader.diagnostics",
+    "HintedValueError": "splice.source.validation",
+    "did_you_mean": "splice.source.validation",
     "parse_duration": "splice.model.durations",
 }
 
@@ -77,7 +77,6 @@ if TYPE_CHECKING:
         StepOutput,
         TestcaseSession,
     )
-    from splice.loader.diagnostics import HintedValueError, did_you_mean
     from splice.model.durations import parse_duration
     from splice.services.base import (
         Endpoint,
@@ -88,6 +87,7 @@ if TYPE_CHECKING:
         Settings,
         StartContext,
     )
+    from splice.source.validation import HintedValueError, did_you_mean
 
 
 def register_executor(name: str, executor: str | type) -> None:

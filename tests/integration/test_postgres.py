@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.model.results import Status
 from splice.project.loader import load_project
@@ -25,7 +26,6 @@ from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.services import registry
 from splice.services.base import ServiceError
-from splice.services.environment import Environment
 from splice.services.kinds.postgres_data import live
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import redis
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError, SuiteError
 from splice.executors.base import StepContext, TestcaseSession
 from splice.executors.redis import RedisBlock, RedisExecutor
@@ -23,7 +24,6 @@ from splice.model.results import Status
 from splice.project.loader import load_project
 from splice.services import registry
 from splice.services.base import ServiceError
-from splice.services.environment import Environment
 from splice.services.kinds import _binary_server
 from splice.services.kinds.redis import ping
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.services.environment import cache_root
+from splice.services.resources import cache_root
 from splice.store import Store, tokens, webhooks
 from splice.store.delivery import Dispatcher
 from splice.web import create_app

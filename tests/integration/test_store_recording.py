@@ -58,8 +58,8 @@ def postgres() -> Iterator[str]:
     pytest.importorskip(
         "splice.services.kinds.postgres", reason="the postgres kind is not written yet"
     )
+    from splice.environment.services import Environment
     from splice.project.loader import load_project
-    from splice.services.environment import Environment
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"splice-store-pg-{uuid.uuid4().hex[:8]}"
     folder.mkdir()

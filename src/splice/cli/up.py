@@ -128,9 +128,9 @@ def status(project: Project, console: Console) -> int:
     """Each service of the running `splice up`, checked the way its readiness is declared
     (`services.health`); problems in full below the table. 0 when all are up."""
     from splice.cli.services import print_service_error
+    from splice.environment.services import rendered_spec
     from splice.services import health
     from splice.services.base import ServiceError
-    from splice.services.environment import rendered_spec
 
     state = read_state(project)
     if state is None:

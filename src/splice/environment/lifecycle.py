@@ -4,9 +4,9 @@
 `splice up`, the pytest plugin, `splice.run`, `splice.open_environment`):
 
 1. reuse the project's running `splice up` when it has every service (unless told not
-   to), or start the services in dependency order (`services.environment.Environment`);
+   to), or start the services in dependency order (`environment.services.Environment`);
 2. prepare the data: migrations, fixtures, then each service's isolation
-   (`data.manager.DataManager`, which also isolates each testcase attempt);
+   (`environment.isolation.DataManager`, which also isolates each testcase attempt);
 3. collect secrets: each service's password and declared secret settings go to the
    masker, which masks the logs when they are kept and the errors when they are raised;
 4. describe readiness: `summary` (name, kind, provider, URL, start time of each service)
@@ -28,15 +28,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from splice.data.manager import DataManager
-from splice.data.slots import Serialised
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
+from splice.environment.slots import Serialised
 from splice.environment.up_state import ReusedEnvironment, reuse_up_environment
 from splice.masking import Masker
 from splice.model.suite import Suite
 from splice.project.model import DataPlan, Project
 from splice.runner.hooks import AttemptHook
 from splice.services.base import RunningService, ServiceError
-from splice.services.environment import Environment
 from splice.services.logs import keep_logs
 
 LOGS_DIR = Path(".splice") / "logs"  # in the project's root

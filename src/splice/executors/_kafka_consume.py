@@ -19,7 +19,7 @@ from typing import Any
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
 from splice.executors.base import StepContext
-from splice.loader.diagnostics import did_you_mean
+from splice.source.validation import did_you_mean
 from splice.templating import TemplateFailure, render
 
 # result fields that describe one message: `expect` on these picks the messages

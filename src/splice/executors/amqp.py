@@ -25,10 +25,10 @@ from pydantic import Field, model_validator
 from splice.errors import StepError, StepInterrupted
 from splice.executors import _messages as m
 from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
 from splice.services.kinds import rabbitmq_messages as msgs
 from splice.services.kinds import rabbitmq_topology as topology
 from splice.services.kinds.rabbitmq_client import AmqpProblem, channel_problem, pika_module
+from splice.source.validation import HintedValueError
 
 _OPERATIONS = ("declare", "publish", "consume", "get", "purge", "subscribe")
 _SENDS = ("body", "json_", "headers", "properties", "mandatory")

@@ -23,8 +23,8 @@ from pydantic import field_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 
 _KEEP = 64 * 1024  # characters of stdout/stderr kept in reports
 

@@ -28,8 +28,8 @@ from splice.executors import _messages as m
 from splice.executors._kafka_consume import Outcome, Wanted, consume, decode
 from splice.executors._kafka_groups import describe as describe_group
 from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 
 _OPERATIONS = ("produce", "consume", "group")
 _SCALAR = str | int | float | bool

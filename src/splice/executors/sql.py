@@ -255,7 +255,7 @@ def _target(block: SqlBlock, ctx: StepContext) -> _Target:
     services = ctx.vars.get("services") or {}
     service = services.get(block.service) if isinstance(services, dict) else None
     if not isinstance(service, dict):
-        from splice.loader.diagnostics import did_you_mean
+        from splice.source.validation import did_you_mean
 
         known = sorted(services) if isinstance(services, dict) else []
         raise StepError(

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from splice.loader.diagnostics import DURATION_HINT, HintedValueError, describe
 from splice.model.durations import parse_duration
+from splice.source.validation import DURATION_HINT, HintedValueError, describe
 
 
 class Spec(BaseModel):

@@ -29,7 +29,7 @@ from splice.reporting.diagnostics import render_service_error
 from splice.services.base import RunningService, ServiceError
 
 if TYPE_CHECKING:
-    from splice.data.manager import DataManager
+    from splice.environment.isolation import DataManager
 
 
 def worker_id(config: pytest.Config) -> str:
@@ -157,7 +157,7 @@ class SpliceSession:
     def service(self, name: str) -> RunningService:
         env = self.environment()
         if name not in env.services:
-            from splice.loader.diagnostics import did_you_mean
+            from splice.source.validation import did_you_mean
 
             hint = did_you_mean(name, env.services) or "splice.yaml has no services"
             pytest.fail(f"splice: no service {name!r} in splice.yaml\n  = hint: {hint}", False)
@@ -223,7 +223,7 @@ class SpliceSession:
         project = self.require_project()
         unknown = [n for n in names if n not in project.services]
         if unknown or not names:
-            from splice.loader.diagnostics import did_you_mean
+            from splice.source.validation import did_you_mean
 
             word = unknown[0] if unknown else ""
             pytest.fail(

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from splice.errors import display_path, where
 from splice.model.results import (
     FAIL_FAST,
     RUN_INTERRUPTED,
@@ -25,7 +26,6 @@ from splice.model.results import (
     SuiteResult,
     TestcaseResult,
 )
-from splice.reporting.diagnostics import display_path, where
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
 from splice.runner.events import RunListener
 

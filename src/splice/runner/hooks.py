@@ -1,5 +1,5 @@
 """What runs around each testcase attempt besides its steps: the data isolation of the
-environment (`splice.data.manager.DataManager`), or a user's own hook given to
+environment (`splice.environment.isolation.DataManager`), or a user's own hook given to
 `splice.run`. A hook may give the attempt its own endpoints by changing `scope`."""
 
 from __future__ import annotations

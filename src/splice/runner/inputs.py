@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from splice.errors import SuiteError, UsageError
-from splice.loader.yaml_source import read_yaml
 from splice.runner.scope import ExternalVars
+from splice.source.yaml_source import read_yaml
 
 
 def parse_var(text: str) -> tuple[str, str]:

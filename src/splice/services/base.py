@@ -218,7 +218,7 @@ class DataKind(Protocol):
       own. Under `--jobs`, attempts in a shared mode run one at a time, unless
     - `slot_copies(service, mode)` is true: then each parallel slot gets a copy of its
       own, and `acquire`/`release` get a keyword `slot=N` (0 when nothing else runs: the
-      service's own data; N > 0 an endpoint of the slot's copy). See `splice.data.slots`.
+      service's own data; N > 0 an endpoint of the slot's copy). See `splice.environment.slots`.
     """
 
     isolation_modes: ClassVar[frozenset[str]]

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
-from splice.loader.diagnostics import HintedValueError
+from splice.errors import display_path
 from splice.model.durations import parse_duration
 from splice.regexes import RegexError, compile_user_regex
-from splice.reporting.diagnostics import display_path
+from splice.source.validation import HintedValueError
 from splice.templating import is_template
 
 PROJECT_DIR = "project_dir"

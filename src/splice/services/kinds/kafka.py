@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import (
     Endpoint,
@@ -46,6 +45,7 @@ from splice.services.kinds import _binary_server as server
 from splice.services.kinds import kafka_brokers as brokers
 from splice.services.kinds import kafka_protocol as protocol
 from splice.services.readiness import wait_ready
+from splice.source.validation import HintedValueError
 
 # how long a consumer group's session lasts, per broker: Tansu answers a JoinGroup after
 # half the session timeout (in whole seconds), so 1 s makes the first join take ~1 s;

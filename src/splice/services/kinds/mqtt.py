@@ -26,7 +26,6 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import field_validator, model_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import (
     DockerPlan,
@@ -40,6 +39,7 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, Version
+from splice.source.validation import HintedValueError
 
 _MANAGED = {
     "listener": "splice assigns a free port on 127.0.0.1",

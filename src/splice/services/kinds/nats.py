@@ -20,7 +20,6 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import model_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import (
     DockerPlan,
@@ -35,6 +34,7 @@ from splice.services.kinds import _binary_server as server
 from splice.services.kinds import nats_protocol
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, Version
+from splice.source.validation import HintedValueError
 
 
 class NatsSettings(Settings):

@@ -14,8 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from splice.loader.diagnostics import did_you_mean
 from splice.services.base import ServiceError
+from splice.source.validation import did_you_mean
 
 PACKAGES = {"debian": "rabbitmq-server", "macos": "rabbitmq"}
 IMAGE = "rabbitmq:3"

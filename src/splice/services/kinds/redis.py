@@ -25,7 +25,6 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 from splice.services.base import (
     DockerPlan,
@@ -40,6 +39,7 @@ from splice.services.kinds import _binary_server as server
 from splice.services.kinds.redis_fixtures import FixtureCommand, apply, parse_files
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, Version
+from splice.source.validation import HintedValueError
 
 # directives splice writes itself; a setting of its own covers the ones users may change
 _MANAGED = {

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from splice.errors import Diagnostic, SourceSpan
-from splice.loader.yaml_source import PathKey, Positions
+from splice.model.positions import PathKey, Positions
 from splice.templating import is_template
 
 _TYPE_NAMES: dict[type, str] = {

@@ -9,7 +9,7 @@ front ends come here: the runner through `attempt_started`/`attempt_finished`, t
 pytest plugin through `hold` for each service a test takes.
 
 Under `--jobs`, a mode that resets shared state gets a copy per parallel slot, or runs
-its attempts one at a time (see `splice.data.slots`).
+its attempts one at a time (see `splice.environment.slots`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from splice.data.slots import Policy, Serialised, Slots
 from splice.data.tables import TableChoice
+from splice.environment.slots import Policy, Serialised, Slots
 from splice.errors import SourceSpan
 from splice.project.model import Project
 from splice.services import registry

@@ -9,7 +9,6 @@ folders (and logs) stay until `stop()`, so that the caller can keep the logs fir
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,23 +17,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from splice.errors import where as display_where
 from splice.masking import Masker
 from splice.project.model import Project
 from splice.project.secrets import literals, rendered_values
-from splice.reporting.diagnostics import where as display_where
 from splice.services import health, registry
 from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
 from splice.services.reaper import Reaper
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 from splice.templating import TemplateFailure, render
-
-
-def cache_root() -> Path:
-    """Where initialised clusters and other slow-to-make things are kept between runs."""
-    if os.environ.get("SPLICE_CACHE_DIR"):
-        return Path(os.environ["SPLICE_CACHE_DIR"])
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "splice"
 
 
 class Environment:

@@ -142,3 +142,20 @@ def test_relative_links_in_docs_resolve() -> None:
             assert (md.parent / target).exists(), (
                 f"{md.relative_to(ROOT)} links to missing {target}"
             )
+
+
+def test_every_public_name_is_in_the_python_reference() -> None:
+    """Each name `splice` and `splice.plugins` export is documented in python.md, and the
+    page names no `splice.<module>` beyond those two (everything else is private)."""
+    import splice
+    import splice.plugins
+
+    text = _doc("python.md")
+    for name in [*splice.__all__, *splice.plugins.__all__]:
+        if name != "__version__":
+            pattern = rf"`(splice\.(plugins\.)?)?{name}\b"
+            assert re.search(pattern, text), f"{name} is not in docs/reference/python.md"
+    named = set(re.findall(r"`splice\.([a-z_]+)", text))
+    # modules and the entry-point groups; `splice.yaml` is the project file
+    allowed = {"run", "check", "open_environment", "plugins", "executors", "services", "yaml"}
+    assert named <= allowed, named

@@ -32,7 +32,8 @@ from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.services.base import ServiceSpec, StartContext
-from splice.services.kinds import kafka_brokers, kafka_protocol
+from splice.services.kinds.kafka import brokers as kafka_brokers
+from splice.services.kinds.kafka import protocol as kafka_protocol
 from splice.services.reaper import Reaper
 from splice.services.registry import get
 from splice.services.resources import Resources, cache_root

@@ -103,7 +103,9 @@ def _warm(project: Any, runs: int) -> float:
 # PostgreSQL's own processes, outside splice: for the stop and peer measurements ------------
 def _cluster() -> tuple[Any, Path, str | None]:
     from splice.services.credentials import service_password
-    from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cluster
+    from splice.services.kinds.postgres import binaries as postgres_binaries
+    from splice.services.kinds.postgres import cache as postgres_cache
+    from splice.services.kinds.postgres import cluster as postgres_cluster
     from splice.services.resources import cache_root
 
     binaries = postgres_binaries.find("bench", None)
@@ -123,7 +125,8 @@ def _ids(user: str | None) -> dict[str, Any]:
 
 def _serve_copy(binaries: Any, cached: Path, user: str | None) -> tuple[Any, Path, int]:
     """A copy of the cached cluster started the way splice starts it; ready on return."""
-    from splice.services.kinds import postgres_cache, postgres_cluster
+    from splice.services.kinds.postgres import cache as postgres_cache
+    from splice.services.kinds.postgres import cluster as postgres_cluster
     from splice.services.resources import Resources, fast_tmp_root
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-", dir=fast_tmp_root()))
@@ -237,7 +240,7 @@ def _peer(runs: int) -> tuple[float, float] | str:
     except ImportError:
         return "not installed (.venv/bin/pip install pytest-postgresql)"
     binaries, _, user = _cluster()
-    from splice.services.kinds.postgres_cache import give_to
+    from splice.services.kinds.postgres.cache import give_to
 
     ready, stop = [], []
     tools = Path(tempfile.mkdtemp(prefix="bench-peer-tools-"))
@@ -293,7 +296,7 @@ def _peer(runs: int) -> tuple[float, float] | str:
 
 
 def _copy_time(runs: int) -> float:
-    from splice.services.kinds.postgres_cache import copy_tree
+    from splice.services.kinds.postgres.cache import copy_tree
     from splice.services.resources import Resources, fast_tmp_root
 
     _, cached, _ = _cluster()

@@ -23,7 +23,8 @@ from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
 from splice.services.base import ServiceError
-from splice.services.kinds import kafka_brokers, kafka_protocol
+from splice.services.kinds.kafka import brokers as kafka_brokers
+from splice.services.kinds.kafka import protocol as kafka_protocol
 
 pytestmark = pytest.mark.integration
 

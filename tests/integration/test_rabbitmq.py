@@ -30,8 +30,8 @@ from splice.model.results import Status
 from splice.project.loader import load_project
 from splice.services import owners, registry
 from splice.services.base import RunningService, ServiceError
-from splice.services.kinds import rabbitmq_install
-from splice.services.kinds.rabbitmq_client import AmqpProblem, handshake
+from splice.services.kinds.rabbitmq import install as rabbitmq_install
+from splice.services.kinds.rabbitmq.client import AmqpProblem, handshake
 
 pytestmark = pytest.mark.integration
 

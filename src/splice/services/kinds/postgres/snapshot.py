@@ -30,7 +30,7 @@ from typing import Any
 
 from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
-from splice.services.kinds.postgres_cluster import connect, driver
+from splice.services.kinds.postgres.cluster import connect, driver
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.oid,

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from splice.services.kinds.rabbitmq_client import AmqpProblem, channel_problem
+from splice.services.kinds.rabbitmq.client import AmqpProblem, channel_problem
 
 EXCHANGE_TYPES = ("direct", "topic", "fanout", "headers")
 # keys of a `rabbitmqctl export_definitions` file that AMQP cannot apply; they are skipped

@@ -25,10 +25,11 @@ from typing import Any
 from splice.data import sql_fixtures
 from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
-from splice.services.kinds import postgres_binaries, postgres_cache
-from splice.services.kinds.postgres_cluster import connect, driver, make_endpoint
-from splice.services.kinds.postgres_data import live, owned
-from splice.services.kinds.postgres_pool import ClonePool
+from splice.services.kinds.postgres import binaries as postgres_binaries
+from splice.services.kinds.postgres import cache as postgres_cache
+from splice.services.kinds.postgres.cluster import connect, driver, make_endpoint
+from splice.services.kinds.postgres.data import live, owned
+from splice.services.kinds.postgres.pool import ClonePool
 
 _USER_TABLES = """
 SELECT n.nspname, c.relname

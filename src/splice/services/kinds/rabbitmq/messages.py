@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from splice.services.kinds import rabbitmq_topology as topology
-from splice.services.kinds.rabbitmq_client import connect
+from splice.services.kinds.rabbitmq import topology
+from splice.services.kinds.rabbitmq.client import connect
 
 PROPERTY_NAMES = (
     "content_type",

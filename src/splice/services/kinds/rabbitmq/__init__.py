@@ -36,9 +36,11 @@ from splice.services.base import (
     StartContext,
 )
 from splice.services.credentials import service_password
-from splice.services.kinds import rabbitmq_admin, rabbitmq_install, rabbitmq_local
-from splice.services.kinds import rabbitmq_topology as topology
-from splice.services.kinds.rabbitmq_client import (
+from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
+from splice.services.kinds.rabbitmq import install as rabbitmq_install
+from splice.services.kinds.rabbitmq import local as rabbitmq_local
+from splice.services.kinds.rabbitmq import topology as topology
+from splice.services.kinds.rabbitmq.client import (
     AmqpProblem,
     connect,
     endpoint_for,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
-from splice.services.kinds import kafka_protocol as protocol
+from splice.services.kinds.kafka import protocol
 from splice.services.readiness import wait_ready
 
 KAFKA_IMAGE = "confluentinc/cp-kafka"

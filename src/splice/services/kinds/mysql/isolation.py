@@ -21,9 +21,9 @@ from typing import Any
 from splice.data import sql_fixtures
 from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
-from splice.services.kinds.mysql_server import connect, make_endpoint
-from splice.services.kinds.postgres_data import owned
-from splice.services.kinds.postgres_pool import ClonePool
+from splice.services.kinds.mysql.server import connect, make_endpoint
+from splice.services.kinds.postgres.data import owned
+from splice.services.kinds.postgres.pool import ClonePool
 
 
 def _q(name: str) -> str:

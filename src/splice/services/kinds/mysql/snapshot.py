@@ -20,8 +20,8 @@ from typing import Any
 
 from splice.data.tables import TableChoice
 from splice.services.base import Endpoint, RunningService, ServiceError
-from splice.services.kinds.mysql_isolation import copy_database, table_copies
-from splice.services.kinds.mysql_server import connect
+from splice.services.kinds.mysql.isolation import copy_database, table_copies
+from splice.services.kinds.mysql.server import connect
 
 
 def _q(name: str) -> str:

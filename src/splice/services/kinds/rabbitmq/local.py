@@ -32,8 +32,9 @@ from typing import Any
 from splice.model.durations import parse_duration
 from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
 from splice.services.credentials import service_password
-from splice.services.kinds import rabbitmq_admin, rabbitmq_install
-from splice.services.kinds.rabbitmq_client import endpoint_for, handshake, make_url
+from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
+from splice.services.kinds.rabbitmq import install as rabbitmq_install
+from splice.services.kinds.rabbitmq.client import endpoint_for, handshake, make_url
 from splice.services.readiness import tcp_probe, wait_ready
 
 STOP_GRACE = 10.0  # a broker shuts down in ~1 s after SIGTERM

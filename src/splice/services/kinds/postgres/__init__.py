@@ -36,11 +36,13 @@ from splice.services.base import (
     StartContext,
 )
 from splice.services.credentials import service_password
-from splice.services.kinds import postgres_binaries, postgres_cache, postgres_cluster
-from splice.services.kinds.postgres_cluster import connect, make_endpoint
-from splice.services.kinds.postgres_data import SqlData, attach, run_closers
-from splice.services.kinds.postgres_isolation import Template, Truncate
-from splice.services.kinds.postgres_snapshot import Snapshot
+from splice.services.kinds.postgres import binaries as postgres_binaries
+from splice.services.kinds.postgres import cache as postgres_cache
+from splice.services.kinds.postgres import cluster as postgres_cluster
+from splice.services.kinds.postgres.cluster import connect, make_endpoint
+from splice.services.kinds.postgres.data import SqlData, attach, run_closers
+from splice.services.kinds.postgres.isolation import Template, Truncate
+from splice.services.kinds.postgres.snapshot import Snapshot
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, ProjectFile, Version
 

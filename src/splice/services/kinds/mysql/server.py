@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from splice.services.base import Endpoint, ServiceError, StartContext
-from splice.services.kinds import postgres_cache as cache
-from splice.services.kinds.mysql_binaries import Server
+from splice.services.kinds.mysql.binaries import Server
+from splice.services.kinds.postgres import cache
 from splice.services.readiness import wait_ready
 
 RUN_AS = ("mysql",)

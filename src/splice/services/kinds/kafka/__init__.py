@@ -42,8 +42,8 @@ from splice.services.base import (
     tail,
 )
 from splice.services.kinds import _binary_server as server
-from splice.services.kinds import kafka_brokers as brokers
-from splice.services.kinds import kafka_protocol as protocol
+from splice.services.kinds.kafka import brokers as brokers
+from splice.services.kinds.kafka import protocol as protocol
 from splice.services.readiness import wait_ready
 from splice.source.validation import HintedValueError
 
@@ -217,7 +217,7 @@ class KafkaKind:
 
     def start_container(self, ctx: StartContext) -> RunningService:
         """The docker provider: Testcontainers' Kafka (KRaft) or Redpanda module."""
-        from splice.services.kinds.kafka_docker import start
+        from splice.services.kinds.kafka.docker import start
 
         service = start(ctx, _endpoint)
         try:

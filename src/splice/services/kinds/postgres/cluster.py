@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from splice.services.base import Endpoint, ServiceError, StartContext
-from splice.services.kinds import postgres_cache as cache
-from splice.services.kinds.postgres_binaries import Binaries
+from splice.services.kinds.postgres import cache
+from splice.services.kinds.postgres.binaries import Binaries
 from splice.services.readiness import wait_ready
 
 RUN_AS = ("postgres",)

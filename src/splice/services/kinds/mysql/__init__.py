@@ -34,11 +34,13 @@ from splice.services.base import (
     StartContext,
 )
 from splice.services.credentials import service_password
-from splice.services.kinds import mysql_binaries, mysql_server, postgres_cache
-from splice.services.kinds.mysql_isolation import Template, Truncate
-from splice.services.kinds.mysql_server import connect, make_endpoint
-from splice.services.kinds.mysql_snapshot import Snapshot
-from splice.services.kinds.postgres_data import SqlData, attach, run_closers
+from splice.services.kinds.mysql import binaries as mysql_binaries
+from splice.services.kinds.mysql import server as mysql_server
+from splice.services.kinds.mysql.isolation import Template, Truncate
+from splice.services.kinds.mysql.server import connect, make_endpoint
+from splice.services.kinds.mysql.snapshot import Snapshot
+from splice.services.kinds.postgres import cache as postgres_cache
+from splice.services.kinds.postgres.data import SqlData, attach, run_closers
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, ProjectFile, Version
 

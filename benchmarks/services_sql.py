@@ -325,9 +325,9 @@ def _each(fn: Callable[[], None], runs: int, gap: float = 0.0) -> float:
 def _isolation(kind_name: str, schema: str, runs: int) -> dict[str, float]:
     from splice.environment.isolation import DataManager
     from splice.environment.services import Environment
-    from splice.executors.base import StepContext, TestcaseSession
+    from splice.executors.executor_api import StepContext, TestcaseSession
     from splice.executors.sql import SqlBlock, SqlExecutor
-    from splice.services import registry
+    from splice.services import kind_registry as registry
 
     service = "{kind: %s, init: [schema.sql], isolation: %s}"
     text = f"""

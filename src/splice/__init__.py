@@ -44,13 +44,13 @@ _EXPORTS = {
     "StepInterrupted": "splice.errors",
     "SuiteError": "splice.errors",
     "UsageError": "splice.errors",
-    "ServiceError": "splice.services.base",
+    "ServiceError": "splice.services.kind_api",
     # the executor API, also in splice.plugins (kept here for plugins written before it)
-    "Block": "splice.executors.base",
-    "Executor": "splice.executors.base",
-    "StepContext": "splice.executors.base",
-    "StepOutput": "splice.executors.base",
-    "TestcaseSession": "splice.executors.base",
+    "Block": "splice.executors.executor_api",
+    "Executor": "splice.executors.executor_api",
+    "StepContext": "splice.executors.executor_api",
+    "StepOutput": "splice.executors.executor_api",
+    "TestcaseSession": "splice.executors.executor_api",
 }
 
 __all__ = [
@@ -99,7 +99,13 @@ if TYPE_CHECKING:
         SuiteError,
         UsageError,
     )
-    from splice.executors.base import Block, Executor, StepContext, StepOutput, TestcaseSession
+    from splice.executors.executor_api import (
+        Block,
+        Executor,
+        StepContext,
+        StepOutput,
+        TestcaseSession,
+    )
     from splice.model.results import (
         AttemptResult,
         Failure,
@@ -113,7 +119,7 @@ if TYPE_CHECKING:
     )
     from splice.runner.events import Listener, RunListener
     from splice.runner.hooks import AttemptHook
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
 
 def __getattr__(name: str) -> Any:

@@ -20,22 +20,22 @@ SERVICE_GROUP = "splice.services"
 
 _EXPORTS = {
     # executors
-    "Block": "splice.executors.base",
-    "BlockProblem": "splice.executors.base",
-    "Executor": "splice.executors.base",
-    "StepContext": "splice.executors.base",
-    "StepOutput": "splice.executors.base",
-    "TestcaseSession": "splice.executors.base",
+    "Block": "splice.executors.executor_api",
+    "BlockProblem": "splice.executors.executor_api",
+    "Executor": "splice.executors.executor_api",
+    "StepContext": "splice.executors.executor_api",
+    "StepOutput": "splice.executors.executor_api",
+    "TestcaseSession": "splice.executors.executor_api",
     "StepError": "splice.errors",
     "StepInterrupted": "splice.errors",
     # service kinds
-    "Endpoint": "splice.services.base",
-    "RunningService": "splice.services.base",
-    "ServiceError": "splice.services.base",
-    "ServiceKind": "splice.services.base",
-    "ServiceSpec": "splice.services.base",
-    "Settings": "splice.services.base",
-    "StartContext": "splice.services.base",
+    "Endpoint": "splice.services.kind_api",
+    "RunningService": "splice.services.kind_api",
+    "ServiceError": "splice.services.kind_api",
+    "ServiceKind": "splice.services.kind_api",
+    "ServiceSpec": "splice.services.kind_api",
+    "Settings": "splice.services.kind_api",
+    "StartContext": "splice.services.kind_api",
     # validation helpers: errors as good as the built-ins'
     "HintedValueError": "splice.source.validation",
     "did_you_mean": "splice.source.validation",
@@ -69,7 +69,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from splice.errors import StepError, StepInterrupted
-    from splice.executors.base import (
+    from splice.executors.executor_api import (
         Block,
         BlockProblem,
         Executor,
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
         TestcaseSession,
     )
     from splice.model.durations import parse_duration
-    from splice.services.base import (
+    from splice.services.kind_api import (
         Endpoint,
         RunningService,
         ServiceError,
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
 def register_executor(name: str, executor: str | type) -> None:
     """Make an executor class (or its "module:Class" path) the step kind `name`, as an
     entry point of the group `splice.executors` does for an installed package."""
-    from splice.executors import registry
+    from splice.executors import executor_registry as registry
 
     registry.register(name, executor)
 
@@ -101,7 +101,7 @@ def register_executor(name: str, executor: str | type) -> None:
 def register_service_kind(name: str, kind: str | type) -> None:
     """Make a service kind class (or its "module:Class" path) the kind `name`, as an
     entry point of the group `splice.services` does for an installed package."""
-    from splice.services import registry
+    from splice.services import kind_registry as registry
 
     registry.register(name, kind)
 

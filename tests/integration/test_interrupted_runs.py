@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from splice.errors import StepInterrupted
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.http import HttpBlock, HttpExecutor
 from splice.model.results import FAIL_FAST, RUN_INTERRUPTED, RunResult, Status
 from splice.reporting.console import ConsoleReporter

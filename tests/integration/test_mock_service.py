@@ -20,7 +20,7 @@ from splice.environment.isolation import DataManager
 from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 from tests.support.echo_server import EchoServer
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from splice.project.loader import load_project
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.services import registry
-from splice.services.base import ServiceError
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from splice.environment.services import Environment
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.sql import SqlBlock, SqlExecutor, sqlalchemy_url
 from splice.project.loader import load_project
 

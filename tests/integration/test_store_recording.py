@@ -392,7 +392,7 @@ def test_migrations_build_exactly_the_declared_schema(store_url: str, way: str) 
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from splice.store import engine as engines
+    from splice.store import opening as engines
 
     if way == "migrations":
         raw = engines.create(store_url)
@@ -438,7 +438,7 @@ def _shape(url: str) -> dict[str, Any]:
 def test_a_fresh_store_and_a_migrated_one_are_alike(tmp_path: Path, store_url: str) -> None:
     """Creating a fresh store from schema.py and running the migrations give the same
     columns, defaults and indexes, so a new store never differs from an upgraded one."""
-    from splice.store import engine as engines
+    from splice.store import opening as engines
 
     migrated = engines.create(store_url)
     engines.upgrade(migrated)

@@ -64,7 +64,7 @@ def test_the_plugin_api_is_honest() -> None:
 def test_the_entry_point_groups_are_the_registries_own() -> None:
     """The groups `splice.plugins` documents are those the registries read."""
     from splice import plugins
-    from splice.executors import registry as executors
-    from splice.services import registry as services
+    from splice.executors import executor_registry as executors
+    from splice.services import kind_registry as services
 
     assert (plugins.EXECUTOR_GROUP, plugins.SERVICE_GROUP) == (executors.GROUP, services.GROUP)

@@ -169,7 +169,7 @@ def _run_with_services(
         print_service_error,
     )
     from splice.environment.lifecycle import OpenEnvironment, StartFailed
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
     started_at = time.time()
     err = Console(stderr=True, highlight=False)

@@ -13,7 +13,7 @@ from rich.status import Status
 from splice.environment.lifecycle import OpenEnvironment
 from splice.model.suite import Suite
 from splice.reporting.diagnostics import render_service_error
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 EXIT_SERVICES = 3  # the environment could not be started
 

@@ -32,7 +32,7 @@ from splice.environment.up_state import (
 )
 from splice.errors import UsageError
 from splice.project.model import Project
-from splice.services.base import Endpoint, ServiceSpec
+from splice.services.kind_api import Endpoint, ServiceSpec
 
 
 def up(project: Project, console: Console, *, foreground: bool, timeout: float) -> int:
@@ -77,7 +77,7 @@ def _serve(project: Project, console: Console) -> int:
     """Keep the project's environment open until a signal; its state file says so."""
     from splice.cli.services import print_service_error
     from splice.environment.lifecycle import StartFailed, open_environment
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -130,7 +130,7 @@ def status(project: Project, console: Console) -> int:
     from splice.cli.services import print_service_error
     from splice.environment.services import rendered_spec
     from splice.services import health
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
     state = read_state(project)
     if state is None:

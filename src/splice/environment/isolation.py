@@ -28,8 +28,8 @@ from splice.data.tables import TableChoice
 from splice.environment.slots import Policy, Serialised, Slots
 from splice.errors import SourceSpan
 from splice.project.model import Project
-from splice.services import registry
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services import kind_registry as registry
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 
 DATABASE_MODES = frozenset({"none", "rollback", "truncate", "template", "snapshot"})
 

@@ -36,7 +36,7 @@ from splice.masking import Masker
 from splice.model.suite import Suite
 from splice.project.model import DataPlan, Project
 from splice.runner.hooks import AttemptHook
-from splice.services.base import RunningService, ServiceError
+from splice.services.kind_api import RunningService, ServiceError
 from splice.services.logs import keep_logs
 
 LOGS_DIR = Path(".splice") / "logs"  # in the project's root

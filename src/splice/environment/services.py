@@ -21,8 +21,15 @@ from splice.errors import where as display_where
 from splice.masking import Masker
 from splice.project.model import Project
 from splice.project.secrets import literals, rendered_values
-from splice.services import health, registry
-from splice.services.base import Endpoint, RunningService, ServiceError, ServiceSpec, StartContext
+from splice.services import health
+from splice.services import kind_registry as registry
+from splice.services.kind_api import (
+    Endpoint,
+    RunningService,
+    ServiceError,
+    ServiceSpec,
+    StartContext,
+)
 from splice.services.reaper import Reaper
 from splice.services.resources import Resources, cache_root
 from splice.templating import TemplateFailure, render

@@ -14,7 +14,7 @@ from typing import Any
 from splice.masking import Masker
 from splice.project.model import Project
 from splice.services import owners
-from splice.services.base import Endpoint, RunningService, ServiceSpec
+from splice.services.kind_api import Endpoint, RunningService, ServiceSpec
 
 STATE_DIR = ".splice"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 from splice.source.validation import did_you_mean
 from splice.templating import TemplateFailure, render
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.base import Block, StepContext, TestcaseSession
+from splice.executors.executor_api import Block, StepContext, TestcaseSession
 from splice.model.durations import parse_duration
 from splice.source.validation import did_you_mean
 

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors import _messages as m
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.services.kinds.rabbitmq import messages as msgs
 from splice.services.kinds.rabbitmq import topology
 from splice.services.kinds.rabbitmq.client import AmqpProblem, channel_problem, pika_module

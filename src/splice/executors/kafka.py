@@ -27,7 +27,7 @@ from splice.executors import _kafka_clients as kc
 from splice.executors import _messages as m
 from splice.executors._kafka_consume import Outcome, Wanted, consume, decode
 from splice.executors._kafka_groups import describe as describe_group
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.model.durations import parse_duration
 from splice.source.validation import HintedValueError
 

@@ -21,7 +21,7 @@ from pydantic import field_validator, model_validator
 
 from splice.errors import StepError
 from splice.executors._messages import redact, target
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.model.durations import parse_duration
 from splice.source.validation import HintedValueError
 

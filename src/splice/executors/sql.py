@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 
 _SHOWN_ROWS = 20  # rows kept in the step's response for reports
 _PG, _MY = ("postgres", "postgresql"), ("mysql", "mariadb")

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from splice.errors import Diagnostic, SourceSpan, SuiteError, display_path
-from splice.executors import registry
-from splice.executors.base import normalize_shorthand
-from splice.loader.specs import CaptureSpec, RetrySpec, StepCommonSpec
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import normalize_shorthand
+from splice.loader.suite_schema import CaptureSpec, RetrySpec, StepCommonSpec
 from splice.model.durations import parse_duration
 from splice.model.positions import PathKey, Positions
 from splice.model.suite import Capture, Retry, Step

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from splice.errors import SourceSpan, SuiteError
-from splice.loader.specs import SuiteSpec, TestcaseSpec
 from splice.loader.steps import Collector, StepSource, parse_steps
+from splice.loader.suite_schema import SuiteSpec, TestcaseSpec
 from splice.loader.templates import load_templates
 from splice.model.positions import PathKey, Positions
 from splice.model.suite import Step, Suite, Testcase

@@ -22,8 +22,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from splice.errors import SourceSpan, SuiteError, display_path
-from splice.loader.specs import TemplateSpec
 from splice.loader.steps import Collector, StepSource, parse_steps
+from splice.loader.suite_schema import TemplateSpec
 from splice.model.positions import PathKey
 from splice.model.suite import StepTemplate, TemplateInput
 from splice.source.validation import from_validation_error

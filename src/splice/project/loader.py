@@ -14,10 +14,10 @@ from splice.loader.steps import Collector
 from splice.model.durations import parse_duration
 from splice.model.positions import PathKey, Positions
 from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
+from splice.project.project_schema import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
 from splice.project.secrets import declared
-from splice.project.specs import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
-from splice.services import registry
-from splice.services.base import ServiceError, ServiceSpec
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError, ServiceSpec
 from splice.services.settings import PROJECT_DIR
 from splice.source.validation import (
     describe,

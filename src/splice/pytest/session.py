@@ -26,7 +26,7 @@ from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
 from splice.reporting.diagnostics import render_service_error
-from splice.services.base import RunningService, ServiceError
+from splice.services.kind_api import RunningService, ServiceError
 
 if TYPE_CHECKING:
     from splice.environment.isolation import DataManager

@@ -174,7 +174,7 @@ class ConsoleReporter(RunListener):
 
     def print_service_logs(self, logs: dict[str, Any], masker: Any) -> None:
         """The last lines of each service's log, after a run with failures."""
-        from splice.services.base import tail
+        from splice.services.kind_api import tail
 
         for name, path in logs.items():
             lines = tail(path, 12)

@@ -11,7 +11,7 @@ from splice.errors import Diagnostic, SourceSpan, where
 
 if TYPE_CHECKING:
     from splice.masking import Masker
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
 LINE_WINDOW = 160  # characters of a long source line shown around the column
 

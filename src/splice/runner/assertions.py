@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from splice.executors.base import Executor
+from splice.executors.executor_api import Executor
 from splice.model.results import Failure, FailureKind
 from splice.templating import TemplateFailure, evaluate, render
 

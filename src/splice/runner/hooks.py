@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from splice.executors.base import TestcaseSession
+from splice.executors.executor_api import TestcaseSession
 from splice.model.suite import Suite, Testcase
 
 

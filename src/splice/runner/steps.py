@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors import registry
-from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import Executor, StepContext, StepOutput, TestcaseSession
 from splice.masking import Masker
 from splice.model.results import Failure, FailureKind, Phase, Status, StepResult
 from splice.model.suite import Step, StepTemplate

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from splice.executors.base import TestcaseSession
+from splice.executors.executor_api import TestcaseSession
 from splice.masking import Masker
 from splice.model.results import Failure, FailureKind, Phase, Status, StepResult, TestcaseResult
 from splice.model.suite import Suite, Testcase

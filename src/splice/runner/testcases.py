@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from splice.errors import SpliceError
-from splice.executors.base import TestcaseSession
+from splice.executors.executor_api import TestcaseSession
 from splice.masking import Masker
 from splice.model.results import (
     AttemptResult,

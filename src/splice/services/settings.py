@@ -27,7 +27,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo, model_vali
 from splice.errors import display_path
 from splice.model.durations import parse_duration
 from splice.regexes import RegexError, compile_user_regex
-from splice.services.base import Settings
+from splice.services.kind_api import Settings
 from splice.source.validation import HintedValueError
 from splice.templating import is_template
 

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 
 from splice.errors import StepError
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     Endpoint,
     RunningService,
     ServiceError,

@@ -31,7 +31,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from splice.doubles.client import MockAdminError, MockClient
 from splice.doubles.files import StubFileError, expand, load_stub_file, load_wiremock_file
 from splice.model.durations import parse_duration
-from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
+from splice.services.kind_api import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, HttpUrl, matching_files, project_dir, user_regex
 from splice.source.validation import HintedValueError

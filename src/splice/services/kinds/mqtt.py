@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import field_validator
 
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,

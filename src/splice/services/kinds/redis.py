@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,

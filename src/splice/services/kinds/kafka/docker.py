@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
+from splice.services.kind_api import Endpoint, RunningService, ServiceError, StartContext
 from splice.services.kinds.kafka import protocol
 from splice.services.readiness import wait_ready
 

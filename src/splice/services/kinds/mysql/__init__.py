@@ -24,7 +24,8 @@ from pydantic import field_validator
 
 from splice.data import sql_fixtures
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.credentials import service_password
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -33,7 +34,6 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
-from splice.services.credentials import service_password
 from splice.services.kinds.mysql import binaries as mysql_binaries
 from splice.services.kinds.mysql import server as mysql_server
 from splice.services.kinds.mysql.isolation import Template, Truncate

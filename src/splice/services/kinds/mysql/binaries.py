@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 _FOLDERS = (
     "/usr/sbin",

@@ -20,7 +20,7 @@ from typing import Any
 
 from splice.data import sql_fixtures
 from splice.data.tables import TableChoice
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 from splice.services.kinds.mysql.server import connect, make_endpoint
 from splice.services.kinds.postgres.data import owned
 from splice.services.kinds.postgres.pool import ClonePool

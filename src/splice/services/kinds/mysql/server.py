@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from splice.services.base import Endpoint, ServiceError, StartContext
+from splice.services.kind_api import Endpoint, ServiceError, StartContext
 from splice.services.kinds.mysql.binaries import Server
 from splice.services.kinds.postgres import cache
 from splice.services.readiness import wait_ready

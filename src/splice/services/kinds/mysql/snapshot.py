@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from splice.data.tables import TableChoice
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 from splice.services.kinds.mysql.isolation import copy_database, table_copies
 from splice.services.kinds.mysql.server import connect
 

@@ -26,7 +26,8 @@ from pydantic import field_validator
 
 from splice.data import sql_fixtures
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.credentials import service_password
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -35,7 +36,6 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
-from splice.services.credentials import service_password
 from splice.services.kinds.postgres import binaries as postgres_binaries
 from splice.services.kinds.postgres import cache as postgres_cache
 from splice.services.kinds.postgres import cluster as postgres_cluster

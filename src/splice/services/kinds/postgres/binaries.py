@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 PACKAGES = {"debian": "postgresql", "macos": "postgresql@16"}
 DEFAULT_IMAGE_VERSION = "16"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 CACHE_FORMAT = 2  # bump when the way folders are built changes, so old ones are not used
 LOCK_TIMEOUT = 300.0

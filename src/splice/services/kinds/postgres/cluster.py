@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from splice.services.base import Endpoint, ServiceError, StartContext
+from splice.services.kind_api import Endpoint, ServiceError, StartContext
 from splice.services.kinds.postgres import cache
 from splice.services.kinds.postgres.binaries import Binaries
 from splice.services.readiness import wait_ready

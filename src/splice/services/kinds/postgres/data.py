@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 from splice.data import sql_fixtures
 from splice.data.tables import TableChoice
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 
 _LIVE: weakref.WeakKeyDictionary[RunningService, dict[str, Any]] = weakref.WeakKeyDictionary()
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from splice.data import sql_fixtures
 from splice.data.tables import TableChoice
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 from splice.services.kinds.postgres import binaries as postgres_binaries
 from splice.services.kinds.postgres import cache as postgres_cache
 from splice.services.kinds.postgres.cluster import connect, driver, make_endpoint

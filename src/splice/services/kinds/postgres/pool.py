@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 
 
 class ClonePool:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from splice.data.tables import TableChoice
-from splice.services.base import Endpoint, RunningService, ServiceError
+from splice.services.kind_api import Endpoint, RunningService, ServiceError
 from splice.services.kinds.postgres.cluster import connect, driver
 
 _TABLES = """

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.credentials import service_password
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -35,7 +36,6 @@ from splice.services.base import (
     Settings,
     StartContext,
 )
-from splice.services.credentials import service_password
 from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
 from splice.services.kinds.rabbitmq import install as rabbitmq_install
 from splice.services.kinds.rabbitmq import local as rabbitmq_local

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
-from splice.services.base import Endpoint
+from splice.services.kind_api import Endpoint
 
 INSTALL_HINT = "install the AMQP driver: pip install 'splice[amqp]'"
 

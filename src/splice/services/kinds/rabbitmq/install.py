@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from splice.services.base import ServiceError
+from splice.services.kind_api import ServiceError
 from splice.source.validation import did_you_mean
 
 PACKAGES = {"debian": "rabbitmq-server", "macos": "rabbitmq"}

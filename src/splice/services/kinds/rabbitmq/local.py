@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from splice.model.durations import parse_duration
-from splice.services.base import Endpoint, RunningService, ServiceError, StartContext
 from splice.services.credentials import service_password
+from splice.services.kind_api import Endpoint, RunningService, ServiceError, StartContext
 from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
 from splice.services.kinds.rabbitmq import install as rabbitmq_install
 from splice.services.kinds.rabbitmq.client import endpoint_for, handshake, make_url

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from splice.expect.base import (
+from splice.expect.operands import Problem, operand_problems
+from splice.expect.vocabulary import (
     Loc,
     is_array,
     is_matcher,
@@ -16,7 +17,6 @@ from splice.expect.base import (
     is_operator_key,
     render_loc,
 )
-from splice.expect.operands import Problem, operand_problems
 
 # Operators whose operand is itself an expectation (matched against the same or a nested
 # value), so it is checked recursively; `$eq` and `$ne` take literal values and are not.

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from splice.errors import SpliceError
-from splice.executors.base import Executor
+from splice.executors.executor_api import Executor
 
 GROUP = "splice.executors"
 

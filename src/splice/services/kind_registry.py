@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from splice.errors import SpliceError
-from splice.services.base import ServiceKind
+from splice.services.kind_api import ServiceKind
 
 GROUP = "splice.services"
 

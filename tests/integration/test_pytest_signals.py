@@ -31,10 +31,10 @@ def start(tmp_path: Path) -> Iterator[object]:
     """Start pytest (with splice's plugin) on tmp_path/s.splice.yaml in its own group."""
     procs: list[subprocess.Popen[str]] = []
 
-    def _start(suite: str) -> subprocess.Popen[str]:
+    def _start(suite: str, *options: str) -> subprocess.Popen[str]:
         (tmp_path / "s.splice.yaml").write_text(textwrap.dedent(suite).lstrip())
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "s.splice.yaml"],
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options, "s.splice.yaml"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -180,3 +180,42 @@ def test_a_second_ctrl_c_forces_the_exit_and_says_so(start, tmp_path: Path) -> N
         "second Ctrl-C: forced exit; teardowns and reports skipped, the reaper stops services"
     ) in out, out
     assert not (tmp_path / "done").exists(), out
+
+
+def test_the_suite_teardown_after_a_signal_still_reaches_the_services(
+    start, tmp_path: Path
+) -> None:
+    """After Ctrl-C the suite's teardown runs before the session stops the services and
+    writes its reports: its request to a service passes, and the JSON report has it."""
+    (tmp_path / "splice.yaml").write_text(
+        textwrap.dedent("""
+        name: signalled
+        services:
+          web:
+            kind: process
+            command: ["python3", "-m", "http.server", "{{ port }}", "--bind", "127.0.0.1"]
+        suites: [s.splice.yaml]
+        """).lstrip()
+    )
+    proc = start(
+        """
+        name: reaching
+        teardown:
+          - http: {get: "{{ services.web.url }}/"}
+            expect: {status: 200}
+          - exec: "touch suite-teardown"
+        testcases:
+          - name: long
+            steps:
+              - exec: "touch started; sleep 30"
+                timeout: 60s
+        """,
+        "--splice-json",
+        "r.json",
+    )
+    _wait_for(tmp_path / "started", proc)
+    _send(proc, signal.SIGINT)
+    out, _ = proc.communicate(timeout=WAIT)
+    assert (tmp_path / "suite-teardown").exists(), out
+    assert "suite teardown of 'reaching' failed" not in out, out
+    assert (tmp_path / "r.json").exists(), out

@@ -2,7 +2,8 @@
 
 The same suites (N sequential HTTP steps, and 1 step) run through each tree's runner in
 a child process of its own (`PYTHONPATH` at that tree's `src/`), against one local
-server; runs of the two trees alternate so that the machine's noise falls on both. The
+server; runs of the two trees alternate (in turn first) so that the machine's noise
+falls on both. The
 cost of a step is (t(N) - t(1)) / (N - 1), as in `step_overhead`.
 
     .venv/bin/python -m benchmarks step_overhead_versions          # against `main`
@@ -90,10 +91,12 @@ def measure(n: int, runs: int) -> Table:
         big = write_suite(folder / "big.splice.yaml", n)
         one = write_suite(folder / "one.splice.yaml", 1)
         costs: dict[str, list[float]] = {name: [] for name in trees}
+        order = list(trees.items())
         for _ in range(runs):
-            for name, src in trees.items():  # alternate: noise falls on both trees
+            for name, src in order:  # alternate: noise falls on both trees
                 t_big, t_one = _run(src, url, [big, one])
                 costs[name].append((t_big - t_one) / (n - 1))
+            order.reverse()  # and neither always goes first
     reference = median(costs[ref])
     for name, values in costs.items():
         cost = median(values)

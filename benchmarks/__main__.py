@@ -28,6 +28,7 @@ from benchmarks import (
     services_sql,
     startup,
     step_overhead,
+    step_overhead_versions,
     store,
 )
 from benchmarks.common import ROOT, BenchError, Table
@@ -56,6 +57,9 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         "startup": lambda: startup.measure(runs=3 if args.quick else 10).markdown(),
         "step_overhead": lambda: step_overhead.measure(
             n, runs, with_peers=not args.no_peers
+        ).markdown(),
+        "step_overhead_versions": lambda: step_overhead_versions.measure(
+            n, 3 if args.quick else 7
         ).markdown(),
         "parallel": lambda: parallel.measure(runs=1 if args.quick else 3).markdown(),
         "services_sql": lambda: services_sql.run(runs=3 if args.quick else 7),

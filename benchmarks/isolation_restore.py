@@ -55,9 +55,9 @@ def _fixtures() -> str:
 
 @contextmanager
 def _environment(kind: str, mode: str) -> Iterator[tuple[Any, Any, Callable[[str], None]]]:
-    from splice.data.manager import DataManager
+    from splice.environment.isolation import DataManager
+    from splice.environment.services import Environment
     from splice.project.loader import load_project
-    from splice.services.environment import Environment
 
     folder = Path(tempfile.mkdtemp(prefix="bench-isolation-"))
     try:

@@ -25,18 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BenchError, Table, median, ms, repeat, verdict
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.services.base import ServiceSpec, StartContext
-from splice.services.environment import cache_root
-from splice.services.kinds import kafka_brokers, kafka_protocol
+from splice.services.kind_api import ServiceSpec, StartContext
+from splice.services.kind_registry import get
+from splice.services.kinds.kafka import brokers as kafka_brokers
+from splice.services.kinds.kafka import protocol as kafka_protocol
 from splice.services.reaper import Reaper
-from splice.services.registry import get
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 
 READY_TARGET = 0.100
 ROUND_TRIP_TARGET = 0.020

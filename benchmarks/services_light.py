@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Table, ms, verdict
-from splice.executors.base import StepContext, TestcaseSession
-from splice.services.base import RunningService, ServiceSpec, StartContext
-from splice.services.environment import cache_root
+from splice.executors.executor_api import StepContext, TestcaseSession
+from splice.services.kind_api import RunningService, ServiceSpec, StartContext
+from splice.services.kind_registry import get
 from splice.services.reaper import Reaper
-from splice.services.registry import get
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 
 TARGET = 0.050  # issue 3: Redis, NATS and MQTT ready in <= 50 ms
 STARTS = 10

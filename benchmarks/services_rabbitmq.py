@@ -25,14 +25,14 @@ from typing import Any
 
 from benchmarks.common import Table, ms
 from splice.executors.amqp import AmqpBlock, AmqpExecutor
-from splice.executors.base import StepContext, TestcaseSession
-from splice.services.base import RunningService, ServiceSpec, StartContext
-from splice.services.environment import cache_root
-from splice.services.kinds import rabbitmq_admin, rabbitmq_install
-from splice.services.kinds.rabbitmq_client import handshake
+from splice.executors.executor_api import StepContext, TestcaseSession
+from splice.services.kind_api import RunningService, ServiceSpec, StartContext
+from splice.services.kind_registry import get
+from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
+from splice.services.kinds.rabbitmq import install as rabbitmq_install
+from splice.services.kinds.rabbitmq.client import handshake
 from splice.services.reaper import Reaper
-from splice.services.registry import get
-from splice.services.resources import Resources
+from splice.services.resources import Resources, cache_root
 
 COMMAND = ".venv/bin/python -m benchmarks.services_rabbitmq"
 STARTS = 3

@@ -83,8 +83,8 @@ def _postgres() -> Iterator[str | None]:
     if importlib.util.find_spec("splice.services.kinds.postgres") is None:
         yield None
         return
+    from splice.environment.services import Environment
     from splice.project.loader import load_project
-    from splice.services.environment import Environment
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "splice.yaml").write_text("services:\n  db: {kind: postgres}\n")

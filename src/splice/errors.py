@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,3 +84,19 @@ class StepInterrupted(StepError):
     Executors raise it when they notice `StepContext.cancelled`; the step, and the testcase
     it belongs to, are then reported `interrupted`, neither failed nor an error.
     """
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it is inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def where(span: SourceSpan | None) -> str:
+    """`file:line:column` of a span, the file shown as `display_path` does."""
+    if span is None:
+        return ""
+    return f"{display_path(span.path)}:{span.line}:{span.column}"

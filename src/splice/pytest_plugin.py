@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from splice.pytest.keys import COLLECTOR as _COLLECTOR
+from splice.pytest.keys import HELD as _HELD
+from splice.pytest.keys import PROJECT_FILE as _PROJECT_FILE
+from splice.pytest.keys import RECORDING as _RECORDING
+from splice.pytest.keys import STATE as _STATE
+from splice.pytest.keys import WRITTEN as _WRITTEN
+
 if TYPE_CHECKING:
     from splice.pytest.clock import FrozenClock
     from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
-    from splice.pytest.recording import SessionRecording  # noqa: F401 - in a StashKey's type
-    from splice.pytest.results import ResultCollector  # noqa: F401 - in a StashKey's type
     from splice.pytest.state import State
 
-_STATE = pytest.StashKey["State"]()
-_PROJECT_FILE = pytest.StashKey["Path | None"]()
-_COLLECTOR = pytest.StashKey["ResultCollector"]()
-_RECORDING = pytest.StashKey["SessionRecording"]()
-_HELD = pytest.StashKey["dict[str, Any]"]()  # services a test holds: name -> handle
 _SUITE_SUFFIXES = (".splice.yaml", ".splice.yml")
 # fixtures that bring up services: a test using any of them is an integration test
 _SERVICE_FIXTURES = frozenset({"splice_env", "splice_service", "splice_private"})
@@ -159,13 +159,9 @@ def _recording_wanted(config: pytest.Config, project_file: Path | None) -> bool:
 
 def state_of(config: pytest.Config) -> State:
     """The plugin's state in this process, made on first need."""
-    state = config.stash.get(_STATE, None)
-    if state is None:
-        from splice.pytest.state import State
+    from splice.pytest.state import state_of as made
 
-        state = State(config, config.stash.get(_PROJECT_FILE, None))
-        config.stash[_STATE] = state
-    return state
+    return made(config)
 
 
 def _project_file(config: pytest.Config) -> Path | None:
@@ -275,7 +271,8 @@ def command_line(config: pytest.Config) -> list[str]:
 def _run_id(config: pytest.Config) -> str:
     state = config.stash.get(_STATE, None)
     if state is not None:
-        return state.session.run_id
+        run_id: str = state.session.run_id
+        return run_id
     from splice.model.results import new_run_id
 
     return new_run_id()
@@ -314,9 +311,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             recording.close()
         if state is not None:
             state.close()
-
-
-_WRITTEN = pytest.StashKey["list[str]"]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

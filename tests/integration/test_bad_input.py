@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from splice.executors import registry
-from splice.executors.base import StepOutput
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import StepOutput
 
 LOCATED = re.compile(r"--> \S+:\d+:\d+")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.graphql import GraphqlBlock, GraphqlExecutor
 from splice.model.results import Status
 from splice.reporting.diagnostics import render_diagnostics

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.grpc import GrpcBlock, GrpcExecutor
 from splice.model.results import Status
 from tests.support.grpc_server import SHOP_PROTO, GrpcServer

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from splice.environment.services import Environment
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.grpc import GrpcBlock, GrpcExecutor
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services.kind_api import ServiceError
 from tests.support.grpc_server import SHOP_PROTO
 
 pytestmark = pytest.mark.integration

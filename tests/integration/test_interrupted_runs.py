@@ -17,21 +17,21 @@ import pytest
 from rich.console import Console
 
 from splice.errors import StepInterrupted
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.http import HttpBlock, HttpExecutor
 from splice.model.results import FAIL_FAST, RUN_INTERRUPTED, RunResult, Status
 from splice.reporting.console import ConsoleReporter
 from splice.reporting.html import write_html
 from splice.reporting.json_report import write_json
 from splice.reporting.junit import write_junit
-from splice.runner.events import EventBus
+from splice.runner.events import EventBus, RunListener
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 
 WAIT = 60.0  # seconds: generous, the machine may be loaded
 
 
-class _Finished:
+class _Finished(RunListener):
     """Counts the testcases the bus reports finished (what the store records)."""
 
     def __init__(self) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from splice.data.manager import DataManager
 from splice.data.tables import MIGRATION_TABLES
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["pytester"]

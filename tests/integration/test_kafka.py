@@ -15,15 +15,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError, SuiteError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
-from splice.services.kinds import kafka_brokers, kafka_protocol
+from splice.services.kind_api import ServiceError
+from splice.services.kinds.kafka import brokers as kafka_brokers
+from splice.services.kinds.kafka import protocol as kafka_protocol
 
 pytestmark = pytest.mark.integration
 

@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from splice.environment.services import Environment
 from splice.errors import StepError, SuiteError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from splice.doubles.client import MockAdminError, MockClient
+from splice.environment.services import Environment
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.mock import MockBlock, MockExecutor
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 

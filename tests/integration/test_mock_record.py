@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from splice.cli.mock_command import mock as mock_cli
 from splice.doubles.client import MockClient
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.masking import Masker
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 from tests.support.echo_server import EchoServer
 
 pytestmark = pytest.mark.integration

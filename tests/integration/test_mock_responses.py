@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from splice.doubles.client import MockClient
+from splice.environment.services import Environment
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.data.manager import DataManager
 from splice.doubles.client import MockClient
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services.kind_api import ServiceError
 from tests.support.echo_server import EchoServer
 
 pytestmark = pytest.mark.integration

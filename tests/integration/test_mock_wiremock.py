@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError, SuiteError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.mqtt import MqttBlock, MqttExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services.kind_api import ServiceError
 from splice.services.kinds import _binary_server
 from splice.services.kinds.mqtt import connack
 

@@ -14,16 +14,16 @@ from typing import Any
 import pymysql
 import pytest
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.model.results import Status
 from splice.project.loader import load_project
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.services import registry
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError
 
 pytestmark = pytest.mark.integration
 

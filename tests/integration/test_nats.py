@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError
 from splice.executors._nats_session import session_for
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.nats import NatsBlock, NatsExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services.kind_api import ServiceError
 from splice.services.kinds import _binary_server, nats_protocol
 
 pytestmark = pytest.mark.integration

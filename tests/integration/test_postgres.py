@@ -16,17 +16,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import SuiteError
 from splice.model.results import Status
 from splice.project.loader import load_project
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.services import registry
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
-from splice.services.kinds.postgres_data import live
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError
+from splice.services.kinds.postgres.data import live
 
 pytestmark = pytest.mark.integration
 
@@ -195,7 +195,7 @@ def test_template_clones_come_from_a_pool_and_are_dropped(servers: Any) -> None:
 def test_template_is_made_while_the_system_under_test_is_connected(servers: Any) -> None:
     """A session held open on the database (as a system under test does) does not stop the
     template from being made: it is copied with pg_dump instead, and its clones work."""
-    from splice.services.kinds.postgres_isolation import Template
+    from splice.services.kinds.postgres.isolation import Template
 
     env, _ = servers
     service = env.services["plain"]

@@ -21,17 +21,18 @@ import pika
 import pytest
 from pydantic import ValidationError
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError
 from splice.executors.amqp import AmqpBlock, AmqpExecutor
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services import owners, registry
-from splice.services.base import RunningService, ServiceError
-from splice.services.environment import Environment
-from splice.services.kinds import rabbitmq_install
-from splice.services.kinds.rabbitmq_client import AmqpProblem, handshake
+from splice.services import kind_registry as registry
+from splice.services import owners
+from splice.services.kind_api import RunningService, ServiceError
+from splice.services.kinds.rabbitmq import install as rabbitmq_install
+from splice.services.kinds.rabbitmq.client import AmqpProblem, handshake
 
 pytestmark = pytest.mark.integration
 

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 import redis
 
-from splice.data.manager import DataManager
+from splice.environment.isolation import DataManager
+from splice.environment.services import Environment
 from splice.errors import StepError, SuiteError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.redis import RedisBlock, RedisExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
-from splice.services import registry
-from splice.services.base import ServiceError
-from splice.services.environment import Environment
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError
 from splice.services.kinds import _binary_server
 from splice.services.kinds.redis import ping
 

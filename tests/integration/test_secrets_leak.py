@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.services.environment import cache_root
+from splice.services.resources import cache_root
 from splice.store import Store, tokens, webhooks
 from splice.store.delivery import Dispatcher
 from splice.web import create_app
@@ -407,14 +407,14 @@ def test_a_service_that_fails_to_start_shows_its_log_masked(tmp_path: Path) -> N
 def test_warnings_of_reporting_hide_the_token_and_url_passwords(tmp_path: Path) -> None:
     """A server that cannot be reached is named in the warnings without the password of
     its URL, and the token is among the secrets the front end masks."""
-    from splice.store.attach import open_recording
+    from splice.store.attach import StoreOptions, open_recording
 
     warnings: list[str] = []
-    opts = {
-        "no_store": True,
-        "report_to": "http://ci:url-S3cret-pw@127.0.0.1:9",
-        "report_token": "token-S3cret",
-    }
+    opts = StoreOptions(
+        no_store=True,
+        report_to="http://ci:url-S3cret-pw@127.0.0.1:9",
+        report_token="token-S3cret",
+    )
     recording = open_recording(tmp_path, "p", opts, warnings.append)
     recording.close()
     assert warnings and all("url-S3cret-pw" not in w for w in warnings), warnings

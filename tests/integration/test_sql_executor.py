@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from splice.environment.services import Environment
 from splice.errors import StepError
-from splice.executors.base import StepContext, TestcaseSession
+from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.sql import SqlBlock, SqlExecutor, sqlalchemy_url
 from splice.project.loader import load_project
-from splice.services.environment import Environment
 
 pytestmark = pytest.mark.integration
 

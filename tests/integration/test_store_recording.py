@@ -25,7 +25,7 @@ from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.store import Store, StoreError, resolve_url
 from splice.store import schema as t
-from splice.store.attach import attach
+from splice.store.attach import StoreOptions, attach
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +58,8 @@ def postgres() -> Iterator[str]:
     pytest.importorskip(
         "splice.services.kinds.postgres", reason="the postgres kind is not written yet"
     )
+    from splice.environment.services import Environment
     from splice.project.loader import load_project
-    from splice.services.environment import Environment
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"splice-store-pg-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
@@ -95,7 +95,7 @@ def _run(folder: Path, store_url: str, **external: Any) -> tuple[Any, Any]:
     suites, problems = load_all(sorted(folder.glob("*.splice.yaml")))
     assert not problems
     bus = EventBus()
-    recording = attach(bus, folder, "shop", {"store": store_url}, warn=pytest.fail)
+    recording = attach(bus, folder, "shop", StoreOptions(store=store_url), warn=pytest.fail)
     options = RunOptions(external=external, secret_names={"token"} & set(external))
     result = Runner(suites, options, bus).run()
     recording.finish(result)
@@ -218,12 +218,12 @@ from pathlib import Path
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
-from splice.store.attach import attach
+from splice.store.attach import StoreOptions, attach
 
 folder = Path(sys.argv[1])
 suites, _ = load_all(sorted(folder.glob("*.splice.yaml")))
 bus = EventBus()
-recording = attach(bus, folder, "shop", {"store": sys.argv[2]}, warn=print)
+recording = attach(bus, folder, "shop", StoreOptions(store=sys.argv[2]), warn=print)
 result = Runner(suites, RunOptions(), bus).run()
 recording.finish(result)
 print("exit", result.status.value, flush=True)
@@ -401,7 +401,7 @@ def test_migrations_build_exactly_the_declared_schema(store_url: str, way: str) 
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from splice.store import engine as engines
+    from splice.store import opening as engines
 
     if way == "migrations":
         raw = engines.create(store_url)
@@ -447,7 +447,7 @@ def _shape(url: str) -> dict[str, Any]:
 def test_a_fresh_store_and_a_migrated_one_are_alike(tmp_path: Path, store_url: str) -> None:
     """Creating a fresh store from schema.py and running the migrations give the same
     columns, defaults and indexes, so a new store never differs from an upgraded one."""
-    from splice.store import engine as engines
+    from splice.store import opening as engines
 
     migrated = engines.create(store_url)
     engines.upgrade(migrated)

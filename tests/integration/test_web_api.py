@@ -20,7 +20,7 @@ from splice.runner.events import EventBus
 from splice.runner.planner import load_all
 from splice.runner.run import Runner, RunOptions
 from splice.store import Store, tokens, webhooks
-from splice.store.attach import attach
+from splice.store.attach import StoreOptions, attach
 from splice.store.delivery import Dispatcher
 from splice.store.ingest import Ingest
 from splice.store.synthetic import generate
@@ -175,7 +175,7 @@ def test_report_to_streams_a_live_run_and_honours_the_remote_quarantine(
     assert added.status_code == 201
     suites, _ = load_all([tmp_path / "live.splice.yaml"])
     bus = EventBus()
-    opts = {"no_store": True, "report_to": api.url, "report_token": api.write}
+    opts = StoreOptions(no_store=True, report_to=api.url, report_token=api.write)
     recording = attach(bus, tmp_path, "live", opts, warn=pytest.fail)
     runner = Runner(suites, RunOptions(), bus)
     done: list[Any] = []

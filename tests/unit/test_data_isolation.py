@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from splice.data.slots import Serialised, Slots
 from splice.data.tables import MIGRATION_TABLES, TableChoice
+from splice.environment.slots import Serialised, Slots
 from splice.errors import SourceSpan
 
 

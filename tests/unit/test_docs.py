@@ -52,7 +52,7 @@ def test_every_cli_command_and_option_is_documented() -> None:
 )
 def test_every_suite_key_is_documented(spec: str) -> None:
     """Each key the loader accepts is in suite.md."""
-    from splice.loader import specs
+    from splice.loader import suite_schema as specs
 
     text = _doc("suite.md")
     for key in _keys(getattr(specs, spec)):
@@ -60,7 +60,7 @@ def test_every_suite_key_is_documented(spec: str) -> None:
 
 
 def _executor_names() -> list[str]:
-    from splice.executors import registry
+    from splice.executors import executor_registry as registry
 
     return registry.names()
 
@@ -69,7 +69,7 @@ def _executor_names() -> list[str]:
 def test_every_executor_key_and_result_field_is_documented(name: str) -> None:
     """Each block key and result field of every executor is in its reference page:
     a section of executors.md, or executors/<name>.md."""
-    from splice.executors import registry
+    from splice.executors import executor_registry as registry
 
     cls = registry.get(name)
     page = DOCS / "reference" / "executors" / f"{name}.md"
@@ -86,7 +86,7 @@ def test_every_executor_key_and_result_field_is_documented(name: str) -> None:
 
 
 def _kind_names() -> list[str]:
-    from splice.services import registry
+    from splice.services import kind_registry as registry
 
     return registry.names()
 
@@ -94,7 +94,7 @@ def _kind_names() -> list[str]:
 @pytest.mark.parametrize("name", _kind_names())
 def test_every_service_kind_setting_is_documented(name: str) -> None:
     """Each settings key of every service kind is in docs/reference/services/<kind>.md."""
-    from splice.services import registry
+    from splice.services import kind_registry as registry
 
     kind = registry.get(name)
     page = DOCS / "reference" / "services" / f"{kind.name}.md"
@@ -106,7 +106,7 @@ def test_every_service_kind_setting_is_documented(name: str) -> None:
 
 def test_every_matcher_operator_is_documented() -> None:
     """Each `$` operator the matcher knows is in matchers.md."""
-    from splice.expect.base import OPERATORS
+    from splice.expect.vocabulary import OPERATORS
 
     text = _doc("matchers.md")
     for op in OPERATORS:
@@ -124,7 +124,12 @@ def test_every_template_function_and_filter_is_documented() -> None:
 
 def test_every_project_key_is_documented() -> None:
     """Each key of splice.yaml's top level, of a service and of `data` is in project.md."""
-    from splice.project.specs import DataSpec, MigrationSpec, ProjectSpec, ServiceCommonSpec
+    from splice.project.project_schema import (
+        DataSpec,
+        MigrationSpec,
+        ProjectSpec,
+        ServiceCommonSpec,
+    )
 
     text = _doc("project.md")
     for model in (ProjectSpec, ServiceCommonSpec, DataSpec, MigrationSpec):
@@ -142,3 +147,20 @@ def test_relative_links_in_docs_resolve() -> None:
             assert (md.parent / target).exists(), (
                 f"{md.relative_to(ROOT)} links to missing {target}"
             )
+
+
+def test_every_public_name_is_in_the_python_reference() -> None:
+    """Each name `splice` and `splice.plugins` export is documented in python.md, and the
+    page names no `splice.<module>` beyond those two (everything else is private)."""
+    import splice
+    import splice.plugins
+
+    text = _doc("python.md")
+    for name in [*splice.__all__, *splice.plugins.__all__]:
+        if name != "__version__":
+            pattern = rf"`(splice\.(plugins\.)?)?{name}\b"
+            assert re.search(pattern, text), f"{name} is not in docs/reference/python.md"
+    named = set(re.findall(r"`splice\.([a-z_]+)", text))
+    # modules and the entry-point groups; `splice.yaml` is the project file
+    allowed = {"run", "check", "open_environment", "plugins", "executors", "services", "yaml"}
+    assert named <= allowed, named

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from splice.cli.main import main
-from splice.executors import registry
+from splice.executors import executor_registry as registry
 
 ERRORS = Path(__file__).resolve().parents[1] / "errors"
 CASES = ERRORS / "cases"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from splice.executors._kafka_avro import Mismatch, fit, to_json
 from splice.executors._kafka_registry import frame, unframe
-from splice.services.kinds.kafka_registry_server import answer
-from splice.services.kinds.kafka_registry_store import SchemaStore
+from splice.services.kinds.kafka.registry_server import answer
+from splice.services.kinds.kafka.registry_store import SchemaStore
 
 ORDER = {
     "type": "record",

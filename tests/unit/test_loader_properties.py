@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from splice.errors import Diagnostic, SuiteError
 from splice.loader.suite_loader import suite_from_document
-from splice.loader.yaml_source import parse_yaml
 from splice.reporting.diagnostics import render_diagnostic
 from splice.runner.analysis import analyse
+from splice.source.yaml_source import parse_yaml
 
 # A folder that does not exist: includes and templates resolve to nothing, and nothing
 # the loader does can touch files of the machine running the tests.

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from splice.expect import MISSING, Mismatch, match, render_diff, validate
-from splice.expect.base import OPERATORS, compile_regex
 from splice.expect.operators import OPERATIONS
+from splice.expect.vocabulary import OPERATORS, compile_regex
 
 
 def messages(expected: Any, actual: Any, path: str = "", **options: Any) -> list[str]:

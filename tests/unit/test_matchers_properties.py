@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splice.expect import MISSING, Mismatch, match, render_diff, validate
-from splice.expect.base import OPERATORS, TYPE_NAMES
+from splice.expect.vocabulary import OPERATORS, TYPE_NAMES
 
 # --- strategies -----------------------------------------------------------------------------
 

@@ -45,3 +45,26 @@ def test_cli_import_is_light() -> None:
 def test_all_matches_the_lazy_table() -> None:
     """__all__ lists exactly the lazily exported names (plus __version__)."""
     assert set(splice.__all__) == {*splice._EXPORTS, "__version__"}
+
+
+def test_the_plugin_api_is_honest() -> None:
+    """Each name in `splice.plugins.__all__` resolves, exported classes are splice's own,
+    and the lazy table lists exactly the names that are not defined in the module."""
+    from splice import plugins
+
+    for name in plugins.__all__:
+        value = getattr(plugins, name)
+        assert value is not None, name
+        if isinstance(value, type):
+            assert value.__module__.startswith("splice."), name
+    defined = {"EXECUTOR_GROUP", "SERVICE_GROUP", "register_executor", "register_service_kind"}
+    assert set(plugins.__all__) == {*plugins._EXPORTS, *defined}
+
+
+def test_the_entry_point_groups_are_the_registries_own() -> None:
+    """The groups `splice.plugins` documents are those the registries read."""
+    from splice import plugins
+    from splice.executors import executor_registry as executors
+    from splice.services import kind_registry as services
+
+    assert (plugins.EXECUTOR_GROUP, plugins.SERVICE_GROUP) == (executors.GROUP, services.GROUP)

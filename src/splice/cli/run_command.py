@@ -8,17 +8,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from splice.cli.options import external_vars
-from splice.errors import SuiteError, UsageError
+from splice.errors import UsageError
 from splice.model.results import RunResult, Status
 from splice.model.suite import Suite
 from splice.project.model import Project
-from splice.runner.analysis import analyse
-from splice.runner.planner import Selection, discover, load_all, select
+from splice.runner.inputs import external_vars
+from splice.runner.planner import Selection, select
 from splice.runner.secrets import masked_command, run_masker
 
 if TYPE_CHECKING:
-    from splice.cli.services import StartFailed
+    from splice.environment.lifecycle import StartFailed
     from splice.reporting.console import ConsoleReporter
     from splice.runner.events import EventBus
     from splice.runner.run import Runner
@@ -28,29 +27,15 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _project() -> Project:
-    from splice.project.loader import find_project, load_project
+    from splice.api import find_project
 
-    return load_project(find_project(Path.cwd()))
+    return find_project()
 
 
 def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite]:
-    root = Path.cwd()
-    if not paths and project.suites:
-        root = project.root
-        paths = list(project.suites)
-    files = discover(paths, root)
-    if not files:
-        raise UsageError("no suites found", "suite files are named *.splice.yaml")
-    suites, problems = load_all(files)
-    known = var_names | set(project.vars)
-    for suite in suites:
-        analysis = analyse(suite, known)
-        problems.extend(analysis.diagnostics)
-        if analysis.needs_order:
-            suite.serial = True
-    if problems:
-        raise SuiteError(problems)
-    return suites
+    from splice.api import load_suites
+
+    return load_suites(paths, project, var_names)
 
 
 def check_command(paths: list[str], opts: dict[str, Any]) -> int:
@@ -110,13 +95,13 @@ def run_suites(
     if recording is not None:
         masker.add_all(recording.secrets)
     runner = Runner(selected, options, bus, masker)
-    from splice.cli.interrupts import DEFAULT_GRACE, Interrupts
+    from splice.runner.interrupts import DEFAULT_GRACE, Interrupts
 
     grace = opts.get("term_grace")
     try:
         with (
             _debug_log(opts["verbose"] >= 2, runner.masker.text),
-            Interrupts(runner, DEFAULT_GRACE if grace is None else grace),
+            Interrupts(runner.control, DEFAULT_GRACE if grace is None else grace),
         ):
             return _run_with_services(
                 project, runner, console, recording, opts, on_finish=on_finish
@@ -162,11 +147,21 @@ def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recordi
         return None
     from rich.console import Console
 
-    from splice.store.attach import attach
+    from splice.store.attach import StoreOptions, attach
 
     warn = Console(stderr=True, highlight=False).print
+    options = StoreOptions(
+        store=opts.get("store"),
+        no_store=bool(opts.get("no_store")),
+        report_to=opts.get("report_to"),
+        report_token=opts.get("report_token"),
+    )
     return attach(
-        bus, project.root, project.name, opts, lambda text: warn(f"warning: {text}", markup=False)
+        bus,
+        project.root,
+        project.name,
+        options,
+        lambda text: warn(f"warning: {text}", markup=False),
     )
 
 
@@ -179,38 +174,36 @@ def _run_with_services(
     *,
     on_finish: Callable[[RunResult], None] | None = None,
 ) -> int:
-    """Start the services, run, stop them; then record the end and write the reports
+    """Open the environment, run, close it; then record the end and write the reports
     (`on_finish` sees the finished run first)."""
     from rich.console import Console
 
+    from splice.api import run_suites as run_in_environment
     from splice.cli.services import (
         EXIT_SERVICES,
-        StartFailed,
+        ConsoleStart,
         print_serialised,
-        render_service_error,
-        services_for_run,
+        print_service_error,
     )
-    from splice.services.base import ServiceError
+    from splice.environment.lifecycle import OpenEnvironment, StartFailed
+    from splice.services.kind_api import ServiceError
 
     started_at = time.time()
     err = Console(stderr=True, highlight=False)
+
+    def on_open(opened: OpenEnvironment) -> None:
+        print_serialised(opened, runner.suites, runner.options.jobs, err)
+        console.service_logs, console.masker = opened.logs, runner.masker
+        console.logs_kept_in = opened.logs_folder
+
     try:
-        with services_for_run(project, err, runner.masker, runner.result.id) as active:
-            print_serialised(active, runner.suites, runner.options.jobs, err)
-            runner.options.builtins = active.builtins
-            runner.options.hooks = active.hooks
-            runner.options.environment = active.environment
-            runner.result.services = runner.masker.mask(active.summary)
-            console.service_logs, console.masker = active.logs, runner.masker
-            console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id
-            result = runner.run()
-        result.services = runner.masker.mask(_with_logs(active.summary, active.logs))
+        result = run_in_environment(runner, project, listener=ConsoleStart(err), on_open=on_open)
     except StartFailed as failed:
-        render_service_error(failed.error, err)
-        _record_failed_start(runner, project, recording, failed, started_at)
+        print_service_error(failed.error, err)
+        _record_failed_start(runner, recording, failed, started_at)
         return EXIT_SERVICES
     except ServiceError as exc:  # from a reused `splice up` environment, say
-        render_service_error(exc, err)
+        print_service_error(exc, err)
         return EXIT_SERVICES
     if recording is not None:
         recording.finish(result)
@@ -226,7 +219,6 @@ def _run_with_services(
 
 def _record_failed_start(
     runner: Runner,
-    project: Project,
     recording: Recording | None,
     failed: StartFailed,
     started_at: float,
@@ -239,18 +231,11 @@ def _record_failed_start(
     run.started_at, run.duration = started_at, time.time() - started_at
     run.status = Status.ERROR
     run.command = masked_command(run.command, runner.masker, runner.options.secret_names)
-    run.services = runner.masker.mask(_with_logs(failed.active.summary, failed.active.logs))
+    run.services = failed.environment.described()
     if recording is not None:
         total = sum(len(suite.testcases) for suite in runner.suites)
         reason = runner.masker.mask(render_service_error(failed.error))
         recording.failed_start(run, total, reason)
-
-
-def _with_logs(summary: list[dict[str, Any]], logs: dict[str, Path]) -> list[dict[str, Any]]:
-    return [
-        {**entry, "log": str(logs[entry["name"]]) if entry["name"] in logs else None}
-        for entry in summary
-    ]
 
 
 def write_reports(run: RunResult, opts: dict[str, Any]) -> list[tuple[str, Path]]:

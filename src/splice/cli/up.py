@@ -9,93 +9,30 @@ services.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from splice.environment.up_state import (
+    STATE_DIR,
+    alive,
+    passwords,
+    read_state,
+    remove_state,
+    saved_service,
+    write_state,
+)
 from splice.errors import UsageError
-from splice.masking import Masker
 from splice.project.model import Project
-from splice.services.base import Endpoint, RunningService, ServiceSpec
-
-STATE_DIR = ".splice"
-
-
-def state_path(project: Project) -> Path:
-    return project.root / STATE_DIR / "up.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # a zombie is not running
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def read_state(project: Project) -> dict[str, Any] | None:
-    path = state_path(project)
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not _alive(int(state.get("pid", 0))):
-        path.unlink(missing_ok=True)
-        return None
-    return state
-
-
-@dataclass
-class ReusedEnvironment:
-    """The services of a running `splice up`, as a run sees them."""
-
-    pid: int
-    services: dict[str, RunningService]
-
-    @property
-    def environment(self) -> ReusedEnvironment:
-        return self
-
-    def vars(self) -> dict[str, Any]:
-        return {name: s.endpoint.as_vars() for name, s in self.services.items()}
-
-
-def reuse_up_environment(project: Project) -> ReusedEnvironment | None:
-    """The running `splice up` of this project, when it has every service of the project."""
-    state = read_state(project)
-    if state is None or set(state["services"]) != set(project.services):
-        return None
-    services = {}
-    for name, saved in state["services"].items():
-        services[name] = _saved_service(project.services[name], saved)
-    return ReusedEnvironment(int(state["pid"]), services)
-
-
-def _saved_service(spec: ServiceSpec, saved: dict[str, Any]) -> RunningService:
-    """A service of `splice up` as its state file describes it."""
-    return RunningService(
-        spec,
-        Endpoint(**saved["endpoint"]),
-        log_path=Path(saved["log"]) if saved.get("log") else None,
-        pid=saved.get("pid"),
-        state=saved.get("state") or {},
-    )
+from splice.services.kind_api import Endpoint, ServiceSpec
 
 
 def up(project: Project, console: Console, *, foreground: bool, timeout: float) -> int:
@@ -137,89 +74,33 @@ def up(project: Project, console: Console, *, foreground: bool, timeout: float) 
 
 
 def _serve(project: Project, console: Console) -> int:
-    from splice.cli.services import render_service_error
-    from splice.data.manager import DataManager
-    from splice.services import owners
-    from splice.services.base import ServiceError
-    from splice.services.environment import Environment
+    """Keep the project's environment open until a signal; its state file says so."""
+    from splice.cli.services import print_service_error
+    from splice.environment.lifecycle import StartFailed, open_environment
+    from splice.services.kind_api import ServiceError
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    env = Environment(project)
-    path = state_path(project)
     try:
-        try:
-            env.start()
-            DataManager(env, project).prepare()
-        except ServiceError as exc:
-            exc.mask(env.masker)  # passwords and declared settings (also of loading data)
-            render_service_error(exc, console)
-            return 3
-        state = {
-            "pid": os.getpid(),
-            "project": str(project.path),
-            "ready": True,
-            "started_at": time.time(),
-            "services": {
-                name: {
-                    "kind": s.spec.kind,
-                    "provider": s.spec.provider,
-                    "endpoint": s.endpoint.__dict__,
-                    "log": str(s.log_path) if s.log_path else None,
-                    "pid": s.pid,
-                    "pid_start": owners.start_time(s.pid) if s.pid else None,
-                    "state": _jsonable(s.state),
-                }
-                for name, s in env.services.items()
-            },
-        }
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)  # connection details, passwords included: the user's alone
-        tmp.write_text(json.dumps(state, indent=2))
-        _write_env_file(project, state)
-        tmp.replace(path)
-        console.print("ready", highlight=False)
-        stop.wait()
-        return 0
+        with open_environment(project, reuse_up=False) as opened:
+            write_state(project, opened.services)
+            console.print("ready", highlight=False)
+            stop.wait()
+            return 0
+    except StartFailed as failed:
+        print_service_error(failed.error, console)
+        return 3
+    except ServiceError as exc:  # masked by the lifecycle (passwords, secret settings)
+        print_service_error(exc, console)
+        return 3
     finally:
-        path.unlink(missing_ok=True)
-        (project.root / STATE_DIR / "up.env").unlink(missing_ok=True)
-        env.stop()
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return {}
-    return value
-
-
-def _write_env_file(project: Project, state: dict[str, Any]) -> None:
-    lines = []
-    for name, saved in state["services"].items():
-        for key, value in saved["endpoint"].items():
-            if value is None or isinstance(value, dict):
-                continue
-            var = f"SPLICE_{name}_{key}".upper().replace("-", "_")
-            lines.append(f"{var}={value}")
-    env_file = project.root / STATE_DIR / "up.env"
-    env_file.touch(mode=0o600)
-    env_file.write_text("\n".join(lines) + "\n")
-
-
-def _passwords(state: dict[str, Any]) -> Masker:
-    """A masker of the services' passwords: printed URLs hide them (up.env holds them)."""
-    masker = Masker()
-    masker.add_all(saved["endpoint"].get("password") for saved in state["services"].values())
-    return masker
+        remove_state(project)
 
 
 def _print_details(state: dict[str, Any], console: Console) -> None:
     """The services and their URLs, passwords masked."""
-    masker = _passwords(state)
+    masker = passwords(state)
     table = Table("service", "kind", "url", box=None, pad_edge=False)
     for name, saved in state["services"].items():
         table.add_row(name, saved["kind"], masker.text(saved["endpoint"]["url"]))
@@ -235,9 +116,9 @@ def down(project: Project, console: Console, timeout: float = 30.0) -> int:
     pid = int(state["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)  # its reaper still stops the services
     console.print(f"[green]down[/] (stopped pid {pid})")
     return 0
@@ -246,10 +127,10 @@ def down(project: Project, console: Console, timeout: float = 30.0) -> int:
 def status(project: Project, console: Console) -> int:
     """Each service of the running `splice up`, checked the way its readiness is declared
     (`services.health`); problems in full below the table. 0 when all are up."""
-    from splice.cli.services import render_service_error
+    from splice.cli.services import print_service_error
+    from splice.environment.services import rendered_spec
     from splice.services import health
-    from splice.services.base import ServiceError
-    from splice.services.environment import rendered_spec
+    from splice.services.kind_api import ServiceError
 
     state = read_state(project)
     if state is None:
@@ -260,12 +141,12 @@ def status(project: Project, console: Console) -> int:
         "services": {n: Endpoint(**s["endpoint"]).as_vars() for n, s in state["services"].items()},
         **project.vars,
     }
-    masker = _passwords(state)
+    masker = passwords(state)
     problems: list[ServiceError] = []
     for name, saved in state["services"].items():
         try:
             spec = project.services.get(name) or ServiceSpec(name, saved["kind"], "external", None)
-            service = _saved_service(rendered_spec(spec, scope), saved)
+            service = saved_service(rendered_spec(spec, scope), saved)
             health.check(service, timeout=2.0, pid_start=saved.get("pid_start"))
             mark = "[green]ready[/]"
         except ServiceError as exc:
@@ -282,5 +163,5 @@ def status(project: Project, console: Console) -> int:
     )
     console.print(table)
     for problem in problems:
-        render_service_error(problem, console)
+        print_service_error(problem, console)
     return 1 if problems else 0

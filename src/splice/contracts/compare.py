@@ -18,7 +18,7 @@ from splice.contracts.matchers import check, check_status
 from splice.contracts.model import Body, Message, Request, Response
 from splice.contracts.problems import Mismatch, show_path
 from splice.contracts.rules import RuleList, Rules
-from splice.expect.base import show
+from splice.expect.vocabulary import show
 
 _MEDIA_HEADERS = frozenset({"content-type", "accept"})
 

@@ -17,7 +17,7 @@ from typing import Any
 from splice.contracts.matchers import check, json_type
 from splice.contracts.problems import Mismatch, show_path
 from splice.contracts.rules import STAR, Matcher, RuleList, Rules, path_weight
-from splice.expect.base import show, show_typed
+from splice.expect.vocabulary import show, show_typed
 
 _TEMPLATED = frozenset({"type", "values", "eachValue", "notEmpty"})
 # matchers about a container's keys or elements, which do not cascade to what is inside

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from splice.contracts.matchers import check
 from splice.contracts.problems import Mismatch
 from splice.contracts.rules import RuleList, Rules
-from splice.expect.base import show
+from splice.expect.vocabulary import show
 
 
 def parse_xml(text: str) -> ET.Element:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import splice
+from splice.version import VERSION
 
 _TEMPLATE = re.compile(r"\{\{|\{%")
 _MEDIA_RESPONSE_HEADERS = {"content-type"}
@@ -273,7 +273,7 @@ def pact_document(consumer: str, provider: str, exercised: list[dict[str, Any]])
         "interactions": interactions,
         "metadata": {
             "pactSpecification": {"version": "4.0"},
-            "splice": {"version": splice.__version__},
+            "splice": {"version": VERSION},
         },
     }
 

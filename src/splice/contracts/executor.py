@@ -27,7 +27,7 @@ from splice.contracts.compare import compare_response
 from splice.contracts.model import Body, Request, Response
 from splice.contracts.pact import Interaction, Pact, read_pact
 from splice.errors import StepError, SuiteError
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 
 _cache: dict[tuple[str, float], Pact] = {}
 _cache_lock = threading.Lock()

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from splice.contracts.dates import FormatError, matches_format
 from splice.contracts.rules import Matcher
-from splice.expect.base import show, show_typed
+from splice.expect.vocabulary import show, show_typed
 from splice.regexes import RegexError, UserRegex, compile_user_regex
 
 SEMVER: Final = re.compile(

@@ -45,7 +45,7 @@ class OpenApiContract:
 
     @classmethod
     def load(cls, path: Path) -> OpenApiContract:
-        from splice.loader.yaml_source import read_yaml
+        from splice.source.yaml_source import read_yaml
 
         openapi_core = _require()
         doc = read_yaml(path)  # located YAML (and JSON) errors come from the loader

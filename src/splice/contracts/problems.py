@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from splice.expect.base import join_index, join_key
+from splice.expect.vocabulary import join_index, join_key
 
 
 class PactProblem(Exception):

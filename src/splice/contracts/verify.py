@@ -48,7 +48,7 @@ class StateSteps:
 def read_states(path: Path) -> StateSteps:
     """A states file: `states:` mapping each provider state's name to a list of steps."""
     from splice.loader.steps import Collector, StepSource, parse_steps
-    from splice.loader.yaml_source import read_yaml
+    from splice.source.yaml_source import read_yaml
 
     doc = read_yaml(path)
     out = Collector()

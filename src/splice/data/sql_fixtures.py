@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import SourceSpan, SuiteError
-from splice.loader.yaml_source import Positions, read_yaml
+from splice.model.positions import Positions
+from splice.source.yaml_source import read_yaml
 
 SCRIPT_SUFFIXES = (".sql",)
 ROWS_SUFFIXES = (".yaml", ".yml", ".json")

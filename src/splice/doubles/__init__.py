@@ -16,4 +16,15 @@ How a request flows, and where each part lives:
     model       the stub schema (pydantic), shared by files, the admin API and suites
     files       stub files and WireMock mappings (wiremock) read with located errors
     server      `python -m splice.doubles.server --config FILE`: the process
+    grpc_server the gRPC double (the `grpc-mock` kind), in its own process too
+
+The mock's other rooms, one per floor that sees it:
+
+    splice/services/kinds/mock.py       the `mock` kind: settings, starting the server,
+                                        isolation (`reset`), stubs loaded and checked
+    splice/services/kinds/grpc_mock.py  the `grpc-mock` kind
+    splice/executors/mock.py            the `mock` step: a mock's stubs changed and what
+                                        it received verified, through `client`
+    splice/cli/mock_command.py          `splice mock`: a double outside a run (serve,
+                                        cassettes into stubs, WireMock mappings imported)
 """

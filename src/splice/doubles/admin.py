@@ -22,20 +22,34 @@ never journaled). Used by the `mock` executor, by tests and by hand with curl.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from pydantic import ValidationError
 
 from splice.doubles.http11 import Request, response_bytes
 from splice.doubles.incoming import Incoming
+from splice.doubles.journal import Journal
 from splice.doubles.matching import RequestMatcher
 from splice.doubles.model import RequestSpec, StubSpec, stub_list
 from splice.doubles.nearmiss import nearest_requests, nearest_stubs
-from splice.doubles.stubs import STARTED
+from splice.doubles.recorder import Recorder
+from splice.doubles.stubs import STARTED, StubStore
 
-if TYPE_CHECKING:
-    from splice.doubles.app import MockApp
+
+class AdminTarget(Protocol):
+    """What the admin API works on: the double's stubs, journal and recorder
+    (`splice.doubles.app.MockApp`, which serves the admin API under `PREFIX`)."""
+
+    store: StubStore
+    journal: Journal
+    recorder: Recorder | None
+    base: list[tuple[StubSpec, str | None]]
+    exercised: dict[str, dict[str, Any]]  # the first exchange of each stub a request matched
+
+    def restore(self) -> None:
+        """Back to the stubs the double started with."""
+
 
 PREFIX = "/__splice"
 _FIND_LIMIT = 100
@@ -52,7 +66,7 @@ class AdminError(Exception):
 class Admin:
     """Routes of the admin API."""
 
-    def __init__(self, app: MockApp) -> None:
+    def __init__(self, app: AdminTarget) -> None:
         self.app = app
 
     def handle(self, request: Request) -> bytes:

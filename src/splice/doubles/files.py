@@ -55,8 +55,8 @@ def expand(patterns: list[str], root: Path, what: str) -> list[Path]:
 
 def load_stub_file(path: Path, root: Path) -> list[dict[str, Any]]:
     """The stubs of one splice stub file, checked, as `{"stub": ..., "source": ...}`."""
-    from splice.loader.diagnostics import from_validation_error
-    from splice.loader.yaml_source import read_yaml
+    from splice.source.validation import from_validation_error
+    from splice.source.yaml_source import read_yaml
 
     try:
         doc = read_yaml(path)

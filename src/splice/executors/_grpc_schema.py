@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import StepError
-from splice.loader.diagnostics import did_you_mean
+from splice.source.validation import did_you_mean
 
 INSTALL = "pip install 'splice[grpc]'"
 _LOCK = threading.Lock()

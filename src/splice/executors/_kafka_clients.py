@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 
 INSTALL = "pip install 'splice[kafka]'"
 _SLICE = 0.05

@@ -19,8 +19,8 @@ from typing import Any
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
 from splice.executors._kafka_values import Undecodable
-from splice.executors.base import StepContext
-from splice.loader.diagnostics import did_you_mean
+from splice.executors.executor_api import StepContext
+from splice.source.validation import did_you_mean
 from splice.templating import TemplateFailure, render
 
 # result fields that describe one message: `expect` on these picks the messages

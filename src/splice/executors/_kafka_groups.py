@@ -12,7 +12,7 @@ from typing import Any
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
 from splice.executors._kafka_consume import true_ends
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 
 
 def describe(

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from splice.errors import StepError
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 
 MAGIC = 0
 _HEADER = struct.Struct(">BI")

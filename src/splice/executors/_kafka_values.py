@@ -31,7 +31,7 @@ from typing import Any
 from splice.errors import StepError
 from splice.executors import _kafka_registry as sr
 from splice.executors._kafka_avro import Mismatch, ValuePath, dotted, fit, to_json
-from splice.executors.base import BlockProblem, StepContext
+from splice.executors.executor_api import BlockProblem, StepContext
 
 INSTALL = "pip install 'splice[kafka]'"
 KINDS = {"avro": "AVRO", "json_schema": "JSON"}  # value key -> the registry's schemaType

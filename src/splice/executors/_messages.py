@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.base import Block, StepContext, TestcaseSession
-from splice.loader.diagnostics import did_you_mean
+from splice.executors.executor_api import Block, StepContext, TestcaseSession
 from splice.model.durations import parse_duration
+from splice.source.validation import did_you_mean
 
 DEFAULT_WAIT = 5.0  # seconds a subscribe/receive/request waits without a timeout
 _SLICE = 0.05  # how often a wait looks at Ctrl-C

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._messages import Inbox, decode, redact, strip
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 
 
 class MqttConnection:

@@ -16,8 +16,8 @@ from pydantic import model_validator
 
 from splice.errors import StepError
 from splice.executors._messages import decode, strip
-from splice.executors.base import Block
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import Block
+from splice.source.validation import HintedValueError
 
 _VERBS = ("create_stream", "delete_stream", "purge_stream", "publish", "consume")
 

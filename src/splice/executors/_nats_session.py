@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._messages import redact
-from splice.executors.base import StepContext
+from splice.executors.executor_api import StepContext
 
 T = TypeVar("T")
 _SLICE = 0.05

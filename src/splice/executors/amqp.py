@@ -24,11 +24,11 @@ from pydantic import Field, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors import _messages as m
-from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
-from splice.services.kinds import rabbitmq_messages as msgs
-from splice.services.kinds import rabbitmq_topology as topology
-from splice.services.kinds.rabbitmq_client import AmqpProblem, channel_problem, pika_module
+from splice.executors.executor_api import Block, StepContext, StepOutput
+from splice.services.kinds.rabbitmq import messages as msgs
+from splice.services.kinds.rabbitmq import topology
+from splice.services.kinds.rabbitmq.client import AmqpProblem, channel_problem, pika_module
+from splice.source.validation import HintedValueError
 
 _OPERATIONS = ("declare", "publish", "consume", "get", "purge", "subscribe")
 _SENDS = ("body", "json_", "headers", "properties", "mandatory")

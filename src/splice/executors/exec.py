@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 
 _KEEP = 64 * 1024  # characters of stdout/stderr kept in reports
 

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from splice.errors import StepError
-from splice.executors import registry
-from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import Block, BlockProblem, StepContext, StepOutput
 from splice.executors.http import Auth, HttpBlock
-from splice.loader.diagnostics import HintedValueError
+from splice.source.validation import HintedValueError
 from splice.templating import is_template
 
 INSTALL = "pip install 'splice[graphql]'"

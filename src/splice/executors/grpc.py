@@ -24,9 +24,9 @@ from pydantic import field_validator, model_validator
 from splice.errors import StepError, StepInterrupted
 from splice.executors import _grpc_schema as schemas
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError, did_you_mean
+from splice.executors.executor_api import Block, BlockProblem, StepContext, StepOutput
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError, did_you_mean
 from splice.templating import is_template
 
 _DEFAULT_DEADLINE = 10.0

@@ -31,9 +31,9 @@ from pydantic import Field, field_validator, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, StepContext, StepOutput, TestcaseSession
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import Block, StepContext, StepOutput, TestcaseSession
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _BODY_KEYS = ("json", "form", "multipart", "body")

@@ -37,9 +37,9 @@ from splice.executors._kafka_consume import Outcome, Wanted, consume, decode
 from splice.executors._kafka_groups import describe as describe_group
 from splice.executors._kafka_values import Decoder, Encoding, encode, no_registry
 from splice.executors._kafka_values import check as check_value
-from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import Block, BlockProblem, StepContext, StepOutput
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 from splice.templating import is_template
 
 _OPERATIONS = ("produce", "consume", "group")

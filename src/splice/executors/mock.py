@@ -28,9 +28,9 @@ from splice.doubles.client import MockAdminError, MockClient
 from splice.doubles.files import StubFileError, load_stub_file
 from splice.doubles.model import RequestSpec, StubSpec
 from splice.errors import StepError
-from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError, did_you_mean
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError, did_you_mean
 
 _ACTIONS = ("reset", "remove", "stub", "stubs", "file", "replace", "scenarios", "verify")
 _QUERIES = ("verify", "journal")

@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 from splice.errors import StepError
 from splice.executors import _messages as m
 from splice.executors._mqtt_client import connection_for
-from splice.executors.base import StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import StepContext, StepOutput
+from splice.source.validation import HintedValueError
 
 _OPERATIONS = ("publish", "subscribe", "receive")
 

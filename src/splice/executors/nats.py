@@ -25,8 +25,8 @@ from splice.executors._nats_jetstream import JetStreamBlock
 from splice.executors._nats_jetstream import explain as explain_jetstream
 from splice.executors._nats_jetstream import run as run_jetstream
 from splice.executors._nats_session import NatsSession, session_for
-from splice.executors.base import StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import StepContext, StepOutput
+from splice.source.validation import HintedValueError
 
 _OPERATIONS = ("publish", "subscribe", "request", "receive", "jetstream")
 

@@ -21,9 +21,9 @@ from pydantic import field_validator, model_validator
 
 from splice.errors import StepError
 from splice.executors._messages import redact, target
-from splice.executors.base import Block, StepContext, StepOutput
-from splice.loader.diagnostics import HintedValueError
+from splice.executors.executor_api import Block, StepContext, StepOutput
 from splice.model.durations import parse_duration
+from splice.source.validation import HintedValueError
 
 Arg = str | int | float | bool | dict[str, Any] | list[Any]
 _DEFAULT_TIMEOUT = 10.0

@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput
 
 _SHOWN_ROWS = 20  # rows kept in the step's response for reports
 _PG, _MY = ("postgres", "postgresql"), ("mysql", "mariadb")
@@ -255,7 +255,7 @@ def _target(block: SqlBlock, ctx: StepContext) -> _Target:
     services = ctx.vars.get("services") or {}
     service = services.get(block.service) if isinstance(services, dict) else None
     if not isinstance(service, dict):
-        from splice.loader.diagnostics import did_you_mean
+        from splice.source.validation import did_you_mean
 
         known = sorted(services) if isinstance(services, dict) else []
         raise StepError(

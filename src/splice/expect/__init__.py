@@ -54,9 +54,9 @@ and what was found: ``expected 201, got 404``, ``missing key 'id'``,
 (shown as ``<missing>``).
 """
 
-from splice.expect.base import MISSING, Mismatch
+from splice.expect.checking import validate
 from splice.expect.diff import render_diff
 from splice.expect.matchers import match
-from splice.expect.validation import validate
+from splice.expect.vocabulary import MISSING, Mismatch
 
 __all__ = ["MISSING", "Mismatch", "match", "render_diff", "validate"]

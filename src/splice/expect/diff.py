@@ -24,7 +24,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from splice.expect.base import (
+from splice.expect.matchers import match_node
+from splice.expect.operators import count
+from splice.expect.vocabulary import (
     MISSING,
     is_array,
     is_matcher,
@@ -35,8 +37,6 @@ from splice.expect.base import (
     lookup,
     show,
 )
-from splice.expect.matchers import match_node
-from splice.expect.operators import count
 
 _LONG_STRING: Final = 40
 _CONTEXT: Final = 2  # equal lines kept around each change in a string diff

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from splice.expect.base import (
+from splice.expect.operands import operand_problems
+from splice.expect.operators import OPERATIONS, Ctx, count, expected_got
+from splice.expect.vocabulary import (
     MISSING,
     Mismatch,
     is_array,
@@ -25,8 +27,6 @@ from splice.expect.base import (
     show_typed,
     values_equal,
 )
-from splice.expect.operands import operand_problems
-from splice.expect.operators import OPERATIONS, Ctx, count, expected_got
 
 
 def match(

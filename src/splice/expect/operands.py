@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from splice.expect.base import (
+from splice.expect.vocabulary import (
     OPERATORS,
     TYPE_NAMES,
     Loc,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from splice.expect.base import (
+from splice.expect.vocabulary import (
     DEFAULT_TOLERANCE,
     MISSING,
     Mismatch,

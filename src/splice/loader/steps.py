@@ -11,10 +11,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from splice.errors import Diagnostic, SourceSpan, SuiteError
-from splice.executors import registry
-from splice.executors.base import normalize_shorthand
-from splice.loader.diagnostics import (
+from splice.errors import Diagnostic, SourceSpan, SuiteError, display_path
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import normalize_shorthand
+from splice.loader.suite_schema import CaptureSpec, RetrySpec, StepCommonSpec
+from splice.model.durations import parse_duration
+from splice.model.positions import PathKey, Positions
+from splice.model.suite import Capture, Retry, Step
+from splice.regexes import RegexError, compile_user_regex
+from splice.source.validation import (
     describe,
     did_you_mean,
     from_validation_error,
@@ -23,12 +28,7 @@ from splice.loader.diagnostics import (
     span_inside,
     split_message,
 )
-from splice.loader.specs import CaptureSpec, RetrySpec, StepCommonSpec
-from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
-from splice.model.durations import parse_duration
-from splice.model.suite import Capture, Retry, Step
-from splice.regexes import RegexError, compile_user_regex
-from splice.reporting.diagnostics import display_path
+from splice.source.yaml_source import Document, read_yaml
 from splice.templating import is_template, syntax_error
 
 COMMON_KEYS = frozenset(model_keys(StepCommonSpec))
@@ -411,7 +411,7 @@ def _captures(
 
 
 def _check_jsonpath(source: str, loc: PathKey, pos: Positions, out: Collector) -> None:
-    from splice.runner.captures import compile_jsonpath
+    from splice.expect.jsonpath import compile_jsonpath
 
     try:
         compile_jsonpath(source)

@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from splice.errors import SourceSpan, SuiteError
-from splice.loader.diagnostics import describe, from_validation_error
-from splice.loader.specs import SuiteSpec, TestcaseSpec
 from splice.loader.steps import Collector, StepSource, parse_steps
+from splice.loader.suite_schema import SuiteSpec, TestcaseSpec
 from splice.loader.templates import load_templates
-from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
+from splice.model.positions import PathKey, Positions
 from splice.model.suite import Step, Suite, Testcase
+from splice.source.validation import describe, from_validation_error
+from splice.source.yaml_source import Document, read_yaml
 from splice.templating import syntax_error
 
 
@@ -159,7 +160,7 @@ def _testcase(raw: Any, i: int, doc: Document, out: Collector) -> Testcase | Non
 
 def _check_template_uses(suite: Suite, out: Collector) -> None:
     """Every `use:` names a known template with its required inputs and no unknown ones."""
-    from splice.loader.diagnostics import did_you_mean
+    from splice.source.validation import did_you_mean
 
     all_steps = [*suite.setup, *suite.teardown]
     for tc in suite.testcases:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from splice.errors import SourceSpan, SuiteError
-from splice.loader.diagnostics import from_validation_error
-from splice.loader.specs import TemplateSpec
+from splice.errors import SourceSpan, SuiteError, display_path
 from splice.loader.steps import Collector, StepSource, parse_steps
-from splice.loader.yaml_source import Document, PathKey, read_yaml
+from splice.loader.suite_schema import TemplateSpec
+from splice.model.positions import PathKey
 from splice.model.suite import StepTemplate, TemplateInput
-from splice.reporting.diagnostics import display_path
+from splice.source.validation import from_validation_error
+from splice.source.yaml_source import Document, read_yaml
 
 
 def load_templates(

@@ -42,6 +42,27 @@ class Phase(StrEnum):
     TEARDOWN = "teardown"
 
 
+class FailureKind(StrEnum):
+    """What kind of reason a `Failure` is (its value is the word reports show)."""
+
+    EXPECT = "expect"  # an `expect:` that did not hold
+    ASSERT = "assert"  # an `assert:` expression that was false (or a pytest assertion)
+    RETRY = "retry"  # `retry:` gave up
+    CAPTURE = "capture"  # a capture found nothing
+    ERROR = "error"  # the step could not be performed
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"  # cut short by Ctrl-C or SIGTERM
+    SUITE_SETUP = "suite setup"  # not run: the suite's setup failed
+
+    @classmethod
+    def of(cls, value: str) -> FailureKind:
+        """The kind a stored or imported word names; an unknown word is an error."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.ERROR
+
+
 @dataclass
 class Failure:
     """Why a step did not pass: one unmet expectation, assertion or an execution error.
@@ -50,14 +71,16 @@ class Failure:
     `actual` are the values compared, kept for diffs in reports.
     """
 
-    # "expect", "assert", "retry", "capture", "error", "timeout", "interrupted" (cut short
-    # by Ctrl-C or SIGTERM) or "suite setup" (not run: the suite's setup failed)
-    kind: str
+    kind: FailureKind
     message: str
     path: str | None = None
     expected: Any = None
     actual: Any = None
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, FailureKind):  # read back from JSON or imported
+            self.kind = FailureKind.of(self.kind)
 
 
 @dataclass

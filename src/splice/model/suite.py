@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import SourceSpan
-from splice.loader.yaml_source import Positions
+from splice.model.positions import Positions
 
 
 @dataclass

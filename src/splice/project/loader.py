@@ -10,21 +10,22 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from splice.errors import SuiteError
-from splice.loader.diagnostics import (
+from splice.loader.steps import Collector
+from splice.model.durations import parse_duration
+from splice.model.positions import PathKey, Positions
+from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
+from splice.project.project_schema import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
+from splice.project.secrets import declared
+from splice.services import kind_registry as registry
+from splice.services.kind_api import ServiceError, ServiceSpec
+from splice.services.settings import PROJECT_DIR
+from splice.source.validation import (
     describe,
     did_you_mean,
     from_validation_error,
     split_message,
 )
-from splice.loader.steps import Collector
-from splice.loader.yaml_source import Document, PathKey, Positions, read_yaml
-from splice.model.durations import parse_duration
-from splice.project.model import PROJECT_FILE, DataPlan, Migration, Project
-from splice.project.secrets import declared
-from splice.project.specs import SERVICE_COMMON_KEYS, ProjectSpec, ServiceCommonSpec
-from splice.services import registry
-from splice.services.base import ServiceError, ServiceSpec
-from splice.services.settings import PROJECT_DIR
+from splice.source.yaml_source import Document, read_yaml
 from splice.templating import find_variables, is_template, syntax_error
 from splice.templating.references import attribute_uses, walk_strings
 

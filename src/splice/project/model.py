@@ -8,7 +8,7 @@ from typing import Any
 
 from splice.errors import SourceSpan
 from splice.project.secrets import SecretSetting
-from splice.services.base import ServiceSpec
+from splice.services.kind_api import ServiceSpec
 
 PROJECT_FILE = "splice.yaml"
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from splice.loader.diagnostics import did_you_mean
 from splice.loader.steps import Collector
-from splice.loader.yaml_source import Positions
+from splice.model.positions import Positions
+from splice.source.validation import did_you_mean
 
 PREFIX = "services."
 

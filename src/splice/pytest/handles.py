@@ -10,7 +10,7 @@ from splice.pytest.clock import ServiceClock
 
 if TYPE_CHECKING:
     from splice.project.model import Project
-    from splice.services.base import Endpoint, RunningService
+    from splice.services.kind_api import Endpoint, RunningService
 
 
 class ServiceHandle:

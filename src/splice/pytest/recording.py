@@ -18,7 +18,7 @@ import pytest
 
 from splice.model.results import RunResult, Status, SuiteResult, TestcaseResult
 from splice.pytest.results import ResultCollector
-from splice.store.attach import Recording, open_recording
+from splice.store.attach import Recording, StoreOptions, open_recording
 from splice.store.errors import StoreError
 
 
@@ -35,12 +35,12 @@ class SessionRecording:
         self.config = config
         self.collector = collector
         self.root = project_file.parent if project_file else config.rootpath
-        opts = {
-            "store": config.getoption("splice_store"),
-            "no_store": config.getoption("splice_no_store"),
-            "report_to": config.getoption("splice_report_to"),
-            "report_token": config.getoption("splice_report_token"),
-        }
+        opts = StoreOptions(
+            store=config.getoption("splice_store"),
+            no_store=config.getoption("splice_no_store"),
+            report_to=config.getoption("splice_report_to"),
+            report_token=config.getoption("splice_report_token"),
+        )
         try:
             self.recording: Recording = open_recording(
                 self.root, project_name, opts, self._warn, source="pytest"

@@ -23,6 +23,7 @@ from splice.model.results import (
     RUN_INTERRUPTED,
     AttemptResult,
     Failure,
+    FailureKind,
     Phase,
     RunResult,
     Status,
@@ -101,7 +102,7 @@ class ResultCollector:
                     "pytest",
                     Phase.TEST,
                     Status.INTERRUPTED,
-                    failures=[Failure("interrupted", "interrupted while the test ran")],
+                    failures=[Failure(FailureKind.INTERRUPTED, "interrupted while the test ran")],
                 )
                 tc.attempts = [AttemptResult(1, Status.INTERRUPTED, tc.started_at, steps=[step])]
             entry.final = tc
@@ -221,7 +222,7 @@ def _marks(report: Any) -> set[str]:
 
 def _step(index: int, when: str, phase: Phase, report: Any) -> StepResult:
     text = report.longreprtext or f"{when} failed"
-    kind = "assert" if when == "call" else "error"
+    kind = FailureKind.ASSERT if when == "call" else FailureKind.ERROR
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
     line = getattr(crash, "message", None) or (text.strip().splitlines() or [text])[-1]
     return StepResult(

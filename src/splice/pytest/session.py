@@ -10,21 +10,26 @@ workers running at once would trip over.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from splice.environment.lifecycle import OpenEnvironment, StartFailed
 from splice.errors import SpliceError
 from splice.masking import Masker
 from splice.model.results import new_run_id
 from splice.project.model import Project
 from splice.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
 from splice.reporting.diagnostics import render_service_error
-from splice.services.base import RunningService, ServiceError
+from splice.services.kind_api import RunningService, ServiceError
+
+if TYPE_CHECKING:
+    from splice.environment.isolation import DataManager
 
 
 def worker_id(config: pytest.Config) -> str:
@@ -54,14 +59,15 @@ class SpliceSession:
         self.reuse_up = reuse_up and worker == "main"
         self.services_allowed = services_allowed  # false under --splice-unit
         self.run_id = new_run_id()
-        self.env: Any = None  # Environment, or ReusedEnvironment of `splice up`
-        self.data: Any = None  # DataManager
+        self.opened: OpenEnvironment | None = None
+        self.env: OpenEnvironment | None = None  # the services, started or of `splice up`
+        self.data: DataManager | None = None
         self.reused = False
+        self._stack = contextlib.ExitStack()  # what closes the environment
         self._handle: SpliceEnv | None = None
         self._failure: str | None = None
         self._lock = threading.RLock()
         self._keys = itertools.count(1)
-        self._owned: Any = None  # the Environment this process started (to stop)
         self.start_error: str | None = None  # why the services did not start, for the store
         self._failed: list[dict[str, Any]] = []  # their summary then, with the kept logs
 
@@ -96,9 +102,13 @@ class SpliceSession:
                 pytest.fail(self._failure, pytrace=False)
             try:
                 self._start(project)
-            except ServiceError as exc:
+            except StartFailed as failed:  # its logs kept, the error masked
+                self._failed = failed.environment.described()
+                self._failure = render_service_error(failed.error)
+                self.start_error = self._failure
+                pytest.fail(self._failure, pytrace=False)
+            except ServiceError as exc:  # a reused `splice up` that could not be prepared
                 exc.mask(self.masker)
-                self._keep_failed_logs(exc)
                 self._failure = render_service_error(exc)
                 self.start_error = self._failure
                 pytest.fail(self._failure, pytrace=False)
@@ -106,95 +116,52 @@ class SpliceSession:
                 hint = getattr(exc, "hint", None)
                 self._failure = f"error: {exc}" + (f"\n  = hint: {hint}" if hint else "")
                 pytest.fail(self._failure, pytrace=False)
+            assert self.env is not None  # opened by _start
             self._handle = SpliceEnv(project, self.env.services, reused=self.reused)
             return self._handle
 
     def _start(self, project: Project) -> None:
-        from splice.data.manager import DataManager
+        from splice.environment.lifecycle import open_environment
 
-        if self.reuse_up and project.services:
-            from splice.cli.up import reuse_up_environment
-
-            reused = reuse_up_environment(project)
-            if reused is not None:
-                data = DataManager(reused, project)
-                data.prepare(load=False)
-                self.env, self.data, self.reused = reused, data, True
-                return
-        from splice.services.environment import Environment
-
-        env = Environment(project, masker=self.masker)
-        self._owned = env
-        env.start()
-        data = DataManager(env, project)
-        data.prepare()
-        self.env, self.data = env, data
-
-    def _keep_failed_logs(self, exc: ServiceError) -> None:
-        """Keep the logs of a start that failed under .splice/logs/<run id>/, before the
-        environment's folders go, and point the error at the kept log (as `splice run`)."""
-        env = self._owned
-        if env is None or self.project is None:
-            return
-        from splice.services.logs import keep_logs
-
-        folder = self.project.root / ".splice" / "logs"
-        logs = keep_logs(folder, self.run_id, env.logs(), self.masker)
-        if exc.service in logs and exc.log_path is not None:
-            exc.log_path = logs[exc.service]
-        for name in dict.fromkeys([*logs, exc.service]):
-            spec = self.project.services.get(name)
-            self._failed.append(
-                {
-                    "name": name,
-                    "kind": spec.kind if spec else "",
-                    "provider": spec.provider if spec else "",
-                    "url": None,
-                    "started_in": None,
-                    "error": exc.message if name == exc.service else None,
-                    "log": str(logs[name]) if name in logs else None,
-                }
+        opened = self._stack.enter_context(
+            open_environment(
+                project,
+                masker=self.masker,
+                run_id=self.run_id,
+                reuse_up=self.reuse_up,
             )
+        )
+        self.opened = opened
+        self.env, self.data = opened, opened.data
+        self.reused = opened.reused_pid is not None
 
     def summary(self, *, keep_logs: bool = False) -> list[dict[str, Any]]:
         """name, kind, provider, url, start time and log of each service, for reports;
         with `keep_logs`, logs are copied to .splice/logs/<run id> first (as `splice run`
         does), since the services' own folders go when they stop."""
-        if self.env is None:
+        opened = self.opened
+        if opened is None:
             return list(self._failed)
-        logs = {n: s.log_path for n, s in self.env.services.items() if s.log_path}
-        if keep_logs and self.project is not None and logs:
-            from splice.services.logs import keep_logs as keep
-
-            logs = keep(self.project.root / ".splice" / "logs", self.run_id, logs, self.masker)
-        summary = [
-            {
-                "name": name,
-                "kind": s.spec.kind,
-                "provider": s.spec.provider,
-                "url": s.endpoint.url,
-                "started_in": round(s.started_in, 4),
-                "log": str(logs[name]) if name in logs else None,
-            }
-            for name, s in self.env.services.items()
-        ]
-        return list(self.masker.mask(summary))
+        if keep_logs:
+            opened.keep_logs()
+        return opened.described()
 
     def close(self) -> None:
         with self._lock:
-            env, self._owned = self._owned, None
+            stack, self._stack = self._stack, contextlib.ExitStack()
             self._handle = None
-        if env is not None:
-            env.stop()
+            self.opened = self.env = self.data = None
+        stack.close()
 
     # per test --------------------------------------------------------------------------
     def service(self, name: str) -> RunningService:
         env = self.environment()
         if name not in env.services:
-            from splice.loader.diagnostics import did_you_mean
+            from splice.source.validation import did_you_mean
 
             hint = did_you_mean(name, env.services) or "splice.yaml has no services"
             pytest.fail(f"splice: no service {name!r} in splice.yaml\n  = hint: {hint}", False)
+        assert self.env is not None  # opened by environment()
         service: RunningService = self.env.services[name]
         return service
 
@@ -217,8 +184,9 @@ class SpliceSession:
                 mode = data.modes.get(dep, "none")
                 if dep not in held and mode != "none" and data.policy(dep, mode).shared:
                     modes[dep] = mode
-        if not modes:
+        if not modes or data is None or self.env is None:
             return {name: ServiceHandle(service, service.endpoint)}, lambda: _reset_clock(service)
+        services = self.env.services
         try:
             hold = data.hold(modes, key=f"pytest-{self.worker}-{next(self._keys)}")
         except ServiceError as exc:
@@ -233,7 +201,7 @@ class SpliceSession:
 
         handles = {name: ServiceHandle(service, service.endpoint)}
         for taken, mode in modes.items():
-            own = self.env.services[taken]
+            own = services[taken]
             handles[taken] = ServiceHandle(own, hold.endpoint(taken) or own.endpoint, mode)
         return handles, release
 
@@ -255,7 +223,7 @@ class SpliceSession:
         project = self.require_project()
         unknown = [n for n in names if n not in project.services]
         if unknown or not names:
-            from splice.loader.diagnostics import did_you_mean
+            from splice.source.validation import did_you_mean
 
             word = unknown[0] if unknown else ""
             pytest.fail(
@@ -263,54 +231,22 @@ class SpliceSession:
                 f"  = hint: {did_you_mean(word, project.services) or 'name one or more'}",
                 pytrace=False,
             )
-        needed = {n for level in project.start_order(list(names)) for n in level}
-        borrowed = sorted(needed - set(names))
-        shared = self.environment() if borrowed else None
-        sub = _sub_project(project, needed, set(names))
-        from splice.data.manager import DataManager
-        from splice.services.environment import Environment
+        from splice.environment.lifecycle import StartFailed, open_environment, private_project
 
-        env = Environment(sub, masker=self.masker)
-        if shared is not None:
-            env.services.update({n: self.env.services[n] for n in borrowed})
-
-        def stop() -> None:
-            for n in borrowed:  # not ours to stop
-                env.services.pop(n, None)
-            env.stop()
-
+        sub, borrowed = private_project(project, names)
+        if borrowed:
+            self.environment()  # started now if not yet: the private ones depend on it
+        lent = {n: self.env.services[n] for n in borrowed} if self.env is not None else {}
+        stack = contextlib.ExitStack()
         try:
-            env.start(list(names))
-            own = {n: env.services[n] for n in names}
-            DataManager(cast(Any, _Only(own)), sub).prepare()
+            opened = stack.enter_context(
+                open_environment(sub, masker=self.masker, reuse_up=False, only=names, borrowed=lent)
+            )
+        except StartFailed as failed:
+            pytest.fail(render_service_error(failed.error, self.masker), pytrace=False)
         except ServiceError as exc:
-            stop()
             pytest.fail(render_service_error(exc, self.masker), pytrace=False)
-        except BaseException:
-            stop()
-            raise
-        return PrivateServices(own), stop
-
-
-class _Only:
-    """An environment view with only the private services (for their data)."""
-
-    def __init__(self, services: dict[str, RunningService]) -> None:
-        self.services = services
-
-
-def _sub_project(project: Project, needed: set[str], own: set[str]) -> Project:
-    from dataclasses import replace
-
-    from splice.project.model import DataPlan
-
-    plan = DataPlan(
-        isolation="none",  # a private instance is the test's alone
-        fixtures={n: f for n, f in project.data.fixtures.items() if n in own},
-        migrations=[m for m in project.data.migrations if m.service in own],
-    )
-    services = {n: s for n, s in project.services.items() if n in needed}
-    return replace(project, services=services, data=plan)
+        return PrivateServices({n: opened.services[n] for n in names}), stack.close
 
 
 def _reset_clock(service: RunningService) -> None:

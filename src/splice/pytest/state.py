@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from splice.project.model import Project
+from splice.pytest.keys import PROJECT_FILE, STATE
 from splice.pytest.session import SpliceSession, worker_id
+from splice.pytest.signals import PytestStopListener, SessionInterrupts, SplicedSteps
+from splice.runner.control import RunControl
 
 SERVICE_FIXTURE_PREFIX = "splice_"
 # splice's own fixtures: a service named like one of them gets no fixture of its own
@@ -23,6 +26,15 @@ def fixture_name(service: str) -> str | None:
     if not ident.isidentifier() or ident in RESERVED:
         return None
     return SERVICE_FIXTURE_PREFIX + ident
+
+
+def state_of(config: pytest.Config) -> State:
+    """The plugin's state in this process, made on first need."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        state = State(config, config.stash.get(PROJECT_FILE, None))
+        config.stash[STATE] = state
+    return state
 
 
 class State:
@@ -58,6 +70,10 @@ class State:
                     self.service_fixtures[fixture] = name
         self._processes: Any = None
         self._tags: set[str] = set()
+        # how suites stop on Ctrl-C and SIGTERM, as under `splice run` (splice.pytest.signals)
+        self.control = RunControl(PytestStopListener(config))
+        self.interrupts = SessionInterrupts(self.control)
+        self.interrupts.install()  # also SIGTERM outside suites: teardowns and reports run
 
     # suites ----------------------------------------------------------------------------
     def _suite_files(self, config: pytest.Config) -> set[Path]:
@@ -117,7 +133,13 @@ class State:
                         self.masker.add(handle.password)
         return out
 
+    def steps(self) -> SplicedSteps:
+        """A `with` block in which a suite's steps run: a first signal then stops the run
+        as `splice run` does instead of raising KeyboardInterrupt into a step."""
+        return SplicedSteps(self.interrupts)
+
     def close(self) -> None:
+        self.interrupts.uninstall()
         self.session.close()
         if self._processes is not None:
             self._processes.close()
@@ -144,8 +166,8 @@ def _load_project(path: Path | None) -> tuple[Project | None, str | None]:
 def _external(config: pytest.Config) -> tuple[dict[str, Any], set[str]]:
     """The variables of `--splice-var`, `--splice-var-file` and the environment, and the
     names `--splice-secret` and the project's `secrets:` mark secret."""
-    from splice.cli.options import external_vars
     from splice.errors import SpliceError
+    from splice.runner.inputs import external_vars
 
     try:
         ext = external_vars(

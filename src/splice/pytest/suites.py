@@ -10,7 +10,6 @@ report (the step, diffs, request and response) in pytest's output.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from splice.errors import SuiteError
-from splice.model.results import Phase, RunResult, Status, StepResult, SuiteResult, TestcaseResult
+from splice.model.results import RunResult, Status, StepResult, SuiteResult, TestcaseResult
 from splice.model.suite import Suite, Testcase
 
 if TYPE_CHECKING:
     from splice.pytest.state import State
+    from splice.runner.suite_session import SuiteSession
 
 
 class TestcaseFailed(Exception):
@@ -129,96 +129,54 @@ class SuiteItem(pytest.Item):
 
 
 class SuiteRun:
-    """A suite's variables, setup and teardown around the testcases pytest selected."""
+    """The suite's session (`splice.runner.suite_session`) around the testcases pytest
+    selected: the same lifecycle as under `splice run`, driven by pytest's setup, items
+    and teardown; each runs with the session's signal handling on (`State.steps`)."""
 
     def __init__(self, suite: Suite, state: State) -> None:
         self.suite = suite
         self.state = state
         self.result = SuiteResult(suite.name, suite.path)
-        self.cancelled = threading.Event()
-        self.env: Any = None
-        self.suite_state: Any = None
+        self.session: SuiteSession | None = None
 
     def setup(self) -> str | None:
         """Run the suite's setup; the failure report when it did not pass."""
-        from splice.runner.scope import layer
-        from splice.runner.testcases import SuiteState, run_steps
-        from splice.templating import TemplateFailure
+        from splice.runner.suite_session import SuiteSession
 
-        state, suite = self.state, self.suite
+        state = self.state
         builtins = state.builtins()  # starts the services when the project has any
-        external = state.external
-        variables: dict[str, Any] = {**builtins, "suite": suite.name, **external}
-        masker = state.masker
-        for name in [*suite.secrets, *state.secret_names]:
-            if name in suite.vars and name not in external:
-                masker.add(suite.vars[name])
-        hooks = [state.session.data] if state.session.data is not None else []
-        self.suite_state = SuiteState(
-            suite,
-            variables,
-            external,
-            masker,
-            self.cancelled,
-            state.session.env,
-            hooks=hooks,
+        data = state.session.data
+        self.session = SuiteSession(
+            self.suite,
+            builtins=builtins,
+            external=state.external,
+            secret_names=state.secret_names,
+            masker=state.masker,
+            control=state.control,
+            hooks=[data] if data is not None else [],
             processes=state.processes,
         )
-        self.env = self._step_env()
-        try:
-            layer(variables, suite.vars, external)
-        except TemplateFailure as exc:
-            return f"suite vars of {suite.name}: {exc.message}" + (
-                f"\n  = hint: {exc.hint}" if exc.hint else ""
-            )
-        for name in suite.secrets:
-            if name in variables:
-                masker.add(variables[name])
-        results, _ = run_steps(suite.setup, variables, Phase.SETUP, self.env, keep_going=False)
+        with state.steps():
+            results = self.session.setup()
         self.result.setup.extend(results)
-        return _steps_report(f"suite setup of {suite.name!r} failed", results)
-
-    def _step_env(self) -> Any:
-        from splice.executors.base import TestcaseSession
-        from splice.runner.steps import StepEnv
-
-        return StepEnv(
-            session=TestcaseSession(),
-            masker=self.state.masker,
-            base_dir=self.suite.path.parent,
-            cancelled=self.cancelled,
-            templates=self.suite.templates,
-            environment=self.state.session.env,
-            processes=self.state.processes,
-        )
+        return _steps_report(f"suite setup of {self.suite.name!r} failed", results)
 
     def run(self, testcase: Testcase) -> TestcaseResult:
-        from splice.runner.testcases import run_testcase
+        from splice.runner.suite_session import new_testcase_result
 
-        suite = self.suite
-        result = TestcaseResult(
-            suite.name,
-            testcase.name,
-            suite.path,
-            testcase.span.line if testcase.span else 0,
-            Status.PASSED,
-            tags=sorted({*suite.tags, *testcase.tags}),
-        )
-        run_testcase(testcase, self.suite_state, result, lambda _step: None, self.state.retries)
+        assert self.session is not None, "the suite's setup runs first"
+        result = new_testcase_result(self.suite, testcase, Status.PASSED)
+        with self.state.steps():
+            self.session.run(testcase, result, retries=self.state.retries)
         self.result.testcases.append(result)
         return result
 
     def teardown(self) -> str | None:
-        from splice.runner.testcases import run_steps
-
-        if self.env is None:
+        if self.session is None:
             return None
-        scope = self.suite_state.snapshot()
-        results, _ = run_steps(
-            self.suite.teardown, scope, Phase.TEARDOWN, self.env, keep_going=True
-        )
+        with self.state.steps():
+            results = self.session.teardown()
         self.result.teardown.extend(results)
-        self.env.session.close()
         return _steps_report(f"suite teardown of {self.suite.name!r} failed", results)
 
 
@@ -247,7 +205,7 @@ def _steps_report(title: str, steps: list[StepResult]) -> str | None:
 
 
 def _state(config: pytest.Config) -> State:
-    from splice.pytest_plugin import state_of
+    from splice.pytest.state import state_of
 
     return state_of(config)
 

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from splice.errors import display_path, where
 from splice.model.results import (
     FAIL_FAST,
     RUN_INTERRUPTED,
@@ -25,8 +26,8 @@ from splice.model.results import (
     SuiteResult,
     TestcaseResult,
 )
-from splice.reporting.diagnostics import display_path, where
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
+from splice.runner.events import RunListener
 
 _STYLE = {
     Status.PASSED: ("✓", "green"),
@@ -44,7 +45,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-class ConsoleReporter:
+class ConsoleReporter(RunListener):
     """A run listener that writes to a rich Console; `verbose` lists every step."""
 
     def __init__(self, console: Console | None = None, verbose: int = 0, quiet: bool = False):
@@ -173,7 +174,7 @@ class ConsoleReporter:
 
     def print_service_logs(self, logs: dict[str, Any], masker: Any) -> None:
         """The last lines of each service's log, after a run with failures."""
-        from splice.services.base import tail
+        from splice.services.kind_api import tail
 
         for name, path in logs.items():
             lines = tail(path, 12)

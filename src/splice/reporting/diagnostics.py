@@ -4,15 +4,14 @@ and a service that could not start: message, log tail, hint."""
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from splice.errors import Diagnostic, SourceSpan
+from splice.errors import Diagnostic, SourceSpan, where
 
 if TYPE_CHECKING:
     from splice.masking import Masker
-    from splice.services.base import ServiceError
+    from splice.services.kind_api import ServiceError
 
 LINE_WINDOW = 160  # characters of a long source line shown around the column
 
@@ -40,21 +39,6 @@ def source_line(span: SourceSpan) -> str | None:
     if 0 < span.line <= len(lines):
         return lines[span.line - 1].replace("\t", " ")
     return None
-
-
-def display_path(path: Path) -> str:
-    """A path relative to the working directory when it is inside it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
-
-
-def where(span: SourceSpan | None) -> str:
-    if span is None:
-        return ""
-    return f"{display_path(span.path)}:{span.line}:{span.column}"
 
 
 def render_diagnostic(diag: Diagnostic, severity: str = "error") -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from splice.errors import SourceSpan
+from splice.errors import SourceSpan, where
 from splice.model.results import AttemptResult, Failure, Phase, StepResult, TestcaseResult
-from splice.reporting.diagnostics import source_line, where
+from splice.reporting.diagnostics import source_line
 
 BODY_LIMIT = 1200  # characters of a body shown in the terminal
 

@@ -115,7 +115,7 @@ def _result(parent: ET.Element, tag: str, attempt: AttemptResult, total: int) ->
     step = attempt.failed_step
     first = step.failures[0] if step and step.failures else None
     if first is not None:
-        message, kind = first.message, first.kind
+        message, kind = first.message, first.kind.value
     elif step is not None:
         message, kind = f"step {step.name!r} {step.status.value}", step.status.value
     else:

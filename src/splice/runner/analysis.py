@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from splice.errors import Diagnostic, SourceSpan, SuiteError
-from splice.loader.diagnostics import did_you_mean, narrow_span
-from splice.loader.yaml_source import read_yaml
 from splice.model.suite import Capture, Step, Suite
+from splice.source.validation import did_you_mean, narrow_span
+from splice.source.yaml_source import read_yaml
 from splice.templating import find_variables, is_template
 
 BUILTINS = frozenset(

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from splice.executors.base import Executor
-from splice.model.results import Failure
+from splice.executors.executor_api import Executor
+from splice.model.results import Failure, FailureKind
 from splice.templating import TemplateFailure, evaluate, render
 
 _COMPARISON = re.compile(r"\s(==|!=|>=|<=|>|<|not in|in)\s")
@@ -27,12 +27,12 @@ def check_expect(
     try:
         rendered = render(dict(expect), scope)
     except TemplateFailure as exc:
-        return [Failure("error", f"in expect: {exc.message}", hint=exc.hint)]
+        return [Failure(FailureKind.ERROR, f"in expect: {exc.message}", hint=exc.hint)]
     insensitive = executor.case_insensitive_fields if executor is not None else frozenset()
     for name, expected in rendered.items():
         actual = result.get(name, MISSING)
         for m in match(expected, actual, name, case_insensitive_keys=name in insensitive):
-            failures.append(Failure("expect", m.message, m.path, m.expected, m.actual))
+            failures.append(Failure(FailureKind.EXPECT, m.message, m.path, m.expected, m.actual))
     return failures
 
 
@@ -46,7 +46,9 @@ def check_assertions(
         try:
             value = evaluate(expression, local)
         except TemplateFailure as exc:
-            failures.append(Failure("assert", f"{expression}: {exc.message}", hint=exc.hint))
+            failures.append(
+                Failure(FailureKind.ASSERT, f"{expression}: {exc.message}", hint=exc.hint)
+            )
             continue
         if not value:
             failures.append(_explain(expression, value, local))
@@ -69,10 +71,12 @@ def _explain(expression: str, value: Any, scope: Mapping[str, Any]) -> Failure:
             ]
             detail = f"  ({', '.join(shown)})" if shown else ""
             return Failure(
-                "assert",
+                FailureKind.ASSERT,
                 f"assertion failed: {expression}{detail}",
                 path=left,
                 expected=f"{op} {rval!r}",
                 actual=lval,
             )
-    return Failure("assert", f"assertion failed: {expression} (got {value!r})", actual=value)
+    return Failure(
+        FailureKind.ASSERT, f"assertion failed: {expression} (got {value!r})", actual=value
+    )

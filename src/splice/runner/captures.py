@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
+from splice.expect.jsonpath import compile_jsonpath
 from splice.model.suite import Capture
 from splice.regexes import RegexError, compile_user_regex
 from splice.templating import evaluate
@@ -16,18 +16,6 @@ class CaptureFailure(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_jsonpath(source: str) -> Any:
-    """A compiled JSONPath (jsonpath-ng's extended syntax); ValueError when malformed."""
-    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-    from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
-
-    try:
-        return parse(source)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
-        raise ValueError(str(exc).strip() or "cannot parse") from exc
 
 
 def capture(spec: Capture, result: Mapping[str, Any], scope: Mapping[str, Any]) -> Any:

@@ -7,17 +7,18 @@ short (an `exec` command stopped, an HTTP request cut, a wait or retry loop aban
 reported `interrupted`; setup and teardown steps run to their end under their own timeouts;
 testcases not started yet are reported `skipped` ("run interrupted"); every teardown runs
 and the run is reported and stored as `interrupted`. `force` (a second signal) exits at
-once with 130: the reaper stops the services and commands left running.
+once with 130: the reaper stops the services and commands left running (both in
+`splice.runner.control`, shared with the pytest plugin). Each suite is a `SuiteSession`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from splice.model.results import (
     RUN_INTERRUPTED,
     AttemptResult,
     Failure,
-    Phase,
+    FailureKind,
     RunResult,
     Status,
     StepResult,
@@ -38,32 +39,31 @@ from splice.model.results import (
     new_run_id,
 )
 from splice.model.suite import Suite
+from splice.runner.control import RunControl
 from splice.runner.events import EventBus
-from splice.runner.scope import layer
+from splice.runner.hooks import AttemptHook
 from splice.runner.secrets import masked_command
-from splice.runner.steps import StepEnv
-from splice.runner.testcases import SuiteState, run_steps, run_testcase
+from splice.runner.suite_session import SuiteSession, new_testcase_result
 from splice.services.reaper import LazyReaper
-from splice.templating import TemplateFailure
 
 
 @dataclass
 class RunOptions:
+    """How a run goes, as the CLI, pytest and `splice.run` give it to the runner."""
+
     jobs: int = 1
     fail_fast: bool = False
     retries: int = 0
     external: dict[str, Any] = field(default_factory=dict)
     secret_names: set[str] = field(default_factory=set)
-    environment: Any = None  # running services, when a project has them
     # lowest-precedence variables: `services`, `project`, and the project's own vars
     builtins: dict[str, Any] = field(default_factory=dict)
-    # objects with optional attempt_started(suite, testcase, scope, session) and
-    # attempt_finished(suite, testcase, scope, passed): per-testcase isolation of data
-    hooks: list[Any] = field(default_factory=list)
+    # around every testcase attempt: the environment's data isolation, a user's hooks
+    hooks: list[AttemptHook] = field(default_factory=list)
 
 
 class Runner:
-    """Runs planned suites and emits events to the bus."""
+    """Runs planned suites and tells the bus what happens."""
 
     def __init__(
         self,
@@ -75,10 +75,7 @@ class Runner:
         self.suites = suites
         self.options = options
         self.bus = bus
-        self.cancelled = threading.Event()
-        self.forced = threading.Event()
-        self.started = threading.Event()
-        self._interrupted = False
+        self.control = RunControl(bus)
         self.masker = masker if masker is not None else Masker()
         self.processes = LazyReaper()
         self._failed = threading.Event()
@@ -89,43 +86,32 @@ class Runner:
             cwd=str(Path.cwd()),
         )
 
+    @property
+    def cancelled(self) -> threading.Event:
+        return self.control.cancelled
+
+    @property
+    def started(self) -> threading.Event:
+        return self.control.started
+
     def cancel(self) -> None:
-        self.cancelled.set()
+        self.control.cancelled.set()
 
     def interrupt(
         self, cause: str = "Ctrl-C", then: str = "press Ctrl-C again to force an exit"
     ) -> bool:
         """Stop the run cleanly (see the module's docstring); False if it was already."""
-        if self._interrupted:
-            return False
-        self._interrupted = True
-        self.cancelled.set()
-        message = f"stopping ({cause}): cancelling running steps, running teardowns; {then}"
-        self.bus.emit("interrupted", message)
-        return True
+        return self.control.interrupt(cause, then)
 
     def force(self, why: str) -> None:
-        """Exit now with 130, skipping teardowns and reports; the store is told first
-        (within seconds, whatever state the run is in) and the reaper stops what is left."""
-        self.forced.set()
-        message = f"{why}: forced exit; teardowns and reports skipped, the reaper stops services"
-
-        def notify() -> None:
-            self.bus.emit("forced_exit", message)
-            for stream in (sys.stdout, sys.stderr):  # os._exit does not flush them
-                stream.flush()
-
-        # a listener stuck behind the bus's lock must not keep splice from exiting
-        thread = threading.Thread(target=notify, name="splice-forced-exit", daemon=True)
-        thread.start()
-        thread.join(FORCE_NOTIFY_TIMEOUT)
-        os._exit(130)
+        """Exit now with 130 (see `RunControl.force`)."""
+        self.control.force(why)
 
     def run(self) -> RunResult:
         """Run everything; on KeyboardInterrupt, wind down cleanly and return what ran."""
         run = self.result
         run.started_at = time.time()
-        self.started.set()
+        self.control.started.set()
         clock = time.perf_counter()
         for name in self.options.secret_names:
             if name in self.options.external:
@@ -134,18 +120,10 @@ class Runner:
         run.suites = [SuiteResult(s.name, s.path) for s in self.suites]
         for sr, suite in zip(run.suites, self.suites, strict=True):
             sr.testcases = [
-                TestcaseResult(
-                    suite.name,
-                    tc.name,
-                    suite.path,
-                    tc.span.line if tc.span else 0,
-                    Status.SKIPPED,
-                    tags=sorted({*suite.tags, *tc.tags}),
-                )
-                for tc in suite.testcases
+                new_testcase_result(suite, tc, Status.SKIPPED) for tc in suite.testcases
             ]
         total = sum(len(s.testcases) for s in self.suites)
-        self.bus.emit("run_started", run, total)
+        self.bus.run_started(run, total)
         jobs = max(1, self.options.jobs)
         with (
             ThreadPoolExecutor(jobs, thread_name_prefix="splice-tc") as pool,
@@ -157,10 +135,10 @@ class Runner:
             ]
             self._wait(futures)
         self.processes.close()
-        run.interrupted = self._interrupted
+        run.interrupted = self.control.interrupted
         run.duration = time.perf_counter() - clock
         run.status = _run_status(run)
-        self.bus.emit("run_finished", run)
+        self.bus.run_finished(run)
         return run
 
     def _wait(self, futures: list[Future[None]]) -> None:
@@ -172,110 +150,62 @@ class Runner:
             except TimeoutError:
                 continue
             except KeyboardInterrupt:
-                # without the CLI's signal handlers (an embedding program): the same rules
+                # without the signal handlers (an embedding program): the same rules
                 if not self.interrupt():
                     self.force("second Ctrl-C")
 
     def _run_suite(self, suite: Suite, sr: SuiteResult, pool: ThreadPoolExecutor) -> None:
-        if self.cancelled.is_set():
+        if self.control.cancelled.is_set():
             for tr in sr.testcases:
                 self._not_started(sr, tr)
             sr.status = _suite_status(sr)
             return
         sr.started_at = time.time()
         clock = time.perf_counter()
-        self.bus.emit("suite_started", sr)
-        external = self.options.external
-        variables: dict[str, Any] = {**self.options.builtins, "suite": suite.name}
-        variables.update(external)
-        for name in [*suite.secrets, *self.options.secret_names]:
-            if name in suite.vars and name not in external:
-                self.masker.add(suite.vars[name])
-        state = SuiteState(
+        self.bus.suite_started(sr)
+        session = SuiteSession(
             suite,
-            variables,
-            external,
-            self.masker,
-            self.cancelled,
-            self.options.environment,
+            builtins=self.options.builtins,
+            external=self.options.external,
+            secret_names=self.options.secret_names,
+            masker=self.masker,
+            control=self.control,
             hooks=self.options.hooks,
             processes=self.processes,
-            forced=self.forced,
+            on_step=self._step_listener(sr, None),
         )
-        on_suite_step = self._step_listener(sr, None)
-        env = self._suite_env(suite, on_suite_step)
+        sr.setup.extend(session.setup())
         try:
-            layer(variables, suite.vars, external)
-        except TemplateFailure as exc:
-            sr.setup.append(
-                StepResult(
-                    0,
-                    "suite vars",
-                    "vars",
-                    Phase.SETUP,
-                    Status.ERROR,
-                    suite.span,
-                    failures=[Failure("error", exc.message, hint=exc.hint)],
-                )
-            )
-        for name in suite.secrets:
-            if name in variables:
-                self.masker.add(variables[name])
-        if not sr.setup:
-            results, _ = run_steps(suite.setup, variables, Phase.SETUP, env, keep_going=False)
-            sr.setup.extend(results)
-        setup_ok = all(s.status.ok for s in sr.setup)
-        try:
-            if setup_ok:
-                self._run_testcases(suite, sr, state, pool)
+            if session.setup_ok:
+                self._run_testcases(suite, sr, session, pool)
             else:
                 self._blocked_by_setup(sr)
         finally:
-            results, _ = run_steps(
-                suite.teardown, state.snapshot(), Phase.TEARDOWN, env, keep_going=True
-            )
-            sr.teardown.extend(results)
-            env.session.close()
+            sr.teardown.extend(session.teardown())
             sr.duration = time.perf_counter() - clock
             sr.status = _suite_status(sr)
-            self.bus.emit("suite_finished", sr)
-
-    def _suite_env(self, suite: Suite, on_step: Any) -> StepEnv:
-        from splice.executors.base import TestcaseSession
-
-        return StepEnv(
-            session=TestcaseSession(),
-            masker=self.masker,
-            base_dir=suite.path.parent,
-            cancelled=self.cancelled,
-            forced=self.forced,
-            templates=suite.templates,
-            environment=self.options.environment,
-            processes=self.processes,
-            on_step=on_step,
-        )
+            self.bus.suite_finished(sr)
 
     def _run_testcases(
-        self, suite: Suite, sr: SuiteResult, state: SuiteState, pool: ThreadPoolExecutor
+        self, suite: Suite, sr: SuiteResult, session: SuiteSession, pool: ThreadPoolExecutor
     ) -> None:
         def one(index: int) -> None:
             tr = sr.testcases[index]
-            if self.cancelled.is_set():
+            if self.control.cancelled.is_set():
                 self._not_started(sr, tr)
                 return
             tr.status = Status.PASSED
-            self.bus.emit("testcase_started", sr, tr)
-            run_testcase(
+            self.bus.testcase_started(sr, tr)
+            session.run(
                 suite.testcases[index],
-                state,
                 tr,
-                self._step_listener(sr, tr),
-                self.options.retries,
+                retries=self.options.retries,
+                on_step=self._step_listener(sr, tr),
             )
-            self.bus.emit("testcase_finished", sr, tr)
+            self.bus.testcase_finished(sr, tr)
             if self.options.fail_fast and not tr.status.ok:
                 self._failed.set()
-                self.cancelled.set()
+                self.control.cancelled.set()
 
         indexes = range(len(suite.testcases))
         if suite.serial or self.options.jobs <= 1:
@@ -286,17 +216,21 @@ class Runner:
         for f in futures:
             f.result()
 
-    def _step_listener(self, sr: SuiteResult, tr: TestcaseResult | None) -> Any:
+    def _step_listener(
+        self, sr: SuiteResult, tr: TestcaseResult | None
+    ) -> Callable[[StepResult], None]:
+        bus = self.bus
+
         def on_step(step: StepResult) -> None:
-            self.bus.emit("step_finished", sr, tr, step)
+            bus.step_finished(sr, tr, step)
 
         return on_step
 
     def _not_started(self, sr: SuiteResult, tr: TestcaseResult) -> None:
         """A testcase the run stopped before: skipped, and reported like every other."""
         tr.status = Status.SKIPPED
-        tr.skip_reason = RUN_INTERRUPTED if self._interrupted else FAIL_FAST
-        self.bus.emit("testcase_finished", sr, tr)
+        tr.skip_reason = RUN_INTERRUPTED if self.control.interrupted else FAIL_FAST
+        self.bus.testcase_finished(sr, tr)
 
     def _blocked_by_setup(self, sr: SuiteResult) -> None:
         """Each testcase of a suite whose setup failed: an error whose one step is the
@@ -308,10 +242,7 @@ class Runner:
             tr.attempts = [
                 AttemptResult(1, Status.ERROR, blocker.started_at, steps=[_copy(blocker)])
             ]
-            self.bus.emit("testcase_finished", sr, tr)
-
-
-FORCE_NOTIFY_TIMEOUT = 5.0  # seconds a forced exit waits for the store to hear of it
+            self.bus.testcase_finished(sr, tr)
 
 
 def _setup_blocker(sr: SuiteResult, cwd: Path) -> StepResult:
@@ -319,7 +250,7 @@ def _setup_blocker(sr: SuiteResult, cwd: Path) -> StepResult:
     where = f" at {step.location.shown(cwd)}" if step.location else ""
     why = step.failures[0].message if step.failures else step.status.value
     first = Failure(
-        "suite setup",
+        FailureKind.SUITE_SETUP,
         f"not run: the suite setup failed{where}: step {step.name!r}: {why}",
         hint="fix the suite's setup: none of its testcases ran",
     )

@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors import registry
-from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
+from splice.executors import executor_registry as registry
+from splice.executors.executor_api import Executor, StepContext, StepOutput, TestcaseSession
 from splice.masking import Masker
-from splice.model.results import Failure, Phase, Status, StepResult
+from splice.model.results import Failure, FailureKind, Phase, Status, StepResult
 from splice.model.suite import Step, StepTemplate
 from splice.runner.assertions import check_assertions, check_expect
 from splice.runner.captures import CaptureFailure, capture
@@ -42,7 +42,6 @@ class StepEnv:
     # instead of `cancelled`, so they run to their end (under their own timeouts)
     forced: Any = field(default_factory=threading.Event)
     templates: dict[str, StepTemplate] = field(default_factory=dict)
-    environment: Any = None
     processes: Any = None  # LazyReaper of the run
     on_step: Callable[[StepResult], None] = lambda _step: None
     name_prefix: str = ""
@@ -77,7 +76,9 @@ def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> S
         skip_reason = _skip_reason(step, scope)
     except TemplateFailure as exc:
         result.status = Status.ERROR
-        result.failures.append(Failure("error", f"in skip/only: {exc.message}", hint=exc.hint))
+        result.failures.append(
+            Failure(FailureKind.ERROR, f"in skip/only: {exc.message}", hint=exc.hint)
+        )
         return _finish(result, clock, env)
     if skip_reason:
         result.status = Status.SKIPPED
@@ -106,7 +107,7 @@ def internal_error(step: Step, exc: Exception) -> Failure:
     _log.debug("internal error in %s at %s", where, step.span, exc_info=exc)
     cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return Failure(
-        "error",
+        FailureKind.ERROR,
         f"internal error in {where}: {cause}",
         hint="this is a bug in splice or in the plugin, not in the suite; please report it "
         "with the traceback that `splice run -vv` prints",
@@ -143,7 +144,7 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
         block = _prepare_block(executor, step, scope)
     except StepError as exc:
         out.status = Status.ERROR
-        out.failures.append(Failure("error", exc.message, hint=exc.hint))
+        out.failures.append(Failure(FailureKind.ERROR, exc.message, hint=exc.hint))
         return
 
     def attempt() -> tuple[StepOutput | None, list[Failure]]:
@@ -153,17 +154,18 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             base_dir=env.base_dir,
             timeout=step.timeout,
             cancelled=env.cancelled,
-            environment=env.environment,
             processes=env.processes,
             expect=step.expect,
         )
         try:
             output = executor.execute(block, ctx)
         except StepInterrupted as exc:
-            return None, [Failure("interrupted", exc.message, hint=exc.hint)]
+            return None, [Failure(FailureKind.INTERRUPTED, exc.message, hint=exc.hint)]
         except StepError as exc:
-            return None, [Failure("error", exc.message, hint=exc.hint)]
-        found = [Failure("expect", f"{p}: {m}" if p else m, path=p) for p, m in output.problems]
+            return None, [Failure(FailureKind.ERROR, exc.message, hint=exc.hint)]
+        found = [
+            Failure(FailureKind.EXPECT, f"{p}: {m}" if p else m, path=p) for p, m in output.problems
+        ]
         return output, found + _checks(step, executor, output.result, scope)
 
     output, failures = _with_retry(step, scope, env, out, attempt)
@@ -230,7 +232,7 @@ def _with_retry(
             failures.insert(
                 0,
                 Failure(
-                    "retry",
+                    FailureKind.RETRY,
                     f"gave up {why}; the last try failed as shown below",
                     hint="raise retry.timeout if the system needs longer to settle",
                 ),
@@ -248,15 +250,15 @@ def _interrupted(failures: list[Failure], polls: int) -> list[Failure]:
     if any(f.kind == "interrupted" for f in failures):
         return failures
     tries = f"{polls} tr{'ies' if polls != 1 else 'y'}"
-    return [Failure("interrupted", f"interrupted while retrying, after {tries}")]
+    return [Failure(FailureKind.INTERRUPTED, f"interrupted while retrying, after {tries}")]
 
 
 def _until(expression: str, result: dict[str, Any], scope: dict[str, Any]) -> Failure | None:
     try:
         ok = evaluate(expression, {**scope, "result": result})
     except TemplateFailure as exc:
-        return Failure("retry", f"until {expression}: {exc.message}", hint=exc.hint)
-    return None if ok else Failure("retry", f"until {expression!r} did not hold")
+        return Failure(FailureKind.RETRY, f"until {expression}: {exc.message}", hint=exc.hint)
+    return None if ok else Failure(FailureKind.RETRY, f"until {expression!r} did not hold")
 
 
 def _settle(  # noqa: PLR0917 - private; the arguments are the step's whole state
@@ -273,7 +275,7 @@ def _settle(  # noqa: PLR0917 - private; the arguments are the step's whole stat
             try:
                 value = capture(spec, result, scope)
             except CaptureFailure as exc:
-                failures.append(Failure("capture", exc.message, hint=exc.hint))
+                failures.append(Failure(FailureKind.CAPTURE, exc.message, hint=exc.hint))
                 continue
             if spec.secret:
                 env.masker.add(value)
@@ -298,7 +300,7 @@ def _run_template_step(
         out.status = Status.ERROR
         out.failures.append(
             Failure(
-                "error",
+                FailureKind.ERROR,
                 f"step templates call each other more than {MAX_TEMPLATE_DEPTH} levels deep",
                 hint="a template that uses itself, directly or through others, never ends",
             )
@@ -308,7 +310,7 @@ def _run_template_step(
         inputs = render(step.inputs, scope)
     except TemplateFailure as exc:
         out.status = Status.ERROR
-        out.failures.append(Failure("error", f"in `with`: {exc.message}", hint=exc.hint))
+        out.failures.append(Failure(FailureKind.ERROR, f"in `with`: {exc.message}", hint=exc.hint))
         return
     inner: dict[str, Any] = {k: v for k, v in scope.items() if k in ("suite", "testcase")}
     for name, spec in template.inputs.items():
@@ -323,7 +325,6 @@ def _run_template_step(
         cancelled=env.cancelled,
         forced=env.forced,
         templates=env.templates,
-        environment=env.environment,
         processes=env.processes,
         on_step=env.on_step,
         name_prefix=f"{env.name_prefix}{template.name} › ",
@@ -333,7 +334,9 @@ def _run_template_step(
     for sub in template.steps:
         if env.cancelled.is_set():
             out.status = Status.INTERRUPTED
-            out.failures.append(Failure("interrupted", f"interrupted before {sub.name!r}"))
+            out.failures.append(
+                Failure(FailureKind.INTERRUPTED, f"interrupted before {sub.name!r}")
+            )
             return
         sub_result = run_step(sub, inner, phase, sub_env)
         if env.sink is not None:
@@ -341,7 +344,7 @@ def _run_template_step(
         if not sub_result.status.ok:
             status = sub_result.status
             out.status = status if status in (Status.FAILED, Status.INTERRUPTED) else Status.ERROR
-            kind = "interrupted" if status == Status.INTERRUPTED else "error"
+            kind = FailureKind.INTERRUPTED if status == Status.INTERRUPTED else FailureKind.ERROR
             out.failures.append(
                 Failure(kind, f"template step {sub_result.name!r} {sub_result.status.value}")
             )
@@ -350,7 +353,9 @@ def _run_template_step(
         outputs = render(template.outputs, inner)
     except TemplateFailure as exc:
         out.status = Status.ERROR
-        out.failures.append(Failure("error", f"template outputs: {exc.message}", hint=exc.hint))
+        out.failures.append(
+            Failure(FailureKind.ERROR, f"template outputs: {exc.message}", hint=exc.hint)
+        )
         return
     out.response = {"outputs": outputs}
     _settle(step, scope, env, out, outputs, _checks(step, None, outputs, scope))

@@ -9,10 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from splice.errors import SpliceError
-from splice.executors.base import TestcaseSession
+from splice.executors.executor_api import TestcaseSession
 from splice.masking import Masker
-from splice.model.results import AttemptResult, Failure, Phase, Status, StepResult, TestcaseResult
+from splice.model.results import (
+    AttemptResult,
+    Failure,
+    FailureKind,
+    Phase,
+    Status,
+    StepResult,
+    TestcaseResult,
+)
 from splice.model.suite import Step, Suite, Testcase
+from splice.runner.hooks import AttemptHook
 from splice.runner.scope import layer
 from splice.runner.steps import StepEnv, condition, run_step
 from splice.templating import TemplateFailure
@@ -27,8 +36,7 @@ class SuiteState:
     external: dict[str, Any]
     masker: Masker
     cancelled: threading.Event
-    environment: Any = None
-    hooks: list[Any] = field(default_factory=list)
+    hooks: list[AttemptHook] = field(default_factory=list)
     processes: Any = None
     # set only when splice exits at once (see `StepEnv.forced`)
     forced: threading.Event = field(default_factory=threading.Event)
@@ -95,7 +103,7 @@ def run_testcase(
                 Phase.SETUP,
                 Status.ERROR,
                 testcase.span,
-                failures=[Failure("error", exc.message, hint=exc.hint)],
+                failures=[Failure(FailureKind.ERROR, exc.message, hint=exc.hint)],
             )
         )
         result.attempts.append(attempt)
@@ -144,18 +152,15 @@ def _attempt(
         cancelled=state.cancelled,
         forced=state.forced,
         templates=state.suite.templates,
-        environment=state.environment,
         processes=state.processes,
         on_step=on_step,
     )
     published: dict[str, Any] = {}
-    started_hooks: list[Any] = []
+    started_hooks: list[AttemptHook] = []
     try:
         try:
             for hook in state.hooks:
-                begin = getattr(hook, "attempt_started", None)
-                if begin is not None:
-                    begin(state.suite, testcase, scope, session)
+                hook.attempt_started(state.suite, testcase, scope, session)
                 started_hooks.append(hook)
             layer(scope, testcase.vars, state.external)
         except SpliceError as exc:  # isolation could not be prepared
@@ -167,7 +172,9 @@ def _attempt(
                     Phase.SETUP,
                     Status.ERROR,
                     testcase.span,
-                    failures=[Failure("error", str(exc), hint=getattr(exc, "hint", None))],
+                    failures=[
+                        Failure(FailureKind.ERROR, str(exc), hint=getattr(exc, "hint", None))
+                    ],
                 )
             )
         except TemplateFailure as exc:
@@ -179,7 +186,7 @@ def _attempt(
                     Phase.SETUP,
                     Status.ERROR,
                     testcase.span,
-                    failures=[Failure("error", exc.message, hint=exc.hint)],
+                    failures=[Failure(FailureKind.ERROR, exc.message, hint=exc.hint)],
                 )
             )
         else:
@@ -196,11 +203,8 @@ def _attempt(
         session.close()
         ok = all(s.status.ok for s in attempt.steps)
         for hook in reversed(started_hooks):
-            finish = getattr(hook, "attempt_finished", None)
-            if finish is None:
-                continue
             try:
-                finish(state.suite, testcase, scope, ok)
+                hook.attempt_finished(state.suite, testcase, scope, ok)
             except SpliceError as exc:  # isolation could not be restored: this attempt's error
                 attempt.steps.append(
                     StepResult(
@@ -210,7 +214,9 @@ def _attempt(
                         Phase.TEARDOWN,
                         Status.ERROR,
                         testcase.span,
-                        failures=[Failure("error", str(exc), hint=getattr(exc, "hint", None))],
+                        failures=[
+                            Failure(FailureKind.ERROR, str(exc), hint=getattr(exc, "hint", None))
+                        ],
                     )
                 )
     attempt.status = _attempt_status(attempt, testcase, state)

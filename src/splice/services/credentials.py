@@ -19,7 +19,7 @@ def service_password(setting: str | None, cache_dir: Path | None = None) -> str:
     if setting is not None:
         return setting
     if cache_dir is None:
-        from splice.services.environment import cache_root
+        from splice.services.resources import cache_root
 
         cache_dir = cache_root()
     return default_password(cache_dir)

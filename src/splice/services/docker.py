@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from splice.services.base import RunningService, ServiceError, StartContext
+from splice.services.kind_api import RunningService, ServiceError, StartContext
 
 _HINT = (
     "start a Docker engine (or set DOCKER_HOST), or use `provider: local` "

@@ -6,8 +6,9 @@ the living process is all there is to check), else the protocol exchange of
 
 from __future__ import annotations
 
-from splice.services import owners, registry
-from splice.services.base import RunningCheck, RunningService, ServiceError, tail
+from splice.services import kind_registry as registry
+from splice.services import owners
+from splice.services.kind_api import RunningCheck, RunningService, ServiceError, tail
 
 
 def check(service: RunningService, *, timeout: float, pid_start: str | None = None) -> None:

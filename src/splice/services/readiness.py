@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from splice.services.base import ServiceError, tail
+from splice.services.kind_api import ServiceError, tail
 
 
 def wait_ready(

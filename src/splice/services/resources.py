@@ -37,6 +37,14 @@ PORT_RANGE = (20000, 32000)  # below Linux's default ephemeral range (32768-6099
 _SERIAL = itertools.count(1)  # tells apart the Resources of one process
 
 
+def cache_root() -> Path:
+    """Where initialised clusters and other slow-to-make things are kept between runs."""
+    if os.environ.get("SPLICE_CACHE_DIR"):
+        return Path(os.environ["SPLICE_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "splice"
+
+
 def _tmp_root() -> Path:
     return Path(os.environ.get("SPLICE_TMPDIR") or tempfile.gettempdir())
 

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, model_validator
 
-from splice.loader.diagnostics import HintedValueError
+from splice.errors import display_path
 from splice.model.durations import parse_duration
 from splice.regexes import RegexError, compile_user_regex
-from splice.reporting.diagnostics import display_path
+from splice.services.kind_api import Settings
+from splice.source.validation import HintedValueError
 from splice.templating import is_template
 
 PROJECT_DIR = "project_dir"
@@ -159,3 +160,38 @@ def http_url(value: str | None) -> str | None:
 
 HttpUrl = Annotated[str | None, AfterValidator(http_url)]
 """An http:// or https:// URL (a template is checked when it is rendered)."""
+
+
+class LoginSettings(Settings):
+    """Settings of a server that may require a login: `user` needs `password` with it
+    (the password alone logs in as the kind's default user)."""
+
+    user: str | None = None
+    password: str | None = None
+
+    @model_validator(mode="after")
+    def _user_needs_password(self) -> LoginSettings:
+        if self.user is not None and not self.password:
+            raise HintedValueError(
+                "`user` is set but `password` is not",
+                "give both, or neither (then no login is needed)",
+            )
+        return self
+
+
+def config_directives(
+    value: dict[str, Any], managed: dict[str, str], name: str, conf: str, example: str
+) -> dict[str, Any]:
+    """Check the `config:` directives of a server's configuration file (`conf`): none of
+    those splice writes itself (`managed`: directive -> why), each named as the file names
+    them (`name`, a regular expression); `example` shows one in the hint."""
+    for key in value:
+        why = managed.get(key.lower())
+        if why is not None:
+            raise HintedValueError(f"config directive {key!r} is set by splice", why)
+        if not re.fullmatch(name, key):
+            raise HintedValueError(
+                f"{key!r} is not a {conf} directive name",
+                f"write directives as in {conf}, e.g. `{example}`",
+            )
+    return value

@@ -12,7 +12,7 @@ Modules: `schema` (tables) and `migrations` (Alembic), `engine` (URLs, opening),
 from __future__ import annotations
 
 from splice.store.core import Store
-from splice.store.engine import DEFAULT_PATH, ENV_VAR, resolve_url
 from splice.store.errors import StoreError
+from splice.store.opening import DEFAULT_PATH, ENV_VAR, resolve_url
 
 __all__ = ["DEFAULT_PATH", "ENV_VAR", "Store", "StoreError", "resolve_url"]

@@ -1,7 +1,7 @@
 """Recording a run: what `run_command` adds to its event bus, in one call (and what the
 pytest plugin uses without a bus, `open_recording`).
 
-    recording = attach(bus, project.root, project.name, opts, warn)
+    recording = attach(bus, project.root, project.name, StoreOptions(...), warn)
     ...
     recording.finish(result)      # after the services stopped: their logs are kept too
     recording.failed_start(result, total, reason)  # or: the services did not start
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from splice.masking import Masker
 from splice.model.results import RunResult
 from splice.runner.events import EventBus
 from splice.store.core import Store
@@ -28,6 +29,17 @@ from splice.store.recorder import Recorder
 from splice.store.writers import EventWriter, LocalWriter, RemoteWriter
 
 TOKEN_ENV = "SPLICE_TOKEN"
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Where a run is recorded: `splice run --store/--no-store/--report-to/--report-token`,
+    pytest's `--splice-store`… (the defaults: the project's store, nothing streamed)."""
+
+    store: str | None = None  # a store URL; None: $SPLICE_STORE_URL, else the project's
+    no_store: bool = False
+    report_to: str | None = None  # a `splice serve` to stream results to
+    report_token: str | None = None  # its write token; None: $SPLICE_TOKEN
 
 
 class Recording:
@@ -70,7 +82,7 @@ def attach(
     bus: EventBus,
     root: Path,
     project: str,
-    opts: dict[str, Any],
+    opts: StoreOptions,
     warn: Callable[[str], None],
 ) -> Recording:
     """Open the store (unless --no-store), load the quarantine, add gate and recorder."""
@@ -84,15 +96,12 @@ def attach(
 def open_recording(
     root: Path,
     project: str,
-    opts: dict[str, Any],
+    opts: StoreOptions,
     warn: Callable[[str], None],
     source: str = "run",
 ) -> Recording:
-    """The gate and recorder of a run, from the options `store`, `no_store`, `report_to`
-    and `report_token` (those of `splice run`; the pytest plugin passes its own). Its
-    warnings never show the token or a URL's password."""
-    from splice.masking import Masker
-
+    """The gate and recorder of a run, from its store options (those of `splice run`; the
+    pytest plugin passes its own). Its warnings never show the token or a URL's password."""
     credentials = _credentials(opts)
     masker = Masker()
     masker.add_all(credentials)
@@ -101,11 +110,11 @@ def open_recording(
     store: Store | None = None
     writers: list[EventWriter] = []
     quarantined: set[str] = set()
-    if not opts.get("no_store"):
+    if not opts.no_store:
         try:
-            store = Store.open(opts.get("store"), root)
+            store = Store.open(opts.store, root)
         except StoreError as exc:
-            if opts.get("store") or os.environ.get("SPLICE_STORE_URL"):
+            if opts.store or os.environ.get("SPLICE_STORE_URL"):
                 raise  # asked for by name: a broken store is an error
             warn(f"this run is not recorded: {exc.message}")  # the default: warn, run anyway
         if store is not None:
@@ -113,9 +122,9 @@ def open_recording(
 
             quarantined |= keys(store)
             writers.append(LocalWriter(store, warn))
-    report_to = opts.get("report_to")
+    report_to = opts.report_to
     if report_to:
-        token = opts.get("report_token") or os.environ.get(TOKEN_ENV)
+        token = opts.report_token or os.environ.get(TOKEN_ENV)
         quarantined |= remote_quarantine(report_to, token, warn)
         writers.append(RemoteWriter(report_to, token, warn))
     recorder = None
@@ -124,19 +133,19 @@ def open_recording(
     return Recording(QuarantineGate(quarantined), recorder, store, credentials)
 
 
-def _masked(warn: Callable[[str], None], masker: Any) -> Callable[[str], None]:
+def _masked(warn: Callable[[str], None], masker: Masker) -> Callable[[str], None]:
     def masked(text: str) -> None:
         warn(masker.text(text))
 
     return masked
 
 
-def _credentials(opts: dict[str, Any]) -> list[str]:
+def _credentials(opts: StoreOptions) -> list[str]:
     """The report token, and the passwords in the URLs of the store and the server."""
     from splice.runner.secrets import url_password
 
-    token = opts.get("report_token") or os.environ.get(TOKEN_ENV)
-    urls = [opts.get("store"), os.environ.get("SPLICE_STORE_URL"), opts.get("report_to")]
+    token = opts.report_token or os.environ.get(TOKEN_ENV)
+    urls = [opts.store, os.environ.get("SPLICE_STORE_URL"), opts.report_to]
     found = [token, *(url_password(u) for u in urls)]
     return [value for value in found if value]
 

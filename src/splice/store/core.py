@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from splice.store import engine as engines
+from splice.store import opening as engines
 from splice.store import schema as t
 from splice.store.errors import StoreError
 from splice.store.liveness import HOST, alive

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
 
-from splice.store import flaky, webhooks
+from splice.store import flaky, webhook_queue
 from splice.store import schema as t
 
 # a run where more than half of at least this many testcases failed is an outage
@@ -53,4 +53,4 @@ def finish_runs(
         return
     newly = flaky.refresh(conn, ended, finished_at)
     for run_id in ended:
-        webhooks.run_ended(conn, run_id, finished_at, newly)
+        webhook_queue.run_ended(conn, run_id, finished_at, newly)

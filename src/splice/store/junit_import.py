@@ -23,6 +23,7 @@ from xml.parsers import expat
 from splice.model.results import (
     AttemptResult,
     Failure,
+    FailureKind,
     Phase,
     Status,
     StepResult,
@@ -380,7 +381,10 @@ def _attempt(
 ) -> AttemptResult:
     text = child.value().strip()
     message = child.attrs.get("message") or text.split("\n", 1)[0] or status.value
-    failure = Failure(child.attrs.get("type") or child.tag, message, actual=text or None)
+    # a JUnit `error` could not run, a `failure` did not hold; the producer's `type` (an
+    # exception class, say) is no kind of splice's: the message and the text say the rest
+    kind = FailureKind.ERROR if child.tag == "error" else FailureKind.ASSERT
+    failure = Failure(kind, message, actual=text or None)
     step = StepResult(
         0,
         name,

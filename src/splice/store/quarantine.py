@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from splice.model.results import RunResult, Status
+from splice.runner.events import RunListener
 from splice.store import schema as t
 from splice.store.core import Store
 from splice.store.dialect import insert_ignore
@@ -73,7 +74,7 @@ def remove(store: Store, key: str) -> bool:
         )
 
 
-class QuarantineGate:
+class QuarantineGate(RunListener):
     """Listener: a run whose only failures are quarantined tests passes.
 
     The failed testcases keep their status (they are reported as failed); only the run's

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from splice.model.results import RunResult, StepResult, SuiteResult, TestcaseResult
+from splice.runner.events import RunListener
 from splice.store import stream
 from splice.store.meta import RunMeta
 from splice.store.writers import EventWriter
@@ -18,7 +19,7 @@ from splice.store.writers import EventWriter
 CLOSE_TIMEOUT = 30.0  # seconds the end of a run waits for its results to be written
 
 
-class Recorder:
+class Recorder(RunListener):
     """Listener writing a run to every writer in `writers` as it progresses."""
 
     def __init__(

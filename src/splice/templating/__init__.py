@@ -1,6 +1,6 @@
 """Templating of parsed values and expressions (sandboxed Jinja2, typed results)."""
 
-from splice.templating.engine import (
+from splice.templating.sandbox import (
     TemplateFailure,
     evaluate,
     find_variables,

@@ -7,7 +7,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
-from splice.templating.engine import is_template
+from splice.templating.sandbox import is_template
 
 _ENV = jinja2.Environment()
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from splice.services.base import ServiceError, StartContext
+from splice.services.kind_api import ServiceError, StartContext
 from splice.services.readiness import wait_ready
 
 # Debian installs some servers (nats-server, mosquitto) in /usr/sbin, which is not on

@@ -20,6 +20,7 @@ of the calls received).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -28,11 +29,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-import splice
 from splice.errors import StepError
-from splice.loader.diagnostics import did_you_mean
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     Endpoint,
     RunningService,
     ServiceError,
@@ -41,6 +40,7 @@ from splice.services.base import (
     StartContext,
 )
 from splice.services.readiness import wait_ready
+from splice.source.validation import did_you_mean
 
 _STATUSES = [
     "OK",
@@ -61,6 +61,14 @@ _STATUSES = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ]
+
+
+def _splice_package() -> Path:
+    """The folder of the splice package: its parent goes on the PYTHONPATH of the double's
+    own process (the package is found, not imported: a kind imports nothing above it)."""
+    spec = importlib.util.find_spec("splice")
+    assert spec is not None and spec.origin is not None  # this very module is inside it
+    return Path(spec.origin).resolve().parent
 
 
 class GrpcStub(Settings):
@@ -137,7 +145,7 @@ class GrpcMockKind:
         config_path = ctx.run_dir / "grpc-mock.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
         env = dict(os.environ)
-        source_root = str(Path(splice.__file__).resolve().parent.parent)
+        source_root = str(_splice_package().parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
         args = [sys.executable, "-m", "splice.doubles.grpc_server", "--config", str(config_path)]
         proc = ctx.resources.spawn(args, log=ctx.log_path, env=env, cwd=ctx.project_dir)

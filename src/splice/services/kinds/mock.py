@@ -17,6 +17,7 @@ exchange with the admin API.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -27,15 +28,22 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-import splice
 from splice.doubles.client import MockAdminError, MockClient
 from splice.doubles.files import StubFileError, expand, load_stub_file, load_wiremock_file
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
-from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
+from splice.services.kind_api import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import wait_ready
 from splice.services.settings import Duration, HttpUrl, matching_files, project_dir, user_regex
+from splice.source.validation import HintedValueError
 from splice.templating import is_template
+
+
+def _splice_package() -> Path:
+    """The folder of the splice package: its parent goes on the PYTHONPATH of the double's
+    own process (the package is found, not imported: a kind imports nothing above it)."""
+    spec = importlib.util.find_spec("splice")
+    assert spec is not None and spec.origin is not None  # this very module is inside it
+    return Path(spec.origin).resolve().parent
 
 
 class ScrubSettings(Settings):
@@ -182,7 +190,7 @@ class MockKind:
         config_path.write_text(json.dumps(config), encoding="utf-8")
         env = dict(os.environ)
         # the server imports splice from wherever this process does (a source checkout too)
-        source_root = str(Path(splice.__file__).resolve().parent.parent)
+        source_root = str(_splice_package().parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
         args = [sys.executable, "-m", "splice.doubles.server", "--config", str(config_path)]
         proc = ctx.resources.spawn(args, log=ctx.log_path, env=env, cwd=ctx.project_dir)

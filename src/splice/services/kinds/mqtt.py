@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -39,7 +38,7 @@ from splice.services.base import (
 )
 from splice.services.kinds import _binary_server as server
 from splice.services.readiness import wait_ready
-from splice.services.settings import Duration, Version
+from splice.services.settings import Duration, LoginSettings, Version, config_directives
 
 _MANAGED = {
     "listener": "splice assigns a free port on 127.0.0.1",
@@ -61,35 +60,16 @@ _CONNACK_REASONS = {
 }
 
 
-class MqttSettings(Settings):
+class MqttSettings(LoginSettings):
     version: Version = None  # checked against the local binary; the docker image tag
-    user: str | None = None
-    password: str | None = None
     config: dict[str, str | int | float | bool] = {}
     ready_timeout: Duration = "10s"
-
-    @model_validator(mode="after")
-    def _user_needs_password(self) -> MqttSettings:
-        if self.user is not None and not self.password:
-            raise HintedValueError(
-                "`user` is set but `password` is not",
-                "give both, or neither (then no login is needed)",
-            )
-        return self
 
     @field_validator("config")
     @classmethod
     def _directives(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            why = _MANAGED.get(key.lower())
-            if why is not None:
-                raise HintedValueError(f"config directive {key!r} is set by splice", why)
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-                raise HintedValueError(
-                    f"{key!r} is not a mosquitto.conf directive name",
-                    "write directives as in mosquitto.conf, e.g. `max_packet_size: 65536`",
-                )
-        return value
+        example = "max_packet_size: 65536"
+        return config_directives(value, _MANAGED, r"[a-z][a-z0-9_]*", "mosquitto.conf", example)
 
 
 class MqttKind:

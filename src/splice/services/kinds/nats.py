@@ -18,11 +18,8 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import model_validator
-
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -34,25 +31,14 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.kinds import nats_protocol
 from splice.services.readiness import wait_ready
-from splice.services.settings import Duration, Version
+from splice.services.settings import Duration, LoginSettings, Version
 
 
-class NatsSettings(Settings):
+class NatsSettings(LoginSettings):
     version: Version = None  # checked against the local binary; the docker image tag
     jetstream: bool = False
     monitoring: bool = False
-    user: str | None = None
-    password: str | None = None
     ready_timeout: Duration = "10s"
-
-    @model_validator(mode="after")
-    def _user_needs_password(self) -> NatsSettings:
-        if self.user is not None and not self.password:
-            raise HintedValueError(
-                "`user` is set but `password` is not",
-                "give both, or neither (then no login is needed)",
-            )
-        return self
 
 
 class NatsKind:

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from splice.model.durations import parse_duration
 from splice.regexes import compile_user_regex
-from splice.services.base import Endpoint, RunningService, ServiceError, Settings, StartContext
+from splice.services.kind_api import Endpoint, RunningService, ServiceError, Settings, StartContext
 from splice.services.readiness import tcp_probe, wait_ready
 from splice.services.settings import Duration, ProjectFolder, http_url, user_regex
 from splice.templating import render

@@ -25,9 +25,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
-from splice.services.base import (
+from splice.services.kind_api import (
     DockerPlan,
     Endpoint,
     RunningService,
@@ -39,7 +38,7 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.kinds.redis_fixtures import FixtureCommand, apply, parse_files
 from splice.services.readiness import wait_ready
-from splice.services.settings import Duration, Version
+from splice.services.settings import Duration, Version, config_directives
 
 # directives splice writes itself; a setting of its own covers the ones users may change
 _MANAGED = {
@@ -63,16 +62,8 @@ class RedisSettings(Settings):
     @field_validator("config")
     @classmethod
     def _directives(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            why = _MANAGED.get(key.lower())
-            if why is not None:
-                raise HintedValueError(f"config directive {key!r} is set by splice", why)
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
-                raise HintedValueError(
-                    f"{key!r} is not a redis.conf directive name",
-                    "write directives as in redis.conf, e.g. `maxmemory: 64mb`",
-                )
-        return value
+        name = r"[A-Za-z][A-Za-z0-9_-]*"
+        return config_directives(value, _MANAGED, name, "redis.conf", "maxmemory: 64mb")
 
 
 class RedisKind:

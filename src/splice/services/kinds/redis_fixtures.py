@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from splice.errors import Diagnostic, SourceSpan, SuiteError
-from splice.loader.diagnostics import describe
-from splice.loader.yaml_source import Positions, read_yaml
 from splice.model.durations import parse_duration
+from splice.model.positions import Positions
+from splice.source.validation import describe
+from splice.source.yaml_source import read_yaml
 
 _FORMS = ("value", "hash", "list", "set", "zset", "json")
 _SUFFIXES = (".yaml", ".yml", ".json")

@@ -1,1 +1,1 @@
-"""Alembic migrations of the results store, run by `splice.store.engine.migrate`."""
+"""Alembic migrations of the results store, run by `splice.store.opening.migrate`."""

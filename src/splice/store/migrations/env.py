@@ -1,6 +1,6 @@
 """Alembic environment: migrations run on the connection the store hands over.
 
-There is no alembic.ini: `splice.store.engine.migrate` builds the configuration in code and
+There is no alembic.ini: `splice.store.opening.migrate` builds the configuration in code and
 puts its open connection in `config.attributes["connection"]`.
 """
 

@@ -1,0 +1,95 @@
+"""Find executors through the `splice.executors` entry-point group, lazily."""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import entry_points
+from typing import Any
+
+from splice.errors import SpliceError
+from splice.executors.executor_api import Executor
+
+GROUP = "splice.executors"
+
+# Built-ins are known even when splice runs from a source tree without installed metadata.
+_BUILTIN = {
+    "http": "splice.executors.http:HttpExecutor",
+    "exec": "splice.executors.exec:ExecExecutor",
+    "sql": "splice.executors.sql:SqlExecutor",
+    "redis": "splice.executors.redis:RedisExecutor",
+    "amqp": "splice.executors.amqp:AmqpExecutor",
+    "nats": "splice.executors.nats:NatsExecutor",
+    "mqtt": "splice.executors.mqtt:MqttExecutor",
+    "kafka": "splice.executors.kafka:KafkaExecutor",
+    "grpc": "splice.executors.grpc:GrpcExecutor",
+    "graphql": "splice.executors.graphql:GraphqlExecutor",
+    "mock": "splice.executors.mock:MockExecutor",
+}
+
+
+class PluginError(SpliceError):
+    """A plugin could not be loaded or does not implement the executor API."""
+
+
+_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
+
+
+@functools.cache
+def _targets() -> dict[str, Any]:
+    targets: dict[str, Any] = dict(_BUILTIN)
+    for ep in entry_points(group=GROUP):
+        targets[ep.name] = ep.value
+    targets.update(_REGISTERED)
+    return targets
+
+
+def register(name: str, target: str | type) -> None:
+    """Make the executor `target` (a class, or "module:Class") the step kind `name`, as an
+    entry point of the group `splice.executors` would (for a program that embeds splice)."""
+    _REGISTERED[name] = target
+    reset()
+
+
+def names() -> list[str]:
+    """Names of every executor available, for `did you mean` hints and docs."""
+    return sorted(_targets())
+
+
+@functools.cache
+def get(name: str) -> type[Executor]:
+    """The executor class registered under `name`; KeyError when none is."""
+    target = _targets()[name]
+    try:
+        cls: Any = target if not isinstance(target, str) else _load(target)
+    except Exception as exc:
+        raise PluginError(f"executor {name!r} ({target}) failed to load: {exc}") from exc
+    missing = [a for a in ("block_model", "result_fields", "execute") if not hasattr(cls, a)]
+    if missing:
+        raise PluginError(
+            f"executor {name!r} ({target}) does not implement the executor API: "
+            f"missing {', '.join(missing)}"
+        )
+    if not getattr(cls, "name", None):
+        cls.name = name
+    if not hasattr(cls, "case_insensitive_fields"):
+        cls.case_insensitive_fields = frozenset()
+    return cls  # type: ignore[no-any-return]
+
+
+@functools.cache
+def instance(name: str) -> Executor:
+    """One shared instance per executor; executors keep per-testcase state in sessions."""
+    return get(name)()
+
+
+def reset() -> None:
+    """Forget discovered plugins (tests that install a plugin at run time call this)."""
+    _targets.cache_clear()
+    get.cache_clear()
+    instance.cache_clear()
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = __import__(module_name, fromlist=[attr or "_"])
+    return getattr(module, attr) if attr else module

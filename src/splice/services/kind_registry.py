@@ -1,0 +1,81 @@
+"""Service kinds through the `splice.services` entry-point group, loaded lazily."""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import entry_points
+from typing import Any
+
+from splice.errors import SpliceError
+from splice.services.kind_api import ServiceKind
+
+GROUP = "splice.services"
+
+_BUILTIN = {
+    "postgres": "splice.services.kinds.postgres:PostgresKind",
+    "mysql": "splice.services.kinds.mysql:MysqlKind",
+    "mariadb": "splice.services.kinds.mysql:MariadbKind",
+    "redis": "splice.services.kinds.redis:RedisKind",
+    "rabbitmq": "splice.services.kinds.rabbitmq:RabbitmqKind",
+    "nats": "splice.services.kinds.nats:NatsKind",
+    "mqtt": "splice.services.kinds.mqtt:MqttKind",
+    "kafka": "splice.services.kinds.kafka:KafkaKind",
+    "grpc-mock": "splice.services.kinds.grpc_mock:GrpcMockKind",
+    "process": "splice.services.kinds.process:ProcessKind",
+    "mock": "splice.services.kinds.mock:MockKind",
+}
+
+
+class KindError(SpliceError):
+    """A service-kind plugin could not be loaded or does not implement the API."""
+
+
+_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
+
+
+@functools.cache
+def _targets() -> dict[str, Any]:
+    targets: dict[str, Any] = dict(_BUILTIN)
+    for ep in entry_points(group=GROUP):
+        targets[ep.name] = ep.value
+    targets.update(_REGISTERED)
+    return targets
+
+
+def register(name: str, target: str | type) -> None:
+    """Make the service kind `target` (a class, or "module:Class") the kind `name`, as an
+    entry point of the group `splice.services` would (for a program that embeds splice)."""
+    _REGISTERED[name] = target
+    reset()
+
+
+def names() -> list[str]:
+    return sorted(_targets())
+
+
+@functools.cache
+def get(name: str) -> ServiceKind:
+    """The kind registered under `name` (one shared instance); KeyError when none is."""
+    target = _targets()[name]
+    try:
+        cls: Any = target if not isinstance(target, str) else _load(target)
+    except Exception as exc:
+        raise KindError(f"service kind {name!r} ({target}) failed to load: {exc}") from exc
+    missing = [a for a in ("settings_model", "providers", "start_local") if not hasattr(cls, a)]
+    if missing:
+        raise KindError(
+            f"service kind {name!r} ({target}) does not implement the kind API: "
+            f"missing {', '.join(missing)}"
+        )
+    return cls()  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    _targets.cache_clear()
+    get.cache_clear()
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = __import__(module_name, fromlist=[attr or "_"])
+    return getattr(module, attr) if attr else module

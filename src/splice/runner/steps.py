@@ -223,23 +223,31 @@ def _with_retry(
         out_of_tries = retry.attempts is not None and polls >= retry.attempts
         if out_of_tries or elapsed + retry.interval > retry.timeout:
             elapsed = time.perf_counter() - start
-            why = f"after {polls} tries in {elapsed:.2f}s"
             if until_failure is not None:
                 failures = [until_failure]
-            failures.insert(
-                0,
-                Failure(
-                    "retry",
-                    f"gave up {why}; the last try failed as shown below",
-                    hint="raise retry.timeout if the system needs longer to settle",
-                ),
-            )
+            failures.insert(0, _gave_up(polls, elapsed, retry.attempts if out_of_tries else None))
             break
         if env.cancelled.wait(retry.interval):
             failures = _interrupted(failures, polls)
             break
     out.polls = polls
     return output, failures
+
+
+def _gave_up(polls: int, elapsed: float, attempts: int | None) -> Failure:
+    """The give-up failure, naming the limit that was reached: `attempts`, or the time."""
+    if attempts is not None:
+        return Failure(
+            "retry",
+            f"gave up after {polls} tries (retry.attempts: {attempts}) in {elapsed:.2f}s; "
+            "the last try failed as shown below",
+            hint="raise retry.attempts if the system needs more tries",
+        )
+    return Failure(
+        "retry",
+        f"gave up after {polls} tries in {elapsed:.2f}s; the last try failed as shown below",
+        hint="raise retry.timeout if the system needs longer to settle",
+    )
 
 
 def _interrupted(failures: list[Failure], polls: int) -> list[Failure]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from splice.executors.base import Executor
+from splice.executors.base import Executor, implied_expect
 from splice.model.results import Failure
 from splice.templating import TemplateFailure, evaluate, render
 
@@ -33,6 +33,17 @@ def check_expect(
         actual = result.get(name, MISSING)
         for m in match(expected, actual, name, case_insensitive_keys=name in insensitive):
             failures.append(Failure("expect", m.message, m.path, m.expected, m.actual))
+    for name, expected in implied_expect(executor).items():
+        if name in rendered:
+            continue
+        actual = result.get(name, MISSING)
+        for m in match(expected, actual, name):
+            hint = (
+                f"a {executor.name if executor else ''} step expects `{name}: {expected!r}` "
+                f"unless its expect names {name}; write `expect: {{{name}: {m.actual!r}}}` "
+                "if that is intended"
+            )
+            failures.append(Failure("expect", m.message, m.path, m.expected, m.actual, hint))
     return failures
 
 

@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors import registry
-from splice.executors.base import Executor, StepContext, StepOutput, TestcaseSession
+from splice.executors.base import (
+    Executor,
+    StepContext,
+    StepOutput,
+    TestcaseSession,
+    implied_expect,
+)
 from splice.masking import Masker
 from splice.model.results import Failure, Phase, Status, StepResult
 from splice.model.suite import Step, StepTemplate
@@ -191,7 +197,11 @@ def _prepare_block(executor: Executor, step: Step, scope: dict[str, Any]) -> Any
 def _checks(
     step: Step, executor: Executor | None, result: dict[str, Any], scope: dict[str, Any]
 ) -> list[Failure]:
-    failures = check_expect(step.expect, result, executor, scope) if step.expect else []
+    failures = (
+        check_expect(step.expect, result, executor, scope)
+        if step.expect or implied_expect(executor)
+        else []
+    )
     if step.assertions:
         failures += check_assertions(step.assertions, result, scope)
     return failures

@@ -267,6 +267,27 @@ def test_timeout_bounds_the_whole_exchange(server, write, run_suite) -> None:
     assert "timed out after 0.3s" in step.failures[0].message
 
 
+def test_json_expectation_on_a_body_that_is_not_json_says_so(server, write, run_suite) -> None:
+    """`json:` against an HTML body fails with a hint that the body was not JSON."""
+    path = write(
+        "h.splice.yaml",
+        """
+        name: html
+        testcases:
+          - name: html
+            steps:
+              - http: {get: "{{ base }}/html"}
+                expect: {json: {id: 77}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    failure = run.suites[0].testcases[0].attempts[0].steps[0].failures[0]
+    assert failure.message == "expected an object, got null"
+    assert failure.hint == (
+        "json is null because the body is not JSON: it starts with '<html><body>Hello <b>world</b> id=77</body></html>'"
+    )
+
+
 @pytest.mark.parametrize("verify", [False, True])
 def test_tls_verify_can_be_turned_off(write, run_suite, tls_server, verify) -> None:
     """With `verify: false` a self-signed certificate is accepted; by default it is refused."""

@@ -16,6 +16,7 @@ from splice.project.model import Project
 from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
 from splice.runner.secrets import masked_command, run_masker
+from splice.words import count
 
 if TYPE_CHECKING:
     from splice.cli.services import StartFailed
@@ -60,10 +61,10 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
     project = _project()
     suites = _load(paths, set(ext.merged()), project)
     n = sum(len(s.testcases) for s in suites)
-    services = f", {len(project.services)} services" if project.services else ""
+    services = f", {count(len(project.services), 'service')}" if project.services else ""
     Console(highlight=False).print(
-        f"[green]ok[/]: {len(suites)} suite{'s' if len(suites) != 1 else ''}, "
-        f"{n} testcase{'s' if n != 1 else ''}{services}, no problems found"
+        f"[green]ok[/]: {count(len(suites), 'suite')}, "
+        f"{count(n, 'testcase')}{services}, no problems found"
     )
     return EXIT_OK
 

@@ -15,6 +15,7 @@ from rich.markup import escape
 from splice.masking import Masker
 from splice.project.model import Project
 from splice.services.base import ServiceError
+from splice.words import count
 
 EXIT_SERVICES = 3  # the environment could not be started
 
@@ -96,7 +97,7 @@ def _services(
     started = False
     try:
         try:
-            with console.status(f"starting {len(project.services)} services…"):
+            with console.status(f"starting {count(len(project.services), 'service')}…"):
                 env.start()
                 data = DataManager(env, project)
                 data.prepare()

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from splice.errors import UsageError
+from splice.words import count
 
 _store_option = click.option(
     "--store",
@@ -232,7 +233,7 @@ def import_(
                 raise SuiteError.single(exc.message, span, exc.hint) from exc
             out.print(
                 f"imported {escape(str(path))} as run [bold]{done.run_id}[/] "
-                f"({done.status}, {done.testcases} testcases)"
+                f"({done.status}, {count(done.testcases, 'testcase')})"
             )
     finally:
         store.close()

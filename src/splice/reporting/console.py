@@ -27,6 +27,7 @@ from splice.model.results import (
 )
 from splice.reporting.diagnostics import display_path, where
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
+from splice.words import count
 
 _STYLE = {
     Status.PASSED: ("✓", "green"),
@@ -79,8 +80,7 @@ class ConsoleReporter:
         if not self.quiet:
             n = len(run.suites)
             self.console.print(
-                f"[bold]splice[/] running {total} testcase{'s' if total != 1 else ''} "
-                f"from {n} suite{'s' if n != 1 else ''}"
+                f"[bold]splice[/] running {count(total, 'testcase')} from {count(n, 'suite')}"
             )
 
     def suite_finished(self, suite: SuiteResult) -> None:

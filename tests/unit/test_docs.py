@@ -142,3 +142,18 @@ def test_relative_links_in_docs_resolve() -> None:
             assert (md.parent / target).exists(), (
                 f"{md.relative_to(ROOT)} links to missing {target}"
             )
+
+
+@pytest.mark.parametrize("name", _kind_names())
+def test_every_exported_attribute_is_documented(name: str) -> None:
+    """Each attribute a kind exports under `services.NAME.*` (what `splice check` accepts
+    in templates) is named in its reference page."""
+    from splice.loader.service_refs import exported_attributes
+    from splice.services import registry
+
+    kind = registry.get(name)
+    offered = exported_attributes(name)
+    assert offered is not None, f"service kind {name!r} does not declare `exports`"
+    text = (DOCS / "reference" / "services" / f"{kind.name}.md").read_text()
+    for attr in sorted(offered - {"user", "password", "database"}):
+        assert f"`{attr}`" in text or f".{attr}`" in text, f"{name} export {attr!r} undocumented"

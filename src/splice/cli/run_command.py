@@ -45,7 +45,7 @@ def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite
     suites, problems = load_all(files)
     known = var_names | set(project.vars)
     for suite in suites:
-        analysis = analyse(suite, known)
+        analysis = analyse(suite, known, project.service_kinds())
         problems.extend(analysis.diagnostics)
         if analysis.needs_order:
             suite.serial = True

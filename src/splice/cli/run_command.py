@@ -13,6 +13,7 @@ from splice.errors import SuiteError, UsageError
 from splice.model.results import RunResult, Status
 from splice.model.suite import Suite
 from splice.project.model import Project
+from splice.reporting.terminal import make_console
 from splice.runner.analysis import analyse
 from splice.runner.planner import Selection, discover, load_all, select
 from splice.runner.secrets import masked_command, run_masker
@@ -55,14 +56,13 @@ def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite
 
 
 def check_command(paths: list[str], opts: dict[str, Any]) -> int:
-    from rich.console import Console
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
     suites = _load(paths, set(ext.merged()), project)
     n = sum(len(s.testcases) for s in suites)
     services = f", {count(len(project.services), 'service')}" if project.services else ""
-    Console(highlight=False).print(
+    make_console().print(
         f"[green]ok[/]: {count(len(suites), 'suite')}, "
         f"{count(n, 'testcase')}{services}, no problems found"
     )
@@ -147,11 +147,10 @@ def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recordi
     and SQLAlchemy, are not even imported: a faster start)."""
     if opts.get("no_store") and not opts.get("report_to"):
         return None
-    from rich.console import Console
 
     from splice.store.attach import attach
 
-    warn = Console(stderr=True, highlight=False).print
+    warn = make_console(stderr=True).print
     return attach(
         bus, project.root, project.name, opts, lambda text: warn(f"warning: {text}", markup=False)
     )
@@ -165,7 +164,6 @@ def _run_with_services(
     opts: dict[str, Any],
 ) -> int:
     """Start the services, run, stop them; then record the end and write the reports."""
-    from rich.console import Console
 
     from splice.cli.services import (
         EXIT_SERVICES,
@@ -177,7 +175,7 @@ def _run_with_services(
     from splice.services.base import ServiceError
 
     started_at = time.time()
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
     try:
         with services_for_run(project, err, runner.masker, runner.result.id) as active:
             print_serialised(active, runner.suites, runner.options.jobs, err)
@@ -200,7 +198,7 @@ def _run_with_services(
         recording.finish(result)
         held = recording.gate.summary()
         if held:
-            Console(highlight=False).print(held, style="yellow", markup=False)
+            make_console().print(held, style="yellow", markup=False)
     console.print_report_paths(write_reports(result, opts))
     return exit_code(result)
 

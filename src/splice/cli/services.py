@@ -116,7 +116,7 @@ def _services(
         active.hooks.append(data)
         active.data = data
         ready = ", ".join(f"{n} {s.started_in * 1000:.0f} ms" for n, s in env.services.items())
-        console.print(f"[dim]services ready: {ready}[/]")
+        console.print(f"[dim]services ready: {escape(ready)}[/]")
         yield
     finally:
         if started:

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from splice.errors import UsageError
+from splice.reporting.terminal import make_console
 from splice.words import count
 
 _store_option = click.option(
@@ -53,7 +54,7 @@ store_run_options = [
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return make_console(soft_wrap=True)
 
 
 def _root() -> Path:

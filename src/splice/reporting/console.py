@@ -27,6 +27,7 @@ from splice.model.results import (
 )
 from splice.reporting.diagnostics import display_path, where
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
+from splice.reporting.terminal import make_console
 from splice.words import count
 
 _STYLE = {
@@ -49,7 +50,7 @@ class ConsoleReporter:
     """A run listener that writes to a rich Console; `verbose` lists every step."""
 
     def __init__(self, console: Console | None = None, verbose: int = 0, quiet: bool = False):
-        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console = console or make_console(soft_wrap=True)
         self.verbose = verbose
         self.quiet = quiet
         self.total = 0
@@ -156,7 +157,7 @@ class ConsoleReporter:
         for tc in bad:
             self.console.print()
             self.console.rule(f"[red]{escape(tc.suite)} › {escape(tc.name)}[/]", align="left")
-            self.console.print(f"[dim]{display_path(tc.path)}:{tc.line}[/]")
+            self.console.print(f"[dim]{escape(display_path(tc.path))}:{tc.line}[/]")
             self.console.print(escape(failure_report(tc, title=False)), highlight=False)
         for suite in run.suites:
             for step in [*suite.setup, *suite.teardown]:
@@ -187,11 +188,11 @@ class ConsoleReporter:
                 shown = masker.text(line) if masker is not None else line
                 self.console.print(escape(shown), highlight=False)
             kept = self.logs_kept_in / f"{name}.log" if self.logs_kept_in else path
-            self.console.print(f"[dim]full log: {display_path(kept)}[/]")
+            self.console.print(f"[dim]full log: {escape(display_path(kept))}[/]")
 
     def print_report_paths(self, paths: list[tuple[str, Any]]) -> None:
         for kind, path in paths:
-            self.console.print(f"[dim]{kind} report: {display_path(path)}[/]")
+            self.console.print(f"[dim]{kind} report: {escape(display_path(path))}[/]")
 
 
 def _cut_step(testcase: TestcaseResult) -> StepResult | None:

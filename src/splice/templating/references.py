@@ -44,17 +44,18 @@ def service_attributes(value: str) -> set[tuple[str, str]]:
     except jinja2.TemplateSyntaxError:
         return set()
     found: set[tuple[str, str]] = set()
-    for node in [*ast.find_all(nodes.Getattr), *ast.find_all(nodes.Getitem)]:
+    access: list[nodes.Getattr | nodes.Getitem] = [
+        *ast.find_all(nodes.Getattr),
+        *ast.find_all(nodes.Getitem),
+    ]
+    for node in access:
         attr = _key(node)
         inner = node.node
         if attr is None or not isinstance(inner, nodes.Getattr | nodes.Getitem):
             continue
         name = _key(inner)
-        if (
-            name is not None
-            and isinstance(inner.node, nodes.Name)
-            and inner.node.name == "services"
-        ):
+        root = inner.node
+        if name is not None and isinstance(root, nodes.Name) and root.name == "services":
             found.add((name, attr))
     return found
 

@@ -36,7 +36,7 @@ from splice.expect.base import (
     show,
 )
 from splice.expect.matchers import match_node
-from splice.expect.operators import count
+from splice.words import count
 
 _LONG_STRING: Final = 40
 _CONTEXT: Final = 2  # equal lines kept around each change in a string diff

@@ -26,7 +26,8 @@ from splice.expect.base import (
     values_equal,
 )
 from splice.expect.operands import operand_problems
-from splice.expect.operators import OPERATIONS, Ctx, count, expected_got
+from splice.expect.operators import OPERATIONS, Ctx, expected_got
+from splice.words import count
 
 
 def match(

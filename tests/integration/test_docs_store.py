@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.docs_blocks import ROOT, check_output, output_blocks
+from tests.support.docs_blocks import check_output, output_blocks
 
 pytestmark = pytest.mark.integration
 

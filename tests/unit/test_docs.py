@@ -157,3 +157,18 @@ def test_every_exported_attribute_is_documented(name: str) -> None:
     text = (DOCS / "reference" / "services" / f"{kind.name}.md").read_text()
     for attr in sorted(offered - {"user", "password", "database"}):
         assert f"`{attr}`" in text or f".{attr}`" in text, f"{name} export {attr!r} undocumented"
+
+
+def test_every_exit_code_is_documented() -> None:
+    """Each exit code the CLI defines (`EXIT_*`) is in cli.md's list of exit codes."""
+    from splice.cli import main, run_command, services
+
+    codes = {
+        value
+        for module in (main, run_command, services)
+        for name, value in vars(module).items()
+        if name.startswith("EXIT_") and isinstance(value, int)
+    }
+    listed = _doc("cli.md").split("\n\n", 2)[1]
+    for code in sorted(codes):
+        assert f"`{code}`" in listed, f"exit code {code} is not in cli.md's list"

@@ -492,3 +492,22 @@ def test_writers_create_missing_folders(run: RunResult, tmp_path: Path) -> None:
     write_html(run, folder / "report.html")
     assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "report.html", "run.json"]
     assert (folder / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_html_labels_steps_by_executor_and_names_other_phases(run: RunResult) -> None:
+    """A step's label is its executor (`http`), not its phase; setup/teardown steps say so."""
+    html, _ = _page(run)
+    labels = re.findall(r'<span class="phase">([^<]*)</span>', html)
+    assert labels and "test" not in labels
+    executors = {s.executor for tc in run.testcases() for a in tc.attempts for s in a.steps}
+    executors |= {s.executor for suite in run.suites for s in [*suite.setup, *suite.teardown]}
+    assert set(labels) <= {*executors, *(f"{e} · setup" for e in executors),
+                           *(f"{e} · teardown" for e in executors)}  # fmt: skip
+
+
+def test_html_interrupted_run_has_one_outcome_badge(run: RunResult) -> None:
+    """An interrupted run's header shows one `interrupted` badge, not two."""
+    run.status, run.interrupted = Status.INTERRUPTED, True
+    html, _ = _page(run)
+    head = html.split('<div class="head">', 1)[1].split("</div>", 1)[0]
+    assert head.count(">interrupted<") == 1

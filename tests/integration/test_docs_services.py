@@ -1,5 +1,4 @@
-"""Service outputs the docs show (the note on parallel testcases, a SQL error, a mock's
-near miss), produced by the project in tests/docs/services (see
+"""Service outputs the docs show (a SQL error, a mock's near miss), produced by the project in tests/docs/services (see
 tests/support/docs_blocks.py)."""
 
 from __future__ import annotations
@@ -36,11 +35,10 @@ def _section(out: str, start: str, end: str) -> str:
     return "\n".join(lines[first:last]).rstrip()
 
 
-def test_parallel_note_and_sql_error(
+def test_sql_error(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--jobs 2` with a truncated database the app connects to says why testcases run one
-    at a time; a misspelt table fails with the server's message and the statement."""
+    """A misspelt table fails with the server's message and the statement."""
     monkeypatch.chdir(project)
     monkeypatch.setenv("COLUMNS", "100")
     with pytest.raises(SystemExit) as exited:
@@ -48,8 +46,6 @@ def test_parallel_note_and_sql_error(
     captured = capsys.readouterr()
     out = captured.out + captured.err
     assert exited.value.code == 1, out
-    note = [line for line in out.splitlines() if line.startswith(("note:", "  = hint: see"))]
-    check_output("isolation-one-at-a-time", "\n".join(note))
     check_output("sql-error", _section(out, "step 1: sql", "log of service"))
 
 

@@ -41,7 +41,7 @@ PRODUCERS = {
     "dashboard-webhook": "tests/integration/test_docs_store.py",
     "dashboard-prune": "tests/integration/test_docs_store.py",
     "api-events": "tests/integration/test_docs_store.py",
-    "isolation-one-at-a-time": "tests/integration/test_docs_services.py",
+    "isolation-one-at-a-time": "tests/integration/test_isolation_jobs.py",
     "mock-near-miss": "tests/integration/test_docs_services.py",
     "sql-error": "tests/integration/test_docs_services.py",
     "graphql-check-error": "tests/integration/test_graphql.py",

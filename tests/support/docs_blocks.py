@@ -45,6 +45,7 @@ PRODUCERS = {
     "mock-near-miss": "tests/integration/test_docs_services.py",
     "sql-error": "tests/integration/test_docs_services.py",
     "graphql-check-error": "tests/integration/test_graphql.py",
+    "kafka-value-does-not-fit": "tests/integration/test_kafka_registry.py",
 }
 
 

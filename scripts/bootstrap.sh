@@ -32,8 +32,14 @@ fi
 stamp=".venv/.splice-installed"
 want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  if [ ! -x .venv/bin/python ]; then
+    echo "splice: creating .venv (once; about a minute with the next step)" >&2
+    "$PYTHON" -m venv .venv
+  fi
+  echo "splice: updating pip in .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  echo "splice: installing splice and its dev tools into .venv (pyproject.toml changed or first run)" >&2
   .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "splice: .venv is ready" >&2
   echo "$want" > "$stamp"
 fi

@@ -67,7 +67,7 @@ def load_suites(
     suites, problems = load_all(files)
     known = set(var_names) | set(project.vars)
     for suite in suites:
-        analysis = analyse(suite, known)
+        analysis = analyse(suite, known, project.service_kinds())
         problems.extend(analysis.diagnostics)
         if analysis.needs_order:
             suite.serial = True

@@ -354,7 +354,7 @@ def test_template_in_a_typed_setting_keeps_the_service(
     write("ok.splice.yaml", SUITE)
     checked = splice_cli("check", "ok.splice.yaml")
     assert checked.exit_code == 0
-    assert "1 services" in checked.output
+    assert "1 service," in checked.output
     result = splice_cli("run", "--no-store", "ok.splice.yaml")
     _no_traceback(result.stderr, result.output)
     assert result.exit_code == 3

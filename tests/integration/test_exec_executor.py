@@ -79,3 +79,38 @@ def test_missing_command_is_a_clear_error(write, run_suite) -> None:
     run = run_suite(path)
     failure = run.testcases()[0].attempts[0].steps[0].failures[0]
     assert failure.message == "command not found: 'definitely-not-a-command-xyz'"
+
+
+def test_a_nonzero_exit_fails_unless_expect_names_exit_code(write, run_suite) -> None:
+    """A command that exits non-zero fails the step (with and without other expectations);
+    naming `exit_code` in `expect` makes the exit status the user's to check."""
+    path = write(
+        "x.splice.yaml",
+        """
+        name: exit codes
+        testcases:
+          - name: bare
+            steps:
+              - exec: "echo broken >&2; exit 3"
+          - name: other expectations
+            steps:
+              - exec: "echo out; exit 1"
+                expect: {stdout: "out\\n"}
+          - name: named
+            steps:
+              - exec: "exit 2"
+                expect: {exit_code: 2}
+          - name: zero
+            steps:
+              - exec: "true"
+    """,
+    )
+    run = run_suite(path)
+    bare, other, named, zero = run.suites[0].testcases
+    assert bare.status == Status.FAILED
+    failure = bare.attempts[0].steps[0].failures[0]
+    assert (failure.path, failure.message) == ("exit_code", "expected 0, got 3")
+    assert failure.hint is not None and "exit_code: 3" in failure.hint
+    assert other.status == Status.FAILED
+    assert named.status == Status.PASSED
+    assert zero.status == Status.PASSED

@@ -15,6 +15,7 @@ from splice.executors.graphql import GraphqlBlock, GraphqlExecutor
 from splice.model.results import Status
 from splice.reporting.diagnostics import render_diagnostics
 from splice.runner.planner import load_all
+from tests.support.docs_blocks import check_output
 from tests.support.graphql_server import SDL, GraphqlServer
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,9 @@ def test_without_introspection_the_server_answers_the_mistake() -> None:
         ctx.session.close()
 
 
-def test_splice_check_locates_a_mistake_inside_a_block_scalar_query(tmp_path: Path) -> None:
+def test_splice_check_locates_a_mistake_inside_a_block_scalar_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With `schema:`, loading the suite reports an unknown field at its own line and
     column in the file, inside the `|` query; a syntax error is located likewise."""
     (tmp_path / "schema.graphql").write_text(SDL)
@@ -120,6 +123,8 @@ def test_splice_check_locates_a_mistake_inside_a_block_scalar_query(tmp_path: Pa
     assert [(p.span.line, p.span.column) for p in problems if p.span] == [(10, 29), (12, 84)]
     assert "Cannot query field 'nme' on type 'Item'. Did you mean 'name'?" in text
     assert "GraphQL syntax error: Expected Name, found <EOF>." in text
+    monkeypatch.chdir(tmp_path)  # paths shown relative to the folder, as `splice check` does
+    check_output("graphql-check-error", render_diagnostics(problems[:1]))
 
 
 def test_suite_expects_data_and_captures(server: GraphqlServer, write: Any, run_suite: Any) -> None:

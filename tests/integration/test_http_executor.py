@@ -182,6 +182,28 @@ def test_retry_gives_up_with_the_last_failure(server, write, run_suite) -> None:
     assert step.polls >= 3
     assert step.failures[0].kind == "retry"
     assert "expected 200, got 503" in step.failures[1].message
+    assert step.failures[0].hint == "raise retry.timeout if the system needs longer to settle"
+
+
+def test_retry_out_of_attempts_names_attempts(server, write, run_suite) -> None:
+    """A retry that runs out of `attempts` (not time) says so and hints at raising attempts."""
+    path = write(
+        "a.splice.yaml",
+        """
+        name: retry
+        testcases:
+          - name: never
+            steps:
+              - http: {get: "{{ base }}/status?code=503"}
+                retry: {attempts: 3, interval: 10ms}
+                expect: {status: 200}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    step = run.suites[0].testcases[0].attempts[0].steps[0]
+    assert step.polls == 3
+    assert "gave up after 3 tries (retry.attempts: 3)" in step.failures[0].message
+    assert step.failures[0].hint == "raise retry.attempts if the system needs more tries"
 
 
 def test_timeout_and_connection_refused_are_step_errors(server, write, run_suite) -> None:
@@ -206,6 +228,64 @@ def test_timeout_and_connection_refused_are_step_errors(server, write, run_suite
     assert "timed out after 0.1s" in slow.attempts[0].steps[0].failures[0].message
     assert refused.status == Status.ERROR
     assert "connection refused" in refused.attempts[0].steps[0].failures[0].message
+
+
+def test_params_are_added_to_the_urls_own_query(server, write, run_suite) -> None:
+    """`params:` adds to the query the URL already has; a repeated key keeps both values."""
+    path = write(
+        "q.splice.yaml",
+        """
+        name: query
+        testcases:
+          - name: both
+            steps:
+              - http: {get: "{{ base }}/echo?x=1&y=0", params: {y: 2, z: true}}
+                expect: {json: {query: {x: "1", y: ["0", "2"], z: "true"}}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)
+
+
+def test_timeout_bounds_the_whole_exchange(server, write, run_suite) -> None:
+    """A body dripped over a second fails a 300 ms timeout although no single read waits
+    that long: `timeout` is a deadline for connecting, sending and the whole response."""
+    path = write(
+        "d.splice.yaml",
+        """
+        name: drip
+        testcases:
+          - name: dripping
+            steps:
+              - http: {get: "{{ base }}/drip?n=10&every=0.1"}
+                timeout: 300ms
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    step = run.suites[0].testcases[0].attempts[0].steps[0]
+    assert step.status == Status.ERROR, step
+    assert "timed out after 0.3s" in step.failures[0].message
+
+
+def test_json_expectation_on_a_body_that_is_not_json_says_so(server, write, run_suite) -> None:
+    """`json:` against an HTML body fails with a hint that the body was not JSON."""
+    path = write(
+        "h.splice.yaml",
+        """
+        name: html
+        testcases:
+          - name: html
+            steps:
+              - http: {get: "{{ base }}/html"}
+                expect: {json: {id: 77}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    failure = run.suites[0].testcases[0].attempts[0].steps[0].failures[0]
+    assert failure.message == "expected an object, got null"
+    assert failure.hint == (
+        "json is null because the body is not JSON: it starts with '<html><body>Hello <b>world</b> id=77</body></html>'"
+    )
 
 
 @pytest.mark.parametrize("verify", [False, True])

@@ -27,6 +27,7 @@ from splice.executors.executor_api import StepContext, TestcaseSession
 from splice.executors.kafka import KafkaBlock, KafkaExecutor
 from splice.model.results import Status
 from splice.project.loader import load_project
+from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration
 
@@ -234,6 +235,11 @@ def test_a_value_that_does_not_fit_is_a_step_error_naming_the_path(bus: Environm
     assert info.value.message.endswith(
         ': messages[0].json_schema.order: "x" is not of type "integer"'
     )
+    avro_message = (
+        "the value does not fit the Avro schema shop.Order (id 1): "
+        "avro.items[1]: expected string, got 2 (an integer)"
+    )
+    check_output("kafka-value-does-not-fit", f"{avro_message}\n{info.value.message}")
 
 
 def test_an_unknown_subject_is_named_with_the_known_ones(bus: Environment) -> None:

@@ -315,6 +315,25 @@ def test_init_script_errors_point_at_the_statement(tmp_path: Path) -> None:
     )
 
 
+def test_init_script_errors_without_a_position_point_at_the_statement(tmp_path: Path) -> None:
+    """An error the server reports without a position (a missing role) is placed at the
+    statement that failed, past quotes, comments and dollar-quoted bodies holding `;`."""
+    script = (
+        "create table a (id int);  -- a comment; with a semicolon\n"
+        "create function f() returns int as $body$ select 1; $body$ language sql;\n"
+        "insert into a values (1); /* ; */ select 'x;y';\n"
+        "grant select on a to nobody_here;\n"
+    )
+    project = _project(
+        tmp_path, "services: {db: {kind: postgres, init: [bad.sql]}}", {"bad.sql": script}
+    )
+    with Environment(project) as env, pytest.raises(SuiteError) as info:
+        env.start()
+    diag = info.value.diagnostics[0]
+    assert 'role "nobody_here" does not exist' in diag.message
+    assert diag.span is not None and (diag.span.line, diag.span.column) == (4, 1)
+
+
 def test_settings_splice_manages_are_located_errors(tmp_path: Path) -> None:
     """A server setting splice sets itself (port) is refused at its line with the reason."""
     with pytest.raises(SuiteError) as info:

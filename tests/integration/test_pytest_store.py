@@ -141,7 +141,9 @@ def test_an_interrupted_session_counts_every_test_alike(pytester: pytest.Pyteste
     )
     assert after["skip_reason"] == "run interrupted"
     root = ET.parse(pytester.path / "r.xml").getroot()
-    assert [root.get(k) for k in ("tests", "failures", "errors", "skipped")] == ["3", "0", "1", "1"]
+    assert [root.get(k) for k in ("tests", "failures", "errors")] == ["3", "0", "1"]
+    # the Jenkins schema has no `skipped` on <testsuites>: each <testsuite> counts its own
+    assert sum(int(suite.get("skipped", "0")) for suite in root) == 1
     store = _store(pytester.path)
     try:
         [run] = list_runs(store)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docs_blocks import check_output
+
 pytestmark = pytest.mark.integration
 
 WAIT = 90.0  # seconds: generous, the machine may be loaded
@@ -119,7 +121,9 @@ def _counts(tmp_path: Path) -> dict[str, int]:
     total = sum(counts.values())
     errors = counts["error"] + counts["interrupted"]  # JUnit and the store: one `errors`
     root = ET.parse(tmp_path / "r.xml").getroot()
-    junit = {k: int(root.get(k, "-1")) for k in ("tests", "failures", "errors", "skipped")}
+    junit = {k: int(root.get(k, "-1")) for k in ("tests", "failures", "errors")}
+    # the Jenkins schema has no `skipped` on <testsuites>: each <testsuite> counts its own
+    junit["skipped"] = sum(int(suite.get("skipped", "0")) for suite in root)
     assert junit == {
         "tests": total,
         "failures": counts["failed"],
@@ -180,11 +184,8 @@ def test_a_signal_during_a_step_cancels_it_and_lets_teardowns_finish(
     for never in ("finished", "second", "third"):
         assert not (tmp_path / never).exists()
     assert "running teardowns" in out
-    if sig == signal.SIGINT:  # the lines shown in docs/reference/cli.md
-        assert (
-            "stopping (Ctrl-C): cancelling running steps, running teardowns; "
-            "press Ctrl-C again to force an exit\n"
-        ) in out
+    if sig == signal.SIGINT:
+        check_output("cli-ctrl-c", out)  # the lines shown in docs/reference/cli.md
     else:
         assert (
             "stopping (SIGTERM): cancelling running steps, running teardowns; "

@@ -108,6 +108,26 @@ def test_params_many_and_the_result_fields(services: dict[str, Any], db: str) ->
         ctx.session.close()
 
 
+def test_a_parameter_followed_by_a_cast_is_bound(services: dict[str, Any]) -> None:
+    """`:uid::uuid` binds `uid` and casts it; a literal `'a::b'` and `\\:x` stay as written."""
+    ctx = _ctx(services)
+    try:
+        got = _sql(
+            ctx,
+            service="pg",
+            query="select :uid::uuid as id, :n::int + 1 as n, 'a::b' as lit, '\\:x' as esc",
+            params={"uid": "6f1c2a44-9a44-4ef7-9d6a-5f4a2b7c1e11", "n": "41"},
+        )
+        assert got["first"] == {
+            "id": "6f1c2a44-9a44-4ef7-9d6a-5f4a2b7c1e11",
+            "n": 42,
+            "lit": "a::b",
+            "esc": ":x",
+        }
+    finally:
+        ctx.session.close()
+
+
 def test_postgres_values_become_plain_data(services: dict[str, Any]) -> None:
     """Numbers, times, intervals, bytes, UUIDs, JSON and arrays come back JSON-friendly."""
     ctx = _ctx(services)

@@ -88,6 +88,19 @@ class EchoHandler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(float(query.get("s", ["1"])[0]))
             self._send(200, {"slow": True})
+        elif path == "/drip":
+            # a body sent a few bytes at a time: each read is quick, the whole is slow
+            pieces, every = int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0])
+            self.send_response(200)
+            self.send_header("Content-Length", str(pieces))
+            self.end_headers()
+            try:
+                for _ in range(pieces):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:
+                pass  # the client gave up, as it should
         elif path == "/counter":
             # eventual consistency: `ready` turns true on the Nth call
             n = self.server.hits[path]

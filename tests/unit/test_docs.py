@@ -164,3 +164,33 @@ def test_every_public_name_is_in_the_python_reference() -> None:
     # modules and the entry-point groups; `splice.yaml` is the project file
     allowed = {"run", "check", "open_environment", "plugins", "executors", "services", "yaml"}
     assert named <= allowed, named
+
+
+@pytest.mark.parametrize("name", _kind_names())
+def test_every_exported_attribute_is_documented(name: str) -> None:
+    """Each attribute a kind exports under `services.NAME.*` (what `splice check` accepts
+    in templates) is named in its reference page."""
+    from splice.loader.service_refs import exported_attributes
+    from splice.services import kind_registry as registry
+
+    kind = registry.get(name)
+    offered = exported_attributes(name)
+    assert offered is not None, f"service kind {name!r} does not declare `exports`"
+    text = (DOCS / "reference" / "services" / f"{kind.name}.md").read_text()
+    for attr in sorted(offered - {"user", "password", "database"}):
+        assert f"`{attr}`" in text or f".{attr}`" in text, f"{name} export {attr!r} undocumented"
+
+
+def test_every_exit_code_is_documented() -> None:
+    """Each exit code the CLI defines (`EXIT_*`) is in cli.md's list of exit codes."""
+    from splice.cli import main, run_command, services
+
+    codes = {
+        value
+        for module in (main, run_command, services)
+        for name, value in vars(module).items()
+        if name.startswith("EXIT_") and isinstance(value, int)
+    }
+    listed = _doc("cli.md").split("\n\n", 2)[1]
+    for code in sorted(codes):
+        assert f"`{code}`" in listed, f"exit code {code} is not in cli.md's list"

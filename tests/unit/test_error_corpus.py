@@ -85,7 +85,10 @@ def test_project_mistakes_match_golden(
 ) -> None:
     """A project-file mistake: `splice check` and `splice run` (which starts nothing) exit
     2 with exactly the golden diagnostics, never a traceback."""
-    args = [command, "../suite.splice.yaml"] + (["--no-store"] if command == "run" else [])
+    # a case that needs its own suite (one that uses the project's services) has it beside
+    suite = "suite.splice.yaml" if (PROJECTS / name / "suite.splice.yaml").is_file() else None
+    suite = suite or "../suite.splice.yaml"
+    args = [command, suite] + (["--no-store"] if command == "run" else [])
     code, err = _splice(args, monkeypatch, capsys, PROJECTS / name)
     assert "Traceback" not in err
     assert code == 2, err

@@ -226,7 +226,17 @@ FAILING = [
     ),
     ({"$each": 1}, "x", "expected an array, got string 'x'"),
     ({"$unordered": [1, 2]}, [1], "expected 2 items, got 1"),
-    ({"$unordered": [1, 2]}, [1, 1], "no element left to match expected item 1: 2"),
+    (
+        {"$unordered": [1, 2]},
+        [1, 1],
+        "no element left to match expected item 1: 2; nearest is item 1: expected 2, got 1",
+    ),
+    (
+        {"$unordered": [{"id": 1, "count": 1}, {"id": 2, "count": 2}]},
+        [{"id": 2, "count": 2}, {"id": 1, "count": "2"}],
+        "no element left to match expected item 0: {'id': 1, 'count': 1}; nearest is item 1: "
+        "count: expected 1, got string '2'",
+    ),
     ({"$unordered": [1]}, "x", "expected an array, got string 'x'"),
     ({"$startswith": "b"}, "abc", "expected a string starting with 'b', got 'abc'"),
     ({"$endswith": "a"}, "abc", "expected a string ending with 'a', got 'abc'"),

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from splice import __version__
 from splice.cli.contract_command import contract
@@ -16,6 +17,7 @@ from splice.cli.mock_command import mock
 from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
+from splice.reporting.terminal import make_console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,12 +25,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return make_console(stderr=True, soft_wrap=True)
 
 
 def _fail_usage(message: str, hint: str | None = None) -> None:
     err = _stderr()
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     if hint:
         err.print(f"  hint: {hint}", markup=False)
     sys.exit(EXIT_USAGE)
@@ -186,7 +188,7 @@ def up(foreground: bool, timeout: float) -> None:
     from splice.cli.run_command import _project
     from splice.cli.up import up as start
 
-    sys.exit(start(_project(), Console(highlight=False), foreground=foreground, timeout=timeout))
+    sys.exit(start(_project(), make_console(), foreground=foreground, timeout=timeout))
 
 
 @cli.command()
@@ -195,7 +197,7 @@ def down() -> None:
     from splice.cli.run_command import _project
     from splice.cli.up import down as stop
 
-    sys.exit(stop(_project(), Console(highlight=False)))
+    sys.exit(stop(_project(), make_console()))
 
 
 @cli.command()
@@ -204,7 +206,7 @@ def status() -> None:
     from splice.cli.run_command import _project
     from splice.cli.up import status as show
 
-    sys.exit(show(_project(), Console(highlight=False)))
+    sys.exit(show(_project(), make_console()))
 
 
 for _command in (mock, contract, serve, import_, quarantine, store):

@@ -12,9 +12,11 @@ from splice.errors import UsageError
 from splice.model.results import RunResult, Status
 from splice.model.suite import Suite
 from splice.project.model import Project
+from splice.reporting.terminal import make_console
 from splice.runner.inputs import external_vars
 from splice.runner.planner import Selection, select
 from splice.runner.secrets import masked_command, run_masker
+from splice.words import count
 
 if TYPE_CHECKING:
     from splice.environment.lifecycle import StartFailed
@@ -39,16 +41,15 @@ def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite
 
 
 def check_command(paths: list[str], opts: dict[str, Any]) -> int:
-    from rich.console import Console
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
     suites = _load(paths, set(ext.merged()), project)
     n = sum(len(s.testcases) for s in suites)
-    services = f", {len(project.services)} services" if project.services else ""
-    Console(highlight=False).print(
-        f"[green]ok[/]: {len(suites)} suite{'s' if len(suites) != 1 else ''}, "
-        f"{n} testcase{'s' if n != 1 else ''}{services}, no problems found"
+    services = f", {count(len(project.services), 'service')}" if project.services else ""
+    make_console().print(
+        f"[green]ok[/]: {count(len(suites), 'suite')}, "
+        f"{count(n, 'testcase')}{services}, no problems found"
     )
     return EXIT_OK
 
@@ -145,11 +146,10 @@ def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recordi
     and SQLAlchemy, are not even imported: a faster start)."""
     if opts.get("no_store") and not opts.get("report_to"):
         return None
-    from rich.console import Console
 
     from splice.store.attach import StoreOptions, attach
 
-    warn = Console(stderr=True, highlight=False).print
+    warn = make_console(stderr=True).print
     options = StoreOptions(
         store=opts.get("store"),
         no_store=bool(opts.get("no_store")),
@@ -176,7 +176,6 @@ def _run_with_services(
 ) -> int:
     """Open the environment, run, close it; then record the end and write the reports
     (`on_finish` sees the finished run first)."""
-    from rich.console import Console
 
     from splice.api import run_suites as run_in_environment
     from splice.cli.services import (
@@ -189,7 +188,7 @@ def _run_with_services(
     from splice.services.kind_api import ServiceError
 
     started_at = time.time()
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
 
     def on_open(opened: OpenEnvironment) -> None:
         print_serialised(opened, runner.suites, runner.options.jobs, err)
@@ -212,7 +211,7 @@ def _run_with_services(
     if recording is not None:
         held = recording.gate.summary()
         if held:
-            Console(highlight=False).print(held, style="yellow", markup=False)
+            make_console().print(held, style="yellow", markup=False)
     console.print_report_paths(write_reports(result, opts))
     return exit_code(result)
 

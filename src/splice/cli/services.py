@@ -14,6 +14,7 @@ from splice.environment.lifecycle import OpenEnvironment
 from splice.model.suite import Suite
 from splice.reporting.diagnostics import render_service_error
 from splice.services.kind_api import ServiceError
+from splice import words
 
 EXIT_SERVICES = 3  # the environment could not be started
 
@@ -26,7 +27,7 @@ class ConsoleStart:
         self._status: Status | None = None
 
     def starting(self, count: int) -> None:
-        self._status = self.console.status(f"starting {count} services…")
+        self._status = self.console.status(f"starting {words.count(count, 'service')}…")
         self._status.start()
 
     def start_ended(self) -> None:
@@ -39,7 +40,7 @@ class ConsoleStart:
 
     def ready(self, started_in: Mapping[str, float]) -> None:
         ready = ", ".join(f"{n} {seconds * 1000:.0f} ms" for n, seconds in started_in.items())
-        self.console.print(f"[dim]services ready: {ready}[/]")
+        self.console.print(f"[dim]services ready: {escape(ready)}[/]")
 
 
 def print_serialised(

@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from splice.errors import UsageError
+from splice.reporting.terminal import make_console
+from splice.words import count
 
 _store_option = click.option(
     "--store",
@@ -52,7 +54,7 @@ store_run_options = [
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return make_console(soft_wrap=True)
 
 
 def _root() -> Path:
@@ -232,7 +234,7 @@ def import_(
                 raise SuiteError.single(exc.message, span, exc.hint) from exc
             out.print(
                 f"imported {escape(str(path))} as run [bold]{done.run_id}[/] "
-                f"({done.status}, {done.testcases} testcases)"
+                f"({done.status}, {count(done.testcases, 'testcase')})"
             )
     finally:
         store.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from splice.data import pg_statements
 from splice.errors import SourceSpan, SuiteError
 from splice.model.positions import Positions
 from splice.source.yaml_source import read_yaml
@@ -109,8 +110,15 @@ def run_script(cur: Any, path: Path, dialect: Dialect) -> None:
             except Exception as exc:
                 if not dialect.is_db_error(exc):
                     raise
-                offset = dialect.position(exc)
-                raise _script_error(path, text, (offset or 1) - 1, dialect.message(exc)) from exc
+                message = dialect.message(exc)
+                position = dialect.position(exc)
+                found = (
+                    position - 1
+                    if position is not None
+                    # no position (a missing role): find the statement that fails
+                    else pg_statements.failing_statement(cur, text, message, dialect.message)
+                )
+                raise _script_error(path, text, found or 0, message) from exc
         return
     for offset, statement in split_statements(text):
         try:

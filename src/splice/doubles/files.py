@@ -63,6 +63,17 @@ def load_stub_file(path: Path, root: Path) -> list[dict[str, Any]]:
     except SuiteError as exc:
         raise _from_suite_error(exc, root) from exc
     data = doc.data
+    wiremock = _wiremock_key(data)
+    if wiremock is not None:
+        span = doc.positions.key(wiremock) or SourceSpan(path, 1, 1)
+        problem = f"{_rel(path, root)} is a WireMock mapping file, not a splice stub file"
+        raise StubFileError(
+            f"{_span(span, root)}: {problem}",
+            "list it under the service's `wiremock:` instead of `stubs:`, e.g. "
+            f"`wiremock: [{_rel(path, root)}]`",
+            span,
+            problem,
+        )
     prefix: tuple[str, ...] | None
     if isinstance(data, list):
         items, prefix = data, ()
@@ -92,6 +103,40 @@ def load_stub_file(path: Path, root: Path) -> list[dict[str, Any]]:
             ) from exc
         out.append(checked(spec, path.parent, f"{_span(where, root)}", where))
     return out
+
+
+# keys only WireMock's mapping format has (splice's stubs share `request`, `response`, `url`)
+_WIREMOCK_TOP = ("mappings", "scenarioName", "requiredScenarioState", "newScenarioState", "uuid")
+_WIREMOCK_REQUEST = (
+    "urlPath",
+    "urlPattern",
+    "urlPathPattern",
+    "urlPathTemplate",
+    "bodyPatterns",
+    "queryParameters",
+)
+_WIREMOCK_RESPONSE = ("jsonBody", "bodyFileName", "base64Body", "fixedDelayMilliseconds")
+
+
+def _wiremock_key(data: Any) -> tuple[str | int, ...] | None:
+    """Where a stub file shows that it is WireMock's mapping format (the first such key),
+    or None."""
+    items: list[tuple[tuple[str | int, ...], Any]] = (
+        [((i,), item) for i, item in enumerate(data)] if isinstance(data, list) else [((), data)]
+    )
+    for loc, item in items:
+        if not isinstance(item, dict):
+            continue
+        for key in _WIREMOCK_TOP:
+            if key in item:
+                return (*loc, key)
+        for part, keys in (("request", _WIREMOCK_REQUEST), ("response", _WIREMOCK_RESPONSE)):
+            inner = item.get(part)
+            if isinstance(inner, dict):
+                for key in keys:
+                    if key in inner:
+                        return (*loc, part, key)
+    return None
 
 
 def checked(

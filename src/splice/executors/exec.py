@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import field_validator
@@ -69,6 +70,8 @@ class ExecExecutor:
         "duration": "seconds the command ran",
     }
     case_insensitive_fields: ClassVar[frozenset[str]] = frozenset()
+    # a command that exits non-zero fails its step unless the step's expect names exit_code
+    implied_expect: ClassVar[Mapping[str, Any]] = {"exit_code": 0}
 
     @staticmethod
     def shorthand(raw: Any) -> Any:

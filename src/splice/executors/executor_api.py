@@ -121,6 +121,13 @@ class Executor(Protocol):
         ...
 
 
+def implied_expect(executor: Executor | type[Executor] | None) -> Mapping[str, Any]:
+    """The expectations a step has unless its `expect` names the field (an optional class
+    attribute `implied_expect`: exec's `{exit_code: 0}`, so a failing command fails)."""
+    implied: Mapping[str, Any] = getattr(executor, "implied_expect", None) or {}
+    return implied
+
+
 def normalize_shorthand(executor: type[Executor], raw: Any) -> Any:
     """Let an executor accept a short form (`exec: "ls -l"`) before validation."""
     fn = getattr(executor, "shorthand", None)

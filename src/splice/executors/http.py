@@ -21,6 +21,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any, ClassVar
@@ -189,8 +190,6 @@ class HttpExecutor:
             "follow_redirects": block.follow_redirects,
             "timeout": timeout if timeout is not None else 30.0,
         }
-        if block.params:  # an empty mapping would make httpx drop the URL's own query
-            kwargs["params"] = {k: _param(v) for k, v in block.params.items()}
         if block.cookies:
             kwargs["cookies"] = {k: str(v) for k, v in block.cookies.items()}
         if block.auth is not None:
@@ -214,23 +213,50 @@ class HttpExecutor:
             "headers": kwargs["headers"] or None,
             "body": _request_body(block),
         }
+        # httpx bounds each connect, write and read by `timeout`; the deadline bounds the
+        # whole exchange, so a server that drips its body cannot outlast the step's timeout
+        deadline = time.monotonic() + kwargs["timeout"]
         try:
-            # an interrupted run shuts the client's sockets down: the request returns at once
-            with when_cancelled(ctx.cancelled, sockets.cut):
-                trace = functools.partial(sockets.trace, ctx.cancelled)
-                response = client.request(
-                    block.method, block.url, extensions={"trace": trace}, **kwargs
-                )
+            url = _with_params(block.url, block.params)
+            # an interrupted run, or one past the deadline, shuts the client's sockets down:
+            # the request returns at once
+            with when_cancelled(ctx.cancelled, sockets.cut, deadline):
+                trace = functools.partial(sockets.trace, ctx.cancelled, deadline)
+                response = client.request(block.method, url, extensions={"trace": trace}, **kwargs)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             if ctx.cancelled.is_set():
                 raise StepInterrupted(
                     f"interrupted while waiting for {block.method} {block.url}"
                 ) from exc
+            if time.monotonic() >= deadline:
+                raise _timed_out(block, kwargs["timeout"]) from exc
             raise _failure(exc, block, kwargs["timeout"]) from exc
         finally:
             for f in files_to_close:
                 f.close()
+        if time.monotonic() >= deadline:  # the last bytes came in after it
+            raise _timed_out(block, kwargs["timeout"])
         return _output(response, request_summary)
+
+
+def _with_params(url: str, params: dict[str, Any]) -> httpx.URL | str:
+    """The URL with `params` added to its own query (httpx's `params=` would replace it);
+    a key the URL already has keeps both values, a list value adds one per item."""
+    if not params:
+        return url
+    parsed = httpx.URL(url)
+    query = parsed.params
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            query = query.add(key, _query_text(item))
+    return parsed.copy_with(params=query)
+
+
+def _query_text(value: Any) -> str:
+    if value is None:
+        return ""
+    converted = _param(value)
+    return converted if isinstance(converted, str) else str(converted)
 
 
 class _Sockets:
@@ -242,13 +268,15 @@ class _Sockets:
         self._open: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def trace(self, cancelled: threading.Event, name: str, info: dict[str, Any]) -> None:
+    def trace(
+        self, cancelled: threading.Event, deadline: float, name: str, info: dict[str, Any]
+    ) -> None:
         if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             sock = info["return_value"].get_extra_info("socket")
             if sock is not None:
                 with self._lock:
                     self._open.add(sock)
-                if cancelled.is_set():  # connected after the cut: cut this one too
+                if cancelled.is_set() or time.monotonic() >= deadline:  # after the cut
                     self.cut()
 
     def cut(self) -> None:
@@ -259,15 +287,19 @@ class _Sockets:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+def _timed_out(block: HttpBlock, timeout: float) -> StepError:
+    return StepError(
+        f"{block.method} {block.url} timed out after {timeout:g}s",
+        "raise `timeout:` on the step if the service is slow",
+    )
+
+
 def _failure(
     exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float
 ) -> StepError:
     """An httpx error as the step's error, with what to check next."""
     if isinstance(exc, httpx.TimeoutException):
-        return StepError(
-            f"{block.method} {block.url} timed out after {timeout:g}s",
-            "raise `timeout:` on the step if the service is slow",
-        )
+        return _timed_out(block, timeout)
     if isinstance(exc, httpx.ConnectError):
         return StepError(
             f"cannot connect to {block.url}: {_reason(exc)}",

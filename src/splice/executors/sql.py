@@ -25,6 +25,7 @@ import enum
 import functools
 import importlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,7 +102,7 @@ class SqlExecutor:
         from sqlalchemy import text
 
         target = _target(block, ctx)
-        statement = text(block.query)
+        statement = text(bindable(block.query))
         sets = [{**block.params, **one} for one in block.many or [{}]]
         for values in sets:
             missing = [k for k in statement.compile().params if k not in values]
@@ -266,6 +267,17 @@ def _target(block: SqlBlock, ctx: StepContext) -> _Target:
     url = service.get("sqlalchemy_url") or sqlalchemy_url(str(service.get("url") or ""))
     label = f"service {block.service!r} ({service.get('host')}:{service.get('port')})"
     return _Target(label, url, service.get("isolation") == "rollback")
+
+
+# `:name` directly followed by `::type`: SQLAlchemy's text() leaves a name followed by a
+# colon unbound (its pattern ends with `(?!:)`), so the cast is moved one space away
+_PARAM_BEFORE_CAST = re.compile(r"(?<![:\w\\]):(\w+)(?=::)")
+
+
+def bindable(query: str) -> str:
+    """The query with every `:name::type` written `:name ::type`, so that the parameter is
+    bound and the cast still applies (PostgreSQL allows the space)."""
+    return _PARAM_BEFORE_CAST.sub(r":\1 ", query)
 
 
 def _bind(values: dict[str, Any]) -> dict[str, Any]:

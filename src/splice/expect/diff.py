@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from splice.expect.matchers import match_node
-from splice.expect.operators import count
 from splice.expect.vocabulary import (
     MISSING,
     is_array,
@@ -37,6 +36,7 @@ from splice.expect.vocabulary import (
     lookup,
     show,
 )
+from splice.words import count
 
 _LONG_STRING: Final = 40
 _CONTEXT: Final = 2  # equal lines kept around each change in a string diff

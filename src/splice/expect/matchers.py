@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from splice.expect.operands import operand_problems
-from splice.expect.operators import OPERATIONS, Ctx, count, expected_got
+from splice.expect.operators import OPERATIONS, Ctx, expected_got
 from splice.expect.vocabulary import (
     MISSING,
     Mismatch,
@@ -27,6 +27,7 @@ from splice.expect.vocabulary import (
     show_typed,
     values_equal,
 )
+from splice.words import count
 
 
 def match(

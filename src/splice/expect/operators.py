@@ -29,6 +29,7 @@ from splice.expect.vocabulary import (
     values_equal,
 )
 from splice.regexes import RegexTimeout
+from splice.words import count
 
 Recurse = Callable[[Any, Any, str, bool, bool], list[Mismatch]]
 """match's inner function: (expected, actual, path, strict, fold_keys) -> mismatches."""
@@ -57,11 +58,6 @@ def expected_got(expected: Any, actual: Any) -> str:
     """``expected 201, got 404``; names the type when the kinds differ (``got string '201'``)."""
     got = show(actual) if same_kind(expected, actual) else show_typed(actual)
     return f"expected {show(expected)}, got {got}"
-
-
-def count(n: int, noun: str) -> str:
-    """``1 item``, ``3 items``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _any(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
@@ -258,16 +254,31 @@ def _unordered(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
         [j for j, item in enumerate(actual) if not ctx.recurse(e, item, "", ctx.strict, False)]
         for e in operand
     ]
-    unmatched = [i for i, owner in enumerate(_assign(fits)) if owner is None]
+    assigned = _assign(fits)
+    left = [j for j in range(len(actual)) if j not in assigned]
+    unmatched = [i for i, owner in enumerate(assigned) if owner is None]
     return [
         Mismatch(
             ctx.path,
-            f"no element left to match expected item {i}: {show(operand[i])}",
+            f"no element left to match expected item {i}: {show(operand[i])}"
+            + _nearest(operand[i], actual, left, ctx),
             ctx.node,
             actual,
         )
         for i in unmatched
     ]
+
+
+def _nearest(expected: Any, actual: list[Any], left: list[int], ctx: Ctx) -> str:
+    """`; nearest is item J: <its differences>`: the element not matched to another
+    expected item that differs least, as the structural diff shows it."""
+    tried = [(ctx.recurse(expected, actual[j], "", ctx.strict, False), j) for j in left]
+    if not tried:
+        return ""
+    diffs, j = min(tried, key=lambda found: len(found[0]))
+    shown = [f"{m.path.lstrip('.')}: {m.message}" if m.path else m.message for m in diffs[:3]]
+    more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+    return f"; nearest is item {j}: " + "; ".join(shown) + more
 
 
 def _assign(fits: list[list[int]]) -> list[int | None]:

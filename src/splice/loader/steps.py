@@ -3,6 +3,7 @@ expand `include:`, and check templates, matchers, regexes and JSON paths early."
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,6 +152,20 @@ def _include(item: dict[str, Any], loc: PathKey, src: StepSource, out: Collector
     )
 
 
+def _expect_field_hint(key: str, raw: dict[str, Any], executor_keys: list[str]) -> str | None:
+    """When an unknown step key is a result field of the step's executor, it belongs under
+    `expect:` (mostly a line indented one level too little)."""
+    fields: set[str] = set()
+    for name in executor_keys[:1]:
+        with contextlib.suppress(Exception):  # a broken plugin is reported elsewhere
+            fields = set(registry.get(name).result_fields)
+    if key not in fields:
+        return None
+    if "expect" in raw:
+        return f"{key!r} is a result field of {executor_keys[0]}: indent it under `expect:`"
+    return f"{key!r} is a result field of {executor_keys[0]}: check it under `expect:`"
+
+
 def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | None:
     """One step, or None after adding its diagnostics to `out`."""
     pos = doc.positions
@@ -170,7 +185,8 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
         out.add(
             f"unknown executor or step key {key!r}",
             pos.key((*loc, key)),
-            did_you_mean(key, [*available, *COMMON_KEYS]),
+            _expect_field_hint(key, raw, executor_keys)
+            or did_you_mean(key, [*available, *COMMON_KEYS]),
         )
     if len(executor_keys) > 1:
         out.add(

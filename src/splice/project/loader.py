@@ -213,7 +213,7 @@ def _check_dependencies(project: Project, pos: Positions, out: Collector) -> Non
                 out.add(
                     f"service {name!r} depends on unknown service {dep!r}",
                     pos.value(("services", name, "depends_on", i)),
-                    did_you_mean(dep, project.services),
+                    did_you_mean(dep, [other for other in project.services if other != name]),
                 )
     # cycles: depth-first search with colours
     state: dict[str, int] = {}

@@ -51,6 +51,13 @@ class Project:
     def root(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
+    def service_kinds(self) -> dict[str, str] | None:
+        """Each service's kind by name, for checking a suite's references to them; None
+        without a project file (then nothing is known about the services)."""
+        if self.path is None:
+            return None
+        return {name: spec.kind for name, spec in self.services.items()}
+
     def start_order(self, wanted: list[str] | None = None) -> list[list[str]]:
         """Services in dependency levels: each level starts in parallel after the one before.
 

@@ -48,7 +48,9 @@ class SuiteFile(pytest.File):
         state = _state(self.config)
         self.suite = load_suite(self.path)
         known = set(state.external) | set(state.project.vars if state.project else {})
-        analysis = analyse(self.suite, known)
+        analysis = analyse(
+            self.suite, known, state.project.service_kinds() if state.project else None
+        )
         if analysis.diagnostics:
             raise SuiteError(analysis.diagnostics)
         self.suite.serial = self.suite.serial or analysis.needs_order

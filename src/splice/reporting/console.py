@@ -27,7 +27,9 @@ from splice.model.results import (
     TestcaseResult,
 )
 from splice.reporting.failures import blocking_setup_step, failure_report, step_lines
+from splice.reporting.terminal import make_console
 from splice.runner.events import RunListener
+from splice.words import count
 
 _STYLE = {
     Status.PASSED: ("✓", "green"),
@@ -49,7 +51,7 @@ class ConsoleReporter(RunListener):
     """A run listener that writes to a rich Console; `verbose` lists every step."""
 
     def __init__(self, console: Console | None = None, verbose: int = 0, quiet: bool = False):
-        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console = console or make_console(soft_wrap=True)
         self.verbose = verbose
         self.quiet = quiet
         self.total = 0
@@ -80,8 +82,7 @@ class ConsoleReporter(RunListener):
         if not self.quiet:
             n = len(run.suites)
             self.console.print(
-                f"[bold]splice[/] running {total} testcase{'s' if total != 1 else ''} "
-                f"from {n} suite{'s' if n != 1 else ''}"
+                f"[bold]splice[/] running {count(total, 'testcase')} from {count(n, 'suite')}"
             )
 
     def suite_finished(self, suite: SuiteResult) -> None:
@@ -157,7 +158,7 @@ class ConsoleReporter(RunListener):
         for tc in bad:
             self.console.print()
             self.console.rule(f"[red]{escape(tc.suite)} › {escape(tc.name)}[/]", align="left")
-            self.console.print(f"[dim]{display_path(tc.path)}:{tc.line}[/]")
+            self.console.print(f"[dim]{escape(display_path(tc.path))}:{tc.line}[/]")
             self.console.print(escape(failure_report(tc, title=False)), highlight=False)
         for suite in run.suites:
             for step in [*suite.setup, *suite.teardown]:
@@ -188,11 +189,11 @@ class ConsoleReporter(RunListener):
                 shown = masker.text(line) if masker is not None else line
                 self.console.print(escape(shown), highlight=False)
             kept = self.logs_kept_in / f"{name}.log" if self.logs_kept_in else path
-            self.console.print(f"[dim]full log: {display_path(kept)}[/]")
+            self.console.print(f"[dim]full log: {escape(display_path(kept))}[/]")
 
     def print_report_paths(self, paths: list[tuple[str, Any]]) -> None:
         for kind, path in paths:
-            self.console.print(f"[dim]{kind} report: {display_path(path)}[/]")
+            self.console.print(f"[dim]{kind} report: {escape(display_path(path))}[/]")
 
 
 def _cut_step(testcase: TestcaseResult) -> StepResult | None:

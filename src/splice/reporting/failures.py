@@ -39,7 +39,10 @@ def failure_lines(failure: Failure) -> list[str]:
     head = f"✗ {failure.message}"
     if failure.path and failure.kind == "expect" and not failure.message.startswith(failure.path):
         head = f"✗ {failure.path}: {failure.message}"
-    lines = [head]
+    # a message of several lines (a database's error with its LINE and caret) keeps its
+    # continuation lines under its first, past the mark
+    first, *rest = head.split("\n")
+    lines = [first, *("  " + line for line in rest)]
     if (
         failure.kind == "expect"
         and isinstance(failure.expected, dict | list)

@@ -44,9 +44,9 @@ def write_junit(run: RunResult, path: Path) -> None:
     base = Path(run.cwd) if run.cwd else Path.cwd()
     root = ET.Element("testsuites")
     _set(root, "name", f"splice run {run.id}")
-    _set_counts(root, run.testcases(), run.duration)
-    if run.started_at:
-        _set(root, "timestamp", _timestamp(run.started_at))
+    # <testsuites> declares no `skipped` nor `timestamp` in the Jenkins schema: each
+    # <testsuite> carries them
+    _set_counts(root, run.testcases(), run.duration, skipped=False)
     for suite in run.suites:
         root.append(_suite(suite, run.host, base))
     ET.indent(root)
@@ -69,7 +69,7 @@ def _suite(suite: SuiteResult, host: str, base: Path) -> ET.Element:
     for testcase in suite.testcases:
         elem.append(_testcase(testcase, base))
     problems = [
-        f"suite {phase} failed:\n{_step_text(step)}"
+        f"suite {phase} failed:\n{_step_text(step, base)}"
         for phase, steps in (("setup", suite.setup), ("teardown", suite.teardown))
         for step in steps
         if not step.status.ok
@@ -93,7 +93,7 @@ def _testcase(tc: TestcaseResult, base: Path) -> ET.Element:
     elif tc.status == Status.FLAKY or (tc.status == Status.PASSED and earlier):
         for attempt in earlier:
             tag = "flakyError" if attempt.status in _ERRORS else "flakyFailure"
-            _result(elem, tag, attempt, len(tc.attempts))
+            _result(elem, tag, attempt, len(tc.attempts), base)
     elif tc.status == Status.FAILED or tc.status in _ERRORS:
         tag = "error" if tc.status in _ERRORS else "failure"
         final = tc.final_attempt
@@ -102,14 +102,14 @@ def _testcase(tc: TestcaseResult, base: Path) -> ET.Element:
             _set(result, "message", f"testcase {tc.status.value}")
             _set(result, "type", tc.status.value)
         else:
-            _result(elem, tag, final, len(tc.attempts))
+            _result(elem, tag, final, len(tc.attempts), base)
         for attempt in earlier:
             tag = "rerunError" if attempt.status in _ERRORS else "rerunFailure"
-            _result(elem, tag, attempt, len(tc.attempts))
+            _result(elem, tag, attempt, len(tc.attempts), base)
     return elem
 
 
-def _result(parent: ET.Element, tag: str, attempt: AttemptResult, total: int) -> None:
+def _result(parent: ET.Element, tag: str, attempt: AttemptResult, total: int, base: Path) -> None:
     """One `<failure>`-like child describing why `attempt` did not pass."""
     elem = ET.SubElement(parent, tag)
     step = attempt.failed_step
@@ -123,13 +123,18 @@ def _result(parent: ET.Element, tag: str, attempt: AttemptResult, total: int) ->
     _set(elem, "message", message)
     _set(elem, "type", kind)
     header = f"attempt {attempt.number} of {total}: {attempt.status.value}" if total > 1 else ""
-    body = _step_text(step) if step is not None else ""
+    body = _step_text(step, base) if step is not None else ""
     _text(elem, "\n".join(part for part in (header, body) if part))
 
 
-def _step_text(step: StepResult) -> str:
-    """The failing step and each of its failures, as plain text for a CI log view."""
-    where = f" at {step.location}" if step.location else ""
+def _step_text(step: StepResult, base: Path) -> str:
+    """The failing step and each of its failures, as plain text for a CI log view; its
+    place has the same relative path as the testcase's `file`."""
+    where = (
+        f" at {_relative(step.location.path, base)}:{step.location.line}:{step.location.column}"
+        if step.location
+        else ""
+    )
     name = step.name or f"#{step.index}"
     lines = [f"{step.phase.value} step {name!r} ({step.executor}) {step.status.value}{where}"]
     if step.polls > 1:
@@ -162,12 +167,15 @@ def _value(value: Any) -> str:
     return text
 
 
-def _set_counts(elem: ET.Element, testcases: list[TestcaseResult], duration: float) -> None:
+def _set_counts(
+    elem: ET.Element, testcases: list[TestcaseResult], duration: float, skipped: bool = True
+) -> None:
     statuses = [tc.status for tc in testcases]
     _set(elem, "tests", str(len(statuses)))
     _set(elem, "failures", str(statuses.count(Status.FAILED)))
     _set(elem, "errors", str(sum(s in _ERRORS for s in statuses)))
-    _set(elem, "skipped", str(statuses.count(Status.SKIPPED)))
+    if skipped:
+        _set(elem, "skipped", str(statuses.count(Status.SKIPPED)))
     _set(elem, "time", _seconds(duration))
 
 

@@ -9,11 +9,12 @@ capture of an earlier testcase, which must therefore run after it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from splice.errors import Diagnostic, SourceSpan, SuiteError
+from splice.loader.service_refs import service_reference_problems
 from splice.model.suite import Capture, Step, Suite
 from splice.source.validation import did_you_mean, narrow_span
 from splice.source.yaml_source import read_yaml
@@ -49,11 +50,16 @@ class Analysis:
     needs_order: bool  # a testcase reads what an earlier testcase captured
 
 
-def analyse(suite: Suite, external: Iterable[str] = ()) -> Analysis:
+def analyse(
+    suite: Suite, external: Iterable[str] = (), services: Mapping[str, str] | None = None
+) -> Analysis:
     """Every read of a name that nothing defines before it, and whether testcases
-    depend on each other's captures."""
+    depend on each other's captures. With `services` (name -> kind, from splice.yaml),
+    also every reference to a service or service attribute that does not exist."""
     known = set(BUILTINS) | set(external) | set(suite.vars)
     diags: list[Diagnostic] = []
+    if services is not None:
+        diags.extend(service_reference_problems(suite, services))
     _vars_in_order(suite.vars, known - set(suite.vars), diags, suite)
     known |= _steps(suite.setup, known, diags, suite)
     suite_level = set(known)

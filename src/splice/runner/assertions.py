@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from splice.executors.executor_api import Executor
+from splice.executors.executor_api import Executor, implied_expect
 from splice.model.results import Failure, FailureKind
 from splice.templating import TemplateFailure, evaluate, render
 
@@ -31,9 +31,39 @@ def check_expect(
     insensitive = executor.case_insensitive_fields if executor is not None else frozenset()
     for name, expected in rendered.items():
         actual = result.get(name, MISSING)
+        hint = _not_json(result) if name == "json" and actual is None else None
         for m in match(expected, actual, name, case_insensitive_keys=name in insensitive):
-            failures.append(Failure(FailureKind.EXPECT, m.message, m.path, m.expected, m.actual))
+            failures.append(
+                Failure(FailureKind.EXPECT, m.message, m.path, m.expected, m.actual, hint)
+            )
+    for name, expected in implied_expect(executor).items():
+        if name in rendered:
+            continue
+        actual = result.get(name, MISSING)
+        for m in match(expected, actual, name):
+            hint = (
+                f"a {executor.name if executor else ''} step expects `{name}: {expected!r}` "
+                f"unless its expect names {name}; write `expect: {{{name}: {m.actual!r}}}` "
+                "if that is intended"
+            )
+            failures.append(
+                Failure(FailureKind.EXPECT, m.message, m.path, m.expected, m.actual, hint)
+            )
     return failures
+
+
+def _not_json(result: Mapping[str, Any]) -> str | None:
+    """Why `json` is null: the body (text, stdout, payload) was empty or not JSON."""
+    raw = next((result[k] for k in _RAW_FIELDS if isinstance(result.get(k), str)), None)
+    if raw is None:
+        return None
+    if not raw.strip():
+        return "json is null because the body is empty"
+    start = raw.strip()[:60]
+    return f"json is null because the body is not JSON: it starts with {start!r}"
+
+
+_RAW_FIELDS = ("text", "stdout", "payload", "body")
 
 
 def check_assertions(

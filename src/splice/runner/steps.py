@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors import executor_registry as registry
-from splice.executors.executor_api import Executor, StepContext, StepOutput, TestcaseSession
+from splice.executors.executor_api import (
+    Executor,
+    StepContext,
+    StepOutput,
+    TestcaseSession,
+    implied_expect,
+)
 from splice.masking import Masker
 from splice.model.results import Failure, FailureKind, Phase, Status, StepResult
 from splice.model.suite import Step, StepTemplate
@@ -194,7 +200,11 @@ def _prepare_block(executor: Executor, step: Step, scope: dict[str, Any]) -> Any
 def _checks(
     step: Step, executor: Executor | None, result: dict[str, Any], scope: dict[str, Any]
 ) -> list[Failure]:
-    failures = check_expect(step.expect, result, executor, scope) if step.expect else []
+    failures = (
+        check_expect(step.expect, result, executor, scope)
+        if step.expect or implied_expect(executor)
+        else []
+    )
     if step.assertions:
         failures += check_assertions(step.assertions, result, scope)
     return failures
@@ -226,23 +236,31 @@ def _with_retry(
         out_of_tries = retry.attempts is not None and polls >= retry.attempts
         if out_of_tries or elapsed + retry.interval > retry.timeout:
             elapsed = time.perf_counter() - start
-            why = f"after {polls} tries in {elapsed:.2f}s"
             if until_failure is not None:
                 failures = [until_failure]
-            failures.insert(
-                0,
-                Failure(
-                    FailureKind.RETRY,
-                    f"gave up {why}; the last try failed as shown below",
-                    hint="raise retry.timeout if the system needs longer to settle",
-                ),
-            )
+            failures.insert(0, _gave_up(polls, elapsed, retry.attempts if out_of_tries else None))
             break
         if env.cancelled.wait(retry.interval):
             failures = _interrupted(failures, polls)
             break
     out.polls = polls
     return output, failures
+
+
+def _gave_up(polls: int, elapsed: float, attempts: int | None) -> Failure:
+    """The give-up failure, naming the limit that was reached: `attempts`, or the time."""
+    if attempts is not None:
+        return Failure(
+            FailureKind.RETRY,
+            f"gave up after {polls} tries (retry.attempts: {attempts}) in {elapsed:.2f}s; "
+            "the last try failed as shown below",
+            hint="raise retry.attempts if the system needs more tries",
+        )
+    return Failure(
+        FailureKind.RETRY,
+        f"gave up after {polls} tries in {elapsed:.2f}s; the last try failed as shown below",
+        hint="raise retry.timeout if the system needs longer to settle",
+    )
 
 
 def _interrupted(failures: list[Failure], polls: int) -> list[Failure]:

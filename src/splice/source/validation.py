@@ -76,6 +76,23 @@ def model_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
+def key_did_you_mean(word: str, model: type[BaseModel]) -> str | None:
+    """A hint for an unknown key of `model`: its closest key, or a key of a nested mapping
+    when the word joins the two (`ready_timeout` -> `ready: {timeout: …}`)."""
+    keys = model_keys(model)
+    nested: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        inner = _inner_model(info.annotation)
+        if inner is not None:
+            outer = info.alias or name
+            for sub in model_keys(inner):
+                nested[f"{outer}_{sub}"] = f"did you mean `{outer}: {{{sub}: …}}`?"
+    close = difflib.get_close_matches(word, [*keys, *nested], n=1, cutoff=0.6)
+    if close and close[0] in nested:
+        return nested[close[0]]
+    return did_you_mean(word, keys)
+
+
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the mapping at `loc` (for did-you-mean on keys)."""
     current: Any = model
@@ -163,7 +180,7 @@ def from_validation_error(
     errors = [(loc, e) for loc, e in errors if not (e["type"] in _EXPECTED and loc in deeper)]
 
     unknown = {
-        loc: did_you_mean(str(loc[-1]), model_keys(owner_model))
+        loc: key_did_you_mean(str(loc[-1]), owner_model)
         for loc, e in errors
         if e["type"] == "extra_forbidden" and (owner_model := _model_at(model, loc[:-1]))
     }

@@ -35,6 +35,38 @@ def attribute_uses(value: str, root: str) -> set[str]:
     return found
 
 
+def service_attributes(value: str) -> set[tuple[str, str]]:
+    """(NAME, ATTR) pairs read as `services.NAME.ATTR` (or with `[...]`) in a template."""
+    if not is_template(value):
+        return set()
+    try:
+        ast = _ENV.parse(value)
+    except jinja2.TemplateSyntaxError:
+        return set()
+    found: set[tuple[str, str]] = set()
+    access: list[nodes.Getattr | nodes.Getitem] = [
+        *ast.find_all(nodes.Getattr),
+        *ast.find_all(nodes.Getitem),
+    ]
+    for node in access:
+        attr = _key(node)
+        inner = node.node
+        if attr is None or not isinstance(inner, nodes.Getattr | nodes.Getitem):
+            continue
+        name = _key(inner)
+        root = inner.node
+        if name is not None and isinstance(root, nodes.Name) and root.name == "services":
+            found.add((name, attr))
+    return found
+
+
+def _key(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    arg = node.arg
+    return arg.value if isinstance(arg, nodes.Const) and isinstance(arg.value, str) else None
+
+
 def walk_strings(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
     """Every string inside a value, with its path."""
     if isinstance(value, str):

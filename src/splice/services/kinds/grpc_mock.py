@@ -118,6 +118,8 @@ class GrpcMockKind:
     """A gRPC double, started locally from .proto files and stubs."""
 
     name: ClassVar[str] = "grpc-mock"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"grpc_target", "journal"})
     settings_model: ClassVar[type[Settings]] = GrpcMockSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local"})
     packages: ClassVar[dict[str, str]] = {"pip": "pip install 'splice[grpc]'"}

@@ -164,6 +164,8 @@ class MockKind:
     """An HTTP mock with stubs, scenarios, faults, a journal and record/replay."""
 
     name: ClassVar[str] = "mock"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"admin_url"})
     settings_model: ClassVar[type[Settings]] = MockSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
     packages: ClassVar[dict[str, str]] = {}  # pure Python: nothing to install

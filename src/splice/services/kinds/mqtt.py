@@ -77,6 +77,8 @@ class MqttKind:
     provider."""
 
     name: ClassVar[str] = "mqtt"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"prefix"})
     settings_model: ClassVar[type[Settings]] = MqttSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = {"debian": "mosquitto", "macos": "mosquitto"}

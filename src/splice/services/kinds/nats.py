@@ -45,6 +45,8 @@ class NatsKind:
     """NATS through the local (`nats-server`), docker (`nats:2`) or external provider."""
 
     name: ClassVar[str] = "nats"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"prefix", "monitoring_url"})
     settings_model: ClassVar[type[Settings]] = NatsSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = {"debian": "nats-server", "macos": "nats-server"}

@@ -78,6 +78,8 @@ class ProcessSettings(Settings):
 
 class ProcessKind:
     name: ClassVar[str] = "process"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"clock_file"})
     settings_model: ClassVar[type[Settings]] = ProcessSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "external"})
     packages: ClassVar[dict[str, str]] = {}

@@ -70,6 +70,7 @@ class RedisKind:
     """Redis through the local (`redis-server`), docker (`redis:7`) or external provider."""
 
     name: ClassVar[str] = "redis"
+    exports: ClassVar[frozenset[str]] = frozenset()  # only the common attributes
     settings_model: ClassVar[type[Settings]] = RedisSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = {"debian": "redis-server", "macos": "redis"}

@@ -121,6 +121,10 @@ class KafkaKind:
     Kafka or Redpanda module) or external provider."""
 
     name: ClassVar[str] = "kafka"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset(
+        {"bootstrap", "tls", "prefix", "group_session_timeout_ms", "broker", "schema_registry_url"}
+    )
     settings_model: ClassVar[type[Settings]] = KafkaSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = {"pip": brokers.INSTALL}

@@ -93,6 +93,8 @@ class MysqlKind(SqlData):
     """MySQL through the local (cached data folder), docker or external provider."""
 
     name: ClassVar[str] = "mysql"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"sqlalchemy_url", "socket", "flavor"})
     flavor: ClassVar[str] = "mysql"
     image: ClassVar[str] = "mysql"
     default_image_version: ClassVar[str] = "8"

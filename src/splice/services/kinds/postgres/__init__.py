@@ -101,6 +101,8 @@ class PostgresKind(SqlData):
     """PostgreSQL through the local (cached cluster), docker or external provider."""
 
     name: ClassVar[str] = "postgres"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"sqlalchemy_url", "socket_dir"})
     settings_model: ClassVar[type[Settings]] = PostgresSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = postgres_binaries.PACKAGES

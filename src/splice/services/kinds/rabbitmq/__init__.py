@@ -92,6 +92,8 @@ class RabbitmqKind:
     """RabbitMQ through the local (`rabbitmq-server`), docker or external provider."""
 
     name: ClassVar[str] = "rabbitmq"
+    # what `services.NAME.*` offers beyond the common url, host, port, user, password, database
+    exports: ClassVar[frozenset[str]] = frozenset({"vhost", "prefix", "node"})
     settings_model: ClassVar[type[Settings]] = RabbitmqSettings
     providers: ClassVar[frozenset[str]] = frozenset({"local", "docker", "external"})
     packages: ClassVar[dict[str, str]] = rabbitmq_install.PACKAGES

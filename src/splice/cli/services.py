@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from splice import words
 from splice.environment.lifecycle import OpenEnvironment
 from splice.model.suite import Suite
 from splice.reporting.diagnostics import render_service_error
 from splice.services.kind_api import ServiceError
-from splice import words
 
 EXIT_SERVICES = 3  # the environment could not be started
 

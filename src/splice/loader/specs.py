@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 from splice.loader.diagnostics import DURATION_HINT, HintedValueError, describe
 from splice.model.durations import parse_duration
@@ -61,6 +70,27 @@ class CaptureSpec(Spec):
 Condition = StrictBool | StrictStr | None
 
 
+class ForeachFileSpec(Spec):
+    """Rows from a file next to the suite: `.csv` (header line first), `.json` or `.yaml`."""
+
+    file: StrictStr = Field(min_length=1)
+
+
+def _foreach_shape(value: Any) -> Any:
+    if isinstance(value, str):
+        raise HintedValueError(
+            f"foreach expects a list of rows or `{{file: ...}}`, found {describe(value)}",
+            f"write `foreach: {{file: {value}}}` to read the rows from a file",
+        )
+    return value
+
+
+# `foreach:` is a list of mappings written inline, or a file of them
+Foreach = Annotated[list[Any] | ForeachFileSpec | None, BeforeValidator(_foreach_shape)]
+# `matrix:` crosses the values of its keys: {size: [s, m], colour: [red, blue]}
+Matrix = dict[StrictStr, list[Any]] | None
+
+
 class StepCommonSpec(Spec):
     """Keys every step may have besides its executor key."""
 
@@ -89,6 +119,8 @@ class TestcaseSpec(Spec):
     skip: Condition = None
     only: Condition = None
     retries: StrictInt | None = Field(default=None, ge=0)
+    matrix: Matrix = None
+    foreach: Foreach = None
 
 
 class SuiteSpec(Spec):
@@ -103,6 +135,8 @@ class SuiteSpec(Spec):
     teardown: list[Any] = []
     retries: StrictInt = Field(default=0, ge=0)
     serial: StrictBool = False
+    matrix: Matrix = None
+    foreach: Foreach = None
     # per-testcase isolation of the project's databases for this suite's testcases
     isolation: Literal["none", "rollback", "truncate", "template", "snapshot"] | None = None
 

@@ -88,6 +88,16 @@ class StepTemplate:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class RowOrigin:
+    """The row a data-driven testcase was made from (`matrix:` or `foreach:`)."""
+
+    source: str  # `matrix`, `foreach`, or the rows file as the suite names it
+    index: int  # 1-based
+    columns: tuple[str, ...]
+    span: SourceSpan | None
+
+
 @dataclass
 class Testcase:
     """An ordered list of steps; the unit that passes or fails and the unit of isolation."""
@@ -104,6 +114,7 @@ class Testcase:
     skip: Any = None
     only: Any = None
     retries: int | None = None
+    row: RowOrigin | None = None  # set when the testcase is one row of a data-driven one
 
 
 @dataclass

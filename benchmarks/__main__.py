@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 
 from benchmarks import (
+    data_driven,
     example_env,
     isolation_restore,
     machine,
@@ -67,6 +68,9 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         "store": lambda: store.run(quick=args.quick),
         "example_env": lambda: example_env.measure(runs=1 if args.quick else 3).markdown(),
         "protocols": lambda: protocols.run(quick=args.quick),
+        "data_driven": lambda: data_driven.measure(
+            n=200 if args.quick else 1000, runs=1 if args.quick else 3
+        ).markdown(),
     }
 
 

@@ -173,6 +173,9 @@ def _foreach(
     except SuiteError as exc:
         out.extend(exc.diagnostics)
         return []
+    except OSError as exc:
+        out.add(f"cannot read {target!r}: {exc.strerror or exc}", where, "check its permissions")
+        return []
 
 
 def _mappings(
@@ -231,10 +234,8 @@ def _mappings(
 def _read_document(path: Path, fmt: str) -> Document:
     if fmt == "yaml":
         return read_yaml(path)
-    try:
-        return read_yaml(path)
-    except SuiteError:
-        pass  # YAML is not quite a superset of JSON: let the JSON parser judge
+    # YAML is no judge of JSON (it takes `{"x": }` for a null), so JSON reads the data and
+    # YAML, when it agrees, gives the positions
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         data = json.loads(text)
@@ -244,6 +245,12 @@ def _read_document(path: Path, fmt: str) -> Document:
             SourceSpan(path, exc.lineno, exc.colno, exc.colno + 1),
             'the file must hold a JSON list of objects: [{"user": "ada"}]',
         ) from exc
+    try:
+        doc = read_yaml(path)
+    except SuiteError:
+        doc = None
+    if doc is not None and doc.data == data:
+        return doc
     return Document(path, text, data, Positions(path, {(): SourceSpan(path, 1, 1)}))
 
 
@@ -281,7 +288,7 @@ def _csv(path: Path, target: str, out: Collector) -> list[Row]:
     except csv.Error as exc:
         raise SuiteError.single(
             f"invalid CSV: {exc}",
-            SourceSpan(path, reader.line_num or 1, 1),
+            SourceSpan(path, start, 1),
             'quote a field that holds a comma, a quote or a line break: "a, b"',
         ) from exc
     if not records:

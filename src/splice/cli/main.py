@@ -12,6 +12,7 @@ from rich.console import Console
 
 from splice import __version__
 from splice.cli.mock_command import mock
+from splice.cli.schema_command import schema
 from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
@@ -206,7 +207,7 @@ def status() -> None:
     sys.exit(show(_project(), Console(highlight=False)))
 
 
-for _command in (mock, serve, import_, quarantine, store):
+for _command in (mock, serve, import_, quarantine, store, schema):
     cli.add_command(_command)
 
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors.base import Block, StepContext, StepOutput, block_properties
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 
@@ -75,6 +75,11 @@ class ExecExecutor:
         if isinstance(raw, str | list):
             return {"command": raw}
         return raw
+
+    @staticmethod
+    def shorthand_schema(block: dict[str, Any]) -> list[Any]:
+        """`exec: "ls -l"` or `exec: [ls, -l]`: the command alone."""
+        return [block_properties(block)["command"]]
 
     @staticmethod
     def describe(block: dict[str, Any]) -> str:

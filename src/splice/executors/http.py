@@ -23,19 +23,31 @@ import ssl
 import threading
 import weakref
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import certifi
 import httpx
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
-from splice.executors.base import Block, StepContext, StepOutput, TestcaseSession
+from splice.executors.base import (
+    Block,
+    StepContext,
+    StepOutput,
+    TestcaseSession,
+    block_properties,
+)
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# any case, as the validator upper-cases it: `[Gg][Ee][Tt]|...` (JSON Schema has no flags)
+_METHOD_SCHEMA = {
+    "type": "string",
+    "pattern": "^(" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in METHODS) + ")$",
+    "description": "one of " + ", ".join(METHODS) + " (any case)",
+}
 _BODY_KEYS = ("json", "form", "multipart", "body")
 _PREVIEW = 4096
 
@@ -59,7 +71,7 @@ class FilePart(Block):
 
 
 class HttpBlock(Block):
-    method: str = "GET"
+    method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
     url: str
     params: dict[str, Any] = {}
     headers: dict[str, str | int | float | bool] = {}
@@ -143,6 +155,21 @@ class HttpExecutor:
             raise ValueError("give the method once: either `get: URL` or `method:` with `url:`")
         out = {k: v for k, v in raw.items() if k != verbs[0]}
         return {"method": verbs[0].upper(), "url": raw[verbs[0]], **out}
+
+    @staticmethod
+    def shorthand_schema(block: dict[str, Any]) -> list[Any]:
+        """`http: URL`, `http: "POST URL"`, and `{get: URL, ...}` with one method as a key."""
+        properties = block_properties(block)
+        url = properties["url"]
+        rest = {k: v for k, v in properties.items() if k not in ("method", "url")}
+        verbs = {m.lower(): url for m in METHODS}
+        keyed = {
+            "type": "object",
+            "properties": {**verbs, **rest},
+            "additionalProperties": False,
+            "oneOf": [{"required": [verb]} for verb in verbs],
+        }
+        return [keyed, {"type": "string", "minLength": 1}]
 
     @staticmethod
     def describe(block: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
 )
 
 from splice.loader.diagnostics import DURATION_HINT, HintedValueError, describe
@@ -43,9 +44,22 @@ def _check_duration(value: Any) -> Any:
     return value
 
 
+# what editors are told a duration looks like (the JSON Schema of `splice schema`)
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^ *([0-9]+(\.[0-9]+)? *((ms|s|m|h) *)?)+$"},
+    ],
+    "description": "seconds, or text like 2s, 200ms, 1m30s",
+}
+
 # One check with one message, instead of a union's three "expected ..." errors.
-Duration = Annotated[Any, AfterValidator(_check_duration)]
-OptionalDuration = Annotated[Any, AfterValidator(lambda v: v if v is None else _check_duration(v))]
+Duration = Annotated[Any, AfterValidator(_check_duration), WithJsonSchema(DURATION_SCHEMA)]
+OptionalDuration = Annotated[
+    Any,
+    AfterValidator(lambda v: v if v is None else _check_duration(v)),
+    WithJsonSchema({"anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "null"}]}),
+]
 
 
 class RetrySpec(Spec):

@@ -77,7 +77,7 @@ class KafkaSettings(Settings):
             parse_duration(value)
         return value
 
-    @field_validator("version", mode="before")
+    @field_validator("version", mode="before", json_schema_input_type=str | int | float | None)
     @classmethod
     def _version_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from splice import __version__
+from splice.cli.init_command import init
 from splice.cli.mock_command import mock
 from splice.cli.schema_command import schema
 from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
@@ -207,7 +208,7 @@ def status() -> None:
     sys.exit(show(_project(), Console(highlight=False)))
 
 
-for _command in (mock, serve, import_, quarantine, store, schema):
+for _command in (mock, serve, import_, quarantine, store, schema, init):
     cli.add_command(_command)
 
 

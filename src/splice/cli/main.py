@@ -155,9 +155,18 @@ def cli() -> None:
 )
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
+)
 @_apply(store_run_options)
 def run(paths: tuple[str, ...], **opts: Any) -> None:
     """Run suites (files, folders or globs; default: the project's suites or **/*.splice.yaml)."""
+    if opts.pop("watch"):
+        from splice.cli.watch import watch_command
+
+        sys.exit(watch_command(list(paths), opts))
     from splice.cli.run_command import run_command
 
     sys.exit(run_command(list(paths), opts))

@@ -224,3 +224,90 @@ def test_tls_verify_can_be_turned_off(write, run_suite, tls_server, verify) -> N
     )
     run = run_suite(path, base=tls_server)
     assert run.status == (Status.ERROR if verify else Status.PASSED)
+
+
+def test_binary_bodies_digest_auth_and_phase_timeouts(server, write, run_suite) -> None:
+    """Binary responses are checked by size and digest; request bodies come from a file
+    or base64; Digest auth answers the server's challenge; a slow drip passes a read
+    timeout but not the deadline of the whole exchange, and each timeout names itself."""
+    import hashlib
+
+    blob = bytes(range(256)) * 4
+    (write("data/blob.bin", "").parent / "blob.bin").write_bytes(blob)
+    path = write(
+        "binary.splice.yaml",
+        f"""
+        name: binary
+        testcases:
+          - name: a binary response
+            steps:
+              - http: {{get: "{{{{ base }}}}/bytes?n=1024"}}
+                expect:
+                  bytes: 1024
+                  sha256: {hashlib.sha256(blob).hexdigest()}
+                  md5: {hashlib.md5(blob).hexdigest()}
+          - name: bodies from a file and from base64
+            steps:
+              - http:
+                  post: "{{{{ base }}}}/digest-of-body"
+                  body: {{file: data/blob.bin}}
+                  headers: {{Content-Type: application/octet-stream}}
+                expect: {{json: {{bytes: 1024, sha256: {hashlib.sha256(blob).hexdigest()}}}}}
+              - http:
+                  post: "{{{{ base }}}}/digest-of-body"
+                  body: {{base64: AAEC/w==}}
+                expect: {{json: {{bytes: 4, sha256: {hashlib.sha256(bytes([0, 1, 2, 255])).hexdigest()}}}}}
+          - name: digest auth
+            steps:
+              - http:
+                  get: "{{{{ base }}}}/digest"
+                  auth: {{user: alice, password: s3cret, scheme: digest}}
+                expect: {{status: 200, json: {{scheme: digest}}}}
+              - http:
+                  get: "{{{{ base }}}}/digest"
+                  auth: {{user: alice, password: wrong, scheme: digest}}
+                expect: {{status: 401}}
+          - name: a drip keeps each read short
+            steps:
+              - http: {{get: "{{{{ base }}}}/drip?n=5&every=0.05", read_timeout: 2s}}
+                expect: {{text: "....."}}
+          - name: the deadline covers the whole exchange
+            steps:
+              - http: {{get: "{{{{ base }}}}/drip?n=40&every=0.05", read_timeout: 1s}}
+                timeout: 300ms
+          - name: a read timeout names itself
+            steps:
+              - http: {{get: "{{{{ base }}}}/slow?s=2", read_timeout: 100ms}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    cases = {tc.name: tc for tc in run.suites[0].testcases}
+    for name in ("a binary response", "bodies from a file and from base64", "digest auth"):
+        assert cases[name].status == Status.PASSED, cases[name].attempts[0].steps
+    assert cases["a drip keeps each read short"].status == Status.PASSED
+
+    def message(name: str) -> str:
+        return cases[name].attempts[0].steps[0].failures[0].message
+
+    assert message("the deadline covers the whole exchange").endswith("timed out after 0.3s")
+    assert message("a read timeout names itself").endswith(
+        "nothing received for 0.1s (read_timeout)"
+    )
+
+
+def test_a_body_file_that_is_missing_is_a_step_error(server, write, run_suite) -> None:
+    """The file of `body: {file: ...}` is read when the step runs; a missing one says so."""
+    path = write(
+        "missing.splice.yaml",
+        """
+        name: missing
+        testcases:
+          - name: no file
+            steps:
+              - http: {post: "{{ base }}/echo", body: {file: nowhere.bin}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    failure = run.suites[0].testcases[0].attempts[0].steps[0].failures[0]
+    assert "cannot read the body file" in failure.message and "nowhere.bin" in failure.message
+    assert failure.hint == "the path is relative to the suite file"

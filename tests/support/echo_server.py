@@ -4,7 +4,9 @@ executor's features need (cookies, redirects, auth, slow replies, eventual state
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +100,18 @@ class EchoHandler(BaseHTTPRequestHandler):
                 raw=b"<html><body>Hello <b>world</b> id=77</body></html>",
                 headers={"Content-Type": "text/html"},
             )
+        elif path == "/bytes":  # binary: n bytes 0, 1, ..., 255, 0, ...
+            self._send(
+                200,
+                raw=bytes(i % 256 for i in range(int(query.get("n", ["256"])[0]))),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        elif path == "/digest-of-body":
+            self._send(200, {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        elif path == "/digest":
+            self._digest_auth()
+        elif path == "/drip":  # the body a few bytes at a time: no read waits long
+            self._drip(int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0]))
         elif path == "/items":
             self._send(
                 200,
@@ -112,6 +126,38 @@ class EchoHandler(BaseHTTPRequestHandler):
             )
         else:
             self._send(404, {"error": "not found", "path": path})
+
+    def _digest_auth(self) -> None:
+        """HTTP Digest (RFC 7616, MD5, qop=auth) for the user alice, password s3cret."""
+        realm, nonce = "echo", "dcd98b7102dd2f0e8b11d0f600bfb0c0"
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Digest "):
+            fields = dict(re.findall(r'(\w+)="?([^",]*)"?', header[7:]))
+
+            def md5(text: str) -> str:
+                return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+            ha1 = md5(f"alice:{realm}:s3cret")
+            ha2 = md5(f"{self.command}:{fields.get('uri', '')}")
+            expected = md5(f"{ha1}:{nonce}:{fields.get('nc')}:{fields.get('cnonce')}:auth:{ha2}")
+            if fields.get("username") == "alice" and fields.get("response") == expected:
+                self._send(200, {"authenticated": True, "scheme": "digest"})
+                return
+        challenge = f'Digest realm="{realm}", qop="auth", nonce="{nonce}", algorithm=MD5'
+        self._send(401, {"authenticated": False}, {"WWW-Authenticate": challenge})
+
+    def _drip(self, n: int, every: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        for _ in range(n):
+            time.sleep(every)
+            try:
+                self.wfile.write(b".")
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

@@ -14,16 +14,18 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import difflib
 import functools
+import hashlib
 import json
 import socket
 import ssl
 import threading
 import weakref
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import certifi
 import httpx
@@ -56,11 +58,34 @@ class Auth(Block):
     user: str | None = None
     password: str = ""
     bearer: str | None = None
+    scheme: Literal["basic", "digest"] = "basic"  # for `user`: Basic or Digest (RFC 7616)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Auth:
         if (self.user is None) == (self.bearer is None):
             raise ValueError("auth takes either `user` (and `password`) or `bearer`")
+        if self.bearer is not None and "scheme" in self.model_fields_set:
+            raise ValueError("`scheme` is for `user` and `password`; a bearer token has none")
+        return self
+
+
+class BodySource(Block):
+    """A request body that is not text: the bytes of a file, or base64."""
+
+    file: str | None = None  # relative to the suite file
+    base64: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BodySource:
+        if (self.file is None) == (self.base64 is None):
+            raise ValueError("a body is either `{file: PATH}` or `{base64: DATA}`")
+        if self.base64 is not None:
+            try:
+                binascii.a2b_base64(self.base64.encode())
+            except (binascii.Error, ValueError):
+                raise HintedValueError(
+                    "`base64` is not valid base64", "padding `=` and A-Z a-z 0-9 + / only"
+                ) from None
         return self
 
 
@@ -79,11 +104,13 @@ class HttpBlock(Block):
     json_: Any = Field(default=None, alias="json")
     form: dict[str, Any] | None = None
     multipart: dict[str, str | FilePart] | None = None
-    body: str | None = None
+    body: str | BodySource | None = None
     auth: Auth | None = None
     follow_redirects: bool = True
     verify: bool = True
-    timeout: str | float | None = None
+    timeout: str | float | None = None  # the whole exchange
+    connect_timeout: str | float | None = None  # to open the connection
+    read_timeout: str | float | None = None  # between two reads of the response
 
     @field_validator("method")
     @classmethod
@@ -97,7 +124,7 @@ class HttpBlock(Block):
             )
         return upper
 
-    @field_validator("timeout")
+    @field_validator("timeout", "connect_timeout", "read_timeout")
     @classmethod
     def _timeout(cls, value: Any) -> Any:
         if value is not None:
@@ -135,6 +162,9 @@ class HttpExecutor:
         "elapsed": "seconds from sending the request to the end of the response",
         "url": "final URL after redirects",
         "http_version": "protocol version, e.g. HTTP/1.1",
+        "bytes": "size of the body in bytes (int)",
+        "sha256": "SHA-256 of the body's bytes, in hex",
+        "md5": "MD5 of the body's bytes, in hex",
     }
     case_insensitive_fields: ClassVar[frozenset[str]] = frozenset({"headers"})
 
@@ -208,13 +238,19 @@ class HttpExecutor:
 
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
+        deadline = timeout if timeout is not None else 30.0
         client, sockets = self._client(ctx.session, block.verify)
         kwargs: dict[str, Any] = {
             "headers": {
                 k: _param(v) if isinstance(v, bool) else str(v) for k, v in block.headers.items()
             },
             "follow_redirects": block.follow_redirects,
-            "timeout": timeout if timeout is not None else 30.0,
+            # reads wait as long as the deadline lets them, unless `read_timeout` says less
+            "timeout": httpx.Timeout(
+                deadline,
+                connect=_seconds(block.connect_timeout, deadline),
+                read=_seconds(block.read_timeout, None),
+            ),
         }
         if block.params:  # an empty mapping would make httpx drop the URL's own query
             kwargs["params"] = {k: _param(v) for k, v in block.params.items()}
@@ -223,6 +259,8 @@ class HttpExecutor:
         if block.auth is not None:
             if block.auth.bearer is not None:
                 kwargs["headers"]["Authorization"] = f"Bearer {block.auth.bearer}"
+            elif block.auth.scheme == "digest":
+                kwargs["auth"] = httpx.DigestAuth(block.auth.user or "", block.auth.password)
             else:
                 kwargs["auth"] = (block.auth.user or "", block.auth.password)
         files_to_close: list[Any] = []
@@ -232,6 +270,8 @@ class HttpExecutor:
             kwargs["data"] = {k: _param(v) for k, v in block.form.items()}
         elif block.multipart is not None:
             kwargs["files"] = _multipart(block.multipart, ctx.base_dir, files_to_close)
+        elif isinstance(block.body, BodySource):
+            kwargs["content"] = _body_bytes(block.body, ctx.base_dir)
         elif block.body is not None:
             kwargs["content"] = block.body.encode()
         request_summary = {
@@ -241,10 +281,21 @@ class HttpExecutor:
             "headers": kwargs["headers"] or None,
             "body": _request_body(block),
         }
+        # httpx's timeouts are per phase (connect, each read); the deadline of the whole
+        # exchange cuts the connection when it passes, as an interrupt does
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            sockets.cut()
+
+        timer = threading.Timer(deadline, expire)
+        timer.daemon = True
         try:
             # an interrupted run shuts the client's sockets down: the request returns at once
             with when_cancelled(ctx.cancelled, sockets.cut):
                 trace = functools.partial(sockets.trace, ctx.cancelled)
+                timer.start()
                 response = client.request(
                     block.method, block.url, extensions={"trace": trace}, **kwargs
                 )
@@ -253,8 +304,9 @@ class HttpExecutor:
                 raise StepInterrupted(
                     f"interrupted while waiting for {block.method} {block.url}"
                 ) from exc
-            raise _failure(exc, block, kwargs["timeout"]) from exc
+            raise _failure(exc, block, deadline, expired.is_set()) from exc
         finally:
+            timer.cancel()
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
@@ -287,13 +339,30 @@ class _Sockets:
 
 
 def _failure(
-    exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float
+    exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float, expired: bool
 ) -> StepError:
     """An httpx error as the step's error, with what to check next."""
-    if isinstance(exc, httpx.TimeoutException):
+    connect_limit = block.connect_timeout is not None
+    if (
+        expired
+        or isinstance(exc, httpx.PoolTimeout | httpx.WriteTimeout)
+        or (isinstance(exc, httpx.ConnectTimeout) and not connect_limit)
+    ):
         return StepError(
             f"{block.method} {block.url} timed out after {timeout:g}s",
             "raise `timeout:` on the step if the service is slow",
+        )
+    if isinstance(exc, httpx.ConnectTimeout):
+        limit = parse_duration(block.connect_timeout)
+        return StepError(
+            f"{block.method} {block.url}: no connection within {limit:g}s (connect_timeout)",
+            "is the host reachable? raise `connect_timeout:` for a slow network",
+        )
+    if isinstance(exc, httpx.ReadTimeout) and block.read_timeout is not None:
+        limit = parse_duration(block.read_timeout)
+        return StepError(
+            f"{block.method} {block.url}: nothing received for {limit:g}s (read_timeout)",
+            "raise `read_timeout:` (between two reads) or `timeout:` (the whole exchange)",
         )
     if isinstance(exc, httpx.ConnectError):
         return StepError(
@@ -355,6 +424,23 @@ def _multipart(parts: dict[str, Any], base: Path, opened: list[Any]) -> list[Any
     return files
 
 
+def _seconds(value: str | float | None, default: float | None) -> float | None:
+    return parse_duration(value) if value is not None else default
+
+
+def _body_bytes(source: BodySource, base: Path) -> bytes:
+    if source.base64 is not None:
+        return binascii.a2b_base64(source.base64.encode())
+    path = base / (source.file or "")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StepError(
+            f"cannot read the body file {str(path)!r}: {exc.strerror or exc}",
+            "the path is relative to the suite file",
+        ) from exc
+
+
 def _request_body(block: HttpBlock) -> Any:
     if block.json_ is not None:
         return block.json_
@@ -365,6 +451,8 @@ def _request_body(block: HttpBlock) -> Any:
             k: (v.model_dump(exclude_none=True) if isinstance(v, FilePart) else v)
             for k, v in block.multipart.items()
         }
+    if isinstance(block.body, BodySource):
+        return block.body.model_dump(exclude_none=True)
     return block.body
 
 
@@ -401,6 +489,9 @@ def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOu
         "elapsed": elapsed,
         "url": str(response.url),
         "http_version": response.http_version,
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "md5": hashlib.md5(raw, usedforsecurity=False).hexdigest(),
     }
     if text is None:
         shown: Any = "base64:" + base64.b64encode(raw[:_PREVIEW]).decode()

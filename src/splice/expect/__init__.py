@@ -38,6 +38,9 @@ Matchers
     ``$eq: v`` / ``$ne: v``       strict literal (in)equality: objects need exactly the same
                                   keys; operators inside are plain keys
     ``$approx: n`` [``$tol: t``]  a number within ``t`` of ``n`` (absolute, default 1e-6)
+    ``$number: n`` or matcher     a number, or a string that spells one (``"12.50"``, a
+                                  bigint), compared exactly as a number with ``n``, or
+                                  matched as a number (``$number: {$gt: 10}``)
     ``$oneof: [e, ...]``          matches at least one of the expectations
     ``$not: e``                   does not match the expectation
     ``$each: e``                  an array whose every element matches the expectation

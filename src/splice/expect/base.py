@@ -65,6 +65,7 @@ OPERATORS: Final = frozenset(
         "$eq",
         "$ne",
         "$approx",
+        "$number",
         "$tol",
         "$oneof",
         "$not",

@@ -107,6 +107,9 @@ def operand_problems(op: str, operand: Any, matcher: Mapping[str, Any]) -> list[
         if "$approx" not in matcher:
             hint = "for example '{$approx: 3.14, $tol: 0.01}'"
             return problem("$tol is only used together with $approx", hint)
+    if op == "$number" and not (is_number(operand) or is_matcher(operand)):
+        hint = "for example '$number: 12.5' or '$number: {$gte: 10}'"
+        return problem(f"$number needs a number or a matcher, got {show_typed(operand)}", hint)
     if op == "$oneof" and not (is_array(operand) and operand):
         return problem(f"$oneof needs a non-empty list of values, got {show_typed(operand)}")
     if op == "$unordered" and not is_array(operand):

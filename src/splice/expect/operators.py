@@ -7,8 +7,10 @@ They recurse through `ctx.recurse` rather than importing `matchers`, which dispa
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from splice.expect.base import (
@@ -29,6 +31,8 @@ from splice.expect.base import (
     values_equal,
 )
 from splice.regexes import RegexTimeout
+
+_NUMERIC_TEXT: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 Recurse = Callable[[Any, Any, str, bool, bool], list[Mismatch]]
 """match's inner function: (expected, actual, path, strict, fold_keys) -> mismatches."""
@@ -214,6 +218,37 @@ def _approx(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return ctx.fail(f"expected {show(operand)} +/- {show(tolerance)}, got {show(actual)}", actual)
 
 
+def as_number(value: Any) -> Decimal | None:
+    """A number, or a string that spells one ("12.50", "-3", "1e3", a 30-digit bigint),
+    exactly; None for anything else (a bool is no number)."""
+    if is_number(value):
+        return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value.strip()):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _number(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+    parsed = as_number(actual)
+    if parsed is None:
+        return ctx.fail(f"expected a number or a string of one, got {show_typed(actual)}", actual)
+    if is_matcher(operand):
+        inner = ctx.recurse(operand, _plain_number(parsed), ctx.path, False, False)
+        return ctx.fail(f"compared as a number: {inner[0].message}", actual) if inner else []
+    if parsed == as_number(operand):
+        return []
+    return ctx.fail(
+        f"expected {show(operand)} (compared as a number), got {show_typed(actual)}", actual
+    )
+
+
 def _tol(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return []  # read by $approx
 
@@ -323,6 +358,7 @@ OPERATIONS: Final[dict[str, Callable[[Any, Any, Ctx], list[Mismatch]]]] = {
     "$eq": _eq,
     "$ne": _ne,
     "$approx": _approx,
+    "$number": _number,
     "$tol": _tol,
     "$oneof": _oneof,
     "$not": _not,

@@ -311,3 +311,44 @@ def test_a_body_file_that_is_missing_is_a_step_error(server, write, run_suite) -
     failure = run.suites[0].testcases[0].attempts[0].steps[0].failures[0]
     assert "cannot read the body file" in failure.message and "nowhere.bin" in failure.message
     assert failure.hint == "the path is relative to the suite file"
+
+
+def test_json_schema_and_numeric_string_expectations(server, write, run_suite) -> None:
+    """`$schema` checks a body against a JSON Schema, inline or from a file, and names the
+    paths at fault; `$number` compares a numeric string as a number."""
+    write(
+        "schemas/order.json",
+        """
+        {"$schema": "https://json-schema.org/draft/2020-12/schema",
+         "type": "object", "required": ["id", "status"],
+         "properties": {"id": {"type": "integer"}, "status": {"enum": ["pending", "paid"]}}}
+        """,
+    )
+    path = write(
+        "schema.splice.yaml",
+        """
+        name: schema
+        testcases:
+          - name: valid
+            steps:
+              - http: {post: "{{ base }}/echo", json: {id: 7, status: paid}}
+                expect: {json: {json: {$schema: schemas/order.json}}}
+              - http: {post: "{{ base }}/echo", json: {price: "12.50"}}
+                expect: {json: {json: {price: {$number: 12.5}}}}
+          - name: invalid
+            steps:
+              - http: {post: "{{ base }}/echo", json: {id: "7", status: lost}}
+                expect:
+                  json:
+                    json: {$schema: {type: object, properties: {id: {type: integer}}, required: [id, total]}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    valid, invalid = run.suites[0].testcases
+    assert valid.status == Status.PASSED, valid.attempts[0].steps[0].failures
+    messages = {(f.path, f.message) for f in invalid.attempts[0].steps[0].failures}
+    assert ("json.json.id", 'schema: "7" is not of type "integer"') in messages
+    assert any(
+        "'total' is a required property" in m or '"total" is a required property' in m
+        for _, m in messages
+    ), messages

@@ -38,6 +38,8 @@ Matchers
     ``$eq: v`` / ``$ne: v``       strict literal (in)equality: objects need exactly the same
                                   keys; operators inside are plain keys
     ``$approx: n`` [``$tol: t``]  a number within ``t`` of ``n`` (absolute, default 1e-6)
+    ``$schema: schema``           valid under a JSON Schema (draft 2020-12); a file name is
+                                  replaced by the file's schema when the suite loads
     ``$number: n`` or matcher     a number, or a string that spells one (``"12.50"``, a
                                   bigint), compared exactly as a number with ``n``, or
                                   matched as a number (``$number: {$gt: 10}``)

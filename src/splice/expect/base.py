@@ -66,6 +66,7 @@ OPERATORS: Final = frozenset(
         "$ne",
         "$approx",
         "$number",
+        "$schema",
         "$tol",
         "$oneof",
         "$not",

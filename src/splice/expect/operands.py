@@ -18,6 +18,7 @@ from splice.expect.base import (
     show,
     show_typed,
 )
+from splice.jsonschemas import cached_validator
 from splice.regexes import RegexError
 
 Problem = tuple[Loc, str, str | None]
@@ -110,6 +111,19 @@ def operand_problems(op: str, operand: Any, matcher: Mapping[str, Any]) -> list[
     if op == "$number" and not (is_number(operand) or is_matcher(operand)):
         hint = "for example '$number: 12.5' or '$number: {$gte: 10}'"
         return problem(f"$number needs a number or a matcher, got {show_typed(operand)}", hint)
+    if op == "$schema":
+        if isinstance(operand, str):
+            hint = "a schema file is read when the suite loads, relative to the suite file"
+            return problem(f"schema file {operand!r} was not read", hint)
+        if not isinstance(operand, dict | bool):
+            hint = "write it inline, `$schema: {type: object}`, or name a .json or .yaml file"
+            return problem(
+                f"$schema needs a JSON Schema or a file, got {show_typed(operand)}", hint
+            )
+        try:
+            cached_validator(operand)
+        except ValueError as exc:
+            return problem(str(exc), "the schema must be valid JSON Schema (draft 2020-12)")
     if op == "$oneof" and not (is_array(operand) and operand):
         return problem(f"$oneof needs a non-empty list of values, got {show_typed(operand)}")
     if op == "$unordered" and not is_array(operand):

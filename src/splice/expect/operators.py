@@ -24,15 +24,19 @@ from splice.expect.base import (
     is_number,
     is_object,
     join_index,
+    join_key,
     lookup,
     same_kind,
     show,
     show_typed,
     values_equal,
 )
+from splice.jsonschemas import cached_validator
 from splice.regexes import RegexTimeout
 
 _NUMERIC_TEXT: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+_SCHEMA_ERRORS: Final = 5  # of one `$schema`, reported
 
 Recurse = Callable[[Any, Any, str, bool, bool], list[Mismatch]]
 """match's inner function: (expected, actual, path, strict, fold_keys) -> mismatches."""
@@ -249,6 +253,22 @@ def _number(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     )
 
 
+def _schema(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+    try:
+        validator = cached_validator(operand)
+    except ValueError as exc:  # checked at load time; a rendered template can still break it
+        return ctx.fail(str(exc), actual)
+    found: list[Mismatch] = []
+    for error in validator.iter_errors(actual):
+        path = ctx.path
+        for part in error.instance_path:
+            path = join_index(path, part) if isinstance(part, int) else join_key(path, part)
+        found.append(Mismatch(path, f"schema: {error.message}", ctx.node, actual))
+        if len(found) == _SCHEMA_ERRORS:
+            break
+    return found
+
+
 def _tol(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return []  # read by $approx
 
@@ -359,6 +379,7 @@ OPERATIONS: Final[dict[str, Callable[[Any, Any, Ctx], list[Mismatch]]]] = {
     "$ne": _ne,
     "$approx": _approx,
     "$number": _number,
+    "$schema": _schema,
     "$tol": _tol,
     "$oneof": _oneof,
     "$not": _not,

@@ -352,3 +352,31 @@ def test_json_schema_and_numeric_string_expectations(server, write, run_suite) -
         "'total' is a required property" in m or '"total" is a required property' in m
         for _, m in messages
     ), messages
+
+
+def test_cookie_attributes_and_which_cookies_a_request_sends(server, write, run_suite) -> None:
+    """`set_cookies` shows each cookie's attributes; `send_cookies` sends all, none or the
+    named ones of the testcase's cookies, which stay kept for later steps."""
+    path = write(
+        "cookies.splice.yaml",
+        """
+        name: cookies
+        testcases:
+          - name: attributes and control
+            steps:
+              - http: {get: "{{ base }}/set-cookies"}
+                expect:
+                  set_cookies:
+                    session: {value: abc, max_age: 3600, httponly: true, secure: true, samesite: Strict, path: /}
+                    theme: {value: dark, expires: {$regex: "2031"}, httponly: false, max_age: null}
+              - http: {get: "{{ base }}/set-cookie"}
+              - http: {get: "{{ base }}/cookies", send_cookies: false}
+                expect: {json: {cookie: null}}
+              - http: {get: "{{ base }}/cookies", send_cookies: [theme], cookies: {extra: "1"}}
+                expect: {json: {cookie: {$regex: "^(theme=dark; extra=1|extra=1; theme=dark)$"}}}
+              - http: {get: "{{ base }}/cookies"}
+                expect: {json: {cookie: {$regex: "session=s3ss10n"}}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    assert run.status == Status.PASSED, steps_of(run)

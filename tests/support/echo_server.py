@@ -79,6 +79,15 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._send(int(query.get("code", ["200"])[0]), {"ok": False})
         elif path == "/set-cookie":
             self._send(200, {"set": True}, {"Set-Cookie": "session=s3ss10n; Path=/"})
+        elif path == "/set-cookies":  # two cookies, with attributes
+            self.send_response(200)
+            self.send_header(
+                "Set-Cookie",
+                "session=abc; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Strict",
+            )
+            self.send_header("Set-Cookie", "theme=dark; Expires=Wed, 01 Jan 2031 00:00:00 GMT")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/cookies":
             self._send(200, {"cookie": self.headers.get("Cookie")})
         elif path == "/redirect":

@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import weakref
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -101,6 +102,8 @@ class HttpBlock(Block):
     params: dict[str, Any] = {}
     headers: dict[str, str | int | float | bool] = {}
     cookies: dict[str, str | int | float] = {}
+    # which of the testcase's kept cookies go with this request: all, none, or these names
+    send_cookies: bool | list[str] = True
     json_: Any = Field(default=None, alias="json")
     form: dict[str, Any] | None = None
     multipart: dict[str, str | FilePart] | None = None
@@ -165,6 +168,8 @@ class HttpExecutor:
         "bytes": "size of the body in bytes (int)",
         "sha256": "SHA-256 of the body's bytes, in hex",
         "md5": "MD5 of the body's bytes, in hex",
+        "set_cookies": "cookies the response set, by name, with their attributes: value, "
+        "expires, max_age, path, domain, secure, httponly, samesite",
     }
     case_insensitive_fields: ClassVar[frozenset[str]] = frozenset({"headers"})
 
@@ -254,8 +259,6 @@ class HttpExecutor:
         }
         if block.params:  # an empty mapping would make httpx drop the URL's own query
             kwargs["params"] = {k: _param(v) for k, v in block.params.items()}
-        if block.cookies:
-            kwargs["cookies"] = {k: str(v) for k, v in block.cookies.items()}
         if block.auth is not None:
             if block.auth.bearer is not None:
                 kwargs["headers"]["Authorization"] = f"Bearer {block.auth.bearer}"
@@ -281,6 +284,8 @@ class HttpExecutor:
             "headers": kwargs["headers"] or None,
             "body": _request_body(block),
         }
+        extra = {k: str(v) for k, v in block.cookies.items()}
+        jar = _jar_for(client, block.send_cookies, extra)
         # httpx's timeouts are per phase (connect, each read); the deadline of the whole
         # exchange cuts the connection when it passes, as an interrupt does
         expired = threading.Event()
@@ -307,6 +312,11 @@ class HttpExecutor:
             raise _failure(exc, block, deadline, expired.is_set()) from exc
         finally:
             timer.cancel()
+            if jar is not None:  # back to the testcase's cookies, with what was set now
+                for cookie in client.cookies.jar:
+                    if extra.get(cookie.name) != cookie.value or cookie.domain != "":
+                        jar.jar.set_cookie(cookie)
+                client.cookies = jar
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
@@ -424,6 +434,49 @@ def _multipart(parts: dict[str, Any], base: Path, opened: list[Any]) -> list[Any
     return files
 
 
+def _jar_for(
+    client: httpx.Client, send: bool | list[str], extra: dict[str, str]
+) -> httpx.Cookies | None:
+    """For one request the client gets a jar of the testcase's cookies that `send_cookies`
+    lets go (redirects included) plus the step's own `cookies`; the testcase's jar is
+    returned, to put back. None when the testcase's jar serves as it is."""
+    if send is True and not extra:
+        return None
+    kept = client.cookies
+    sent = httpx.Cookies()
+    for cookie in kept.jar:
+        if send is True or (send is not False and cookie.name in send):
+            sent.jar.set_cookie(cookie)
+    for name, value in extra.items():
+        sent.set(name, value)  # no domain: sent to any host, for this request only
+    client.cookies = sent
+    return kept
+
+
+def set_cookies(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    """Each Set-Cookie header of `response` by cookie name, with its attributes."""
+    found: dict[str, dict[str, Any]] = {}
+    for header in response.headers.get_list("set-cookie"):
+        parsed = SimpleCookie()
+        try:
+            parsed.load(header)
+        except CookieError:
+            continue  # a header the standard cannot read is left out, not fatal
+        for name, morsel in parsed.items():
+            max_age = morsel["max-age"]
+            found[name] = {
+                "value": morsel.value,
+                "expires": morsel["expires"] or None,
+                "max_age": int(max_age) if str(max_age).lstrip("-").isdigit() else None,
+                "path": morsel["path"] or None,
+                "domain": morsel["domain"] or None,
+                "secure": bool(morsel["secure"]),
+                "httponly": bool(morsel["httponly"]),
+                "samesite": morsel["samesite"] or None,
+            }
+    return found
+
+
 def _seconds(value: str | float | None, default: float | None) -> float | None:
     return parse_duration(value) if value is not None else default
 
@@ -492,6 +545,7 @@ def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOu
         "bytes": len(raw),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "md5": hashlib.md5(raw, usedforsecurity=False).hexdigest(),
+        "set_cookies": set_cookies(response),
     }
     if text is None:
         shown: Any = "base64:" + base64.b64encode(raw[:_PREVIEW]).decode()

@@ -380,3 +380,100 @@ def test_cookie_attributes_and_which_cookies_a_request_sends(server, write, run_
     )
     run = run_suite(path, base=server.url)
     assert run.status == Status.PASSED, steps_of(run)
+
+
+@pytest.fixture
+def mtls_server(tmp_path):  # type: ignore[no-untyped-def]
+    """The echo server behind TLS that requires a client certificate from its CA; the CA
+    and a client certificate (key in the same file) are written to tmp_path/tls."""
+    import ssl
+
+    import trustme
+
+    from tests.support.echo_server import EchoServer
+
+    ca = trustme.CA()
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    ca.issue_cert("client.example").private_key_and_cert_chain_pem.write_to_path(
+        folder / "client.pem"
+    )
+    with EchoServer() as srv:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        ca.configure_trust(context)
+        context.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = context.wrap_socket(srv.socket, server_side=True)
+        yield f"https://127.0.0.1:{srv.server_address[1]}"
+
+
+def test_client_certificates_for_mutual_tls(write, run_suite, mtls_server) -> None:
+    """With `ca:` and `cert:` the server accepts the client; without the certificate the
+    handshake fails; a certificate file that is missing is a step error with a hint."""
+    path = write(
+        "mtls.splice.yaml",
+        """
+        name: mtls
+        testcases:
+          - name: with a client certificate
+            steps:
+              - http: {get: "{{ base }}/echo", ca: tls/ca.pem, cert: {file: tls/client.pem}}
+                expect: {status: 200}
+          - name: without one
+            steps:
+              - http: {get: "{{ base }}/echo", ca: tls/ca.pem}
+          - name: a missing certificate file
+            steps:
+              - http: {get: "{{ base }}/echo", ca: tls/ca.pem, cert: {file: tls/nope.pem}}
+    """,
+    )
+    run = run_suite(path, base=mtls_server)
+    good, without, missing = run.suites[0].testcases
+    assert good.status == Status.PASSED, steps_of(run)
+    assert without.status == Status.ERROR
+    failure = missing.attempts[0].steps[0].failures[0]
+    assert failure.message.startswith("cannot load the client certificate")
+    assert "nope.pem" in failure.message and "`cert: {file, key}`" in (failure.hint or "")
+
+
+def test_oauth2_client_credentials_tokens_are_shared_and_renewed(server, write, run_suite) -> None:
+    """One token serves every testcase until shortly before it expires, then a new one is
+    fetched; a refused client is a step error naming the endpoint's answer."""
+    oauth = '{token_url: "{{ base }}/oauth/token", client_id: shop, client_secret: "{{ secret }}"}'
+    path = write(
+        "oauth.splice.yaml",
+        f"""
+        name: oauth
+        secrets: [secret]
+        vars: {{secret: s3cret}}
+        testcases:
+          - name: first
+            steps:
+              - http: {{get: "{{{{ base }}}}/oauth/me", auth: {{oauth2: {oauth}}}}}
+                expect: {{status: 200}}
+                capture: {{first_token: json.token}}
+          - name: second shares it
+            steps:
+              - http: {{get: "{{{{ base }}}}/oauth/me", auth: {{oauth2: {oauth}}}}}
+                expect: {{json: {{token: "{{{{ first_token }}}}"}}}}
+          - name: renewed before it expires
+            steps:
+              - exec: "sleep 0.8"
+              - http: {{get: "{{{{ base }}}}/oauth/me", auth: {{oauth2: {oauth}}}}}
+                expect: {{status: 200, json: {{token: {{$ne: "{{{{ first_token }}}}"}}}}}}
+          - name: a refused client
+            steps:
+              - http:
+                  get: "{{{{ base }}}}/oauth/me"
+                  auth: {{oauth2: {{token_url: "{{{{ base }}}}/oauth/token", client_id: shop, client_secret: nope}}}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    cases = run.suites[0].testcases
+    assert [tc.status for tc in cases[:3]] == [Status.PASSED] * 3, steps_of(run)
+    failure = cases[3].attempts[0].steps[0].failures[0]
+    assert failure.message.endswith("answered 401 (invalid_client) instead of a token")
+    assert "s3cret" not in str(run.to_dict())
+    request = cases[0].attempts[0].steps[0].request
+    assert request is not None and request["headers"] == {"Authorization": "Bearer ****"}

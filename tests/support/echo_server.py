@@ -109,18 +109,8 @@ class EchoHandler(BaseHTTPRequestHandler):
                 raw=b"<html><body>Hello <b>world</b> id=77</body></html>",
                 headers={"Content-Type": "text/html"},
             )
-        elif path == "/bytes":  # binary: n bytes 0, 1, ..., 255, 0, ...
-            self._send(
-                200,
-                raw=bytes(i % 256 for i in range(int(query.get("n", ["256"])[0]))),
-                headers={"Content-Type": "application/octet-stream"},
-            )
-        elif path == "/digest-of-body":
-            self._send(200, {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
-        elif path == "/digest":
-            self._digest_auth()
-        elif path == "/drip":  # the body a few bytes at a time: no read waits long
-            self._drip(int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0]))
+        elif self._more(path, query, body):
+            pass
         elif path == "/items":
             self._send(
                 200,
@@ -135,6 +125,39 @@ class EchoHandler(BaseHTTPRequestHandler):
             )
         else:
             self._send(404, {"error": "not found", "path": path})
+
+    def _more(self, path: str, query: dict[str, list[str]], body: bytes) -> bool:
+        """Binary, digest-auth, slow-drip and OAuth2 endpoints; whether `path` was one."""
+        if path == "/bytes":  # binary: n bytes 0, 1, ..., 255, 0, ...
+            self._send(
+                200,
+                raw=bytes(i % 256 for i in range(int(query.get("n", ["256"])[0]))),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        elif path == "/digest-of-body":
+            self._send(200, {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        elif path == "/digest":
+            self._digest_auth()
+        elif path == "/drip":  # the body a few bytes at a time: no read waits long
+            self._drip(int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0]))
+        elif path == "/oauth/token":  # client credentials: shop / s3cret; tokens live 1 s
+            expected = "Basic " + base64.b64encode(b"shop:s3cret").decode()
+            form = parse_qs(body.decode())
+            if self.headers.get("Authorization") != expected:
+                self._send(401, {"error": "invalid_client"})
+            elif form.get("grant_type") != ["client_credentials"]:
+                self._send(400, {"error": "unsupported_grant_type"})
+            else:
+                self.server.tokens += 1
+                token = f"tok-{self.server.tokens}"
+                self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 1})
+        elif path == "/oauth/me":
+            auth = self.headers.get("Authorization", "")
+            ok = auth.startswith("Bearer tok-")
+            self._send(200 if ok else 401, {"token": auth[7:] if ok else None})
+        else:
+            return False
+        return True
 
     def _digest_auth(self) -> None:
         """HTTP Digest (RFC 7616, MD5, qop=auth) for the user alice, password s3cret."""
@@ -178,6 +201,7 @@ class EchoServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), EchoHandler)
         self.hits: dict[str, int] = {}
+        self.tokens = 0  # OAuth2 tokens issued
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

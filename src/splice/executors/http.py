@@ -23,7 +23,9 @@ import json
 import socket
 import ssl
 import threading
+import time
 import weakref
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -55,16 +57,36 @@ _BODY_KEYS = ("json", "form", "multipart", "body")
 _PREVIEW = 4096
 
 
+class OAuth2(Block):
+    """OAuth 2.0 client credentials (RFC 6749 section 4.4): a token from `token_url`."""
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    scope: str | None = None
+    audience: str | None = None  # asked by Auth0 and others
+
+    @field_validator("token_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise HintedValueError(*problem)
+        return value
+
+
 class Auth(Block):
     user: str | None = None
     password: str = ""
     bearer: str | None = None
     scheme: Literal["basic", "digest"] = "basic"  # for `user`: Basic or Digest (RFC 7616)
+    oauth2: OAuth2 | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Auth:
-        if (self.user is None) == (self.bearer is None):
-            raise ValueError("auth takes either `user` (and `password`) or `bearer`")
+        kinds = [k for k in ("user", "bearer", "oauth2") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("auth takes one of `user` (and `password`), `bearer` or `oauth2`")
         if self.bearer is not None and "scheme" in self.model_fields_set:
             raise ValueError("`scheme` is for `user` and `password`; a bearer token has none")
         return self
@@ -96,6 +118,14 @@ class FilePart(Block):
     content_type: str | None = None
 
 
+class ClientCert(Block):
+    """A client certificate for mutual TLS: PEM files, relative to the suite file."""
+
+    file: str  # the certificate (and its chain); may hold the key too
+    key: str | None = None
+    password: str | None = None  # of an encrypted key
+
+
 class HttpBlock(Block):
     method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
     url: str
@@ -111,6 +141,8 @@ class HttpBlock(Block):
     auth: Auth | None = None
     follow_redirects: bool = True
     verify: bool = True
+    ca: str | None = None  # PEM file of the CAs to trust instead of the usual ones
+    cert: ClientCert | None = None
     timeout: str | float | None = None  # the whole exchange
     connect_timeout: str | float | None = None  # to open the connection
     read_timeout: str | float | None = None  # between two reads of the response
@@ -211,40 +243,49 @@ class HttpExecutor:
         return f"{str(block.get('method', 'GET')).upper()} {block.get('url', '')}"
 
     def __init__(self) -> None:
-        self._tls: dict[bool, ssl.SSLContext] = {}
+        self._tls: dict[_Tls, ssl.SSLContext] = {}
+        self._tokens = _Tokens()
         self._tls_lock = threading.Lock()
 
-    def _tls_context(self, verify: bool) -> ssl.SSLContext:
+    def _tls_context(self, tls: _Tls) -> ssl.SSLContext:
         """One TLS context per setting for the whole run: loading the CA bundle costs
         ~30 ms, too much to pay for every testcase's client."""
         with self._tls_lock:
-            context = self._tls.get(verify)
+            context = self._tls.get(tls)
             if context is None:
-                if verify:
-                    context = ssl.create_default_context(cafile=certifi.where())
-                else:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                self._tls[verify] = context
+                context = _make_tls_context(tls)
+                self._tls[tls] = context
             return context
 
-    def _client(self, session: TestcaseSession, verify: bool) -> tuple[httpx.Client, _Sockets]:
-        key = f"http.client.{verify}"
+    def _client(self, session: TestcaseSession, tls: _Tls) -> tuple[httpx.Client, _Sockets]:
+        key = f"http.client.{tls}"
         client: httpx.Client | None = session.state.get(key)
         if client is None:
-            # httpx fixes TLS verification per client, so a testcase that mixes verify
-            # on and off has two clients (and two cookie jars); most use one.
-            client = httpx.Client(verify=self._tls_context(verify))
+            # httpx fixes TLS settings per client, so a testcase that mixes them (verify
+            # on and off, two client certificates) has a client (and a cookie jar) for
+            # each; most use one.
+            client = httpx.Client(verify=self._tls_context(tls))
             session.state[key] = client
             session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
         return client, session.state[f"{key}.sockets"]
 
+    def _authenticate(self, auth: Auth, kwargs: dict[str, Any], tls: _Tls, timeout: float) -> None:
+        if auth.oauth2 is not None:
+            token = self._tokens.get(auth.oauth2, self._tls_context(tls), timeout)
+            kwargs["headers"]["Authorization"] = f"Bearer {token}"
+        elif auth.bearer is not None:
+            kwargs["headers"]["Authorization"] = f"Bearer {auth.bearer}"
+        elif auth.scheme == "digest":
+            kwargs["auth"] = httpx.DigestAuth(auth.user or "", auth.password)
+        else:
+            kwargs["auth"] = (auth.user or "", auth.password)
+
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
         deadline = timeout if timeout is not None else 30.0
-        client, sockets = self._client(ctx.session, block.verify)
+        tls = _tls_of(block, ctx.base_dir)
+        client, sockets = self._client(ctx.session, tls)
         kwargs: dict[str, Any] = {
             "headers": {
                 k: _param(v) if isinstance(v, bool) else str(v) for k, v in block.headers.items()
@@ -260,28 +301,14 @@ class HttpExecutor:
         if block.params:  # an empty mapping would make httpx drop the URL's own query
             kwargs["params"] = {k: _param(v) for k, v in block.params.items()}
         if block.auth is not None:
-            if block.auth.bearer is not None:
-                kwargs["headers"]["Authorization"] = f"Bearer {block.auth.bearer}"
-            elif block.auth.scheme == "digest":
-                kwargs["auth"] = httpx.DigestAuth(block.auth.user or "", block.auth.password)
-            else:
-                kwargs["auth"] = (block.auth.user or "", block.auth.password)
+            self._authenticate(block.auth, kwargs, tls, ctx.timeout or 30.0)
         files_to_close: list[Any] = []
-        if block.json_ is not None:
-            kwargs["json"] = block.json_
-        elif block.form is not None:
-            kwargs["data"] = {k: _param(v) for k, v in block.form.items()}
-        elif block.multipart is not None:
-            kwargs["files"] = _multipart(block.multipart, ctx.base_dir, files_to_close)
-        elif isinstance(block.body, BodySource):
-            kwargs["content"] = _body_bytes(block.body, ctx.base_dir)
-        elif block.body is not None:
-            kwargs["content"] = block.body.encode()
+        _add_body(block, kwargs, ctx.base_dir, files_to_close)
         request_summary = {
             "method": block.method,
             "url": block.url,
             "params": block.params or None,
-            "headers": kwargs["headers"] or None,
+            "headers": _shown_headers(kwargs["headers"], block.auth) or None,
             "body": _request_body(block),
         }
         extra = {k: str(v) for k, v in block.cookies.items()}
@@ -320,6 +347,115 @@ class HttpExecutor:
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
+
+
+class _Tokens:
+    """OAuth2 client-credentials tokens, fetched once and shared by every testcase, and
+    fetched again shortly before they expire (`expires_in`)."""
+
+    MARGIN = 30.0  # seconds before expiry when a token is renewed
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: OAuth2, context: ssl.SSLContext, timeout: float) -> str:
+        key = (spec.token_url, spec.client_id, spec.client_secret, spec.scope or "")
+        with self._lock:  # one fetch at a time: parallel testcases wait for the first
+            found = self._tokens.get(key)
+            if found is not None and time.monotonic() < found[1]:
+                return found[0]
+            token, lifetime = _fetch_token(spec, context, timeout)
+            renew_at = time.monotonic() + max(lifetime - self.MARGIN, lifetime / 2)
+            self._tokens[key] = (token, renew_at)
+            return token
+
+
+def _fetch_token(spec: OAuth2, context: ssl.SSLContext, timeout: float) -> tuple[str, float]:
+    form = {"grant_type": "client_credentials"}
+    if spec.scope:
+        form["scope"] = spec.scope
+    if spec.audience:
+        form["audience"] = spec.audience
+    where = f"the OAuth2 token endpoint {spec.token_url}"
+    try:
+        response = httpx.post(
+            spec.token_url,
+            data=form,
+            auth=(spec.client_id, spec.client_secret),
+            timeout=timeout,
+            verify=context,
+        )
+    except httpx.HTTPError as exc:
+        raise StepError(f"cannot reach {where}: {_reason(exc)}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        error = body.get("error") if isinstance(body, dict) else None
+        raise StepError(
+            f"{where} answered {response.status_code}"
+            + (f" ({error})" if error else "")
+            + " instead of a token",
+            "check `client_id`, `client_secret` and `scope` (mark the secret with `secrets:`)",
+        )
+    expires = body.get("expires_in")
+    lifetime = float(expires) if isinstance(expires, int | float) and expires > 0 else 3600.0
+    return str(body["access_token"]), lifetime
+
+
+@dataclass(frozen=True)
+class _Tls:
+    """What a TLS context is made of; the key of the run's cache of contexts."""
+
+    verify: bool
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _tls_of(block: HttpBlock, base: Path) -> _Tls:
+    cert = block.cert
+    return _Tls(
+        block.verify,
+        base / block.ca if block.ca else None,
+        base / cert.file if cert else None,
+        base / cert.key if cert and cert.key else None,
+        cert.password if cert else None,
+    )
+
+
+def _make_tls_context(tls: _Tls) -> ssl.SSLContext:
+    if not tls.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        try:
+            context = ssl.create_default_context(cafile=str(tls.ca or certifi.where()))
+        except (OSError, ssl.SSLError) as exc:
+            raise StepError(
+                f"cannot load the CA file {str(tls.ca)!r}: {_tls_reason(exc)}",
+                "`ca:` names a PEM file of certificates, relative to the suite file",
+            ) from exc
+    if tls.cert is not None:
+        try:
+            context.load_cert_chain(tls.cert, tls.key, tls.password)
+        except (OSError, ssl.SSLError) as exc:
+            raise StepError(
+                f"cannot load the client certificate {str(tls.cert)!r}: {_tls_reason(exc)}",
+                "`cert: {file, key}` name PEM files (the key may be in `file`); "
+                "`password` decrypts an encrypted key",
+            ) from exc
+    return context
+
+
+def _tls_reason(exc: OSError | ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
+    return exc.strerror or str(exc)
 
 
 class _Sockets:
@@ -432,6 +568,27 @@ def _multipart(parts: dict[str, Any], base: Path, opened: list[Any]) -> list[Any
         else:
             files.append((name, (None, str(part).encode())))
     return files
+
+
+def _add_body(block: HttpBlock, kwargs: dict[str, Any], base: Path, opened: list[Any]) -> None:
+    if block.json_ is not None:
+        kwargs["json"] = block.json_
+    elif block.form is not None:
+        kwargs["data"] = {k: _param(v) for k, v in block.form.items()}
+    elif block.multipart is not None:
+        kwargs["files"] = _multipart(block.multipart, base, opened)
+    elif isinstance(block.body, BodySource):
+        kwargs["content"] = _body_bytes(block.body, base)
+    elif block.body is not None:
+        kwargs["content"] = block.body.encode()
+
+
+def _shown_headers(headers: dict[str, str], auth: Auth | None) -> dict[str, str]:
+    """The request's headers as reports show them: a token splice fetched itself (OAuth2)
+    is never shown, as no secret of the suite's names it."""
+    if auth is None or auth.oauth2 is None:
+        return dict(headers)
+    return {**headers, "Authorization": "Bearer ****"}
 
 
 def _jar_for(

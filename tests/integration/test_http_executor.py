@@ -477,3 +477,38 @@ def test_oauth2_client_credentials_tokens_are_shared_and_renewed(server, write, 
     assert "s3cret" not in str(run.to_dict())
     request = cases[0].attempts[0].steps[0].request
     assert request is not None and request["headers"] == {"Authorization": "Bearer ****"}
+
+
+def test_xpath_and_css_on_html_and_xml_bodies(server, write, run_suite) -> None:
+    """`$xpath` and `$css` select in an HTML page and an XML document from a real server,
+    and a mismatch names the selector."""
+    path = write(
+        "markup.splice.yaml",
+        """
+        name: markup
+        testcases:
+          - name: html
+            steps:
+              - http: {get: "{{ base }}/html"}
+                expect:
+                  text:
+                    $xpath: {"//b": [world], "string(//body)": {$contains: "id=77"}, "count(//b)": 1}
+              - http: {get: "{{ base }}/html"}
+                expect: {text: {$css: {body b: [world], i: []}}}
+          - name: xml
+            steps:
+              - http: {post: "{{ base }}/echo", body: "<order id='7'><line sku='A'/><line sku='B'/></order>"}
+                expect: {json: {body: {$xpath: {"/order/@id": ["7"], "//line/@sku": [A, B]}}}}
+          - name: a mismatch names the selector
+            steps:
+              - http: {get: "{{ base }}/html"}
+                expect: {text: {$css: {b: [moon]}}}
+    """,
+    )
+    run = run_suite(path, base=server.url)
+    html, xml, wrong = run.suites[0].testcases
+    assert html.status == Status.PASSED, steps_of(run)
+    assert xml.status == Status.PASSED, steps_of(run)
+    failure = wrong.attempts[0].steps[0].failures[0]
+    assert failure.path.startswith("text[CSS b]")
+    assert "moon" in failure.message and "world" in failure.message

@@ -40,6 +40,8 @@ Matchers
     ``$approx: n`` [``$tol: t``]  a number within ``t`` of ``n`` (absolute, default 1e-6)
     ``$schema: schema``           valid under a JSON Schema (draft 2020-12); a file name is
                                   replaced by the file's schema when the suite loads
+    ``$xpath: {expr: e}``         XPath 1.0 on XML/HTML text; a node set is a list of texts
+    ``$css: {selector: e}``       CSS selectors on XML/HTML text: the matching elements' texts
     ``$number: n`` or matcher     a number, or a string that spells one (``"12.50"``, a
                                   bigint), compared exactly as a number with ``n``, or
                                   matched as a number (``$number: {$gt: 10}``)

@@ -67,6 +67,8 @@ OPERATORS: Final = frozenset(
         "$approx",
         "$number",
         "$schema",
+        "$xpath",
+        "$css",
         "$tol",
         "$oneof",
         "$not",

@@ -15,6 +15,7 @@ from splice.expect.base import (
     is_array,
     is_matcher,
     is_number,
+    is_object,
     show,
     show_typed,
 )
@@ -124,12 +125,30 @@ def operand_problems(op: str, operand: Any, matcher: Mapping[str, Any]) -> list[
             cached_validator(operand)
         except ValueError as exc:
             return problem(str(exc), "the schema must be valid JSON Schema (draft 2020-12)")
+    if op in ("$xpath", "$css"):
+        return _selector_problems(op, operand)
     if op == "$oneof" and not (is_array(operand) and operand):
         return problem(f"$oneof needs a non-empty list of values, got {show_typed(operand)}")
     if op == "$unordered" and not is_array(operand):
         return problem(f"$unordered needs a list, got {show_typed(operand)}")
     if op in _STRINGS and not isinstance(operand, str):
         return problem(f"{op} needs a string, got {show_typed(operand)}")
+    return []
+
+
+def _selector_problems(op: str, operand: Any) -> list[Problem]:
+    from splice.expect import markup
+
+    example = "//h1" if op == "$xpath" else "h1.title"
+    if not (is_object(operand) and operand):
+        message = f"{op} needs a mapping of selectors to expectations, got {show_typed(operand)}"
+        return [((op,), message, f"for example '{op}: {{{example}: [Hello]}}'")]
+    compile_selector = markup.compiled_xpath if op == "$xpath" else markup.css_as_xpath
+    for selector in operand:
+        try:
+            compile_selector(str(selector))
+        except markup.SelectorError as exc:
+            return [((op, selector), exc.message, exc.hint or None)]
     return []
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from splice.expect import markup
 from splice.expect.base import (
     DEFAULT_TOLERANCE,
     MISSING,
@@ -269,6 +270,29 @@ def _schema(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return found
 
 
+def _selectors(kind: str) -> Callable[[Any, Any, Ctx], list[Mismatch]]:
+    compile_selector = markup.compiled_xpath if kind == "XPath" else markup.css_as_xpath
+
+    def check(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+        if not isinstance(actual, str):
+            return ctx.fail(f"expected XML or HTML text, got {show_typed(actual)}", actual)
+        found: list[Mismatch] = []
+        try:
+            document = markup.parse(actual)
+        except markup.SelectorError as exc:
+            return ctx.fail(exc.message, actual)
+        for selector, expected in operand.items():
+            try:
+                value = markup.select(compile_selector(selector), document)
+            except markup.SelectorError as exc:
+                return ctx.fail(exc.message, actual)
+            where = f"{ctx.path}[{kind} {selector}]"
+            found.extend(ctx.recurse(expected, value, where, False, False))
+        return found
+
+    return check
+
+
 def _tol(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return []  # read by $approx
 
@@ -380,6 +404,8 @@ OPERATIONS: Final[dict[str, Callable[[Any, Any, Ctx], list[Mismatch]]]] = {
     "$approx": _approx,
     "$number": _number,
     "$schema": _schema,
+    "$xpath": _selectors("XPath"),
+    "$css": _selectors("CSS"),
     "$tol": _tol,
     "$oneof": _oneof,
     "$not": _not,

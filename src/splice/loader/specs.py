@@ -118,6 +118,7 @@ class StepCommonSpec(Spec):
     only: Condition = None
     use: StrictStr | None = None
     with_: dict[str, Any] | None = Field(default=None, alias="with")
+    check: StrictStr | list[StrictStr] | None = None
 
 
 class TestcaseSpec(Spec):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from splice.errors import Diagnostic, SourceSpan, SuiteError
 from splice.executors import registry
 from splice.executors.base import normalize_shorthand
+from splice.loader.custom_checks import CheckImportError, resolve
 from splice.loader.diagnostics import (
     describe,
     did_you_mean,
@@ -240,7 +241,14 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
         only=common.only,
         template=common.use,
         inputs=common.with_ or {},
+        checks=[common.check] if isinstance(common.check, str) else common.check or [],
     )
+    for i, name in enumerate(step.checks):
+        try:
+            resolve(name, doc.path.parent)
+        except CheckImportError as exc:
+            where = ("check",) if isinstance(common.check, str) else ("check", i)
+            out.add(exc.message, pos.value((*loc, *where)), exc.hint)
     if step.expect:
         step.expect = _schema_files(step.expect, (*loc, "expect"), doc, out)
     _check_expect(step, loc, pos, out)

@@ -65,6 +65,7 @@ class Step:
     only: Any = None  # bool or expression: run only when true
     template: str | None = None  # `use:` name
     inputs: dict[str, Any] = field(default_factory=dict)  # `with:` values
+    checks: list[str] = field(default_factory=list)  # `check:` functions, `module:function`
 
 
 @dataclass

@@ -17,6 +17,7 @@ exits. Reruns are not recorded in the results store.
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from collections.abc import Iterator
@@ -144,6 +145,44 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class _Changes:
+    """File events from a thread of their own, queued until the watch asks for them."""
+
+    def __init__(self, watchfiles: Any, root: Path, watch_filter: _Filter) -> None:
+        self._queue: queue.Queue[set[tuple[Any, str]]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._pump, args=(watchfiles, root, watch_filter), daemon=True
+        )
+        self._thread.start()
+
+    def _pump(self, watchfiles: Any, root: Path, watch_filter: _Filter) -> None:
+        for changes in watchfiles.watch(
+            root,
+            watch_filter=watch_filter,
+            debounce=DEBOUNCE_MS,
+            stop_event=self._stop,
+            raise_interrupt=False,
+        ):
+            self._queue.put(changes)
+
+    def next(self) -> set[Path]:
+        """The files changed since the last call (waiting for one when there is none)."""
+        while True:
+            try:
+                changes = self._queue.get(timeout=0.5)  # short waits: Ctrl-C gets through
+                break
+            except queue.Empty:
+                continue
+        while not self._queue.empty():
+            changes |= self._queue.get_nowait()
+        return {Path(path).resolve() for _, path in changes}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 class Watch:
     """One watch session: its options, the project, and the file events."""
 
@@ -168,11 +207,9 @@ class Watch:
 
         project = _project()
         outputs = [self.opts[k] for k in ("junit", "json_path", "html") if self.opts.get(k)]
-        events = self.watchfiles.watch(
-            project.root,
-            watch_filter=_Filter(project.root, outputs),
-            debounce=DEBOUNCE_MS,
-        )
+        # watching starts now, before the first run, so no change is missed (nor one made
+        # while a run runs: it is taken up after it)
+        events = _Changes(self.watchfiles, project.root, _Filter(project.root, outputs))
         with _stop_on_signals():
             try:
                 while True:
@@ -183,8 +220,10 @@ class Watch:
             except KeyboardInterrupt:
                 self.out.print("stopped watching", style="yellow")
                 return EXIT_INTERRUPTED
+            finally:
+                events.close()
 
-    def _reloaded_project(self, events: Iterator[set[tuple[Any, str]]]) -> Project:
+    def _reloaded_project(self, events: _Changes) -> Project:
         from splice.cli.run_command import _project
 
         while True:
@@ -194,9 +233,7 @@ class Watch:
                 self._diagnostics(exc)
                 self._wait(events)
 
-    def _with_services(
-        self, project: Project, events: Iterator[set[tuple[Any, str]]]
-    ) -> int | None:
+    def _with_services(self, project: Project, events: _Changes) -> int | None:
         """Start the services, run on every change; None when splice.yaml changed (start
         again with the new file), an exit code to stop."""
         from splice.cli.services import StartFailed, render_service_error, services_for_run
@@ -294,9 +331,8 @@ class Watch:
         console.print_report_paths(write_reports(result, opts))
         return result.interrupted
 
-    def _wait(self, events: Iterator[set[tuple[Any, str]]]) -> set[Path]:
-        changes = next(events)
-        return {Path(path).resolve() for _, path in changes}
+    def _wait(self, events: _Changes) -> set[Path]:
+        return events.next()
 
     def _diagnostics(self, exc: SuiteError) -> None:
         from splice.reporting.diagnostics import render_diagnostics

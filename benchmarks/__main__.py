@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from benchmarks import (
     contracts,
+    data_driven,
     example_env,
     isolation_restore,
     machine,
@@ -73,6 +74,9 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         "example_env": lambda: example_env.measure(runs=1 if args.quick else 3).markdown(),
         "protocols": lambda: protocols.run(quick=args.quick),
         "contracts": lambda: contracts.measure(runs=1 if args.quick else 3).markdown(),
+        "data_driven": lambda: data_driven.measure(
+            n=200 if args.quick else 1000, runs=1 if args.quick else 3
+        ).markdown(),
     }
 
 

@@ -26,6 +26,7 @@ _EXPORTS = {
     "StepContext": "splice.executors.executor_api",
     "StepOutput": "splice.executors.executor_api",
     "TestcaseSession": "splice.executors.executor_api",
+    "block_properties": "splice.executors.executor_api",
     "StepError": "splice.errors",
     "StepInterrupted": "splice.errors",
     # service kinds
@@ -61,6 +62,7 @@ __all__ = [
     "StepInterrupted",
     "StepOutput",
     "TestcaseSession",
+    "block_properties",
     "did_you_mean",
     "parse_duration",
     "register_executor",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         StepContext,
         StepOutput,
         TestcaseSession,
+        block_properties,
     )
     from splice.model.durations import parse_duration
     from splice.services.kind_api import (

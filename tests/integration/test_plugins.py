@@ -93,3 +93,22 @@ def test_third_party_executor_runs_and_its_schema_errors_are_located(tmp_path: P
     assert "unknown key 'volume'" in err
     assert "'shout' results have no field 'txt'" in err and "did you mean 'text'?" in err
     assert "Traceback" not in err
+
+
+def test_a_plugins_executor_is_in_the_editor_schema(tmp_path: Path) -> None:
+    """`splice schema suite` describes the plugin's step with its own block model and
+    result fields, so editors complete and check it like a built-in one."""
+    import json
+
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_plugin(site)
+    done = _splice(tmp_path, site, "schema", "suite")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    forms = schema["$defs"]["Step"]["anyOf"]
+    shout = next(f for f in forms if "shout" in f.get("required", []))
+    block = shout["properties"]["shout"]["anyOf"][0]
+    assert set(block["properties"]) == {"text", "times"}
+    assert block["required"] == ["text"]
+    assert set(shout["properties"]["expect"]["properties"]) == {"text"}

@@ -4,7 +4,9 @@ executor's features need (cookies, redirects, auth, slow replies, eventual state
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,7 +52,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _handle(self) -> None:
+    def _handle(self) -> None:  # noqa: PLR0915 - one flat router of the test endpoints
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
         body = self._body()
@@ -77,6 +79,15 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._send(int(query.get("code", ["200"])[0]), {"ok": False})
         elif path == "/set-cookie":
             self._send(200, {"set": True}, {"Set-Cookie": "session=s3ss10n; Path=/"})
+        elif path == "/set-cookies":  # two cookies, with attributes
+            self.send_response(200)
+            self.send_header(
+                "Set-Cookie",
+                "session=abc; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Strict",
+            )
+            self.send_header("Set-Cookie", "theme=dark; Expires=Wed, 01 Jan 2031 00:00:00 GMT")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/cookies":
             self._send(200, {"cookie": self.headers.get("Cookie")})
         elif path == "/redirect":
@@ -111,6 +122,8 @@ class EchoHandler(BaseHTTPRequestHandler):
                 raw=b"<html><body>Hello <b>world</b> id=77</body></html>",
                 headers={"Content-Type": "text/html"},
             )
+        elif self._more(path, query, body):
+            pass
         elif path == "/items":
             self._send(
                 200,
@@ -126,6 +139,71 @@ class EchoHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found", "path": path})
 
+    def _more(self, path: str, query: dict[str, list[str]], body: bytes) -> bool:
+        """Binary, digest-auth, slow-drip and OAuth2 endpoints; whether `path` was one."""
+        if path == "/bytes":  # binary: n bytes 0, 1, ..., 255, 0, ...
+            self._send(
+                200,
+                raw=bytes(i % 256 for i in range(int(query.get("n", ["256"])[0]))),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        elif path == "/digest-of-body":
+            self._send(200, {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+        elif path == "/digest":
+            self._digest_auth()
+        elif path == "/drip":  # the body a few bytes at a time: no read waits long
+            self._drip(int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0]))
+        elif path == "/oauth/token":  # client credentials: shop / s3cret; tokens live 1 s
+            expected = "Basic " + base64.b64encode(b"shop:s3cret").decode()
+            form = parse_qs(body.decode())
+            if self.headers.get("Authorization") != expected:
+                self._send(401, {"error": "invalid_client"})
+            elif form.get("grant_type") != ["client_credentials"]:
+                self._send(400, {"error": "unsupported_grant_type"})
+            else:
+                self.server.tokens += 1
+                token = f"tok-{self.server.tokens}"
+                self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 1})
+        elif path == "/oauth/me":
+            auth = self.headers.get("Authorization", "")
+            ok = auth.startswith("Bearer tok-")
+            self._send(200 if ok else 401, {"token": auth[7:] if ok else None})
+        else:
+            return False
+        return True
+
+    def _digest_auth(self) -> None:
+        """HTTP Digest (RFC 7616, MD5, qop=auth) for the user alice, password s3cret."""
+        realm, nonce = "echo", "dcd98b7102dd2f0e8b11d0f600bfb0c0"
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Digest "):
+            fields = dict(re.findall(r'(\w+)="?([^",]*)"?', header[7:]))
+
+            def md5(text: str) -> str:
+                return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+            ha1 = md5(f"alice:{realm}:s3cret")
+            ha2 = md5(f"{self.command}:{fields.get('uri', '')}")
+            expected = md5(f"{ha1}:{nonce}:{fields.get('nc')}:{fields.get('cnonce')}:auth:{ha2}")
+            if fields.get("username") == "alice" and fields.get("response") == expected:
+                self._send(200, {"authenticated": True, "scheme": "digest"})
+                return
+        challenge = f'Digest realm="{realm}", qop="auth", nonce="{nonce}", algorithm=MD5'
+        self._send(401, {"authenticated": False}, {"WWW-Authenticate": challenge})
+
+    def _drip(self, n: int, every: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        for _ in range(n):
+            time.sleep(every)
+            try:
+                self.wfile.write(b".")
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
 
@@ -136,6 +214,7 @@ class EchoServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), EchoHandler)
         self.hits: dict[str, int] = {}
+        self.tokens = 0  # OAuth2 tokens issued
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -649,3 +649,34 @@ def test_render_diff_case_insensitive_headers() -> None:
         "differing:",
         "  Content-Type: expected 'a', got 'b'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "message"),
+    [
+        ({"$number": 12.5}, "12.50", None),
+        ({"$number": 12.5}, 12.5, None),
+        ({"$number": 12345678901234567890}, "12345678901234567890", None),
+        ({"$number": 0.1}, "0.10", None),
+        ({"$number": 1000}, "1e3", None),
+        ({"$number": {"$gte": 10}}, " 10 ", None),
+        ({"$number": 12.5}, "12.40", "expected 12.5 (compared as a number), got string '12.40'"),
+        ({"$number": {"$gt": 10}}, "9.5", "compared as a number: expected > 10, got 9.5"),
+        ({"$number": 3}, "three", "expected a number or a string of one, got string 'three'"),
+        ({"$number": 1}, True, "expected a number or a string of one, got boolean true"),
+        ({"$number": 1}, "NaN", "expected a number or a string of one, got string 'NaN'"),
+    ],
+)
+def test_number_compares_numeric_strings_as_numbers(
+    expected: Any, actual: Any, message: str | None
+) -> None:
+    """`$number` takes a number or its spelling as a string, exactly, and says so."""
+    found = match(expected, actual)
+    assert [m.message for m in found] == ([message] if message else [])
+
+
+def test_number_needs_a_number_or_a_matcher() -> None:
+    """A `$number` operand of another kind is a load-time problem; a nested matcher is
+    checked too."""
+    assert validate({"$number": "12"})[0][1].startswith("$number needs a number or a matcher")
+    assert validate({"$number": {"$gt": "x"}})[0][1].startswith("$gt needs a number")

@@ -13,7 +13,9 @@ from rich.markup import escape
 
 from splice import __version__
 from splice.cli.contract_command import contract
+from splice.cli.init_command import init
 from splice.cli.mock_command import mock
+from splice.cli.schema_command import schema
 from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
@@ -156,9 +158,18 @@ def cli() -> None:
 )
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
+)
 @_apply(store_run_options)
 def run(paths: tuple[str, ...], **opts: Any) -> None:
     """Run suites (files, folders or globs; default: the project's suites or **/*.splice.yaml)."""
+    if opts.pop("watch"):
+        from splice.cli.watch import watch_command
+
+        sys.exit(watch_command(list(paths), opts))
     from splice.cli.run_command import run_command
 
     sys.exit(run_command(list(paths), opts))
@@ -209,7 +220,7 @@ def status() -> None:
     sys.exit(show(_project(), make_console()))
 
 
-for _command in (mock, contract, serve, import_, quarantine, store):
+for _command in (mock, contract, serve, import_, quarantine, store, schema, init):
     cli.add_command(_command)
 
 

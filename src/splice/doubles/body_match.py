@@ -10,6 +10,7 @@ from splice.doubles.checks import Check, short_json, text_test
 from splice.doubles.incoming import Incoming
 from splice.doubles.jsonpaths import find
 from splice.doubles.model import TEXT_OPS, BodyMatch, TextMatch, ValueMatch
+from splice.jsonschemas import compile_schema
 from splice.regexes import compile_user_regex
 
 
@@ -135,21 +136,6 @@ def _schema_check(schema: dict[str, Any]) -> Check:
         actual,
         1.5,
     )
-
-
-def compile_schema(schema: dict[str, Any]) -> Any:
-    """A JSON-schema validator (jsonschema-rs); ValueError when it is missing or the
-    schema is invalid."""
-    try:
-        import jsonschema_rs
-    except ImportError as exc:
-        raise ValueError(
-            "the json_schema matcher needs jsonschema-rs: pip install 'splice[mock]'"
-        ) from exc
-    try:
-        return jsonschema_rs.validator_for(schema)
-    except Exception as exc:  # jsonschema-rs raises ValidationError or ValueError
-        raise ValueError(f"invalid JSON schema: {exc}") from exc
 
 
 def _form_check(name: str, want: ValueMatch) -> Check:

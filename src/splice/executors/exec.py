@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from splice.errors import StepError, StepInterrupted
-from splice.executors.executor_api import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput, block_properties
 from splice.model.durations import parse_duration
 from splice.source.validation import HintedValueError
 
@@ -78,6 +78,11 @@ class ExecExecutor:
         if isinstance(raw, str | list):
             return {"command": raw}
         return raw
+
+    @staticmethod
+    def shorthand_schema(block: dict[str, Any]) -> list[Any]:
+        """`exec: "ls -l"` or `exec: [ls, -l]`: the command alone."""
+        return [block_properties(block)["command"]]
 
     @staticmethod
     def describe(block: dict[str, Any]) -> str:

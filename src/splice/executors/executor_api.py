@@ -128,6 +128,15 @@ def implied_expect(executor: Executor | type[Executor] | None) -> Mapping[str, A
     return implied
 
 
+def block_properties(schema: dict[str, Any]) -> dict[str, Any]:
+    """The `properties` of a block's JSON Schema (inside the `anyOf` that lets a template
+    stand for the whole block), for an executor's `shorthand_schema`."""
+    for form in schema.get("anyOf", [schema]):
+        if isinstance(form, dict) and "properties" in form:
+            return form["properties"]  # type: ignore[no-any-return]
+    return {}
+
+
 def normalize_shorthand(executor: type[Executor], raw: Any) -> Any:
     """Let an executor accept a short form (`exec: "ls -l"`) before validation."""
     fn = getattr(executor, "shorthand", None)

@@ -14,42 +14,101 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import difflib
 import functools
+import hashlib
 import json
 import socket
 import ssl
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import certifi
 import httpx
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from splice.errors import StepError, StepInterrupted
 from splice.executors._watchdog import when_cancelled
-from splice.executors.executor_api import Block, StepContext, StepOutput, TestcaseSession
+from splice.executors.executor_api import (
+    Block,
+    StepContext,
+    StepOutput,
+    TestcaseSession,
+    block_properties,
+)
 from splice.model.durations import parse_duration
 from splice.source.validation import HintedValueError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# any case, as the validator upper-cases it: `[Gg][Ee][Tt]|...` (JSON Schema has no flags)
+_METHOD_SCHEMA = {
+    "type": "string",
+    "pattern": "^(" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in METHODS) + ")$",
+    "description": "one of " + ", ".join(METHODS) + " (any case)",
+}
 _BODY_KEYS = ("json", "form", "multipart", "body")
 _PREVIEW = 4096
+
+
+class OAuth2(Block):
+    """OAuth 2.0 client credentials (RFC 6749 section 4.4): a token from `token_url`."""
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    scope: str | None = None
+    audience: str | None = None  # asked by Auth0 and others
+
+    @field_validator("token_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise HintedValueError(*problem)
+        return value
 
 
 class Auth(Block):
     user: str | None = None
     password: str = ""
     bearer: str | None = None
+    scheme: Literal["basic", "digest"] = "basic"  # for `user`: Basic or Digest (RFC 7616)
+    oauth2: OAuth2 | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Auth:
-        if (self.user is None) == (self.bearer is None):
-            raise ValueError("auth takes either `user` (and `password`) or `bearer`")
+        kinds = [k for k in ("user", "bearer", "oauth2") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("auth takes one of `user` (and `password`), `bearer` or `oauth2`")
+        if self.bearer is not None and "scheme" in self.model_fields_set:
+            raise ValueError("`scheme` is for `user` and `password`; a bearer token has none")
+        return self
+
+
+class BodySource(Block):
+    """A request body that is not text: the bytes of a file, or base64."""
+
+    file: str | None = None  # relative to the suite file
+    base64: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BodySource:
+        if (self.file is None) == (self.base64 is None):
+            raise ValueError("a body is either `{file: PATH}` or `{base64: DATA}`")
+        if self.base64 is not None:
+            try:
+                binascii.a2b_base64(self.base64.encode())
+            except (binascii.Error, ValueError):
+                raise HintedValueError(
+                    "`base64` is not valid base64", "padding `=` and A-Z a-z 0-9 + / only"
+                ) from None
         return self
 
 
@@ -59,20 +118,34 @@ class FilePart(Block):
     content_type: str | None = None
 
 
+class ClientCert(Block):
+    """A client certificate for mutual TLS: PEM files, relative to the suite file."""
+
+    file: str  # the certificate (and its chain); may hold the key too
+    key: str | None = None
+    password: str | None = None  # of an encrypted key
+
+
 class HttpBlock(Block):
-    method: str = "GET"
+    method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
     url: str
     params: dict[str, Any] = {}
     headers: dict[str, str | int | float | bool] = {}
     cookies: dict[str, str | int | float] = {}
+    # which of the testcase's kept cookies go with this request: all, none, or these names
+    send_cookies: bool | list[str] = True
     json_: Any = Field(default=None, alias="json")
     form: dict[str, Any] | None = None
     multipart: dict[str, str | FilePart] | None = None
-    body: str | None = None
+    body: str | BodySource | None = None
     auth: Auth | None = None
     follow_redirects: bool = True
     verify: bool = True
-    timeout: str | float | None = None
+    ca: str | None = None  # PEM file of the CAs to trust instead of the usual ones
+    cert: ClientCert | None = None
+    timeout: str | float | None = None  # the whole exchange
+    connect_timeout: str | float | None = None  # to open the connection
+    read_timeout: str | float | None = None  # between two reads of the response
 
     @field_validator("method")
     @classmethod
@@ -86,7 +159,7 @@ class HttpBlock(Block):
             )
         return upper
 
-    @field_validator("timeout")
+    @field_validator("timeout", "connect_timeout", "read_timeout")
     @classmethod
     def _timeout(cls, value: Any) -> Any:
         if value is not None:
@@ -124,6 +197,11 @@ class HttpExecutor:
         "elapsed": "seconds from sending the request to the end of the response",
         "url": "final URL after redirects",
         "http_version": "protocol version, e.g. HTTP/1.1",
+        "bytes": "size of the body in bytes (int)",
+        "sha256": "SHA-256 of the body's bytes, in hex",
+        "md5": "MD5 of the body's bytes, in hex",
+        "set_cookies": "cookies the response set, by name, with their attributes: value, "
+        "expires, max_age, path, domain, secure, httponly, samesite",
     }
     case_insensitive_fields: ClassVar[frozenset[str]] = frozenset({"headers"})
 
@@ -146,96 +224,119 @@ class HttpExecutor:
         return {"method": verbs[0].upper(), "url": raw[verbs[0]], **out}
 
     @staticmethod
+    def shorthand_schema(block: dict[str, Any]) -> list[Any]:
+        """`http: URL`, `http: "POST URL"`, and `{get: URL, ...}` with one method as a key."""
+        properties = block_properties(block)
+        url = properties["url"]
+        rest = {k: v for k, v in properties.items() if k not in ("method", "url")}
+        verbs = {m.lower(): url for m in METHODS}
+        keyed = {
+            "type": "object",
+            "properties": {**verbs, **rest},
+            "additionalProperties": False,
+            "oneOf": [{"required": [verb]} for verb in verbs],
+        }
+        return [keyed, {"type": "string", "minLength": 1}]
+
+    @staticmethod
     def describe(block: dict[str, Any]) -> str:
         return f"{str(block.get('method', 'GET')).upper()} {block.get('url', '')}"
 
     def __init__(self) -> None:
-        self._tls: dict[bool, ssl.SSLContext] = {}
+        self._tls: dict[_Tls, ssl.SSLContext] = {}
+        self._tokens = _Tokens()
         self._tls_lock = threading.Lock()
 
-    def _tls_context(self, verify: bool) -> ssl.SSLContext:
+    def _tls_context(self, tls: _Tls) -> ssl.SSLContext:
         """One TLS context per setting for the whole run: loading the CA bundle costs
         ~30 ms, too much to pay for every testcase's client."""
         with self._tls_lock:
-            context = self._tls.get(verify)
+            context = self._tls.get(tls)
             if context is None:
-                if verify:
-                    context = ssl.create_default_context(cafile=certifi.where())
-                else:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                self._tls[verify] = context
+                context = _make_tls_context(tls)
+                self._tls[tls] = context
             return context
 
-    def _client(self, session: TestcaseSession, verify: bool) -> tuple[httpx.Client, _Sockets]:
-        key = f"http.client.{verify}"
+    def _client(self, session: TestcaseSession, tls: _Tls) -> tuple[httpx.Client, _Sockets]:
+        key = f"http.client.{tls}"
         client: httpx.Client | None = session.state.get(key)
         if client is None:
-            # httpx fixes TLS verification per client, so a testcase that mixes verify
-            # on and off has two clients (and two cookie jars); most use one.
-            client = httpx.Client(verify=self._tls_context(verify))
+            # httpx fixes TLS settings per client, so a testcase that mixes them (verify
+            # on and off, two client certificates) has a client (and a cookie jar) for
+            # each; most use one.
+            client = httpx.Client(verify=self._tls_context(tls))
             session.state[key] = client
             session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
         return client, session.state[f"{key}.sockets"]
 
+    def _authenticate(self, auth: Auth, kwargs: dict[str, Any], tls: _Tls, timeout: float) -> None:
+        if auth.oauth2 is not None:
+            token = self._tokens.get(auth.oauth2, self._tls_context(tls), timeout)
+            kwargs["headers"]["Authorization"] = f"Bearer {token}"
+        elif auth.bearer is not None:
+            kwargs["headers"]["Authorization"] = f"Bearer {auth.bearer}"
+        elif auth.scheme == "digest":
+            kwargs["auth"] = httpx.DigestAuth(auth.user or "", auth.password)
+        else:
+            kwargs["auth"] = (auth.user or "", auth.password)
+
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
-        client, sockets = self._client(ctx.session, block.verify)
+        deadline = timeout if timeout is not None else 30.0
+        tls = _tls_of(block, ctx.base_dir)
+        client, sockets = self._client(ctx.session, tls)
         kwargs: dict[str, Any] = {
             "headers": {
                 k: _param(v) if isinstance(v, bool) else str(v) for k, v in block.headers.items()
             },
             "follow_redirects": block.follow_redirects,
-            "timeout": timeout if timeout is not None else 30.0,
+            # reads wait as long as the deadline lets them, unless `read_timeout` says less
+            "timeout": httpx.Timeout(
+                deadline,
+                connect=_seconds(block.connect_timeout, deadline),
+                read=_seconds(block.read_timeout, None),
+            ),
         }
-        if block.cookies:
-            kwargs["cookies"] = {k: str(v) for k, v in block.cookies.items()}
         if block.auth is not None:
-            if block.auth.bearer is not None:
-                kwargs["headers"]["Authorization"] = f"Bearer {block.auth.bearer}"
-            else:
-                kwargs["auth"] = (block.auth.user or "", block.auth.password)
+            self._authenticate(block.auth, kwargs, tls, ctx.timeout or 30.0)
         files_to_close: list[Any] = []
-        if block.json_ is not None:
-            kwargs["json"] = block.json_
-        elif block.form is not None:
-            kwargs["data"] = {k: _param(v) for k, v in block.form.items()}
-        elif block.multipart is not None:
-            kwargs["files"] = _multipart(block.multipart, ctx.base_dir, files_to_close)
-        elif block.body is not None:
-            kwargs["content"] = block.body.encode()
+        _add_body(block, kwargs, ctx.base_dir, files_to_close)
         request_summary = {
             "method": block.method,
             "url": block.url,
             "params": block.params or None,
-            "headers": kwargs["headers"] or None,
+            "headers": _shown_headers(kwargs["headers"], block.auth) or None,
             "body": _request_body(block),
         }
-        # httpx bounds each connect, write and read by `timeout`; the deadline bounds the
-        # whole exchange, so a server that drips its body cannot outlast the step's timeout
-        deadline = time.monotonic() + kwargs["timeout"]
+        extra = {k: str(v) for k, v in block.cookies.items()}
+        jar = _jar_for(client, block.send_cookies, extra)
+        # httpx's timeouts are per phase (connect, each read); the deadline bounds the whole
+        # exchange: once it passes, or the run is interrupted, the watchdog shuts the
+        # client's sockets down and the request returns at once (a server that drips its
+        # body cannot outlast the step's timeout)
+        ends_at = time.monotonic() + deadline
         try:
             url = _with_params(block.url, block.params)
-            # an interrupted run, or one past the deadline, shuts the client's sockets down:
-            # the request returns at once
-            with when_cancelled(ctx.cancelled, sockets.cut, deadline):
-                trace = functools.partial(sockets.trace, ctx.cancelled, deadline)
+            with when_cancelled(ctx.cancelled, sockets.cut, ends_at):
+                trace = functools.partial(sockets.trace, ctx.cancelled, ends_at)
                 response = client.request(block.method, url, extensions={"trace": trace}, **kwargs)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             if ctx.cancelled.is_set():
                 raise StepInterrupted(
                     f"interrupted while waiting for {block.method} {block.url}"
                 ) from exc
-            if time.monotonic() >= deadline:
-                raise _timed_out(block, kwargs["timeout"]) from exc
-            raise _failure(exc, block, kwargs["timeout"]) from exc
+            raise _failure(exc, block, deadline, time.monotonic() >= ends_at) from exc
         finally:
+            if jar is not None:  # back to the testcase's cookies, with what was set now
+                for cookie in client.cookies.jar:
+                    if extra.get(cookie.name) != cookie.value or cookie.domain != "":
+                        jar.jar.set_cookie(cookie)
+                client.cookies = jar
             for f in files_to_close:
                 f.close()
-        if time.monotonic() >= deadline:  # the last bytes came in after it
-            raise _timed_out(block, kwargs["timeout"])
+        if time.monotonic() >= ends_at:  # the last bytes came in after it
+            raise _timed_out(block, deadline)
         return _output(response, request_summary)
 
 
@@ -257,6 +358,115 @@ def _query_text(value: Any) -> str:
         return ""
     converted = _param(value)
     return converted if isinstance(converted, str) else str(converted)
+
+
+class _Tokens:
+    """OAuth2 client-credentials tokens, fetched once and shared by every testcase, and
+    fetched again shortly before they expire (`expires_in`)."""
+
+    MARGIN = 30.0  # seconds before expiry when a token is renewed
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: OAuth2, context: ssl.SSLContext, timeout: float) -> str:
+        key = (spec.token_url, spec.client_id, spec.client_secret, spec.scope or "")
+        with self._lock:  # one fetch at a time: parallel testcases wait for the first
+            found = self._tokens.get(key)
+            if found is not None and time.monotonic() < found[1]:
+                return found[0]
+            token, lifetime = _fetch_token(spec, context, timeout)
+            renew_at = time.monotonic() + max(lifetime - self.MARGIN, lifetime / 2)
+            self._tokens[key] = (token, renew_at)
+            return token
+
+
+def _fetch_token(spec: OAuth2, context: ssl.SSLContext, timeout: float) -> tuple[str, float]:
+    form = {"grant_type": "client_credentials"}
+    if spec.scope:
+        form["scope"] = spec.scope
+    if spec.audience:
+        form["audience"] = spec.audience
+    where = f"the OAuth2 token endpoint {spec.token_url}"
+    try:
+        response = httpx.post(
+            spec.token_url,
+            data=form,
+            auth=(spec.client_id, spec.client_secret),
+            timeout=timeout,
+            verify=context,
+        )
+    except httpx.HTTPError as exc:
+        raise StepError(f"cannot reach {where}: {_reason(exc)}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        error = body.get("error") if isinstance(body, dict) else None
+        raise StepError(
+            f"{where} answered {response.status_code}"
+            + (f" ({error})" if error else "")
+            + " instead of a token",
+            "check `client_id`, `client_secret` and `scope` (mark the secret with `secrets:`)",
+        )
+    expires = body.get("expires_in")
+    lifetime = float(expires) if isinstance(expires, int | float) and expires > 0 else 3600.0
+    return str(body["access_token"]), lifetime
+
+
+@dataclass(frozen=True)
+class _Tls:
+    """What a TLS context is made of; the key of the run's cache of contexts."""
+
+    verify: bool
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _tls_of(block: HttpBlock, base: Path) -> _Tls:
+    cert = block.cert
+    return _Tls(
+        block.verify,
+        base / block.ca if block.ca else None,
+        base / cert.file if cert else None,
+        base / cert.key if cert and cert.key else None,
+        cert.password if cert else None,
+    )
+
+
+def _make_tls_context(tls: _Tls) -> ssl.SSLContext:
+    if not tls.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        try:
+            context = ssl.create_default_context(cafile=str(tls.ca or certifi.where()))
+        except (OSError, ssl.SSLError) as exc:
+            raise StepError(
+                f"cannot load the CA file {str(tls.ca)!r}: {_tls_reason(exc)}",
+                "`ca:` names a PEM file of certificates, relative to the suite file",
+            ) from exc
+    if tls.cert is not None:
+        try:
+            context.load_cert_chain(tls.cert, tls.key, tls.password)
+        except (OSError, ssl.SSLError) as exc:
+            raise StepError(
+                f"cannot load the client certificate {str(tls.cert)!r}: {_tls_reason(exc)}",
+                "`cert: {file, key}` name PEM files (the key may be in `file`); "
+                "`password` decrypts an encrypted key",
+            ) from exc
+    return context
+
+
+def _tls_reason(exc: OSError | ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
+    return exc.strerror or str(exc)
 
 
 class _Sockets:
@@ -295,11 +505,28 @@ def _timed_out(block: HttpBlock, timeout: float) -> StepError:
 
 
 def _failure(
-    exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float
+    exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float, expired: bool
 ) -> StepError:
     """An httpx error as the step's error, with what to check next."""
-    if isinstance(exc, httpx.TimeoutException):
+    connect_limit = block.connect_timeout is not None
+    if (
+        expired
+        or isinstance(exc, httpx.PoolTimeout | httpx.WriteTimeout)
+        or (isinstance(exc, httpx.ConnectTimeout) and not connect_limit)
+    ):
         return _timed_out(block, timeout)
+    if isinstance(exc, httpx.ConnectTimeout):
+        limit = parse_duration(block.connect_timeout)
+        return StepError(
+            f"{block.method} {block.url}: no connection within {limit:g}s (connect_timeout)",
+            "is the host reachable? raise `connect_timeout:` for a slow network",
+        )
+    if isinstance(exc, httpx.ReadTimeout) and block.read_timeout is not None:
+        limit = parse_duration(block.read_timeout)
+        return StepError(
+            f"{block.method} {block.url}: nothing received for {limit:g}s (read_timeout)",
+            "raise `read_timeout:` (between two reads) or `timeout:` (the whole exchange)",
+        )
     if isinstance(exc, httpx.ConnectError):
         return StepError(
             f"cannot connect to {block.url}: {_reason(exc)}",
@@ -360,6 +587,87 @@ def _multipart(parts: dict[str, Any], base: Path, opened: list[Any]) -> list[Any
     return files
 
 
+def _add_body(block: HttpBlock, kwargs: dict[str, Any], base: Path, opened: list[Any]) -> None:
+    if block.json_ is not None:
+        kwargs["json"] = block.json_
+    elif block.form is not None:
+        kwargs["data"] = {k: _param(v) for k, v in block.form.items()}
+    elif block.multipart is not None:
+        kwargs["files"] = _multipart(block.multipart, base, opened)
+    elif isinstance(block.body, BodySource):
+        kwargs["content"] = _body_bytes(block.body, base)
+    elif block.body is not None:
+        kwargs["content"] = block.body.encode()
+
+
+def _shown_headers(headers: dict[str, str], auth: Auth | None) -> dict[str, str]:
+    """The request's headers as reports show them: a token splice fetched itself (OAuth2)
+    is never shown, as no secret of the suite's names it."""
+    if auth is None or auth.oauth2 is None:
+        return dict(headers)
+    return {**headers, "Authorization": "Bearer ****"}
+
+
+def _jar_for(
+    client: httpx.Client, send: bool | list[str], extra: dict[str, str]
+) -> httpx.Cookies | None:
+    """For one request the client gets a jar of the testcase's cookies that `send_cookies`
+    lets go (redirects included) plus the step's own `cookies`; the testcase's jar is
+    returned, to put back. None when the testcase's jar serves as it is."""
+    if send is True and not extra:
+        return None
+    kept = client.cookies
+    sent = httpx.Cookies()
+    for cookie in kept.jar:
+        if send is True or (send is not False and cookie.name in send):
+            sent.jar.set_cookie(cookie)
+    for name, value in extra.items():
+        sent.set(name, value)  # no domain: sent to any host, for this request only
+    client.cookies = sent
+    return kept
+
+
+def set_cookies(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    """Each Set-Cookie header of `response` by cookie name, with its attributes."""
+    found: dict[str, dict[str, Any]] = {}
+    for header in response.headers.get_list("set-cookie"):
+        parsed = SimpleCookie()
+        try:
+            parsed.load(header)
+        except CookieError:
+            continue  # a header the standard cannot read is left out, not fatal
+        for name, morsel in parsed.items():
+            max_age = morsel["max-age"]
+            found[name] = {
+                "value": morsel.value,
+                "expires": morsel["expires"] or None,
+                "max_age": int(max_age) if str(max_age).lstrip("-").isdigit() else None,
+                "path": morsel["path"] or None,
+                "domain": morsel["domain"] or None,
+                "secure": bool(morsel["secure"]),
+                "httponly": bool(morsel["httponly"]),
+                "samesite": morsel["samesite"] or None,
+            }
+    return found
+
+
+def _seconds(value: str | float | None, default: float | None) -> float | None:
+    return parse_duration(value) if value is not None else default
+
+
+def _body_bytes(source: BodySource, base: Path) -> bytes:
+    if source.base64 is not None:
+        return binascii.a2b_base64(source.base64.encode())
+    path = base / (source.file or "")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StepError(
+            f"cannot read the body file {str(path)!r}: {exc.strerror or exc}",
+            "the path is relative to the suite file",
+        ) from exc
+
+
 def _request_body(block: HttpBlock) -> Any:
     if block.json_ is not None:
         return block.json_
@@ -370,6 +678,8 @@ def _request_body(block: HttpBlock) -> Any:
             k: (v.model_dump(exclude_none=True) if isinstance(v, FilePart) else v)
             for k, v in block.multipart.items()
         }
+    if isinstance(block.body, BodySource):
+        return block.body.model_dump(exclude_none=True)
     return block.body
 
 
@@ -406,6 +716,10 @@ def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOu
         "elapsed": elapsed,
         "url": str(response.url),
         "http_version": response.http_version,
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "md5": hashlib.md5(raw, usedforsecurity=False).hexdigest(),
+        "set_cookies": set_cookies(response),
     }
     if text is None:
         shown: Any = "base64:" + base64.b64encode(raw[:_PREVIEW]).decode()

@@ -21,7 +21,7 @@ from pydantic import field_validator, model_validator
 
 from splice.errors import StepError
 from splice.executors._messages import redact, target
-from splice.executors.executor_api import Block, StepContext, StepOutput
+from splice.executors.executor_api import Block, StepContext, StepOutput, block_properties
 from splice.model.durations import parse_duration
 from splice.source.validation import HintedValueError
 
@@ -80,6 +80,11 @@ class RedisExecutor:
     def shorthand(raw: Any) -> Any:
         """`redis: GET user:1` or `redis: [GET, user:1]` with the project's one Redis."""
         return {"command": raw} if isinstance(raw, str | list) else raw
+
+    @staticmethod
+    def shorthand_schema(block: dict[str, Any]) -> list[Any]:
+        """`redis: GET user:1` or `redis: [GET, user:1]`: the command alone."""
+        return [block_properties(block)["command"]]
 
     @staticmethod
     def describe(block: dict[str, Any]) -> str:

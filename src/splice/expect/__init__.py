@@ -38,6 +38,13 @@ Matchers
     ``$eq: v`` / ``$ne: v``       strict literal (in)equality: objects need exactly the same
                                   keys; operators inside are plain keys
     ``$approx: n`` [``$tol: t``]  a number within ``t`` of ``n`` (absolute, default 1e-6)
+    ``$schema: schema``           valid under a JSON Schema (draft 2020-12); a file name is
+                                  replaced by the file's schema when the suite loads
+    ``$xpath: {expr: e}``         XPath 1.0 on XML/HTML text; a node set is a list of texts
+    ``$css: {selector: e}``       CSS selectors on XML/HTML text: the matching elements' texts
+    ``$number: n`` or matcher     a number, or a string that spells one (``"12.50"``, a
+                                  bigint), compared exactly as a number with ``n``, or
+                                  matched as a number (``$number: {$gt: 10}``)
     ``$oneof: [e, ...]``          matches at least one of the expectations
     ``$not: e``                   does not match the expectation
     ``$each: e``                  an array whose every element matches the expectation

@@ -71,8 +71,11 @@ def _walk(value: Any, loc: Loc, found: list[Problem], *, key_value: bool) -> Non
             )
         if problems:
             continue
-        if op in _NESTED or (op == "$len" and is_matcher(operand)):
+        if op in _NESTED or (op in ("$len", "$number") and is_matcher(operand)):
             _walk(operand, (*loc, op), found, key_value=False)
+        elif op in ("$xpath", "$css"):
+            for selector, item in operand.items():
+                _walk(item, (*loc, op, selector), found, key_value=False)
         elif op in _NESTED_LISTS:
             for index, item in enumerate(operand):
                 _walk(item, (*loc, op, index), found, key_value=False)

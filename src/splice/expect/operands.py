@@ -15,9 +15,11 @@ from splice.expect.vocabulary import (
     is_array,
     is_matcher,
     is_number,
+    is_object,
     show,
     show_typed,
 )
+from splice.jsonschemas import cached_validator
 from splice.regexes import RegexError
 
 Problem = tuple[Loc, str, str | None]
@@ -107,12 +109,46 @@ def operand_problems(op: str, operand: Any, matcher: Mapping[str, Any]) -> list[
         if "$approx" not in matcher:
             hint = "for example '{$approx: 3.14, $tol: 0.01}'"
             return problem("$tol is only used together with $approx", hint)
+    if op == "$number" and not (is_number(operand) or is_matcher(operand)):
+        hint = "for example '$number: 12.5' or '$number: {$gte: 10}'"
+        return problem(f"$number needs a number or a matcher, got {show_typed(operand)}", hint)
+    if op == "$schema":
+        if isinstance(operand, str):
+            hint = "a schema file is read when the suite loads, relative to the suite file"
+            return problem(f"schema file {operand!r} was not read", hint)
+        if not isinstance(operand, dict | bool):
+            hint = "write it inline, `$schema: {type: object}`, or name a .json or .yaml file"
+            return problem(
+                f"$schema needs a JSON Schema or a file, got {show_typed(operand)}", hint
+            )
+        try:
+            cached_validator(operand)
+        except ValueError as exc:
+            return problem(str(exc), "the schema must be valid JSON Schema (draft 2020-12)")
+    if op in ("$xpath", "$css"):
+        return _selector_problems(op, operand)
     if op == "$oneof" and not (is_array(operand) and operand):
         return problem(f"$oneof needs a non-empty list of values, got {show_typed(operand)}")
     if op == "$unordered" and not is_array(operand):
         return problem(f"$unordered needs a list, got {show_typed(operand)}")
     if op in _STRINGS and not isinstance(operand, str):
         return problem(f"{op} needs a string, got {show_typed(operand)}")
+    return []
+
+
+def _selector_problems(op: str, operand: Any) -> list[Problem]:
+    from splice.expect import markup
+
+    example = "//h1" if op == "$xpath" else "h1.title"
+    if not (is_object(operand) and operand):
+        message = f"{op} needs a mapping of selectors to expectations, got {show_typed(operand)}"
+        return [((op,), message, f"for example '{op}: {{{example}: [Hello]}}'")]
+    compile_selector = markup.compiled_xpath if op == "$xpath" else markup.css_as_xpath
+    for selector in operand:
+        try:
+            compile_selector(str(selector))
+        except markup.SelectorError as exc:
+            return [((op, selector), exc.message, exc.hint or None)]
     return []
 
 

@@ -7,10 +7,13 @@ They recurse through `ctx.recurse` rather than importing `matchers`, which dispa
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from splice.expect import markup
 from splice.expect.vocabulary import (
     DEFAULT_TOLERANCE,
     MISSING,
@@ -22,14 +25,20 @@ from splice.expect.vocabulary import (
     is_number,
     is_object,
     join_index,
+    join_key,
     lookup,
     same_kind,
     show,
     show_typed,
     values_equal,
 )
+from splice.jsonschemas import cached_validator
 from splice.regexes import RegexTimeout
 from splice.words import count
+
+_NUMERIC_TEXT: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+_SCHEMA_ERRORS: Final = 5  # of one `$schema`, reported
 
 Recurse = Callable[[Any, Any, str, bool, bool], list[Mismatch]]
 """match's inner function: (expected, actual, path, strict, fold_keys) -> mismatches."""
@@ -210,6 +219,76 @@ def _approx(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return ctx.fail(f"expected {show(operand)} +/- {show(tolerance)}, got {show(actual)}", actual)
 
 
+def as_number(value: Any) -> Decimal | None:
+    """A number, or a string that spells one ("12.50", "-3", "1e3", a 30-digit bigint),
+    exactly; None for anything else (a bool is no number)."""
+    if is_number(value):
+        return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value.strip()):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _number(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+    parsed = as_number(actual)
+    if parsed is None:
+        return ctx.fail(f"expected a number or a string of one, got {show_typed(actual)}", actual)
+    if is_matcher(operand):
+        inner = ctx.recurse(operand, _plain_number(parsed), ctx.path, False, False)
+        return ctx.fail(f"compared as a number: {inner[0].message}", actual) if inner else []
+    if parsed == as_number(operand):
+        return []
+    return ctx.fail(
+        f"expected {show(operand)} (compared as a number), got {show_typed(actual)}", actual
+    )
+
+
+def _schema(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+    try:
+        validator = cached_validator(operand)
+    except ValueError as exc:  # checked at load time; a rendered template can still break it
+        return ctx.fail(str(exc), actual)
+    found: list[Mismatch] = []
+    for error in validator.iter_errors(actual):
+        path = ctx.path
+        for part in error.instance_path:
+            path = join_index(path, part) if isinstance(part, int) else join_key(path, part)
+        found.append(Mismatch(path, f"schema: {error.message}", ctx.node, actual))
+        if len(found) == _SCHEMA_ERRORS:
+            break
+    return found
+
+
+def _selectors(kind: str) -> Callable[[Any, Any, Ctx], list[Mismatch]]:
+    compile_selector = markup.compiled_xpath if kind == "XPath" else markup.css_as_xpath
+
+    def check(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
+        if not isinstance(actual, str):
+            return ctx.fail(f"expected XML or HTML text, got {show_typed(actual)}", actual)
+        found: list[Mismatch] = []
+        try:
+            document = markup.parse(actual)
+        except markup.SelectorError as exc:
+            return ctx.fail(exc.message, actual)
+        for selector, expected in operand.items():
+            try:
+                value = markup.select(compile_selector(selector), document)
+            except markup.SelectorError as exc:
+                return ctx.fail(exc.message, actual)
+            where = f"{ctx.path}[{kind} {selector}]"
+            found.extend(ctx.recurse(expected, value, where, False, False))
+        return found
+
+    return check
+
+
 def _tol(operand: Any, actual: Any, ctx: Ctx) -> list[Mismatch]:
     return []  # read by $approx
 
@@ -334,6 +413,10 @@ OPERATIONS: Final[dict[str, Callable[[Any, Any, Ctx], list[Mismatch]]]] = {
     "$eq": _eq,
     "$ne": _ne,
     "$approx": _approx,
+    "$number": _number,
+    "$schema": _schema,
+    "$xpath": _selectors("XPath"),
+    "$css": _selectors("CSS"),
     "$tol": _tol,
     "$oneof": _oneof,
     "$not": _not,

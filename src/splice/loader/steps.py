@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from splice.errors import Diagnostic, SourceSpan, SuiteError, display_path
 from splice.executors import executor_registry as registry
 from splice.executors.executor_api import normalize_shorthand
+from splice.loader.custom_checks import CheckImportError, resolve
 from splice.loader.suite_schema import CaptureSpec, RetrySpec, StepCommonSpec
 from splice.model.durations import parse_duration
 from splice.model.positions import PathKey, Positions
@@ -256,7 +257,16 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
         only=common.only,
         template=common.use,
         inputs=common.with_ or {},
+        checks=[common.check] if isinstance(common.check, str) else common.check or [],
     )
+    for i, name in enumerate(step.checks):
+        try:
+            resolve(name, doc.path.parent)
+        except CheckImportError as exc:
+            where = ("check",) if isinstance(common.check, str) else ("check", i)
+            out.add(exc.message, pos.value((*loc, *where)), exc.hint)
+    if step.expect:
+        step.expect = _schema_files(step.expect, (*loc, "expect"), doc, out)
     _check_expect(step, loc, pos, out)
     _check_templates(raw, loc, doc, out)
     return step
@@ -456,6 +466,52 @@ def _check_expect(step: Step, loc: PathKey, pos: Positions, out: Collector) -> N
         if validate is not None:
             for rel, message, hint in validate(expected):
                 out.add(message, pos.key((*kloc, *rel)), hint)
+
+
+def _schema_files(value: Any, loc: PathKey, doc: Document, out: Collector) -> Any:
+    """`value` with each `$schema: FILE` replaced by the schema in that file (JSON or
+    YAML, relative to the suite file), read once when the suite loads."""
+    if isinstance(value, list):
+        return [_schema_files(v, (*loc, i), doc, out) for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    found: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "$schema":  # an inline schema is the schema's, not splice's: left as is
+            plain = isinstance(item, str) and not is_template(item)
+            found[key] = _schema_file(item, (*loc, key), doc, out) if plain else item
+        else:
+            found[key] = _schema_files(item, (*loc, key), doc, out)
+    return found
+
+
+def _schema_file(name: str, loc: PathKey, doc: Document, out: Collector) -> Any:
+    path = doc.path.parent / name
+    span = doc.positions.value(loc)
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        out.add(
+            f"schema file not found: {name!r}",
+            span,
+            f"looked for {display_path(path)}; the path is relative to the suite file",
+        )
+        return {}
+    try:
+        schema = read_yaml(path).data  # JSON is YAML too, for the files schemas come in
+    except SuiteError as exc:
+        out.extend(exc.diagnostics)
+        return {}
+    if not isinstance(schema, dict | bool):
+        out.add(
+            f"a JSON Schema is a mapping (or true/false), found {describe(schema)}",
+            SourceSpan(path, 1, 1),
+            'write an object such as {"type": "object"}',
+        )
+        return {}
+    return schema
 
 
 def _check_templates(raw: Any, loc: PathKey, doc: Document, out: Collector) -> None:

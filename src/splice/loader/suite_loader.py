@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from splice.errors import SourceSpan, SuiteError
+from splice.loader.data_driven import expand
+from splice.loader.rows import Row, rows_of
 from splice.loader.steps import Collector, StepSource, parse_steps
 from splice.loader.suite_schema import SuiteSpec, TestcaseSpec
 from splice.loader.templates import load_templates
@@ -56,20 +58,21 @@ def suite_from_document(doc: Document) -> Suite:
         isolation=spec.isolation,
         isolation_span=pos.value(("isolation",)) if spec.isolation else None,
     )
-    names: dict[str, int] = {}
+    suite_rows = rows_of(spec.matrix, spec.foreach, doc, (), out)
+    written: list[tuple[Testcase, list[Row] | None]] = []
     for i, raw in enumerate(spec.testcases):
-        testcase = _testcase(raw, i, doc, out)
-        if testcase is None:
-            continue
-        if testcase.name in names:
-            out.add(
-                f"duplicate testcase name {testcase.name!r}",
-                pos.value(("testcases", i, "name")),
-                f"the first is at line {names[testcase.name]}; names identify testcases "
-                "across runs, so each must be unique in its suite",
-            )
-        names[testcase.name] = testcase.span.line if testcase.span else 0
-        suite.testcases.append(testcase)
+        made = _testcase(raw, i, doc, out)
+        if made is not None:
+            written.append(made)
+    names: dict[str, SourceSpan | None] = {}
+    # with suite rows, the suite runs once per row: row by row, every testcase in turn
+    for suite_row in suite_rows if suite_rows else [None]:
+        for testcase, own_rows in written:
+            rows = None if suite_row is None else [suite_row]
+            if suite_rows is not None and not suite_rows:
+                rows = []  # the suite's table is faulty (already reported)
+            for each in expand(testcase, rows, own_rows, suite.vars, out):
+                _add_unique(suite, each, names, out)
     if not spec.testcases and isinstance(data.get("testcases"), list):
         out.add(
             "a suite needs at least one testcase",
@@ -113,7 +116,29 @@ def validate_partially(
         return None, False
 
 
-def _testcase(raw: Any, i: int, doc: Document, out: Collector) -> Testcase | None:
+def _add_unique(
+    suite: Suite, testcase: Testcase, names: dict[str, SourceSpan | None], out: Collector
+) -> None:
+    span = testcase.row.span if testcase.row and testcase.row.span else testcase.span
+    if testcase.name in names:
+        first = names[testcase.name]
+        where = ""
+        if first is not None:
+            same_file = span is not None and first.path == span.path
+            where = f"the first is at {f'line {first.line}' if same_file else first}; "
+        out.add(
+            f"duplicate testcase name {testcase.name!r}",
+            span,
+            where + "names identify testcases across runs, so each must be unique in its suite",
+        )
+        return
+    names[testcase.name] = span
+    suite.testcases.append(testcase)
+
+
+def _testcase(
+    raw: Any, i: int, doc: Document, out: Collector
+) -> tuple[Testcase, list[Row] | None] | None:
     pos = doc.positions
     loc = ("testcases", i)
     if not isinstance(raw, dict):
@@ -155,7 +180,8 @@ def _testcase(raw: Any, i: int, doc: Document, out: Collector) -> Testcase | Non
             pos.key((*loc, "steps")),
             "add a step under `steps:`, e.g. `- http: {get: URL}`",
         )
-    return testcase if valid else None  # when invalid, its steps were still checked
+    rows = rows_of(spec.matrix, spec.foreach, doc, loc, out)
+    return (testcase, rows) if valid else None  # when invalid, its steps were still checked
 
 
 def _check_template_uses(suite: Suite, out: Collector) -> None:

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from splice.model.durations import parse_duration
 from splice.source.validation import DURATION_HINT, HintedValueError, describe
@@ -34,9 +44,22 @@ def _check_duration(value: Any) -> Any:
     return value
 
 
+# what editors are told a duration looks like (the JSON Schema of `splice schema`)
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^ *([0-9]+(\.[0-9]+)? *((ms|s|m|h) *)?)+$"},
+    ],
+    "description": "seconds, or text like 2s, 200ms, 1m30s",
+}
+
 # One check with one message, instead of a union's three "expected ..." errors.
-Duration = Annotated[Any, AfterValidator(_check_duration)]
-OptionalDuration = Annotated[Any, AfterValidator(lambda v: v if v is None else _check_duration(v))]
+Duration = Annotated[Any, AfterValidator(_check_duration), WithJsonSchema(DURATION_SCHEMA)]
+OptionalDuration = Annotated[
+    Any,
+    AfterValidator(lambda v: v if v is None else _check_duration(v)),
+    WithJsonSchema({"anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "null"}]}),
+]
 
 
 class RetrySpec(Spec):
@@ -61,6 +84,27 @@ class CaptureSpec(Spec):
 Condition = StrictBool | StrictStr | None
 
 
+class ForeachFileSpec(Spec):
+    """Rows from a file next to the suite: `.csv` (header line first), `.json` or `.yaml`."""
+
+    file: StrictStr = Field(min_length=1)
+
+
+def _foreach_shape(value: Any) -> Any:
+    if isinstance(value, str):
+        raise HintedValueError(
+            f"foreach expects a list of rows or `{{file: ...}}`, found {describe(value)}",
+            f"write `foreach: {{file: {value}}}` to read the rows from a file",
+        )
+    return value
+
+
+# `foreach:` is a list of mappings written inline, or a file of them
+Foreach = Annotated[list[Any] | ForeachFileSpec | None, BeforeValidator(_foreach_shape)]
+# `matrix:` crosses the values of its keys: {size: [s, m], colour: [red, blue]}
+Matrix = dict[StrictStr, list[Any]] | None
+
+
 class StepCommonSpec(Spec):
     """Keys every step may have besides its executor key."""
 
@@ -74,6 +118,7 @@ class StepCommonSpec(Spec):
     only: Condition = None
     use: StrictStr | None = None
     with_: dict[str, Any] | None = Field(default=None, alias="with")
+    check: StrictStr | list[StrictStr] | None = None
 
 
 class TestcaseSpec(Spec):
@@ -89,6 +134,8 @@ class TestcaseSpec(Spec):
     skip: Condition = None
     only: Condition = None
     retries: StrictInt | None = Field(default=None, ge=0)
+    matrix: Matrix = None
+    foreach: Foreach = None
 
 
 class SuiteSpec(Spec):
@@ -103,6 +150,8 @@ class SuiteSpec(Spec):
     teardown: list[Any] = []
     retries: StrictInt = Field(default=0, ge=0)
     serial: StrictBool = False
+    matrix: Matrix = None
+    foreach: Foreach = None
     # per-testcase isolation of the project's databases for this suite's testcases
     isolation: Literal["none", "rollback", "truncate", "template", "snapshot"] | None = None
 

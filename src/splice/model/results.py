@@ -49,6 +49,7 @@ class FailureKind(StrEnum):
     ASSERT = "assert"  # an `assert:` expression that was false (or a pytest assertion)
     RETRY = "retry"  # `retry:` gave up
     CAPTURE = "capture"  # a capture found nothing
+    CHECK = "check"  # a custom Python check (`check: module:function`) failed
     ERROR = "error"  # the step could not be performed
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"  # cut short by Ctrl-C or SIGTERM

@@ -65,6 +65,7 @@ class Step:
     only: Any = None  # bool or expression: run only when true
     template: str | None = None  # `use:` name
     inputs: dict[str, Any] = field(default_factory=dict)  # `with:` values
+    checks: list[str] = field(default_factory=list)  # `check:` functions, `module:function`
 
 
 @dataclass
@@ -88,6 +89,16 @@ class StepTemplate:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class RowOrigin:
+    """The row a data-driven testcase was made from (`matrix:` or `foreach:`)."""
+
+    source: str  # `matrix`, `foreach`, or the rows file as the suite names it
+    index: int  # 1-based
+    columns: tuple[str, ...]
+    span: SourceSpan | None
+
+
 @dataclass
 class Testcase:
     """An ordered list of steps; the unit that passes or fails and the unit of isolation."""
@@ -104,6 +115,7 @@ class Testcase:
     skip: Any = None
     only: Any = None
     retries: int | None = None
+    row: RowOrigin | None = None  # set when the testcase is one row of a data-driven one
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from splice.errors import Diagnostic, SourceSpan, SuiteError
 from splice.loader.service_refs import service_reference_problems
-from splice.model.suite import Capture, Step, Suite
+from splice.model.suite import Capture, RowOrigin, Step, Suite
 from splice.source.validation import did_you_mean, narrow_span
 from splice.source.yaml_source import read_yaml
 from splice.templating import find_variables, is_template
@@ -71,13 +71,34 @@ def analyse(
         if reads & (captured_by_testcases - scope):
             needs_order = True
         scope |= captured_by_testcases
+        before = len(diags)
         local = _steps([*tc.setup, *tc.steps], scope, diags, suite)
         _steps(tc.teardown, local, diags, suite)
+        if tc.row is not None:
+            _hint_columns(diags[before:], tc.row)
         captured_by_testcases |= {c.name for s in [*tc.setup, *tc.steps] for c in s.captures}
     _steps(suite.teardown, suite_level | captured_by_testcases, diags, suite)
     for template in suite.templates.values():
         _steps(template.steps, set(BUILTINS) | set(template.inputs), diags, suite)
-    return Analysis(diags, needs_order)
+    # the rows of a data-driven testcase share its steps: one report per place
+    unique = list({(d.message, d.span, d.hint): d for d in diags}.values())
+    return Analysis(unique, needs_order)
+
+
+def _hint_columns(diags: list[Diagnostic], row: RowOrigin) -> None:
+    """An undefined name in a data-driven testcase is most often a missing column."""
+    for diag in diags:
+        if diag.message.startswith("undefined variable") and (
+            diag.hint is None or diag.hint.startswith("define it")
+        ):
+            what = (
+                "its matrix has keys"
+                if row.source == "matrix"
+                else (
+                    "its rows have keys" if row.source == "foreach" else f"{row.source} has columns"
+                )
+            )
+            diag.hint = f"{what} {', '.join(row.columns)}; add the column, or define it in `vars`"
 
 
 def _vars_in_order(

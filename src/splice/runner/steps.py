@@ -207,7 +207,20 @@ def _checks(
     )
     if step.assertions:
         failures += check_assertions(step.assertions, result, scope)
+    if step.checks:
+        failures += _custom_checks(step, result, scope)
     return failures
+
+
+def _custom_checks(step: Step, result: dict[str, Any], scope: dict[str, Any]) -> list[Failure]:
+    from splice.loader.custom_checks import CheckImportError, resolve, run_checks
+
+    base = step.span.path.parent if step.span is not None else Path.cwd()
+    try:
+        functions = [resolve(name, base) for name in step.checks]
+    except CheckImportError as exc:  # checked at load time; the module changed since
+        return [Failure(FailureKind.CHECK, exc.message, hint=exc.hint)]
+    return run_checks(functions, step.checks, result, scope)
 
 
 def _with_retry(

@@ -89,7 +89,7 @@ class KafkaSettings(Settings):
     def _registry_url(cls, value: Any) -> Any:
         return http_url(value) if isinstance(value, str) else value
 
-    @field_validator("version", mode="before")
+    @field_validator("version", mode="before", json_schema_input_type=str | int | float | None)
     @classmethod
     def _version_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value

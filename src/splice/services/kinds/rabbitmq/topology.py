@@ -102,9 +102,15 @@ class Topology(_Strict):
     queues: list[QueueSpec] = Field(default_factory=list)
     bindings: list[BindingSpec] = Field(default_factory=list)
 
-    @field_validator("exchanges", "queues", mode="before")
+    # a name alone stands for `{name: ...}`; the input types tell `splice schema` so
+    @field_validator("exchanges", mode="before", json_schema_input_type=list[str | ExchangeSpec])
     @classmethod
-    def _names(cls, value: Any) -> Any:
+    def _exchange_names(cls, value: Any) -> Any:
+        return [_named(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("queues", mode="before", json_schema_input_type=list[str | QueueSpec])
+    @classmethod
+    def _queue_names(cls, value: Any) -> Any:
         return [_named(v) for v in value] if isinstance(value, list) else value
 
     def empty(self) -> bool:

@@ -11,8 +11,7 @@ import click
 from rich.console import Console
 
 from splice import __version__
-from splice.cli.mock_command import mock
-from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
+from splice.cli.store_options import store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
 
@@ -85,8 +84,35 @@ def _apply(options: list[Any]) -> Callable[[F], F]:
     return wrap
 
 
+# commands whose modules load only when the command is used (or listed in --help)
+_LAZY = {
+    "mock": "splice.cli.mock_command:mock",
+    "serve": "splice.cli.store_commands:serve",
+    "import": "splice.cli.store_commands:import_",
+    "quarantine": "splice.cli.store_commands:quarantine",
+    "store": "splice.cli.store_commands:store",
+}
+
+
 class SpliceGroup(click.Group):
-    """Maps splice's own errors to rendered messages and exit code 2, never a traceback."""
+    """Maps splice's own errors to rendered messages and exit code 2, never a traceback.
+
+    The commands in `_LAZY` are imported when first asked for, so `splice run` does not
+    load the dashboard's or the mock's command modules.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _LAZY:
+            import importlib
+
+            module, _, name = _LAZY[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -204,10 +230,6 @@ def status() -> None:
     from splice.cli.up import status as show
 
     sys.exit(show(_project(), Console(highlight=False)))
-
-
-for _command in (mock, serve, import_, quarantine, store):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

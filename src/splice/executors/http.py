@@ -151,21 +151,31 @@ class HttpExecutor:
     def __init__(self) -> None:
         self._tls: dict[bool, ssl.SSLContext] = {}
         self._tls_lock = threading.Lock()
+        self._trusted = False  # the CA bundle is in the verifying context
 
     def _tls_context(self, verify: bool) -> ssl.SSLContext:
-        """One TLS context per setting for the whole run: loading the CA bundle costs
-        ~30 ms, too much to pay for every testcase's client."""
+        """One TLS context per setting for the whole run. The verifying one gets its CA
+        bundle (~30 ms to load, more than a short run takes) before its first https
+        request, in `_trust`: a run that only speaks plain HTTP never loads it."""
         with self._tls_lock:
             context = self._tls.get(verify)
             if context is None:
-                if verify:
-                    context = ssl.create_default_context(cafile=certifi.where())
-                else:
-                    context = ssl.create_default_context()
+                # PROTOCOL_TLS_CLIENT: hostname checked, certificate required, as
+                # ssl.create_default_context sets them
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                if not verify:
                     context.check_hostname = False
                     context.verify_mode = ssl.CERT_NONE
                 self._tls[verify] = context
             return context
+
+    def _trust(self) -> None:
+        if self._trusted:
+            return
+        with self._tls_lock:
+            if not self._trusted:
+                self._tls[True].load_verify_locations(cafile=certifi.where())
+                self._trusted = True
 
     def _client(self, session: TestcaseSession, verify: bool) -> tuple[httpx.Client, _Sockets]:
         key = f"http.client.{verify}"
@@ -173,7 +183,12 @@ class HttpExecutor:
         if client is None:
             # httpx fixes TLS verification per client, so a testcase that mixes verify
             # on and off has two clients (and two cookie jars); most use one.
-            client = httpx.Client(verify=self._tls_context(verify))
+            context = self._tls_context(verify)
+            transport = httpx.HTTPTransport(verify=context)
+            client = httpx.Client(
+                verify=context,
+                transport=_TrustFirst(transport, self._trust) if verify else transport,
+            )
             session.state[key] = client
             session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
@@ -231,6 +246,22 @@ class HttpExecutor:
             for f in files_to_close:
                 f.close()
         return _output(response, request_summary)
+
+
+class _TrustFirst(httpx.BaseTransport):
+    """A transport that has the CA bundle loaded before each https request (a redirect's
+    too): see `HttpExecutor._tls_context`."""
+
+    def __init__(self, transport: httpx.BaseTransport, trust: Any) -> None:
+        self._transport, self._load = transport, trust
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            self._load()
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        self._transport.close()
 
 
 class _Sockets:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from importlib.metadata import entry_points
 from typing import Any
 
 from splice.errors import SpliceError
@@ -32,10 +31,23 @@ class KindError(SpliceError):
 
 @functools.cache
 def _targets() -> dict[str, str]:
-    targets = dict(_BUILTIN)
-    for ep in entry_points(group=GROUP):
-        targets[ep.name] = ep.value
+    """Every registered name; the built-ins win over a plugin of the same name, so a
+    built-in is found without reading the installed packages' entry points (importing
+    importlib.metadata and scanning them costs a short run ~20 ms)."""
+    from importlib.metadata import entry_points
+
+    targets = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    targets.update(_BUILTIN)
     return targets
+
+
+def _target(name: str) -> str:
+    return _BUILTIN.get(name) or _targets()[name]
+
+
+def known(name: str) -> bool:
+    """Whether `name` is registered (a built-in is, without reading entry points)."""
+    return name in _BUILTIN or name in _targets()
 
 
 def names() -> list[str]:
@@ -45,7 +57,7 @@ def names() -> list[str]:
 @functools.cache
 def get(name: str) -> ServiceKind:
     """The kind registered under `name` (one shared instance); KeyError when none is."""
-    target = _targets()[name]
+    target = _target(name)
     module_name, _, attr = target.partition(":")
     try:
         module = __import__(module_name, fromlist=[attr or "_"])

@@ -209,7 +209,11 @@ def test_progress_of_a_running_run_is_visible_to_readers(tmp_path: Path) -> None
 
 
 _CHILD = """
+import signal
 import sys
+# take Ctrl-C as a terminal would deliver it, even when started from a shell's background
+# job (which ignores SIGINT, and Python then keeps it ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from splice.runner.events import EventBus
 from splice.runner.planner import load_all
@@ -293,7 +297,12 @@ def test_an_interrupted_run_is_stored_as_interrupted(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'results.db'}"
     proc = _start_child(tmp_path, url)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert "exit" in out
     store = Store.open(url)
     try:

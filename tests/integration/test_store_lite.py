@@ -269,17 +269,18 @@ def _heavy(modules: set[str], names: tuple[str, ...]) -> set[str]:
     return {m for m in modules if m.split(".")[0] in names}
 
 
-def test_a_recorded_one_step_run_imports_neither_sqlalchemy_nor_alembic(tmp_path: Path) -> None:
+def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_path: Path) -> None:
     """`splice run` of one exec step into the default store (created by an earlier run)
-    loads no SQLAlchemy, Alembic or store queries, and `--version` loads none of the
-    CLI's libraries either."""
+    loads no SQLAlchemy, Alembic, store queries or Jinja2 (its template only reads a
+    variable), and `--version` loads none of the CLI's libraries either."""
     (tmp_path / "one.splice.yaml").write_text(
-        "name: one\ntestcases:\n  - name: t\n    steps:\n      - exec: 'true'\n"
+        "name: one\nvars: {word: hi}\ntestcases:\n  - name: t\n    steps:\n"
+        "      - exec: 'echo {{ word }}'\n        expect: {stdout: \"hi\\n\"}\n"
     )
     first, _ = _modules(["run", "one.splice.yaml"], tmp_path)  # creates the store
     code, modules = _modules(["run", "one.splice.yaml"], tmp_path)
     assert (first, code) == (0, 0)
-    assert _heavy(modules, ("sqlalchemy", "alembic")) == set()
+    assert _heavy(modules, ("sqlalchemy", "alembic", "jinja2")) == set()
     assert "splice.store.lite_ingest" in modules
     assert not {m for m in modules if m.startswith("splice.store.query")}
     code, modules = _modules(["--version"], tmp_path)

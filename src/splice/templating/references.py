@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
-from jinja2 import nodes
-
-from splice.templating.engine import is_template
-
-_ENV = jinja2.Environment()
+from splice.templating import is_template, simple
 
 
 def attribute_uses(value: str, root: str) -> set[str]:
     """Names `x` used as `root.x` or `root['x']` in a template string."""
     if not is_template(value):
         return set()
+    pieces = simple.parse(value)
+    if pieces is not None:
+        return simple.attributes(pieces, root)
+    import jinja2
+    from jinja2 import nodes
+
     try:
-        ast = _ENV.parse(value)
+        ast = jinja2.Environment().parse(value)
     except jinja2.TemplateSyntaxError:
         return set()
     found: set[str] = set()

@@ -124,12 +124,17 @@ def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         sections.append(section.rstrip("\n") + "\n")
     if args.names and args.write and not (args.quick or args.no_write):
         path = ROOT / "BENCHMARKS.md"
-        path.write_text(
-            replace_sections(
-                path.read_text(encoding="utf-8"), dict(zip(names, sections, strict=True))
-            ),
-            encoding="utf-8",
+        info_of = dict(info)
+        when, load = info_of["date"], info_of["load average at start"]
+        stamp = (
+            f"\n- measured {when} (load average at start {load}) by `python -m benchmarks "
+            f"{' '.join(names)} --write`; the machine table above is of the last full run\n"
         )
+        new = {
+            name: section.rstrip("\n") + stamp
+            for name, section in zip(names, sections, strict=True)
+        }
+        path.write_text(replace_sections(path.read_text(encoding="utf-8"), new), encoding="utf-8")
         print(f"replaced the sections of {', '.join(names)} in {path}", file=sys.stderr)
         return 0
     if args.no_write or args.names or args.quick:

@@ -81,10 +81,10 @@ def measure(runs: int) -> Table:
         ("version", "yaml", LIGHT_RATIO),
         ("check", "yaml", LIGHT_RATIO),
     ):
-        times = medians[name] / medians[floor]
+        factor = medians[name] / medians[floor]
         table.notes.append(
-            f"target: `{name}` ≤ {target}x `{floor}` floor; measured {times:.2f}x: "
-            f"{verdict(times <= target)}"
+            f"target: `{name}` ≤ {target}x `{floor}` floor; measured {factor:.2f}x: "
+            f"{verdict(factor <= target)}"
         )
     table.notes.append(
         "timed with subprocess timing, one warm-up round first; the store (created by the "

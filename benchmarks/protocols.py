@@ -46,10 +46,15 @@ GRAPHQL_TARGET = 0.2e-3
 
 
 @contextmanager
-def _broker(resources: Resources, folder: Path, n: int) -> Iterator[tuple[Any, float]]:
+def _broker(
+    resources: Resources, folder: Path, n: int, **settings: Any
+) -> Iterator[tuple[Any, float]]:
     kind = get("kafka")
     spec = ServiceSpec(
-        f"k{n}", "kafka", "local", kind.settings_model.model_validate({"topics": {"t": 1}})
+        f"k{n}",
+        "kafka",
+        "local",
+        kind.settings_model.model_validate({"topics": {"t": 1}, **settings}),
     )
     run_dir = folder / spec.name
     run_dir.mkdir()
@@ -128,6 +133,26 @@ _PAIR = (
     "      - kafka: {url: '{{ kafka }}', consume: {topic: t, partition: 0, from: '{{ at }}'}}\n"
     "        expect: {value: ping}\n"
 )
+_JSON_PAIR = (
+    "      - kafka: {url: '{{ kafka }}', produce: {topic: t, partition: 0, "
+    "json: {id: 7, name: ping}}}\n"
+    "        capture: {at: offset}\n"
+    "      - kafka: {url: '{{ kafka }}', consume: {topic: t, partition: 0, from: '{{ at }}'}}\n"
+    "        expect: {json: {id: 7, name: ping}}\n"
+)
+# the same value in Avro, through the registry beside the broker (registered by the first)
+_AVRO_PAIR = (
+    "      - kafka:\n"
+    "          url: '{{ kafka }}'\n"
+    "          schema_registry: '{{ registry }}'\n"
+    "          produce:\n"
+    "            {topic: t, partition: 0, avro: {id: 7, name: ping}, schema: {type: record, "
+    "name: P, fields: [{name: id, type: long}, {name: name, type: string}]}}\n"
+    "        capture: {at: offset}\n"
+    "      - kafka: {url: '{{ kafka }}', schema_registry: '{{ registry }}', "
+    "consume: {topic: t, partition: 0, from: '{{ at }}'}}\n"
+    "        expect: {json: {id: 7, name: ping}, schema_id: 1}\n"
+)
 
 
 def _floor_round_trip(bootstrap: str, n: int) -> float:
@@ -165,6 +190,31 @@ def _floor_round_trip(bootstrap: str, n: int) -> float:
     finally:
         consumer.close()
         producer.flush(1)
+
+
+def _avro_codec(folder: Path, registry: str, n: int = 2000) -> float:
+    """What a pair of Avro steps adds to a pair of JSON steps: one encode (the value
+    checked against the schema, written, framed) and one decode, schema cached."""
+    from splice.executors._kafka_values import Decoder, Encoding, encode
+
+    ctx = StepContext(vars={}, session=TestcaseSession(), base_dir=folder)
+    schema = {
+        "type": "record",
+        "name": "P",
+        "fields": [{"name": "id", "type": "long"}, {"name": "name", "type": "string"}],
+    }
+    wanted = Encoding(key="avro", value={"id": 7, "name": "ping"}, path=("avro",), schema=schema)
+    decoder = Decoder(ctx, registry)
+    try:
+        encode(ctx, registry, wanted, "t")  # registers the schema
+        start = time.perf_counter()
+        for _ in range(n):
+            data, _ = encode(ctx, registry, wanted, "t")
+            if decoder(data) is None:
+                raise BenchError("the Avro value did not decode")
+        return (time.perf_counter() - start) / n
+    finally:
+        ctx.session.close()
 
 
 # 3. a group's first message -------------------------------------------------------------
@@ -252,6 +302,18 @@ def kafka_tables(runs: int, quick: bool) -> list[Table]:
                 verdict(median(starts) <= READY_TARGET),
             ]
         )
+        with_registry: list[float] = []
+        for n in range(runs):
+            with _broker(resources, folder, 200 + n, schema_registry=True) as (_service, took):
+                with_registry.append(took)
+        ready.rows.append(
+            [
+                "splice: the same with `schema_registry: true` (splice's registry beside it)",
+                ms(median(with_registry)),
+                f"{ms(min(with_registry))}-{ms(max(with_registry))}",
+                "",
+            ]
+        )
         ready.rows.append(
             [
                 "floor: the Tansu binary alone, first Metadata answer",
@@ -264,11 +326,16 @@ def kafka_tables(runs: int, quick: bool) -> list[Table]:
             "the first start on a machine also checks the binary's SHA-256 (~0.2 s), "
             "remembered in the cache folder after that; not in these numbers"
         )
-        with _broker(resources, folder, 99) as (service, _):
+        with _broker(resources, folder, 99, schema_registry=True) as (service, _):
             bootstrap = service.endpoint.extra["bootstrap"]
-            external = {"kafka": service.endpoint.url}
+            external = {
+                "kafka": service.endpoint.url,
+                "registry": service.endpoint.extra["schema_registry_url"],
+            }
             n = 20 if quick else 50
             step = _per_step(lambda k: _suite(folder, "trip", _PAIR, k), external, n, runs)
+            as_json = _per_step(lambda k: _suite(folder, "json", _JSON_PAIR, k), external, n, runs)
+            as_avro = _per_step(lambda k: _suite(folder, "avro", _AVRO_PAIR, k), external, n, runs)
             floor = _floor_round_trip(bootstrap, n)
             trips.rows.append(
                 [
@@ -277,7 +344,27 @@ def kafka_tables(runs: int, quick: bool) -> list[Table]:
                     verdict(step <= ROUND_TRIP_TARGET),
                 ]
             )
+            trips.rows.append(
+                ["splice: the same with a JSON value {id, name}, expect on json", ms(as_json), ""]
+            )
+            trips.rows.append(
+                [
+                    "splice: the same value in Avro through splice's registry (encoded, "
+                    "framed, decoded)",
+                    ms(as_avro),
+                    "",
+                ]
+            )
+            codec = _avro_codec(folder, external["registry"])
+            trips.rows.append(
+                ["of which: encoding and decoding the Avro value (in process)", ms(codec), ""]
+            )
             trips.rows.append(["floor: hand-written confluent-kafka, same calls", ms(floor), ""])
+            trips.notes.append(
+                "Avro: the first produce of a testcase registers the schema (one request); "
+                "after that, encoding and decoding use the schema the testcase keeps, so the "
+                "Avro and JSON rows differ by the in-process row plus the machine's noise"
+            )
             from confluent_kafka import Producer
 
             producer = Producer({"bootstrap.servers": bootstrap})

@@ -12,20 +12,34 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
+from splice.executors._kafka_values import Undecodable
 from splice.executors.base import StepContext
 from splice.loader.diagnostics import did_you_mean
 from splice.templating import TemplateFailure, render
 
 # result fields that describe one message: `expect` on these picks the messages
 MESSAGE_FIELDS = frozenset(
-    {"message", "key", "value", "json", "headers", "partition", "offset", "topic", "timestamp"}
+    {
+        "message",
+        "key",
+        "value",
+        "json",
+        "headers",
+        "partition",
+        "offset",
+        "topic",
+        "timestamp",
+        "schema_id",
+    }
 )
+# a registry-framed value as (schema id, JSON), or None for another value
+Values = Callable[[bytes], "tuple[int, Any] | None"]
 _SHOWN = 10  # messages that did not match, listed in a failure
 
 
@@ -42,6 +56,7 @@ class Wanted:
     count: int
     timeout: float
     session_ms: int
+    values: Values | None = None  # decodes registry-framed values
 
 
 @dataclass
@@ -75,14 +90,21 @@ def why_not(expected: Mapping[str, Any], message: dict[str, Any]) -> str | None:
     return None
 
 
-def decode(raw: Any, topic: str, prefix: str) -> dict[str, Any]:
-    """One confluent_kafka Message as the step's result shows it."""
+def decode(raw: Any, topic: str, prefix: str, values: Values | None = None) -> dict[str, Any]:
+    """One confluent_kafka Message as the step's result shows it; with `values`, a
+    registry-framed value is shown decoded (`json`, and `value` as its JSON text)."""
     value: bytes = raw.value() or b""
-    text = value.decode("utf-8", "backslashreplace")
-    try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
-        parsed = None
+    framed = _registry_value(raw, value, topic, prefix, values) if values else None
+    schema_id = None
+    if framed is not None:
+        schema_id, parsed = framed
+        text = json.dumps(parsed, ensure_ascii=False)
+    else:
+        text = value.decode("utf-8", "backslashreplace")
+        try:
+            parsed = json.loads(text) if text.strip() else None
+        except ValueError:
+            parsed = None
     key = raw.key()
     headers: dict[str, Any] = {}
     for name, data in raw.headers() or []:
@@ -98,7 +120,22 @@ def decode(raw: Any, topic: str, prefix: str) -> dict[str, Any]:
         "base64": base64.b64encode(value).decode("ascii"),
         "headers": headers,
         "timestamp": stamp,
+        "schema_id": schema_id,
     }
+
+
+def _registry_value(
+    raw: Any, value: bytes, topic: str, prefix: str, values: Values
+) -> tuple[int, Any] | None:
+    try:
+        return values(value)
+    except Undecodable as exc:
+        shown = topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
+        raise StepError(
+            f"the message on {shown!r} at partition {raw.partition()} offset {raw.offset()}: "
+            f"{exc.message}",
+            exc.hint,
+        ) from exc
 
 
 def consume(ctx: StepContext, bootstrap: str, wanted: Wanted) -> Outcome:
@@ -142,7 +179,7 @@ def consume(ctx: StepContext, bootstrap: str, wanted: Wanted) -> Outcome:
                 if error.name() == "UNKNOWN_TOPIC_OR_PART":
                     return
                 raise StepError(f"Kafka consume failed: {error.str()}")
-            message = decode(raw, raw.topic(), wanted.prefix)
+            message = decode(raw, raw.topic(), wanted.prefix, wanted.values)
             reason = why_not(expected, message) if expected else None
             if reason is None:
                 outcome.matched.append(message)

@@ -11,6 +11,10 @@ A consume waits until a message matching the step's `expect` (its message fields
 json, headers, ...) arrives, skipping the others, and lists what came instead when time
 runs out. Under isolation `prefix`, topic and group names get the testcase's prefix
 (`prefix: false` keeps them as written).
+
+With a schema registry (the service's `schema_registry_url`, or the step's
+`schema_registry:`), a produce takes `avro:` / `json_schema:` values, and a consume decodes
+registry-framed values to `json` (see `_kafka_values`).
 """
 
 from __future__ import annotations
@@ -18,21 +22,35 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from splice.errors import StepError
 from splice.executors import _kafka_clients as kc
 from splice.executors import _messages as m
+from splice.executors._kafka_avro import ValuePath
 from splice.executors._kafka_consume import Outcome, Wanted, consume, decode
 from splice.executors._kafka_groups import describe as describe_group
-from splice.executors.base import Block, StepContext, StepOutput
+from splice.executors._kafka_values import Decoder, Encoding, encode, no_registry
+from splice.executors._kafka_values import check as check_value
+from splice.executors.base import Block, BlockProblem, StepContext, StepOutput
 from splice.loader.diagnostics import HintedValueError
 from splice.model.durations import parse_duration
+from splice.templating import is_template
 
 _OPERATIONS = ("produce", "consume", "group")
 _SCALAR = str | int | float | bool
+_VALUES = ("value", "json_", "base64_", "avro", "json_schema")
+# where a registry value's schema comes from; on `produce` with `messages`, for every message
+_SCHEMA_KEYS = ("schema_", "subject", "schema_id", "version", "register_")
+
+
+def _key(name: str) -> str:
+    return name.rstrip("_")
 
 
 class Message(Block):
@@ -42,17 +60,27 @@ class Message(Block):
     value: str | None = None
     json_: Any = Field(default=None, alias="json")
     base64_: str | None = Field(default=None, alias="base64")  # raw bytes, base64-encoded
+    avro: Any = None  # encoded with an Avro schema of the registry
+    json_schema: Any = None  # checked against a JSON Schema of the registry
+    schema_: Any = Field(default=None, alias="schema")  # inline, or a file
+    subject: str | None = None  # default: TOPIC-value
+    schema_id: int | None = Field(default=None, ge=1)
+    version: int | Literal["latest"] | None = None
+    register_: bool = Field(default=True, alias="register")
     headers: dict[str, _SCALAR | None] = {}
     partition: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_value(self) -> Message:
-        given = [k for k in ("value", "json_", "base64_") if k in self.model_fields_set]
+        given = [k for k in _VALUES if k in self.model_fields_set]
         if len(given) > 1:
-            names = " and ".join(f"`{k.rstrip('_')}`" for k in given)
+            names = " and ".join(f"`{_key(k)}`" for k in given)
             raise HintedValueError(
-                f"a message has one value, found {names}", "give one of value, json, base64"
+                f"a message has one value, found {names}",
+                "give one of value, json, base64, avro, json_schema",
             )
+        if not isinstance(self, Produce) or self.messages is None:
+            _schema_keys(self, given)
         if self.base64_ is not None:
             try:
                 base64.b64decode(self.base64_, validate=True)
@@ -61,6 +89,25 @@ class Message(Block):
                     "`base64` is not valid base64", "write the bytes base64-encoded, e.g. AAEC"
                 ) from exc
         return self
+
+    def encoding(self, path: ValuePath, defaults: Message | None = None) -> Encoding | None:
+        """How an `avro`/`json_schema` value is written (None for the other values);
+        `defaults` gives the schema keys this message does not set itself."""
+        key = next((k for k in ("avro", "json_schema") if k in self.model_fields_set), None)
+        if key is None:
+            return None
+        own = {k for k in _SCHEMA_KEYS if k in self.model_fields_set}
+        source = self if own or defaults is None else defaults
+        return Encoding(
+            key=key,
+            value=getattr(self, key),
+            path=(*path, key),
+            schema=source.schema_,
+            subject=source.subject,
+            schema_id=source.schema_id,
+            version=source.version,
+            register=source.register_,
+        )
 
     def payload(self) -> bytes | None:
         if "json_" in self.model_fields_set:
@@ -76,13 +123,56 @@ class Produce(Message):
 
     @model_validator(mode="after")
     def _messages_alone(self) -> Produce:
-        own = self.model_fields_set - {"topic", "messages"}
+        own = self.model_fields_set - {"topic", "messages", *_SCHEMA_KEYS}
         if self.messages is not None and own:
             raise HintedValueError(
                 "`messages` lists every message; the keys of one message go inside it",
-                f"move {', '.join(sorted(k.rstrip('_') for k in own))} into the items",
+                f"move {', '.join(sorted(_key(k) for k in own))} into the items",
             )
+        if self.messages is not None:
+            given = {k for k in _SCHEMA_KEYS if k in self.model_fields_set}
+            if given:
+                _schema_source(self)
+                if not any(m.encoding(()) for m in self.messages):
+                    raise HintedValueError(
+                        f"{', '.join(f'`{_key(k)}`' for k in sorted(given))} describe the schema "
+                        "of `avro` or `json_schema` values, and no message has one"
+                    )
         return self
+
+
+def _schema_keys(message: Message, values: list[str]) -> None:
+    """The schema keys of one message make sense with its value."""
+    given = sorted(k for k in _SCHEMA_KEYS if k in message.model_fields_set)
+    if given and not any(v in ("avro", "json_schema") for v in values):
+        raise HintedValueError(
+            f"{', '.join(f'`{_key(k)}`' for k in given)} describe the schema of an `avro` or "
+            "`json_schema` value",
+            "give the value under `avro:` or `json_schema:`, or drop "
+            + ", ".join(f"`{_key(k)}`" for k in given),
+        )
+    _schema_source(message)
+
+
+def _schema_source(message: Message) -> None:
+    """At most one of schema, schema_id, version; subject and register where they apply."""
+    sources = [k for k in ("schema_", "schema_id", "version") if k in message.model_fields_set]
+    if len(sources) > 1:
+        raise HintedValueError(
+            f"a value has one schema, found {' and '.join(f'`{_key(k)}`' for k in sources)}",
+            "give `schema` (registered under the subject), `schema_id` (an existing schema) "
+            "or `version` (of the subject)",
+        )
+    fields = message.model_fields_set
+    if "subject" in fields and "schema_id" in fields:
+        raise HintedValueError(
+            "`schema_id` names a schema without a subject", "drop `subject`, or give `version`"
+        )
+    if "register_" in fields and "schema_" not in fields:
+        raise HintedValueError(
+            "`register` says whether the step's own `schema` is registered",
+            "give `schema`, or drop `register`",
+        )
 
 
 class Consume(Block):
@@ -135,9 +225,28 @@ class KafkaBlock(Block):
     service: str | None = None
     url: str | None = None
     prefix: bool = True
+    # a registry's URL instead of the service's `schema_registry_url`; false: none
+    schema_registry: bool | str | None = None
     produce: Produce | None = None
     consume: Consume | None = None
     group: Group | None = None
+
+    @field_validator("schema_registry")
+    @classmethod
+    def _registry(cls, value: Any) -> Any:
+        if value is True:
+            raise HintedValueError(
+                "a step's `schema_registry` is a registry's URL, or false for none",
+                "`schema_registry: true` belongs to the kafka service, which then runs one",
+            )
+        if isinstance(value, str) and not is_template(value):
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise HintedValueError(
+                    f"{value!r} is not an http:// or https:// URL",
+                    "write the registry's URL, e.g. http://127.0.0.1:8081",
+                )
+        return value
 
     @model_validator(mode="after")
     def _one_operation(self) -> KafkaBlock:
@@ -157,7 +266,7 @@ class KafkaExecutor:
     block_model: ClassVar[type[KafkaBlock]] = KafkaBlock
     result_fields: ClassVar[dict[str, str]] = {
         "messages": "messages consumed (produce: sent): each {topic, partition, offset, key, "
-        "value, json, base64, headers, timestamp}",
+        "value, json, base64, headers, timestamp, schema_id}",
         "message": "the first of them (null when none)",
         "key": "the first message's key as text (null: no key)",
         "value": "the first message's value as text",
@@ -167,6 +276,7 @@ class KafkaExecutor:
         "partition": "the first message's partition",
         "offset": "the first message's offset",
         "timestamp": "the first message's timestamp (milliseconds since the epoch)",
+        "schema_id": "the first message's schema id (a registry-framed value; null otherwise)",
         "count": "messages consumed or produced",
         "skipped": "messages a consume read that did not match `expect`",
         "group": "group: the group's name",
@@ -190,6 +300,34 @@ class KafkaExecutor:
                 return f"kafka {op} {target or ''}".strip()
         return "kafka"
 
+    @staticmethod
+    def check(block: dict[str, Any], base_dir: Path) -> list[BlockProblem]:
+        """At load time, for `avro`/`json_schema` values whose schema the step gives
+        (inline or a file): the schema is valid and the value fits it. Values and
+        schemas with templates are left to the run."""
+        if not isinstance(block.get("produce"), dict):
+            return []
+        try:
+            spec = KafkaBlock.model_validate(block).produce
+        except ValueError:
+            return []
+        assert spec is not None
+        if spec.messages is None:
+            items: list[tuple[ValuePath, Message]] = [(("produce",), spec)]
+        else:
+            items = [(("produce", "messages", i), m) for i, m in enumerate(spec.messages)]
+        found = []
+        for path, item in items:
+            wanted = item.encoding(path, spec if spec.messages is not None else None)
+            if wanted is None or wanted.schema is None:
+                continue
+            if _templated(wanted.value) or _templated(wanted.schema):
+                continue
+            problem = check_value(base_dir, wanted)
+            if problem is not None:
+                found.append(problem)
+        return found
+
     def execute(self, block: KafkaBlock, ctx: StepContext) -> StepOutput:
         where = m.target(
             ctx, block.service, block.url, ("kafka", "kafkas"), "Kafka", use_prefix=block.prefix
@@ -197,6 +335,7 @@ class KafkaExecutor:
         found = (ctx.vars.get("services") or {}).get(where.service or "", {})
         bootstrap = str(found.get("bootstrap") or _bootstrap(where.url))
         session_ms = int(found.get("group_session_timeout_ms") or 6000)
+        registry = _registry_url(block, found)
         request: dict[str, Any] = {
             "bootstrap": bootstrap,
             "prefix": where.prefix or None,
@@ -204,7 +343,7 @@ class KafkaExecutor:
         }
         kc.driver()
         if block.produce is not None:
-            result = _produce(ctx, bootstrap, block.produce, where.prefix)
+            result = _produce(ctx, bootstrap, block.produce, where.prefix, registry, where.service)
         elif block.consume is not None:
             spec = block.consume
             timeout = (
@@ -222,6 +361,7 @@ class KafkaExecutor:
                 count=spec.count,
                 timeout=timeout,
                 session_ms=session_ms,
+                values=Decoder(ctx, registry) if registry else None,
             )
             result = _consumed(consume(ctx, bootstrap, wanted))
         else:
@@ -245,6 +385,24 @@ class KafkaExecutor:
         return StepOutput(result, request, response)
 
 
+def _templated(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_templated(k) or _templated(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return isinstance(value, str) and is_template(value)
+
+
+def _registry_url(block: KafkaBlock, service: Any) -> str | None:
+    """The registry a step uses: its own `schema_registry`, else the service's."""
+    if block.schema_registry is False:
+        return None
+    if isinstance(block.schema_registry, str):
+        return block.schema_registry.rstrip("/")
+    found = service.get("schema_registry_url") if isinstance(service, Mapping) else None
+    return str(found) if found else None
+
+
 def _bootstrap(url: str) -> str:
     return url.partition("://")[2].rstrip("/")
 
@@ -260,7 +418,9 @@ def _empty() -> dict[str, Any]:
 def _first(messages: list[dict[str, Any]]) -> dict[str, Any]:
     first = messages[0] if messages else {}
     out = {name: first.get(name) for name in ("key", "value", "json", "headers", "topic")}
-    out.update({name: first.get(name) for name in ("partition", "offset", "timestamp")})
+    out.update(
+        {name: first.get(name) for name in ("partition", "offset", "timestamp", "schema_id")}
+    )
     return {
         **_empty(),
         **out,
@@ -278,10 +438,31 @@ def _brief(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k not in ("base64", "json") and v not in (None, {})}
 
 
-def _produce(ctx: StepContext, bootstrap: str, spec: Produce, prefix: str) -> dict[str, Any]:
-    producer, problems = kc.producer(ctx, bootstrap)
+def _produce(  # noqa: PLR0917 - private; each argument is one part of the step
+    ctx: StepContext,
+    bootstrap: str,
+    spec: Produce,
+    prefix: str,
+    registry: str | None,
+    service: str | None,
+) -> dict[str, Any]:
     topic = prefix + spec.topic
     items = spec.messages if spec.messages is not None else [spec]
+    # values are encoded before anything is sent: a value that does not fit its schema
+    # fails the step with nothing written
+    payloads = []
+    encoded = []
+    for index, item in enumerate(items):
+        path: ValuePath = ("messages", index) if spec.messages is not None else ()
+        wanted = item.encoding(path, spec if spec.messages is not None else None)
+        encoded.append(wanted is not None)
+        if wanted is None:
+            payloads.append(item.payload())
+        elif registry is None:
+            raise no_registry(service, wanted.key)
+        else:
+            payloads.append(encode(ctx, registry, wanted, topic)[0])
+    producer, problems = kc.producer(ctx, bootstrap)
     delivered: list[tuple[int, Any, Any]] = []
     for index, item in enumerate(items):
         headers = [(k, None if v is None else _text(v).encode()) for k, v in item.headers.items()]
@@ -290,7 +471,7 @@ def _produce(ctx: StepContext, bootstrap: str, spec: Produce, prefix: str) -> di
         try:
             producer.produce(
                 topic,
-                value=item.payload(),
+                value=payloads[index],
                 key=key,
                 headers=headers or None,
                 on_delivery=lambda error, message, i=index: delivered.append((i, error, message)),
@@ -319,7 +500,14 @@ def _produce(ctx: StepContext, bootstrap: str, spec: Produce, prefix: str) -> di
                 f"could not produce to {spec.topic!r}: {error.str()}",
                 _produce_hint(error, spec),
             )
-    return _first([decode(message, topic, prefix) for _, _, message in delivered])
+    # the values this step encoded are shown decoded; other bytes as they are
+    values = Decoder(ctx, registry) if registry else None
+    return _first(
+        [
+            decode(message, topic, prefix, values if encoded[i] else None)
+            for i, _, message in delivered
+        ]
+    )
 
 
 def _produce_hint(error: Any, spec: Produce) -> str | None:

@@ -15,6 +15,10 @@ answers a Kafka Metadata request naming itself. Exported: `services.bus.url`
 take as bootstrap.servers), `services.bus.prefix` (empty, or the testcase's topic
 prefix under isolation `prefix`) and `services.bus.group_session_timeout_ms` (the
 session timeout that makes a consumer group join fast on this broker).
+
+`schema_registry: true` starts splice's own schema registry beside the broker (see
+`kafka_registry`; Redpanda brings its own, which is used instead), a URL names an existing
+one; either is exported as `services.bus.schema_registry_url`.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from splice.services.base import (
 from splice.services.kinds import _binary_server as server
 from splice.services.kinds import kafka_brokers as brokers
 from splice.services.kinds import kafka_protocol as protocol
+from splice.services.kinds.kafka_registry import LocalRegistry
 from splice.services.readiness import wait_ready
+from splice.services.settings import http_url
 
 # how long a consumer group's session lasts, per broker: Tansu answers a JoinGroup after
 # half the session timeout (in whole seconds), so 1 s makes the first join take ~1 s;
@@ -67,7 +73,8 @@ class KafkaSettings(Settings):
     version: str | None = None  # the docker image tag
     topics: list[str] | dict[str, TopicSpec | int | None] = {}
     group_session_timeout: str | float | None = None  # default: what suits the broker
-    schema_registry: str | None = None  # URL of a schema registry (external provider)
+    # true: splice's own registry beside the broker; a URL: an existing registry
+    schema_registry: bool | str | None = None
     ready_timeout: str | float = "30s"
 
     @field_validator("ready_timeout", "group_session_timeout")
@@ -76,6 +83,11 @@ class KafkaSettings(Settings):
         if value is not None:
             parse_duration(value)
         return value
+
+    @field_validator("schema_registry")
+    @classmethod
+    def _registry_url(cls, value: Any) -> Any:
+        return http_url(value) if isinstance(value, str) else value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -120,6 +132,8 @@ class KafkaKind:
         port = ctx.resources.port()
         held = [port]
         data_dir = ctx.resources.tempdir("kafka", fast=True)
+        # spawned first, so that it starts while the broker does
+        registry = _own_registry(ctx, settings.broker)
         try:
             command = self._command(ctx, settings, port, data_dir, held)
             env = {**os.environ, **command.env} if command.env else None
@@ -129,32 +143,45 @@ class KafkaKind:
             for extra in held:
                 ctx.resources.release_port(extra)
             ctx.resources.remove_dir(data_dir)
+            if registry is not None:
+                registry.stop()
             raise
         endpoint = _endpoint("127.0.0.1", port, settings, settings.broker)
-        endpoint.extra.update(command.extra)
-        proc, stop = server.start_server(
-            ctx,
-            command.args,
-            port=port,
-            data_dir=data_dir,
-            probe=lambda: protocol.check("127.0.0.1", port),
-            awaited=f"a Kafka Metadata answer from 127.0.0.1:{port}",
-            timeout=parse_duration(settings.ready_timeout),
-            # Tansu keeps everything in memory; Kafka and Redpanda write to a folder
-            # that is deleted next: nothing is worth a clean shutdown
-            stop_signal=signal.SIGKILL,
-            env=env,
-        )
+        for key, value in command.extra.items():  # a `schema_registry:` URL comes first
+            endpoint.extra.setdefault(key, value)
+        try:
+            proc, stop = server.start_server(
+                ctx,
+                command.args,
+                port=port,
+                data_dir=data_dir,
+                probe=lambda: protocol.check("127.0.0.1", port),
+                awaited=f"a Kafka Metadata answer from 127.0.0.1:{port}",
+                timeout=parse_duration(settings.ready_timeout),
+                # Tansu keeps everything in memory; Kafka and Redpanda write to a folder
+                # that is deleted next: nothing is worth a clean shutdown
+                stop_signal=signal.SIGKILL,
+                env=env,
+            )
+        except BaseException:
+            if registry is not None:
+                registry.stop()
+            raise
 
         def stop_all() -> None:
             stop()
             for extra in held[1:]:
                 ctx.resources.release_port(extra)
+            if registry is not None:
+                registry.stop()
 
         service = RunningService(
             ctx.spec, endpoint, stop=stop_all, log_path=ctx.log_path, pid=proc.pid
         )
         try:
+            if registry is not None:
+                registry.wait(parse_duration(settings.ready_timeout))
+                endpoint.extra["schema_registry_url"] = registry.url
             create_declared(service, "")
         except BaseException:
             service.stop()
@@ -186,6 +213,13 @@ class KafkaKind:
 
     def external(self, spec: ServiceSpec) -> Endpoint:
         settings: KafkaSettings = spec.settings
+        if settings.schema_registry is True:
+            raise ServiceError(
+                spec.name,
+                "`schema_registry: true` starts splice's own registry beside a broker splice "
+                "starts; an external cluster's registry is its own",
+                hint="give the registry's URL: `schema_registry: http://HOST:8081`",
+            )
         url = spec.url or ""
         scheme, sep, rest = url.partition("://")
         hosts = [h for h in rest.rstrip("/").split(",") if h] if sep else []
@@ -219,7 +253,16 @@ class KafkaKind:
         """The docker provider: Testcontainers' Kafka (KRaft) or Redpanda module."""
         from splice.services.kinds.kafka_docker import start
 
-        service = start(ctx, _endpoint)
+        broker = "kafka" if ctx.spec.settings.broker == "tansu" else ctx.spec.settings.broker
+        registry = _own_registry(ctx, broker)
+        try:
+            service = start(ctx, _endpoint)
+        except BaseException:
+            if registry is not None:
+                registry.stop()
+            raise
+        if registry is not None:
+            service = _with_registry(service, registry, ctx.spec.settings)
         try:
             create_declared(service, "")
         except BaseException:
@@ -267,6 +310,41 @@ class KafkaKind:
         _delete(service, doomed)
 
 
+def _own_registry(ctx: StartContext, broker: str) -> LocalRegistry | None:
+    """splice's registry for `schema_registry: true`, unless the broker has one."""
+    if ctx.spec.settings.schema_registry is not True or broker == "redpanda":
+        return None
+    return LocalRegistry(ctx)
+
+
+def _with_registry(
+    service: RunningService, registry: LocalRegistry, settings: KafkaSettings
+) -> RunningService:
+    """`service`, exporting `registry` once it answers, and stopping it with itself."""
+    stop_broker = service.stop
+
+    def stop_all() -> None:
+        stop_broker()
+        registry.stop()
+
+    wrapped = RunningService(
+        service.spec,
+        service.endpoint,
+        stop=stop_all,
+        log_path=service.log_path,
+        pid=service.pid,
+        started_in=service.started_in,
+        state=service.state,
+    )
+    try:
+        registry.wait(parse_duration(settings.ready_timeout))
+    except BaseException:
+        wrapped.stop()
+        raise
+    wrapped.endpoint.extra["schema_registry_url"] = registry.url
+    return wrapped
+
+
 def _run_setup(
     name: str, args: list[str], env: Mapping[str, str] | None, ctx: StartContext
 ) -> None:
@@ -307,8 +385,8 @@ def _endpoint(host: str, port: int, settings: KafkaSettings, broker: str) -> End
         "group_session_timeout_ms": session,
         "broker": broker,
     }
-    if settings.schema_registry:
-        extra["schema_registry_url"] = settings.schema_registry
+    if isinstance(settings.schema_registry, str):
+        extra["schema_registry_url"] = settings.schema_registry.rstrip("/")
     return Endpoint(url=f"kafka://{host}:{port}", host=host, port=port, extra=extra)
 
 

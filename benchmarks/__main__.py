@@ -2,6 +2,7 @@
 
 .venv/bin/python -m benchmarks                  # everything (a few minutes)
 .venv/bin/python -m benchmarks startup          # one benchmark; BENCHMARKS.md untouched
+.venv/bin/python -m benchmarks startup --write  # ... and its sections replaced in place
 .venv/bin/python -m benchmarks --quick --no-peers
 """
 
@@ -93,6 +94,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps and runs")
     parser.add_argument("--no-peers", action="store_true", help="skip Tavern and newman")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="with named benchmarks: replace their sections of BENCHMARKS.md, keep the rest",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so every server and temporary folder is cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -126,6 +132,21 @@ def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             section = _failed(name, exc)
         print(section, flush=True)
         sections.append(section.rstrip("\n") + "\n")
+    if args.names and args.write and not (args.quick or args.no_write):
+        path = ROOT / "BENCHMARKS.md"
+        info_of = dict(info)
+        when, load = info_of["date"], info_of["load average at start"]
+        stamp = (
+            f"\n- measured {when} (load average at start {load}) by `python -m benchmarks "
+            f"{' '.join(names)} --write`; the machine table above is of the last full run\n"
+        )
+        new = {
+            name: section.rstrip("\n") + stamp
+            for name, section in zip(names, sections, strict=True)
+        }
+        path.write_text(replace_sections(path.read_text(encoding="utf-8"), new), encoding="utf-8")
+        print(f"replaced the sections of {', '.join(names)} in {path}", file=sys.stderr)
+        return 0
     if args.no_write or args.names or args.quick:
         print("BENCHMARKS.md not rewritten (a subset, --quick or --no-write)", file=sys.stderr)
         return 0
@@ -135,6 +156,35 @@ def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")
     print(f"wrote {ROOT / 'BENCHMARKS.md'}", file=sys.stderr)
     return 0
+
+
+def _reproduces(section: str, name: str) -> bool:
+    """Whether `section` (one "## " block) is written by the benchmark `name`: its
+    Reproduce line names the module (`-m benchmarks NAME` or `benchmarks.NAME`)."""
+    line = next((ln for ln in section.splitlines() if ln.startswith("Reproduce:")), "")
+    return (
+        f"benchmarks {name}`" in line
+        or f"benchmarks.{name}" in line
+        or (f"benchmarks import {name}" in line)
+    )
+
+
+def replace_sections(text: str, new: dict[str, str]) -> str:
+    """`text` of BENCHMARKS.md with the sections of each benchmark in `new` replaced by
+    its new output (where its first old section was; at the end when it had none)."""
+    head, *blocks = text.split("\n## ")
+    sections = [f"## {block.rstrip()}\n" for block in blocks]
+    out: list[str] = []
+    placed: set[str] = set()
+    for section in sections:
+        owner = next((name for name in new if _reproduces(section, name)), None)
+        if owner is None:
+            out.append(section)
+        elif owner not in placed:
+            out.append(new[owner].rstrip("\n") + "\n")
+            placed.add(owner)
+    out += [new[name].rstrip("\n") + "\n" for name in new if name not in placed]
+    return head.rstrip("\n") + "\n\n" + "\n".join(out)
 
 
 if __name__ == "__main__":

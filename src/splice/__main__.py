@@ -1,5 +1,5 @@
 """`python -m splice`."""
 
-from splice.cli.main import main
+from splice.cli.entry import main
 
 main()

@@ -28,7 +28,10 @@ def test_every_cli_command_and_option_is_documented() -> None:
 
     text = _doc("cli.md")
     assert isinstance(cli, click.Group)
-    for name, command in cli.commands.items():
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):  # lazy commands too
+        command = cli.get_command(ctx, name)
+        assert command is not None
         assert f"`splice {name}" in text, f"command {name!r} is not documented"
         for param in command.params:
             if isinstance(param, click.Option):

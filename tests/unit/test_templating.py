@@ -103,3 +103,47 @@ def test_topic_names_the_testcase_topic_of_the_kafka_service() -> None:
         render("{{ topic('orders') }}", {"services": two})
     with pytest.raises(TemplateFailure, match="'db' is not a Kafka service"):
         render("{{ topic('orders', 'db') }}", {"services": services})
+
+
+_NAMES = st.sampled_from(["a", "b", "items", "url", "n", "none", "env", "_x", "keys"])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: st.dictionaries(_NAMES, inner, max_size=3) | st.lists(inner, max_size=2),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ab /{}%#\r\n", max_size=4)
+        | st.lists(_NAMES, min_size=1, max_size=3).map(lambda n: "{{ " + ".".join(n) + " }}"),
+        max_size=4,
+    ).map("".join),
+    st.dictionaries(_NAMES, _VALUES, max_size=4),
+)
+def test_templates_without_jinja_give_what_jinja_gives(text: str, scope: dict) -> None:  # type: ignore[type-arg]
+    """Templates that only read variables, done without Jinja2, render, evaluate, check and
+    analyse exactly as Jinja2 does (or are handed to it)."""
+    from splice.templating import engine, simple
+
+    def outcome(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return ("ok", fn(*args, **kwargs))
+        except TemplateFailure as exc:
+            return ("failure", exc.message)
+
+    assert outcome(render, text, scope) == outcome(engine.render, text, scope)
+    assert outcome(evaluate, text, scope) == outcome(engine.evaluate, text, scope)
+    assert syntax_error(text) is None or engine.syntax_error(text) is not None
+    if simple.parse(text) is not None:
+        assert engine.syntax_error(text) is None
+        assert find_variables(text) == engine.find_variables(text)
+
+
+def test_the_names_left_to_jinja_include_every_template_function() -> None:
+    """A template calling one of splice's functions is never taken for a variable."""
+    from splice.templating import simple
+    from splice.templating.functions import GLOBALS
+
+    assert set(GLOBALS) <= simple.RESERVED

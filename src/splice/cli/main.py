@@ -12,11 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from splice import __version__
-from splice.cli.contract_command import contract
-from splice.cli.init_command import init
-from splice.cli.mock_command import mock
-from splice.cli.schema_command import schema
-from splice.cli.store_commands import import_, quarantine, serve, store, store_run_options
+from splice.cli.store_options import store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
 from splice.reporting.terminal import make_console
@@ -90,8 +86,38 @@ def _apply(options: list[Any]) -> Callable[[F], F]:
     return wrap
 
 
+# commands whose modules load only when the command is used (or listed in --help)
+_LAZY = {
+    "mock": "splice.cli.mock_command:mock",
+    "serve": "splice.cli.store_commands:serve",
+    "import": "splice.cli.store_commands:import_",
+    "quarantine": "splice.cli.store_commands:quarantine",
+    "store": "splice.cli.store_commands:store",
+    "contract": "splice.cli.contract_command:contract",
+    "schema": "splice.cli.schema_command:schema",
+    "init": "splice.cli.init_command:init",
+}
+
+
 class SpliceGroup(click.Group):
-    """Maps splice's own errors to rendered messages and exit code 2, never a traceback."""
+    """Maps splice's own errors to rendered messages and exit code 2, never a traceback.
+
+    The commands in `_LAZY` are imported when first asked for, so `splice run` does not
+    load the dashboard's or the mock's command modules.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _LAZY:
+            import importlib
+
+            module, _, name = _LAZY[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -218,10 +244,6 @@ def status() -> None:
     from splice.cli.up import status as show
 
     sys.exit(show(_project(), make_console()))
-
-
-for _command in (mock, contract, serve, import_, quarantine, store, schema, init):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Commands of the results store: `serve`, `import`, `quarantine` and `store`.
 
 Each is a click command (or group) the main CLI adds with `cli.add_command(...)`.
-`store_run_options` are the options `splice run` takes to record and stream its run.
+(The options `splice run` takes to record and stream its run: `splice.cli.store_options`.)
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from splice.cli.store_options import store_run_options
 from splice.errors import UsageError
 from splice.reporting.terminal import make_console
 from splice.words import count
+
+__all__ = ["import_", "quarantine", "serve", "store", "store_run_options"]
 
 _store_option = click.option(
     "--store",
@@ -28,29 +31,6 @@ _store_option = click.option(
     help="The results store: a SQLite path or postgresql+psycopg://... "
     "[default: $SPLICE_STORE_URL, else .splice/results.db in the project]",
 )
-
-store_run_options = [
-    click.option(
-        "--store",
-        "store",
-        metavar="URL",
-        help="Record the run in this store [default: $SPLICE_STORE_URL, else "
-        ".splice/results.db in the project].",
-    ),
-    click.option("--no-store", is_flag=True, help="Do not record this run in a results store."),
-    click.option(
-        "--report-to",
-        metavar="URL",
-        help="Stream results to a `splice serve` at URL while running (token: $SPLICE_TOKEN).",
-    ),
-    click.option(
-        "--report-token",
-        metavar="TOKEN",
-        envvar="SPLICE_TOKEN",
-        show_envvar=True,
-        help="Write token for --report-to.",
-    ),
-]
 
 
 def _out() -> Console:

@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict
 class Block(BaseModel):
     """Base for executor block models: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: a model's validator is built when it first validates, not at import,
+    # so a run pays only for the models its suites use
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 @dataclass

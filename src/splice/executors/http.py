@@ -246,16 +246,27 @@ class HttpExecutor:
         self._tls: dict[_Tls, ssl.SSLContext] = {}
         self._tokens = _Tokens()
         self._tls_lock = threading.Lock()
+        self._trusted: set[_Tls] = set()  # contexts that have the usual CAs loaded
 
     def _tls_context(self, tls: _Tls) -> ssl.SSLContext:
-        """One TLS context per setting for the whole run: loading the CA bundle costs
-        ~30 ms, too much to pay for every testcase's client."""
+        """One TLS context per setting for the whole run. A context that trusts the usual
+        CAs gets their bundle (~30 ms to load, more than a short run takes) before its
+        first https request, in `_trust`: a run that only speaks plain HTTP never loads it."""
         with self._tls_lock:
             context = self._tls.get(tls)
             if context is None:
                 context = _make_tls_context(tls)
                 self._tls[tls] = context
             return context
+
+    def _trust(self, tls: _Tls) -> None:
+        """Load the usual CAs into `tls`'s context (once), if it trusts them."""
+        if not tls.verify or tls.ca is not None or tls in self._trusted:
+            return
+        with self._tls_lock:
+            if tls not in self._trusted:
+                self._tls[tls].load_verify_locations(cafile=certifi.where())
+                self._trusted.add(tls)
 
     def _client(self, session: TestcaseSession, tls: _Tls) -> tuple[httpx.Client, _Sockets]:
         key = f"http.client.{tls}"
@@ -264,7 +275,12 @@ class HttpExecutor:
             # httpx fixes TLS settings per client, so a testcase that mixes them (verify
             # on and off, two client certificates) has a client (and a cookie jar) for
             # each; most use one.
-            client = httpx.Client(verify=self._tls_context(tls))
+            context = self._tls_context(tls)
+            transport = httpx.HTTPTransport(verify=context)
+            client = httpx.Client(
+                verify=context,
+                transport=_TrustFirst(transport, functools.partial(self._trust, tls)),
+            )
             session.state[key] = client
             session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
@@ -272,7 +288,9 @@ class HttpExecutor:
 
     def _authenticate(self, auth: Auth, kwargs: dict[str, Any], tls: _Tls, timeout: float) -> None:
         if auth.oauth2 is not None:
-            token = self._tokens.get(auth.oauth2, self._tls_context(tls), timeout)
+            context = self._tls_context(tls)
+            self._trust(tls)
+            token = self._tokens.get(auth.oauth2, context, timeout)
             kwargs["headers"]["Authorization"] = f"Bearer {token}"
         elif auth.bearer is not None:
             kwargs["headers"]["Authorization"] = f"Bearer {auth.bearer}"
@@ -443,9 +461,14 @@ def _make_tls_context(tls: _Tls) -> ssl.SSLContext:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    elif tls.ca is None:
+        # the usual CAs are loaded before the first https request (`HttpExecutor._trust`);
+        # PROTOCOL_TLS_CLIENT checks the hostname and requires a certificate, as
+        # ssl.create_default_context does
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     else:
         try:
-            context = ssl.create_default_context(cafile=str(tls.ca or certifi.where()))
+            context = ssl.create_default_context(cafile=str(tls.ca))
         except (OSError, ssl.SSLError) as exc:
             raise StepError(
                 f"cannot load the CA file {str(tls.ca)!r}: {_tls_reason(exc)}",
@@ -467,6 +490,22 @@ def _tls_reason(exc: OSError | ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLError):
         return exc.reason or str(exc)
     return exc.strerror or str(exc)
+
+
+class _TrustFirst(httpx.BaseTransport):
+    """A transport that has the CA bundle loaded before each https request (a redirect's
+    too): see `HttpExecutor._tls_context`."""
+
+    def __init__(self, transport: httpx.BaseTransport, trust: Any) -> None:
+        self._transport, self._load = transport, trust
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            self._load()
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        self._transport.close()
 
 
 class _Sockets:
@@ -537,8 +576,10 @@ def _failure(
     return StepError(f"{block.method} {block.url} failed: {_reason(exc)}")
 
 
+@functools.lru_cache(maxsize=4096)
 def url_problem(url: str) -> tuple[str, str] | None:
-    """Why `url` cannot be requested (message, hint), or None when it can."""
+    """Why `url` cannot be requested (message, hint), or None when it can (cached: steps
+    repeat their URLs, and parsing one costs ~0.1 ms)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -692,6 +733,11 @@ def _reason(exc: Exception) -> str:
     return text
 
 
+def _sets_cookies(response: httpx.Response) -> bool:
+    """Whether the response has the headers `response.cookies` reads cookies from."""
+    return "set-cookie" in response.headers or "set-cookie2" in response.headers
+
+
 def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOutput:
     raw = response.content
     try:
@@ -712,7 +758,8 @@ def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOu
         "text": text if text is not None else "",
         "body": text if text is not None else "",
         "json": parsed,
-        "cookies": dict(response.cookies),
+        # reading cookies builds a cookie jar (~0.1 ms); most responses set none
+        "cookies": dict(response.cookies) if _sets_cookies(response) else {},
         "elapsed": elapsed,
         "url": str(response.url),
         "http_version": response.http_version,

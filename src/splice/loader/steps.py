@@ -177,17 +177,16 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
             "write a step as `- http: {get: ...}` or `- exec: ...`",
         )
         return None
-    available = registry.names()
     others = [k for k in raw if k not in COMMON_KEYS]
-    executor_keys = [k for k in others if k in available]
-    unknown = [k for k in others if k not in available]
+    executor_keys = [k for k in others if registry.known(k)]
+    unknown = [k for k in others if not registry.known(k)]
     before = len(out.diagnostics)
     for key in unknown:
         out.add(
             f"unknown executor or step key {key!r}",
             pos.key((*loc, key)),
             _expect_field_hint(key, raw, executor_keys)
-            or did_you_mean(key, [*available, *COMMON_KEYS]),
+            or did_you_mean(key, [*registry.names(), *COMMON_KEYS]),
         )
     if len(executor_keys) > 1:
         out.add(
@@ -215,7 +214,7 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
         out.add(
             "a step needs an executor",
             pos.value(loc),
-            "add one of: " + ", ".join(available) + " (or `use:` a step template)",
+            "add one of: " + ", ".join(registry.names()) + " (or `use:` a step template)",
         )
     if executor_keys and has_use:
         out.add(

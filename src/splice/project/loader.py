@@ -100,7 +100,7 @@ def _service(
     except ValidationError as exc:
         out.extend(from_validation_error(exc, ServiceCommonSpec, pos, loc))
         return None
-    if common.kind not in registry.names():
+    if not registry.known(common.kind):
         out.add(
             f"unknown service kind {common.kind!r}",
             pos.value((*loc, "kind")),

@@ -17,16 +17,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from splice.masking import Masker
 from splice.model.results import RunResult
 from splice.runner.events import EventBus
-from splice.store.core import Store
 from splice.store.errors import StoreError
+from splice.store.gate import QuarantineGate
+from splice.store.lite import LiteStore
 from splice.store.meta import detect
-from splice.store.quarantine import QuarantineGate
 from splice.store.recorder import Recorder
 from splice.store.writers import EventWriter, LocalWriter, RemoteWriter
+
+if TYPE_CHECKING:
+    from splice.store.core import Store
 
 TOKEN_ENV = "SPLICE_TOKEN"
 
@@ -49,7 +53,7 @@ class Recording:
         self,
         gate: QuarantineGate,
         recorder: Recorder | None,
-        store: Store | None,
+        store: Store | LiteStore | None,
         secrets: list[str] | None = None,
     ) -> None:
         self.gate = gate
@@ -107,20 +111,18 @@ def open_recording(
     masker.add_all(credentials)
     warn = _masked(warn, masker)
 
-    store: Store | None = None
+    store: Store | LiteStore | None = None
     writers: list[EventWriter] = []
     quarantined: set[str] = set()
     if not opts.no_store:
         try:
-            store = Store.open(opts.store, root)
+            store = _open_store(opts.store, root)
         except StoreError as exc:
             if opts.store or os.environ.get("SPLICE_STORE_URL"):
                 raise  # asked for by name: a broken store is an error
             warn(f"this run is not recorded: {exc.message}")  # the default: warn, run anyway
         if store is not None:
-            from splice.store.quarantine import keys
-
-            quarantined |= keys(store)
+            quarantined |= _quarantine(store)
             writers.append(LocalWriter(store, warn))
     report_to = opts.report_to
     if report_to:
@@ -133,7 +135,26 @@ def open_recording(
     return Recording(QuarantineGate(quarantined), recorder, store, credentials)
 
 
-def _masked(warn: Callable[[str], None], masker: Masker) -> Callable[[str], None]:
+def _open_store(url: str | None, root: Path) -> Store | LiteStore:
+    """A SQLite store through sqlite3 (`LiteStore`: SQLAlchemy is not imported), any other
+    through `Store`."""
+    lite = LiteStore.open(url, root)
+    if lite is not None:
+        return lite
+    from splice.store.core import Store
+
+    return Store.open(url, root)
+
+
+def _quarantine(store: Store | LiteStore) -> set[str]:
+    if isinstance(store, LiteStore):
+        return store.quarantine_keys()
+    from splice.store.quarantine import keys
+
+    return keys(store)
+
+
+def _masked(warn: Callable[[str], None], masker: Any) -> Callable[[str], None]:
     def masked(text: str) -> None:
         warn(masker.text(text))
 

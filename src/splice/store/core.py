@@ -12,11 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from splice.store import opening as engines
 from splice.store import schema as t
 from splice.store.errors import StoreError
-from splice.store.liveness import HOST, alive
-
-# a run of another host (streamed with --report-to) without any event for this long is
-# taken for killed: the recorder sends a heartbeat every 30 seconds while a run is quiet
-STALE_AFTER = 600.0
+from splice.store.liveness import STALE_AFTER, dead_runs
 
 
 @dataclass
@@ -79,12 +75,7 @@ class Store:
                     )
                 )
             }
-        dead = [
-            row.id
-            for row in running
-            if (row.host == HOST and row.pid and not alive(row.pid, row.pid_start))
-            or (row.id in stale and (row.host != HOST or not row.pid))
-        ]
+        dead = dead_runs(running, stale)
         if dead:
             with self.engine.begin() as conn:
                 finish_runs(conn, dead, "killed", now)

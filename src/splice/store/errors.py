@@ -37,3 +37,11 @@ class BadImport(StoreError):
         """One line for an API answer: 'ORIGIN:LINE:COLUMN: MESSAGE (HINT)'."""
         place = origin if self.line is None else f"{origin}:{self.line}:{self.column or 1}"
         return f"{place}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+
+
+class IngestError(ValueError):
+    """An event that cannot be stored: unknown run, a run id taken, a malformed body."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

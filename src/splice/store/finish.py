@@ -7,9 +7,7 @@ from sqlalchemy import Connection, select, update
 
 from splice.store import flaky, webhook_queue
 from splice.store import schema as t
-
-# a run where more than half of at least this many testcases failed is an outage
-OUTAGE_MIN = 5
+from splice.store.flaky_score import OUTAGE_MIN
 
 
 def finish_runs(

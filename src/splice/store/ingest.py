@@ -19,28 +19,16 @@ from splice.store import schema as t
 from splice.store.bulk import BadStep, insert_rows, step_rows, write_steps
 from splice.store.core import Store
 from splice.store.dialect import allocate_ids, insert_ignore, lock_for_writing
+from splice.store.errors import IngestError
 from splice.store.finish import finish_runs
 from splice.store.identity import TestIds
+from splice.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
 from splice.store.rows import dumps, scrub, service_addresses
 
-_COUNTERS = {
-    "passed": "passed",
-    "failed": "failed",
-    "error": "errors",
-    "interrupted": "errors",
-    "skipped": "skipped",
-    "flaky": "flaky",
-}
+__all__ = ["Ingest", "IngestError"]
+
 _CHUNK = 500  # keys per `IN (...)`: far below every database's limit on parameters
 _BATCH = 1000  # testcases written together: an import of any size holds this many at once
-
-
-class IngestError(ValueError):
-    """An event that cannot be stored: unknown run, a run id taken, a malformed body."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -103,12 +91,12 @@ class Ingest:
         self, conn: Connection, kind: Any, run_id: str, event: dict[str, Any], now: float
     ) -> None:
         if kind == "run_started":
-            self._run_started(conn, run_id, _body(event, "run"), now)
+            self._run_started(conn, run_id, body_of(event, "run"), now)
         elif kind == "testcase_started":
-            self._testcase_started(conn, run_id, _body(event, "test"))
+            self._testcase_started(conn, run_id, body_of(event, "test"))
         elif kind == "suite_finished":
             self._require_run(conn, run_id)
-            suite = _body(event, "suite")
+            suite = body_of(event, "suite")
             name = str(suite.get("name", ""))
             self._write_steps(
                 conn,
@@ -136,7 +124,7 @@ class Ingest:
                 conn.execute(t.artifacts.insert(), kept)
         elif kind == "run_finished":
             self._require_run(conn, run_id)
-            body = _body(event, "run")
+            body = body_of(event, "run")
             status = str(body.get("status", "passed"))
             if status not in ("passed", "failed", "error", "interrupted", "killed"):
                 raise IngestError(f"unknown run status {status!r}")
@@ -245,11 +233,11 @@ class Ingest:
         for run_id, body, quarantined in batch.testcases:
             key = f"{body.get('suite', '')}::{body.get('name', '')}"
             status = str(body.get("status", "passed"))
-            if status not in _COUNTERS:
+            if status not in COUNTERS:
                 raise IngestError(f"unknown testcase status {status!r}")
             counts = counters[run_id]
             counts["done"] += 1
-            counts[_COUNTERS[status]] += 1
+            counts[COUNTERS[status]] += 1
             counts["quarantined"] += int(quarantined)
             record = {
                 "run_id": run_id,
@@ -260,7 +248,7 @@ class Ingest:
                 "attempts": len(body.get("attempts") or []),
                 "tags": dumps(body.get("tags")) or "[]",
                 "skip_reason": body.get("skip_reason"),
-                "message": _message(body),
+                "message": message(body),
                 "path": str(body.get("path", "")),
                 "line": int(body.get("line") or 0),
                 "quarantined": quarantined,
@@ -271,22 +259,22 @@ class Ingest:
             if open_id is None:
                 inserts.append(record)
             else:
-                updates.append({f"b_{k}": record[k] for k in _RESULT_FIELDS} | {"b_rid": open_id})
+                updates.append({f"b_{k}": record[k] for k in RESULT_FIELDS} | {"b_rid": open_id})
             slots.append(open_id)
         if updates:
             conn.execute(
                 update(t.results)
                 .where(t.results.c.id == bindparam("b_rid"))
-                .values({c: bindparam(f"b_{c}") for c in _RESULT_FIELDS}),
+                .values({c: bindparam(f"b_{c}") for c in RESULT_FIELDS}),
                 updates,
             )
         new_ids = allocate_ids(conn, t.results, len(inserts))
         insert_rows(
             conn,
             "results",
-            ("id", "run_id", "test_id", *_RESULT_FIELDS),
+            ("id", "run_id", "test_id", *RESULT_FIELDS),
             [
-                (new_id, row["run_id"], row["test_id"], *(row[c] for c in _RESULT_FIELDS))
+                (new_id, row["run_id"], row["test_id"], *(row[c] for c in RESULT_FIELDS))
                 for row, new_id in zip(inserts, new_ids, strict=True)
             ],
         )
@@ -346,38 +334,3 @@ class Ingest:
 
     def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         write_steps(conn, rows)
-
-
-_RESULT_FIELDS = (
-    "status",
-    "started_at",
-    "duration",
-    "attempts",
-    "tags",
-    "skip_reason",
-    "message",
-    "path",
-    "line",
-    "quarantined",
-)
-
-
-def _body(event: dict[str, Any], key: str) -> dict[str, Any]:
-    body = event.get(key)
-    if not isinstance(body, dict):
-        raise IngestError(f"{event.get('event')} without {key!r}")
-    return body
-
-
-def _message(body: dict[str, Any]) -> str | None:
-    """The first failure of the final attempt, as one line for lists."""
-    attempts = body.get("attempts") or []
-    if not attempts:
-        return body.get("skip_reason")
-    for step in attempts[-1].get("steps") or []:
-        for failure in step.get("failures") or []:
-            message = str(failure.get("message", ""))
-            return message[:500]
-        if step.get("status") in ("failed", "error"):
-            return f"step {step.get('name') or step.get('index')!r} {step.get('status')}"
-    return None

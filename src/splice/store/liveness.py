@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 HOST = socket.gethostname()
+# a run of another host (streamed with --report-to) without any event for this long is
+# taken for killed: the recorder sends a heartbeat every 30 seconds while a run is quiet
+STALE_AFTER = 600.0
 
 
 def process_start(pid: int) -> str | None:
@@ -38,3 +43,15 @@ def alive(pid: int | None, start: str | None) -> bool:
         return True
     now = process_start(pid)
     return now is None or now == start
+
+
+def dead_runs(running: Iterable[Any], stale: set[str]) -> list[str]:
+    """Ids of the `running` runs (rows with id, host, pid, pid_start) whose process is gone:
+    on this host, a pid that no longer runs; elsewhere (or without a pid), a run in `stale`,
+    silent for longer than its heartbeats allow."""
+    return [
+        row.id
+        for row in running
+        if (row.host == HOST and row.pid and not alive(row.pid, row.pid_start))
+        or (row.id in stale and (row.host != HOST or not row.pid))
+    ]

@@ -1,16 +1,10 @@
-"""Opening a store: where it is, the engine, migrations, and runs whose process died.
-
-The default store is `.splice/results.db` in the project root (the folder of `splice.yaml`,
-or the current folder without one). `--store URL` or `SPLICE_STORE_URL` names another:
-a file path or `sqlite:///path` for SQLite, `postgresql+psycopg://user:pw@host/db` (or the
-shorter `postgresql://` / `postgres://`) for a shared PostgreSQL server.
-"""
+"""Opening a store with SQLAlchemy: the engine and migrations (where a store is, and the
+settings of its SQLite file: `splice.store.location`)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,29 +14,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from splice.store.errors import StoreError
-from splice.store.schema import HEAD
+from splice.store.location import DEFAULT_PATH, ENV_VAR, SQLITE_PRAGMAS, resolve_url
+from splice.store.revision import HEAD
 
-DEFAULT_PATH = Path(".splice") / "results.db"
-ENV_VAR = "SPLICE_STORE_URL"
+__all__ = ["DEFAULT_PATH", "ENV_VAR", "create", "migrate", "resolve_url"]
+
 _PG_ADVISORY_KEY = 0x5311CE  # one lock id for "migrating the splice store"
-
-
-def resolve_url(given: str | None, root: Path) -> str:
-    """The SQLAlchemy URL of the store: `given`, else $SPLICE_STORE_URL, else the default."""
-    raw = (given or os.environ.get(ENV_VAR) or "").strip()
-    if not raw:
-        return f"sqlite:///{(root / DEFAULT_PATH).resolve()}"
-    if "://" not in raw:  # a plain path: a SQLite file
-        return f"sqlite:///{Path(raw).expanduser().resolve()}"
-    scheme, _, rest = raw.partition("://")
-    if scheme in ("postgres", "postgresql"):
-        return f"postgresql+psycopg://{rest}"
-    if scheme in ("sqlite", "postgresql+psycopg"):
-        return raw
-    raise StoreError(
-        f"unsupported store URL scheme {scheme!r}",
-        "use a file path, sqlite:///path/results.db or postgresql+psycopg://user:pw@host/db",
-    )
 
 
 def create(url: str) -> Engine:
@@ -84,17 +61,8 @@ def _sqlite(database: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
-        # takes effect only when the file is new (before its first table): lets retention
-        # hand freed pages back to the filesystem without rewriting the whole file
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        # WAL: readers (the dashboard) never block the writer (a running `splice run`)
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode loses no committed data on a crash of splice, only on a power
-        # failure, and makes each commit several times cheaper
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute("PRAGMA cache_size=-32000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     return engine

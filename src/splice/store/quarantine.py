@@ -1,8 +1,9 @@
 """The quarantine: tests whose failures are reported but do not fail the run.
 
 Managed from the dashboard, the API and `splice quarantine`; honoured by `splice run`
-through `QuarantineGate`, a listener placed first on the event bus so every later listener
-(the console, reporters, the recorder) sees the run's status after the gate decided it.
+through `QuarantineGate` (`splice.store.gate`), a listener placed first on the event bus so
+every later listener (the console, reporters, the recorder) sees the run's status after the
+gate decided it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from splice.model.results import RunResult, Status
-from splice.runner.events import RunListener
 from splice.store import schema as t
 from splice.store.core import Store
 from splice.store.dialect import insert_ignore
 from splice.store.errors import StoreError
+from splice.store.gate import QuarantineGate
+
+__all__ = ["QuarantineGate", "add", "keys", "listing", "remove"]
 
 
 def keys(store: Store) -> set[str]:
@@ -71,38 +73,4 @@ def remove(store: Store, key: str) -> bool:
     with store.engine.begin() as conn:
         return bool(
             conn.execute(delete(t.quarantine).where(t.quarantine.c.test_key == key)).rowcount
-        )
-
-
-class QuarantineGate(RunListener):
-    """Listener: a run whose only failures are quarantined tests passes.
-
-    The failed testcases keep their status (they are reported as failed); only the run's
-    status changes, which decides the exit code. Suite setup or teardown errors, and
-    failures of tests not in the quarantine, still fail the run.
-    """
-
-    def __init__(self, quarantined: set[str]) -> None:
-        self.quarantined = quarantined
-        self.held: list[str] = []  # the quarantined failures of the last run
-
-    def run_finished(self, run: RunResult) -> None:
-        failing = [tc for tc in run.testcases() if not tc.status.ok]
-        self.held = [tc.id for tc in failing if tc.id in self.quarantined]
-        if not self.held or run.interrupted or run.status not in (Status.FAILED, Status.ERROR):
-            return
-        suite_steps_ok = all(
-            step.status.ok for suite in run.suites for step in [*suite.setup, *suite.teardown]
-        )
-        if suite_steps_ok and len(self.held) == len(failing):
-            run.status = Status.PASSED
-
-    def summary(self, what: str = "run") -> str | None:
-        """The line telling that quarantined failures were held back, or None."""
-        if not self.held:
-            return None
-        n = len(self.held)
-        return (
-            f"{n} quarantined failure{'s' if n != 1 else ''} reported but not failing the "
-            f"{what} (`splice quarantine list`)"
         )

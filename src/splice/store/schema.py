@@ -25,8 +25,11 @@ from sqlalchemy import (
     false,
 )
 
-# The newest migration; the store skips Alembic entirely when the database is already there.
-HEAD = "0002"
+from splice.store import revision
+
+# The newest migration (it lives in revision.py, which imports nothing); the store skips
+# Alembic entirely when the database is already there.
+HEAD = revision.HEAD
 
 metadata = MetaData()
 

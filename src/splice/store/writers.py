@@ -11,12 +11,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from splice.store.core import Store
-from splice.store.ingest import Ingest, IngestError
+from splice.store.errors import IngestError
+from splice.store.lite import LiteStore
 
-HEARTBEAT = 30.0  # seconds between heartbeats of a quiet run (see core.STALE_AFTER)
+if TYPE_CHECKING:
+    from splice.store.core import Store
+
+HEARTBEAT = 30.0  # seconds between heartbeats of a quiet run (see liveness.STALE_AFTER)
 MAX_BATCH = 2000  # events per write
 _CLOSE = object()
 
@@ -94,13 +97,21 @@ class EventWriter:
 
 
 class LocalWriter(EventWriter):
-    """Writes batches into a store through one `Ingest`."""
+    """Writes batches into a store through one `Ingest` (one `LiteIngest` for a `LiteStore`)."""
 
     name = "store"
 
-    def __init__(self, store: Store, warn: Warn) -> None:
+    def __init__(self, store: Store | LiteStore, warn: Warn) -> None:
         super().__init__(warn)
-        self.ingest = Ingest(store)
+        self.ingest: Any
+        if isinstance(store, LiteStore):  # the default SQLite store: sqlite3, no SQLAlchemy
+            from splice.store.lite_ingest import LiteIngest
+
+            self.ingest = LiteIngest(store)
+        else:
+            from splice.store.ingest import Ingest
+
+            self.ingest = Ingest(store)
 
     def write(self, batch: list[dict[str, Any]]) -> None:
         self.ingest.apply(batch)

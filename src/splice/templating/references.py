@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2 import nodes
+from splice.templating import is_template, simple
 
-from splice.templating.sandbox import is_template
-
-_ENV = jinja2.Environment()
+if TYPE_CHECKING:
+    from jinja2 import nodes
 
 
 def attribute_uses(value: str, root: str) -> set[str]:
     """Names `x` used as `root.x` or `root['x']` in a template string."""
     if not is_template(value):
         return set()
+    pieces = simple.parse(value)
+    if pieces is not None:
+        return simple.attributes(pieces, root)
+    import jinja2
+    from jinja2 import nodes
+
     try:
-        ast = _ENV.parse(value)
+        ast = jinja2.Environment().parse(value)
     except jinja2.TemplateSyntaxError:
         return set()
     found: set[str] = set()
@@ -39,8 +43,18 @@ def service_attributes(value: str) -> set[tuple[str, str]]:
     """(NAME, ATTR) pairs read as `services.NAME.ATTR` (or with `[...]`) in a template."""
     if not is_template(value):
         return set()
+    pieces = simple.parse(value)
+    if pieces is not None:  # plain reads: no Jinja2 to import
+        return {
+            (p[1], p[2])
+            for p in pieces
+            if isinstance(p, tuple) and len(p) > 2 and p[0] == "services"
+        }
+    import jinja2
+    from jinja2 import nodes
+
     try:
-        ast = _ENV.parse(value)
+        ast = jinja2.Environment().parse(value)
     except jinja2.TemplateSyntaxError:
         return set()
     found: set[tuple[str, str]] = set()
@@ -61,6 +75,8 @@ def service_attributes(value: str) -> set[tuple[str, str]]:
 
 
 def _key(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    from jinja2 import nodes
+
     if isinstance(node, nodes.Getattr):
         return node.attr
     arg = node.arg

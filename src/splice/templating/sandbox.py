@@ -1,4 +1,5 @@
-"""Sandboxed Jinja2 applied to parsed YAML values.
+"""Sandboxed Jinja2 applied to parsed YAML values (templates that only read variables skip
+it: `splice.templating.simple`, dispatched by `splice.templating`).
 
 A string that is exactly one `{{ expression }}` evaluates to the expression's own value,
 so `qty: "{{ n }}"` stays a number and `items: "{{ ids }}"` stays a list. Any other string
@@ -17,18 +18,10 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from splice.templating.failure import TemplateFailure
 from splice.templating.functions import FILTERS, GLOBALS
 
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
-
-
-class TemplateFailure(Exception):
-    """A template that cannot be compiled or evaluated; `message` is for the user."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 class _Undefined(jinja2.StrictUndefined):

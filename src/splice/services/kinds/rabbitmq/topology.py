@@ -35,7 +35,9 @@ _DEFINITION_EXTRAS = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: a model's validator is built when it first validates, not at import,
+    # so a run pays only for the models its suites use
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 def _named(value: Any) -> Any:

@@ -1,0 +1,288 @@
+"""The sqlite3 writer of the default store (`splice.store.lite`): the same rows as the
+SQLAlchemy writer for the same runs, writers in parallel, a writer killed mid-run, and a
+one-step `splice run` that imports neither SQLAlchemy nor Alembic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from splice.store import Store
+from splice.store import schema as t
+from splice.store.ingest import Ingest
+from splice.store.lite import LiteStore
+from splice.store.lite_ingest import LiteIngest
+from splice.store.synthetic import runs
+
+pytestmark = pytest.mark.integration
+
+# set from the wall clock of the writing process, so never equal between two writers
+_CLOCK_COLUMNS = {("runs", "updated_at")}
+
+
+def _extra_events() -> list[list[dict[str, Any]]]:
+    """Events the generated history lacks: a testcase opened and then finished, suite
+    steps, artifacts, tags, and a run interrupted with a testcase still open."""
+    step = {
+        "index": 0,
+        "name": "GET /orders/17",
+        "executor": "http",
+        "status": "passed",
+        "started_at": 1000.0,
+        "duration": 0.01,
+        "request": {"method": "GET", "url": "http://127.0.0.1:8000/orders/17"},
+        "response": {"status": 200},
+        "location": {"path": "a.splice.yaml", "line": 4, "column": 9},
+    }
+    test = {"suite": "a", "name": "one", "path": "a.splice.yaml", "line": 3, "tags": ["smoke"]}
+    done = {
+        **test,
+        "status": "failed",
+        "started_at": 1000.0,
+        "duration": 0.2,
+        "attempts": [
+            {
+                "number": 1,
+                "status": "failed",
+                "started_at": 1000.0,
+                "duration": 0.2,
+                "steps": [{**step, "status": "failed", "failures": [{"message": "no"}]}],
+            }
+        ],
+    }
+    head = {"started_at": 999.0, "total": 2, "project": "p", "host": "elsewhere", "pid": 1}
+    return [
+        [
+            {"event": "run_started", "run_id": "x1", "run": head},
+            {"event": "testcase_started", "run_id": "x1", "test": {**test, "started_at": 1000}},
+            {"event": "testcase_finished", "run_id": "x1", "testcase": done, "quarantined": True},
+            {
+                "event": "suite_finished",
+                "run_id": "x1",
+                "suite": {"name": "a", "setup": [step], "teardown": [step]},
+            },
+            {
+                "event": "artifacts",
+                "run_id": "x1",
+                "items": [{"kind": "service-log", "name": "app", "content": "started\n"}],
+            },
+            {"event": "heartbeat", "run_id": "x1"},
+        ],
+        [
+            {
+                "event": "testcase_started",
+                "run_id": "x1",
+                "test": {**test, "name": "two", "started_at": 1001.0},
+            },
+            {
+                "event": "run_finished",
+                "run_id": "x1",
+                "run": {"status": "interrupted", "finished_at": 1002.0, "services": []},
+            },
+        ],
+    ]
+
+
+def _batches() -> list[list[dict[str, Any]]]:
+    return [*runs(runs=40, tests=12, steps=3, seed=3, now=2_000_000_000.0), *_extra_events()]
+
+
+def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for table in t.metadata.sorted_tables:
+            columns = [c.name for c in table.columns if (table.name, c.name) not in _CLOCK_COLUMNS]
+            names = ", ".join(columns)
+            out[table.name] = conn.execute(
+                f"SELECT {names} FROM {table.name} ORDER BY {names}"
+            ).fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def test_the_sqlite3_writer_stores_the_same_rows_as_the_sqlalchemy_writer(tmp_path: Path) -> None:
+    """Every table holds the same rows after the same events, written either way: a
+    generated history with flaky tests, retries and outages, plus open testcases, suite
+    steps, artifacts, tags and an interrupted run."""
+    full_path, lite_path = tmp_path / "full.db", tmp_path / "lite.db"
+    full = Store.open(str(full_path))
+    ingest = Ingest(full)
+    for batch in _batches():
+        ingest.apply(batch)
+    full.close()
+    Store.open(str(lite_path)).close()  # the same empty schema
+    lite = LiteStore.open(str(lite_path), tmp_path)
+    assert lite is not None
+    writer = LiteIngest(lite)
+    for batch in _batches():
+        writer.apply(batch)
+    lite.close()
+    expected, got = _rows(full_path), _rows(lite_path)
+    assert sum(len(rows) for rows in expected.values()) > 1000
+    assert any(row[1] == "interrupted" for row in expected["runs"])
+    for table in expected:
+        assert got[table] == expected[table], table
+
+
+def test_writers_in_parallel_each_store_all_of_their_runs(tmp_path: Path) -> None:
+    """Four writers on their own connections, writing at once, lose nothing and fail none."""
+    path = tmp_path / "results.db"
+    Store.open(str(path)).close()
+    errors: list[BaseException] = []
+
+    def write(seed: int) -> None:
+        store = LiteStore.open(str(path), tmp_path)
+        assert store is not None
+        try:
+            ingest = LiteIngest(store)
+            for batch in runs(runs=15, tests=8, steps=2, seed=seed):
+                for event in batch:  # event by event, as the live recorder does
+                    ingest.apply([event])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in (1, 2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    conn = sqlite3.connect(path)
+    statuses = conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
+    assert sum(n for _, n in statuses) == 60
+    assert "running" not in dict(statuses)
+    assert conn.execute("SELECT count(*) FROM results").fetchone()[0] == 60 * 8
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+_KILLED = """
+import os, signal, sys
+from pathlib import Path
+from splice.store.lite import LiteStore
+from splice.store.lite_ingest import LiteIngest
+from splice.store.liveness import process_start
+
+store = LiteStore.open(sys.argv[1], Path.cwd())
+ingest = LiteIngest(store)
+head = {"started_at": 1.0, "total": 3, "host": sys.argv[2], "pid": os.getpid(),
+        "pid_start": process_start(os.getpid())}
+test = {"suite": "s", "name": "t", "started_at": 2.0}
+ingest.apply([{"event": "run_started", "run_id": "k1", "run": head}])
+ingest.apply([{"event": "testcase_started", "run_id": "k1", "test": test}])
+events = ({"event": "heartbeat", "run_id": "k1"} for _ in iter(int, 1))
+print("writing", flush=True)
+ingest.apply(events)  # an endless transaction, killed in its middle
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_readable_store_with_the_run_killed(
+    tmp_path: Path,
+) -> None:
+    """kill -9 during a transaction: the store stays readable, the run is marked killed by
+    the next opening and its open testcase interrupted."""
+    from splice.store.liveness import HOST
+
+    path = tmp_path / "results.db"
+    Store.open(str(path)).close()
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(_KILLED))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), HOST], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT status FROM runs WHERE id = 'k1'").fetchone() == ("running",)
+    conn.close()
+    store = LiteStore.open(str(path), tmp_path)  # the next run: reaps on the way
+    assert store is not None
+    run = store.conn.execute("SELECT status, errors FROM runs WHERE id = 'k1'").fetchone()
+    result = store.conn.execute("SELECT status FROM results WHERE run_id = 'k1'").fetchall()
+    store.close()
+    assert run == ("killed", 1)
+    assert result == [("interrupted",)]
+
+
+def test_a_lite_run_queues_the_webhooks_of_the_store(tmp_path: Path) -> None:
+    """A store with a webhook gets its delivery for a run written with sqlite3."""
+    from splice.store import webhooks
+
+    path = tmp_path / "results.db"
+    full = Store.open(str(path))
+    webhooks.add(full, "https://hooks.example.com/x", ["run.finished"])
+    full.close()
+    lite = LiteStore.open(str(path), tmp_path)
+    assert lite is not None
+    ingest = LiteIngest(lite)
+    for batch in runs(runs=1, tests=2, steps=1):
+        ingest.apply(batch)
+    lite.close()
+    conn = sqlite3.connect(path)
+    (payload,) = conn.execute("SELECT payload FROM deliveries").fetchone()
+    assert json.loads(payload)["event"] == "run.finished"
+
+
+_IMPORTED = """
+import runpy, sys, json
+sys.argv = ["splice", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("splice", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def _modules(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = json.loads(proc.stderr.strip().splitlines()[-1])
+    return found["code"], set(found["modules"])
+
+
+def _heavy(modules: set[str], names: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in names}
+
+
+def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_path: Path) -> None:
+    """`splice run` of one exec step into the default store (created by an earlier run)
+    loads no SQLAlchemy, Alembic, store queries or Jinja2 (its template only reads a
+    variable), and `--version` loads none of the CLI's libraries either."""
+    (tmp_path / "one.splice.yaml").write_text(
+        "name: one\nvars: {word: hi}\ntestcases:\n  - name: t\n    steps:\n"
+        "      - exec: 'echo {{ word }}'\n        expect: {stdout: \"hi\\n\"}\n"
+    )
+    first, _ = _modules(["run", "one.splice.yaml"], tmp_path)  # creates the store
+    code, modules = _modules(["run", "one.splice.yaml"], tmp_path)
+    assert (first, code) == (0, 0)
+    assert _heavy(modules, ("sqlalchemy", "alembic", "jinja2")) == set()
+    assert "splice.store.lite_ingest" in modules
+    assert not {m for m in modules if m.startswith("splice.store.query")}
+    code, modules = _modules(["--version"], tmp_path)
+    assert code == 0
+    assert _heavy(modules, ("sqlalchemy", "pydantic", "jinja2", "httpx", "click", "rich")) == set()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docs_blocks import check_output
+
 pytest.importorskip("openapi_core", reason="splice[openapi]")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -66,6 +68,7 @@ def test_a_pact_that_expects_what_the_api_never_answers(folder: Path) -> None:
     assert "    response body.amount: '12.50' is not of type 'number'" in done.stdout
     assert "    request path: no operation of the OpenAPI document has this path" in done.stdout
     assert "4 interaction(s) checked against openapi.yaml: 2 do not fit" in done.stdout
+    check_output("contract-check-openapi", done.stdout)
 
 
 def test_a_document_that_does_not_validate_is_located(folder: Path) -> None:

@@ -46,6 +46,15 @@ PRODUCERS = {
     "sql-error": "tests/integration/test_docs_services.py",
     "graphql-check-error": "tests/integration/test_graphql.py",
     "kafka-value-does-not-fit": "tests/integration/test_kafka_registry.py",
+    "contract-verify": "tests/integration/test_contract_verify.py",
+    "contract-verify-drifted": "tests/integration/test_contract_verify.py",
+    "contract-state-without-steps": "tests/integration/test_contract_verify.py",
+    "contract-can-i-deploy": "tests/integration/test_contract_broker.py",
+    "contract-check-openapi": "tests/integration/test_contract_openapi.py",
+    "data-driven-run": "tests/integration/test_data_driven.py",
+    "data-driven-missing-column": "tests/unit/test_error_corpus.py",
+    "pytest-ctrl-c": "tests/integration/test_pytest_signals.py",
+    "cli-init": "tests/integration/test_init.py",
 }
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from splice.cli.main import main
 from splice.executors import executor_registry as registry
+from tests.support.docs_blocks import check_output
 
 ERRORS = Path(__file__).resolve().parents[1] / "errors"
 CASES = ERRORS / "cases"
@@ -73,6 +74,15 @@ def test_check_output_matches_golden(
         golden.write_text(err, encoding="utf-8")
         return
     assert err == golden.read_text(encoding="utf-8")
+
+
+def test_the_data_driven_how_to_shows_a_case(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/how-to/data-driven.md shows what `splice check` prints for a missing column."""
+    code, err = _splice(["check", "70-foreach-missing-column.splice.yaml"], monkeypatch, capsys)
+    assert code == 2, err
+    check_output("data-driven-missing-column", err)
 
 
 @pytest.mark.parametrize("name", PROJECT_NAMES)

@@ -151,8 +151,6 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._send(200, {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})
         elif path == "/digest":
             self._digest_auth()
-        elif path == "/drip":  # the body a few bytes at a time: no read waits long
-            self._drip(int(query.get("n", ["10"])[0]), float(query.get("every", ["0.1"])[0]))
         elif path == "/oauth/token":  # client credentials: shop / s3cret; tokens live 1 s
             expected = "Basic " + base64.b64encode(b"shop:s3cret").decode()
             form = parse_qs(body.decode())
@@ -190,19 +188,6 @@ class EchoHandler(BaseHTTPRequestHandler):
                 return
         challenge = f'Digest realm="{realm}", qop="auth", nonce="{nonce}", algorithm=MD5'
         self._send(401, {"authenticated": False}, {"WWW-Authenticate": challenge})
-
-    def _drip(self, n: int, every: float) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(n))
-        self.end_headers()
-        for _ in range(n):
-            time.sleep(every)
-            try:
-                self.wfile.write(b".")
-                self.wfile.flush()
-            except OSError:
-                return  # the client gave up
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

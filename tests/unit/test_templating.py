@@ -125,7 +125,8 @@ _VALUES = st.recursive(
 def test_templates_without_jinja_give_what_jinja_gives(text: str, scope: dict) -> None:  # type: ignore[type-arg]
     """Templates that only read variables, done without Jinja2, render, evaluate, check and
     analyse exactly as Jinja2 does (or are handed to it)."""
-    from splice.templating import sandbox as engine, simple
+    from splice.templating import sandbox as engine
+    from splice.templating import simple
 
     def outcome(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:

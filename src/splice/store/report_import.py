@@ -129,6 +129,11 @@ def _survey(handle: IO[bytes], parser: Any) -> tuple[Any, list[int]]:
         if parser is ijson and "integer overflow" in str(exc.args[0] if exc.args else ""):
             raise _Overflow from None
         raise _syntax(exc) from None
+    except UnicodeDecodeError as exc:  # the pure-Python parser decodes as it reads
+        raise BadImport(
+            f"the file is not UTF-8 ({exc.reason})",
+            "save the report as UTF-8 JSON",
+        ) from None
     if not hasattr(builder, "value"):
         raise BadImport("the file is empty", _HINT)
     return builder.value, counts

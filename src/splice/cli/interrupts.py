@@ -16,9 +16,17 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from splice.runner.run import Runner
+
+class Interruptible(Protocol):
+    """What the handlers stop: a `Runner`, or a workflow's `Scheduler`."""
+
+    @property
+    def started(self) -> threading.Event: ...
+    def interrupt(self, cause: str, then: str) -> bool: ...
+    def force(self, why: str) -> None: ...
+
 
 GRACE_ENV = "SPLICE_TERM_GRACE"  # or `--term-grace SECONDS`
 DEFAULT_GRACE = 20.0  # seconds: below Kubernetes' default 30 s before its SIGKILL
@@ -31,7 +39,7 @@ def _seconds(value: float) -> str:
 class Interrupts:
     """Installs the handlers for the duration of a `with` block (main thread only)."""
 
-    def __init__(self, runner: Runner, grace: float) -> None:
+    def __init__(self, runner: Interruptible, grace: float) -> None:
         self.runner = runner
         self.grace = grace
         self._signals = 0

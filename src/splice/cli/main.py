@@ -209,6 +209,11 @@ def status() -> None:
 for _command in (mock, serve, import_, quarantine, store):
     cli.add_command(_command)
 
+from splice.cli.workflow_command import _register, workflow  # noqa: E402 - needs the options above
+
+_register(workflow)
+cli.add_command(workflow)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""

@@ -33,8 +33,18 @@ def _project() -> Project:
     return load_project(find_project(Path.cwd()))
 
 
-def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite]:
-    root = Path.cwd()
+def load_suites(
+    paths: list[str], project: Project, var_names: set[str] | None = None
+) -> list[Suite]:
+    """The suites in `paths` (from the project folder when given there), analysed; every
+    problem in any of them raises one SuiteError. Workflows load their suites here too."""
+    return _load(paths, var_names or set(), project, root=project.root)
+
+
+def _load(
+    paths: list[str], var_names: set[str], project: Project, root: Path | None = None
+) -> list[Suite]:
+    root = root or Path.cwd()
     if not paths and project.suites:
         root = project.root
         paths = list(project.suites)

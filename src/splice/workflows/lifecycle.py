@@ -1,0 +1,112 @@
+"""The one place where workflows meet the environment and suite lifecycles.
+
+Starting services (or reusing `splice up`), preparing data, loading suites and running them
+all go through the code `splice run` uses; nothing here copies it. When the environment
+lifecycle moves to its own package, this file is the only one that changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from splice.cli.services import ActiveServices, StartFailed, services_for_run
+from splice.masking import Masker
+from splice.model.results import RunResult
+from splice.model.suite import Suite
+from splice.project.model import Project
+from splice.runner.events import EventBus
+from splice.runner.planner import Selection, select
+from splice.runner.run import Runner, RunOptions
+
+__all__ = ["ActiveServices", "StartFailed", "environment", "load_suites", "suite_runner"]
+
+
+def _subset(project: Project, wanted: set[str] | None) -> Project:
+    """The project with only the services in `wanted` and what they depend on."""
+    if wanted is None:
+        return project
+    names = {name for level in project.start_order(sorted(wanted)) for name in level}
+    services = {n: s for n, s in project.services.items() if n in names}
+    fixtures = {n: f for n, f in project.data.fixtures.items() if n in names}
+    migrations = [m for m in project.data.migrations if m.service in names]
+    data = dataclasses.replace(project.data, fixtures=fixtures, migrations=migrations)
+    return dataclasses.replace(project, services=services, data=data)
+
+
+@contextlib.contextmanager
+def environment(
+    project: Project,
+    wanted: set[str] | None,
+    console: Console,
+    masker: Masker,
+    run_id: str,
+) -> Iterator[ActiveServices]:
+    """The running services in `wanted` (None: all of the project's), stopped afterwards.
+
+    Raises StartFailed when they do not start (its error names the service and log)."""
+    with services_for_run(_subset(project, wanted), console, masker, run_id) as active:
+        yield active
+
+
+def load_suites(project: Project, paths: list[str]) -> list[Suite]:
+    """The suites in `paths` (globs from the project folder), checked as `splice run` does."""
+    from splice.cli.run_command import load_suites as load
+
+    return load(paths, project)
+
+
+def suite_runner(
+    suites: list[Suite],
+    keywords: list[str],
+    tags: list[str],
+    *,
+    active: ActiveServices,
+    bus: EventBus,
+    masker: Masker,
+    retries: int,
+    jobs: int,
+    external: dict[str, Any],
+    secret_names: set[str],
+) -> Runner | None:
+    """A runner of the selected testcases in the environment `active`; None if none matches."""
+    selected = select(suites, Selection(list(keywords), list(tags), []))
+    if not selected:
+        return None
+    options = RunOptions(
+        jobs=jobs,
+        retries=retries,
+        external=external,
+        secret_names=secret_names,
+        builtins=dict(active.builtins),
+        hooks=list(active.hooks),
+        environment=active.environment,
+    )
+    return Runner(selected, options, bus, masker)
+
+
+def run_suites(runner: Runner) -> RunResult:
+    return runner.run()
+
+
+def service_env(active: ActiveServices) -> dict[str, str]:
+    """The services' endpoints as SPLICE_<SERVICE>_<KEY> variables (as `splice up` writes
+    them to .splice/up.env), for pytest and command jobs."""
+    out: dict[str, str] = {}
+    for name, endpoint in (active.builtins.get("services") or {}).items():
+        if not isinstance(endpoint, dict):
+            continue
+        for key, value in endpoint.items():
+            if value is None or isinstance(value, dict | list):
+                continue
+            out[f"SPLICE_{name}_{key}".upper().replace("-", "_")] = str(value)
+    return out
+
+
+def kept_logs_folder(project: Project, run_id: str) -> Path:
+    return project.root / ".splice" / "logs" / run_id

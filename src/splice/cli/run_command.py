@@ -197,7 +197,7 @@ def _run_with_services(
             console.service_logs, console.masker = active.logs, runner.masker
             console.logs_kept_in = project.root / ".splice" / "logs" / runner.result.id
             result = runner.run()
-        result.services = runner.masker.mask(_with_logs(active.summary, active.logs))
+        result.services = runner.masker.mask(with_logs(active.summary, active.logs))
     except StartFailed as failed:
         render_service_error(failed.error, err)
         _record_failed_start(runner, project, recording, failed, started_at)
@@ -229,14 +229,14 @@ def _record_failed_start(
     run.started_at, run.duration = started_at, time.time() - started_at
     run.status = Status.ERROR
     run.command = masked_command(run.command, runner.masker, runner.options.secret_names)
-    run.services = runner.masker.mask(_with_logs(failed.active.summary, failed.active.logs))
+    run.services = runner.masker.mask(with_logs(failed.active.summary, failed.active.logs))
     if recording is not None:
         total = sum(len(suite.testcases) for suite in runner.suites)
         reason = runner.masker.mask(render_service_error(failed.error))
         recording.failed_start(run, total, reason)
 
 
-def _with_logs(summary: list[dict[str, Any]], logs: dict[str, Path]) -> list[dict[str, Any]]:
+def with_logs(summary: list[dict[str, Any]], logs: dict[str, Path]) -> list[dict[str, Any]]:
     return [
         {**entry, "log": str(logs[entry["name"]]) if entry["name"] in logs else None}
         for entry in summary

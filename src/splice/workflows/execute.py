@@ -134,7 +134,8 @@ def _run(
                 with view, Interrupts(scheduler, DEFAULT_GRACE if grace is None else grace):
                     outcomes = scheduler.run()
                 run.duration = time.perf_counter() - clock
-                run.services = masker.mask(shared.summary)
+            # after the services stopped: their logs are kept by now
+            run.services = masker.mask(lifecycle.summary(shared))
         except lifecycle.StartFailed as failed:
             render_service_error(failed.error, err)
             return EXIT_SERVICES

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -108,5 +107,8 @@ def service_env(active: ActiveServices) -> dict[str, str]:
     return out
 
 
-def kept_logs_folder(project: Project, run_id: str) -> Path:
-    return project.root / ".splice" / "logs" / run_id
+def summary(active: ActiveServices) -> list[dict[str, Any]]:
+    """The services as the store keeps them with the run, each with its kept log."""
+    from splice.cli.run_command import with_logs
+
+    return with_logs(active.summary, active.logs)

@@ -138,9 +138,10 @@ def _workflow(
         group = _jobs(str(job_name), raw, doc, (*loc, "jobs", job_name), project=project, out=out)
         if group is not None:
             expanded[str(job_name)] = group
+    known = {str(n) for n in spec.jobs}
+    _resolve_needs(expanded, known, doc, (*loc, "jobs"), out)
     if len(expanded) != len(spec.jobs):
-        return None
-    _resolve_needs(expanded, doc, (*loc, "jobs"), out)
+        return None  # their problems are reported; cycles are looked for once they are fixed
     jobs = {job.name: job for group in expanded.values() for job in group}
     _check_cycles(spec.jobs, expanded, doc, (*loc, "jobs"), out)
     return Workflow(name, jobs, project.root, pos.key(loc) if loc else pos.value(()))
@@ -295,7 +296,7 @@ def _pytest_args(value: str | list[str] | None) -> list[str]:
 
 
 def _resolve_needs(
-    expanded: dict[str, list[Job]], doc: Document, loc: PathKey, out: Collector
+    expanded: dict[str, list[Job]], known: set[str], doc: Document, loc: PathKey, out: Collector
 ) -> None:
     """`needs: [api]` means every expansion of job `api`."""
     pos = doc.positions
@@ -309,13 +310,13 @@ def _resolve_needs(
                     pos.value((*loc, name, "needs", i)),
                     "remove it from its own `needs:`",
                 )
-            elif need not in expanded:
+            elif need not in known:
                 out.add(
                     f"job {name!r} needs unknown job {need!r}",
                     pos.value((*loc, name, "needs", i)),
-                    did_you_mean(need, [n for n in expanded if n != name]),
+                    did_you_mean(need, [n for n in known if n != name]),
                 )
-            else:
+            elif need in expanded:
                 resolved.extend(job.name for job in expanded[need])
         for job in jobs:
             job.needs = resolved

@@ -56,6 +56,11 @@ print(f"wrote report {n}")
 """
 
 
+def _child_setup() -> None:
+    # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _project(tmp_path: Path, workflows: str) -> Path:
     (tmp_path / "suites").mkdir()
     (tmp_path / "tests").mkdir()
@@ -219,7 +224,7 @@ def test_ctrl_c_stops_running_jobs_and_stores_the_run_interrupted(tmp_path: Path
         text=True,
         env=env,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=_child_setup,  # noqa: PLW1509 - only resets one signal's disposition
     )
     try:
         assert proc.stdout is not None

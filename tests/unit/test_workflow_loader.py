@@ -24,7 +24,9 @@ services:
 
 def _project(tmp_path: Path, workflows: str, services: str = SERVICES) -> Path:
     (tmp_path / "splice.yaml").write_text(
-        textwrap.dedent(services) + "workflows:\n" + textwrap.indent(textwrap.dedent(workflows), "  ")
+        textwrap.dedent(services)
+        + "workflows:\n"
+        + textwrap.indent(textwrap.dedent(workflows), "  ")
     )
     return tmp_path / "splice.yaml"
 

@@ -150,3 +150,26 @@ def test_an_unknown_workflow_names_the_close_one(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
         find_workflow(project, "cii")
     assert info.value.hint == "did you mean 'ci'?"
+
+
+def test_every_job_key_and_workflow_option_is_documented() -> None:
+    """Each key a job accepts is in the workflows reference; each option of `splice
+    workflow run` is in cli.md."""
+    import click
+
+    from splice.cli.main import cli
+    from splice.workflows.loader import JobSpec
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "reference"
+    reference = (docs / "workflows.md").read_text()
+    for name, info in JobSpec.model_fields.items():
+        assert f"| `{info.alias or name}` |" in reference, f"job key {name!r} is not documented"
+    cli_md = (docs / "cli.md").read_text()
+    group = cli.commands["workflow"]
+    assert isinstance(group, click.Group)
+    for command in group.commands.values():
+        assert f"`splice workflow {command.name}" in cli_md
+        for param in command.params:
+            if isinstance(param, click.Option):
+                longest = max(param.opts, key=len)
+                assert f"`{longest}" in cli_md or f", {longest}" in cli_md, longest

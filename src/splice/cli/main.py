@@ -214,6 +214,12 @@ from splice.cli.workflow_command import _register, workflow  # noqa: E402 - need
 _register(workflow)
 cli.add_command(workflow)
 
+from splice.cli.shard_command import register as _register_shard  # noqa: E402
+from splice.cli.shard_command import shard  # noqa: E402
+
+_register_shard(shard)
+cli.add_command(shard)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""

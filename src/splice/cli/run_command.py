@@ -34,11 +34,14 @@ def _project() -> Project:
 
 
 def load_suites(
-    paths: list[str], project: Project, var_names: set[str] | None = None
+    paths: list[str],
+    project: Project,
+    var_names: set[str] | None = None,
+    root: Path | None = None,
 ) -> list[Suite]:
-    """The suites in `paths` (from the project folder when given there), analysed; every
-    problem in any of them raises one SuiteError. Workflows load their suites here too."""
-    return _load(paths, var_names or set(), project, root=project.root)
+    """The suites in `paths` (relative to `root`, default the project folder), analysed;
+    every problem in any of them raises one SuiteError. Workflows and shards load here."""
+    return _load(paths, var_names or set(), project, root=root or project.root)
 
 
 def _load(

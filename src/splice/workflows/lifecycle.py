@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -53,11 +54,12 @@ def environment(
         yield active
 
 
-def load_suites(project: Project, paths: list[str]) -> list[Suite]:
-    """The suites in `paths` (globs from the project folder), checked as `splice run` does."""
+def load_suites(project: Project, paths: list[str], root: Path | None = None) -> list[Suite]:
+    """The suites in `paths` (globs from `root`, default the project folder; none: the
+    project's `suites`), checked as `splice run` does."""
     from splice.cli.run_command import load_suites as load
 
-    return load(paths, project)
+    return load(paths, project, root=root)
 
 
 def suite_runner(

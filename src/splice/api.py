@@ -52,11 +52,15 @@ def find_project(project: StrPath | Project | None = None) -> Project:
 
 
 def load_suites(
-    paths: Sequence[StrPath], project: Project, var_names: Iterable[str]
+    paths: Sequence[StrPath],
+    project: Project,
+    var_names: Iterable[str],
+    root: Path | None = None,
 ) -> list[Suite]:
-    """Suites of `paths` (files, folders, globs; none: the project's `suites:`, else every
-    *.splice.yaml here), checked: raises `SuiteError` with every problem found, located."""
-    root = Path.cwd()
+    """Suites of `paths` (files, folders, globs from `root`, default here; none: the
+    project's `suites:`, else every *.splice.yaml here), checked: raises `SuiteError` with
+    every problem found, located."""
+    root = root or Path.cwd()
     names = [str(p) for p in paths]
     if not names and project.suites:
         root = project.root

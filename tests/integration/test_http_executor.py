@@ -364,9 +364,9 @@ def test_binary_bodies_digest_auth_and_phase_timeouts(server, write, run_suite) 
     cases = {tc.name: tc for tc in run.suites[0].testcases}
     for name in ("a binary response", "bodies from a file and from base64", "digest auth"):
         assert cases[name].status == Status.PASSED, cases[name].attempts[0].steps
-    assert cases["a drip keeps each read short"].status == Status.PASSED, cases[
-        "a drip keeps each read short"
-    ].attempts[0].steps
+    assert cases["a drip keeps each read short"].status == Status.PASSED, (
+        cases["a drip keeps each read short"].attempts[0].steps
+    )
 
     def message(name: str) -> str:
         return cases[name].attempts[0].steps[0].failures[0].message

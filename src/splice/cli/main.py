@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from splice import __version__
+from splice.cli.option_sets import _apply, _selection_options, _var_options
 from splice.cli.store_options import store_run_options
 from splice.errors import Diagnostic, SpliceError, SuiteError, UsageError
 from splice.reporting.diagnostics import render_diagnostics
 from splice.reporting.terminal import make_console
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -37,53 +35,6 @@ def _fail_usage(message: str, hint: str | None = None) -> None:
 def _fail_diagnostics(diags: list[Diagnostic]) -> None:
     _stderr().print(render_diagnostics(diags), markup=False, highlight=False, emoji=False)
     sys.exit(EXIT_USAGE)
-
-
-_selection_options = [
-    click.option(
-        "-k",
-        "keywords",
-        multiple=True,
-        metavar="TEXT",
-        help="Only testcases whose 'suite::testcase' name contains TEXT (or matches a glob).",
-    ),
-    click.option("--tag", "tags", multiple=True, help="Only testcases with this tag (repeatable)."),
-    click.option(
-        "--exclude-tag", "exclude_tags", multiple=True, help="Leave out testcases with this tag."
-    ),
-]
-_var_options = [
-    click.option(
-        "--var",
-        "var_pairs",
-        multiple=True,
-        metavar="NAME=VALUE",
-        help="Set a variable (highest precedence, repeatable).",
-    ),
-    click.option(
-        "--var-file",
-        "var_files",
-        multiple=True,
-        metavar="FILE",
-        help="YAML file of variables (repeatable).",
-    ),
-    click.option(
-        "--secret",
-        "secret_names",
-        multiple=True,
-        metavar="NAME",
-        help="Mask this variable's value in every output (repeatable).",
-    ),
-]
-
-
-def _apply(options: list[Any]) -> Callable[[F], F]:
-    def wrap(fn: F) -> F:
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
-
-    return wrap
 
 
 # commands whose modules load only when the command is used (or listed in --help)
@@ -244,6 +195,18 @@ def status() -> None:
     from splice.cli.up import status as show
 
     sys.exit(show(_project(), make_console()))
+
+
+from splice.cli.workflow_command import _register, workflow  # noqa: E402 - needs the options above
+
+_register(workflow)
+cli.add_command(workflow)
+
+from splice.cli.shard_command import register as _register_shard  # noqa: E402
+from splice.cli.shard_command import shard  # noqa: E402
+
+_register_shard(shard)
+cli.add_command(shard)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -150,12 +150,7 @@ def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recordi
     from splice.store.attach import StoreOptions, attach
 
     warn = make_console(stderr=True).print
-    options = StoreOptions(
-        store=opts.get("store"),
-        no_store=bool(opts.get("no_store")),
-        report_to=opts.get("report_to"),
-        report_token=opts.get("report_token"),
-    )
+    options = StoreOptions.from_cli(opts)
     return attach(
         bus,
         project.root,

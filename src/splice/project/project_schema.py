@@ -62,6 +62,7 @@ class ProjectSpec(Spec):
     suites: list[StrictStr] = []
     services: dict[str, Any] = {}
     data: DataSpec = Field(default_factory=DataSpec)
+    workflows: Any = None  # validated by splice.workflows.loader, which reads it with positions
 
 
 SERVICE_COMMON_KEYS = frozenset(

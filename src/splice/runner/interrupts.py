@@ -18,9 +18,17 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from splice.runner.control import RunControl
+
+class Interruptible(Protocol):
+    """What the handlers stop: a run's `RunControl`, or a workflow's `Scheduler`."""
+
+    @property
+    def started(self) -> threading.Event: ...
+    def interrupt(self, cause: str, then: str) -> bool: ...
+    def force(self, why: str) -> None: ...
+
 
 GRACE_ENV = "SPLICE_TERM_GRACE"  # or `--term-grace SECONDS`
 DEFAULT_GRACE = 20.0  # seconds: below Kubernetes' default 30 s before its SIGKILL
@@ -33,7 +41,7 @@ def _seconds(value: float) -> str:
 class Interrupts:
     """Installs the handlers for the duration of a `with` block (main thread only)."""
 
-    def __init__(self, control: RunControl, grace: float) -> None:
+    def __init__(self, control: Interruptible, grace: float) -> None:
         self.control = control
         self.grace = grace
         self._signals = 0

@@ -14,7 +14,7 @@ status after the gate), the recorder last.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,16 @@ class StoreOptions:
     no_store: bool = False
     report_to: str | None = None  # a `splice serve` to stream results to
     report_token: str | None = None  # its write token; None: $SPLICE_TOKEN
+
+    @classmethod
+    def from_cli(cls, opts: Mapping[str, Any]) -> StoreOptions:
+        """From the options of `splice run` (and of the commands that record as it does)."""
+        return cls(
+            store=opts.get("store"),
+            no_store=bool(opts.get("no_store")),
+            report_to=opts.get("report_to"),
+            report_token=opts.get("report_token"),
+        )
 
 
 class Recording:

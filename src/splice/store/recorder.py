@@ -74,6 +74,11 @@ class Recorder(RunListener):
             item = {"kind": "error", "name": "services", "content": reason, "size": len(reason)}
             self._put(stream.artifacts(self._run_id, [item]))
 
+    def artifacts(self, items: list[dict[str, Any]]) -> None:
+        """Keep these logs or files with the run (`kind`, `name`, `content`, `size` each)."""
+        if self._run_id and not self._closed and items:
+            self._put(stream.artifacts(self._run_id, items))
+
     def forced_exit(self, message: str = "") -> None:
         """splice exits at once (a second signal, or SIGTERM's grace period is over):
         record the run as interrupted first, waiting a few seconds at most."""

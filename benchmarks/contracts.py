@@ -70,10 +70,10 @@ def _provider() -> Iterator[str]:
 
 
 def _splice_in_process(pact: Path, url: str) -> float:
-    from splice.contracts.verify import VerifyTarget, verification_suites
-    from splice.masking import Masker
-    from splice.runner.events import EventBus
-    from splice.runner.run import Runner, RunOptions
+    from splice._internal.contracts.verify import VerifyTarget, verification_suites
+    from splice._internal.masking import Masker
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.run import Runner, RunOptions
 
     start = time.perf_counter()
     suites = verification_suites([pact], VerifyTarget(url))
@@ -149,9 +149,9 @@ def _verification(runs: int) -> list[list[str]]:
 
 
 def _matrix_store(folder: Path) -> object:
-    from splice.contracts import broker
-    from splice.store import Store
-    from splice.store import schema as t
+    from splice._internal.contracts import broker
+    from splice._internal.store import Store
+    from splice._internal.store import schema as t
 
     store = Store.open(f"sqlite:///{folder / 'broker.db'}")
     pact = _pact(3)
@@ -186,7 +186,7 @@ def _matrix_store(folder: Path) -> object:
 
 
 def _can_i_deploy(runs: int) -> list[str]:
-    from splice.contracts import broker
+    from splice._internal.contracts import broker
 
     with tempfile.TemporaryDirectory(prefix="splice-bench-matrix-") as folder:
         store = _matrix_store(Path(folder))
@@ -233,7 +233,7 @@ def _exercised(i: int) -> dict[str, object]:
 
 
 def _write_pact(runs: int) -> list[str]:
-    from splice.contracts.consumer import pact_document, write_pact
+    from splice._internal.contracts.consumer import pact_document, write_pact
 
     items = [_exercised(i) for i in range(STUBS)]
     with tempfile.TemporaryDirectory(prefix="splice-bench-write-") as folder:

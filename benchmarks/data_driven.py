@@ -13,10 +13,10 @@ from pathlib import Path
 
 from benchmarks.common import BenchError, Table, median, verdict
 from benchmarks.servers import running
-from splice.model.results import Status
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
+from splice._internal.model.results import Status
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
 
 STEP = (
     '      - http: {get: "{{ base_url }}/item?n={{ n }}"}\n'

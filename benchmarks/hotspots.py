@@ -18,10 +18,10 @@ from pyinstrument import Profiler
 
 from benchmarks.servers import running
 from benchmarks.step_overhead import write_suite
-from splice.runner import run as run_module
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
+from splice._internal.runner import run as run_module
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
 
 
 def main() -> None:

@@ -55,9 +55,9 @@ def _fixtures() -> str:
 
 @contextmanager
 def _environment(kind: str, mode: str) -> Iterator[tuple[Any, Any, Callable[[str], None]]]:
-    from splice.environment.isolation import DataManager
-    from splice.environment.services import Environment
-    from splice.project.loader import load_project
+    from splice._internal.environment.isolation import DataManager
+    from splice._internal.environment.services import Environment
+    from splice._internal.project.loader import load_project
 
     folder = Path(tempfile.mkdtemp(prefix="bench-isolation-"))
     try:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from splice.masking import Masker
+from splice._internal.masking import Masker
 
 STEP: dict[str, Any] = {
     "request": {

@@ -51,8 +51,8 @@ def _notice(message: str) -> None:
 @contextlib.contextmanager
 def splice_mock() -> Iterator[tuple[str, int]]:
     """A splice mock started by splice's own environment: (url, pid of the server)."""
-    from splice.environment.services import Environment
-    from splice.project.loader import load_project
+    from splice._internal.environment.services import Environment
+    from splice._internal.project.loader import load_project
 
     with tempfile.TemporaryDirectory(prefix="splice-bench-mock-") as folder:
         root = Path(folder)

@@ -25,18 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BenchError, Table, median, ms, repeat, verdict
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.kafka import KafkaBlock, KafkaExecutor
-from splice.model.results import Status
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.services.kind_api import ServiceSpec, StartContext
-from splice.services.kind_registry import get
-from splice.services.kinds.kafka import brokers as kafka_brokers
-from splice.services.kinds.kafka import protocol as kafka_protocol
-from splice.services.reaper import Reaper
-from splice.services.resources import Resources, cache_root
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
+from splice._internal.model.results import Status
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.services.kind_api import ServiceSpec, StartContext
+from splice._internal.services.kind_registry import get
+from splice._internal.services.kinds.kafka import brokers as kafka_brokers
+from splice._internal.services.kinds.kafka import protocol as kafka_protocol
+from splice._internal.services.reaper import Reaper
+from splice._internal.services.resources import Resources, cache_root
 
 READY_TARGET = 0.100
 ROUND_TRIP_TARGET = 0.020
@@ -195,7 +195,7 @@ def _floor_round_trip(bootstrap: str, n: int) -> float:
 def _avro_codec(folder: Path, registry: str, n: int = 2000) -> float:
     """What a pair of Avro steps adds to a pair of JSON steps: one encode (the value
     checked against the schema, written, framed) and one decode, schema cached."""
-    from splice.executors._kafka_values import Decoder, Encoding, encode
+    from splice._internal.executors._kafka_values import Decoder, Encoding, encode
 
     ctx = StepContext(vars={}, session=TestcaseSession(), base_dir=folder)
     schema = {

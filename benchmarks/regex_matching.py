@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.regex_matching
 
-The mock's matcher (`splice.doubles.matching.RequestMatcher`) against 20 stubs whose
+The mock's matcher (`splice._internal.doubles.matching.RequestMatcher`) against 20 stubs whose
 path, a header and the body are regexes, the way a WireMock-style mapping set looks; the
 request matches the last stub, so every stub is tried. Run it from two source trees
 (PYTHONPATH=other/src) to compare engines: this measures what the regex engine costs,
@@ -19,10 +19,10 @@ SECONDS = 3.0
 
 def measure(seconds: float = SECONDS) -> tuple[float, float]:
     """(matches per second, microseconds per request over all stubs)."""
-    from splice.doubles.http11 import Request
-    from splice.doubles.incoming import Incoming
-    from splice.doubles.matching import RequestMatcher
-    from splice.doubles.model import RequestSpec
+    from splice._internal.doubles.http11 import Request
+    from splice._internal.doubles.incoming import Incoming
+    from splice._internal.doubles.matching import RequestMatcher
+    from splice._internal.doubles.model import RequestSpec
 
     matchers = [
         RequestMatcher(

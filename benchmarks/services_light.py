@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Table, ms, verdict
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.services.kind_api import RunningService, ServiceSpec, StartContext
-from splice.services.kind_registry import get
-from splice.services.reaper import Reaper
-from splice.services.resources import Resources, cache_root
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.services.kind_api import RunningService, ServiceSpec, StartContext
+from splice._internal.services.kind_registry import get
+from splice._internal.services.reaper import Reaper
+from splice._internal.services.resources import Resources, cache_root
 
 TARGET = 0.050  # issue 3: Redis, NATS and MQTT ready in <= 50 ms
 STARTS = 10
@@ -100,9 +100,9 @@ def ready_times(starts: int = STARTS) -> Table:
 
 
 def latencies(messages: int = MESSAGES) -> Table:
-    from splice.executors.mqtt import MqttBlock, MqttExecutor
-    from splice.executors.nats import NatsBlock, NatsExecutor
-    from splice.executors.redis import RedisBlock, RedisExecutor
+    from splice._internal.executors.mqtt import MqttBlock, MqttExecutor
+    from splice._internal.executors.nats import NatsBlock, NatsExecutor
+    from splice._internal.executors.redis import RedisBlock, RedisExecutor
 
     table = Table(
         f"Light servers: per-message latency through the executors ({messages} messages)",

@@ -24,15 +24,15 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import Table, ms
-from splice.executors.amqp import AmqpBlock, AmqpExecutor
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.services.kind_api import RunningService, ServiceSpec, StartContext
-from splice.services.kind_registry import get
-from splice.services.kinds.rabbitmq import admin as rabbitmq_admin
-from splice.services.kinds.rabbitmq import install as rabbitmq_install
-from splice.services.kinds.rabbitmq.client import handshake
-from splice.services.reaper import Reaper
-from splice.services.resources import Resources, cache_root
+from splice._internal.executors.amqp import AmqpBlock, AmqpExecutor
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.services.kind_api import RunningService, ServiceSpec, StartContext
+from splice._internal.services.kind_registry import get
+from splice._internal.services.kinds.rabbitmq import admin as rabbitmq_admin
+from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
+from splice._internal.services.kinds.rabbitmq.client import handshake
+from splice._internal.services.reaper import Reaper
+from splice._internal.services.resources import Resources, cache_root
 
 COMMAND = ".venv/bin/python -m benchmarks.services_rabbitmq"
 STARTS = 3

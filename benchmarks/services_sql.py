@@ -52,7 +52,7 @@ def _fixtures() -> str:
 
 @contextmanager
 def _project(services: str, schema: str = SCHEMA) -> Iterator[Any]:
-    from splice.project.loader import load_project
+    from splice._internal.project.loader import load_project
 
     folder = Path(tempfile.mkdtemp(prefix="bench-sql-"))
     try:
@@ -66,7 +66,7 @@ def _project(services: str, schema: str = SCHEMA) -> Iterator[Any]:
 
 def _start_time(project: Any, cache: Path | None = None) -> float:
     """Seconds `Environment.start()` takes (the reaper is started before the clock)."""
-    from splice.environment.services import Environment
+    from splice._internal.environment.services import Environment
 
     saved = os.environ.get("SPLICE_CACHE_DIR")
     if cache is not None:
@@ -102,11 +102,11 @@ def _warm(project: Any, runs: int) -> float:
 
 # PostgreSQL's own processes, outside splice: for the stop and peer measurements ------------
 def _cluster() -> tuple[Any, Path, str | None]:
-    from splice.services.credentials import service_password
-    from splice.services.kinds.postgres import binaries as postgres_binaries
-    from splice.services.kinds.postgres import cache as postgres_cache
-    from splice.services.kinds.postgres import cluster as postgres_cluster
-    from splice.services.resources import cache_root
+    from splice._internal.services.credentials import service_password
+    from splice._internal.services.kinds.postgres import binaries as postgres_binaries
+    from splice._internal.services.kinds.postgres import cache as postgres_cache
+    from splice._internal.services.kinds.postgres import cluster as postgres_cluster
+    from splice._internal.services.resources import cache_root
 
     binaries = postgres_binaries.find("bench", None)
     user = postgres_cache.server_user(postgres_cluster.RUN_AS)
@@ -125,9 +125,9 @@ def _ids(user: str | None) -> dict[str, Any]:
 
 def _serve_copy(binaries: Any, cached: Path, user: str | None) -> tuple[Any, Path, int]:
     """A copy of the cached cluster started the way splice starts it; ready on return."""
-    from splice.services.kinds.postgres import cache as postgres_cache
-    from splice.services.kinds.postgres import cluster as postgres_cluster
-    from splice.services.resources import Resources, fast_tmp_root
+    from splice._internal.services.kinds.postgres import cache as postgres_cache
+    from splice._internal.services.kinds.postgres import cluster as postgres_cluster
+    from splice._internal.services.resources import Resources, fast_tmp_root
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-", dir=fast_tmp_root()))
     postgres_cache.give_to(folder, user)
@@ -161,7 +161,7 @@ def _serve_copy(binaries: Any, cached: Path, user: str | None) -> tuple[Any, Pat
 def _wait_sql(port: int, proc: Any, timeout: float = 30.0) -> None:
     import psycopg
 
-    from splice.services.credentials import service_password
+    from splice._internal.services.credentials import service_password
 
     password = service_password(None)
     deadline = time.monotonic() + timeout
@@ -240,7 +240,7 @@ def _peer(runs: int) -> tuple[float, float] | str:
     except ImportError:
         return "not installed (.venv/bin/pip install pytest-postgresql)"
     binaries, _, user = _cluster()
-    from splice.services.kinds.postgres.cache import give_to
+    from splice._internal.services.kinds.postgres.cache import give_to
 
     ready, stop = [], []
     tools = Path(tempfile.mkdtemp(prefix="bench-peer-tools-"))
@@ -296,8 +296,8 @@ def _peer(runs: int) -> tuple[float, float] | str:
 
 
 def _copy_time(runs: int) -> float:
-    from splice.services.kinds.postgres.cache import copy_tree
-    from splice.services.resources import Resources, fast_tmp_root
+    from splice._internal.services.kinds.postgres.cache import copy_tree
+    from splice._internal.services.resources import Resources, fast_tmp_root
 
     _, cached, _ = _cluster()
     resources = Resources()  # copies tagged as splice tags them
@@ -323,11 +323,11 @@ def _each(fn: Callable[[], None], runs: int, gap: float = 0.0) -> float:
 
 
 def _isolation(kind_name: str, schema: str, runs: int) -> dict[str, float]:
-    from splice.environment.isolation import DataManager
-    from splice.environment.services import Environment
-    from splice.executors.executor_api import StepContext, TestcaseSession
-    from splice.executors.sql import SqlBlock, SqlExecutor
-    from splice.services import kind_registry as registry
+    from splice._internal.environment.isolation import DataManager
+    from splice._internal.environment.services import Environment
+    from splice._internal.executors.executor_api import StepContext, TestcaseSession
+    from splice._internal.executors.sql import SqlBlock, SqlExecutor
+    from splice._internal.services import kind_registry as registry
 
     service = "{kind: %s, init: [schema.sql], isolation: %s}"
     text = f"""

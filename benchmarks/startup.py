@@ -88,6 +88,6 @@ def measure(runs: int) -> Table:
         )
     table.notes.append(
         "timed with subprocess timing, one warm-up round first; the store (created by the "
-        "warm-up) is opened with sqlite3, so SQLAlchemy is not imported (`splice.store.lite`)"
+        "warm-up) is opened with sqlite3, so SQLAlchemy is not imported (`store.lite`)"
     )
     return table

@@ -20,10 +20,10 @@ import httpx
 from benchmarks import peers
 from benchmarks.common import SPLICE, BenchError, Table, median, repeat, timed, verdict
 from benchmarks.servers import running
-from splice.model.results import Status
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
+from splice._internal.model.results import Status
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
 
 TARGET_OVERHEAD = 0.5e-3  # seconds per step above httpx
 PATH = "/item"

@@ -30,9 +30,9 @@ REF_ENV = "SPLICE_BENCH_REF"
 _CHILD = """
 import sys, time
 from pathlib import Path
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
 
 url, *paths = sys.argv[1:]
 for path in paths:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 # pytester's in-process sessions drop every module they imported when they end; the store's
 # SQLAlchemy (compiled parts included) does not survive being imported a second time, so it
 # is imported once here, before any inner session records into a store.
-import splice.pytest.recording  # noqa: F401
+import splice._internal.pytest.recording  # noqa: F401
 from tests.support.echo_server import EchoServer
 
 
@@ -34,7 +34,7 @@ class CliResult:
 @pytest.fixture
 def splice_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Run the `splice` CLI in-process with cwd = tmp_path; returns CliResult."""
-    from splice.cli.main import cli
+    from splice._internal.cli.main import cli
 
     monkeypatch.chdir(tmp_path)
 
@@ -62,10 +62,10 @@ def write(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def run_suite(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Load and run suite files in-process; returns the RunResult."""
-    from splice.runner.analysis import analyse
-    from splice.runner.events import EventBus
-    from splice.runner.planner import load_all
-    from splice.runner.run import Runner, RunOptions
+    from splice._internal.runner.analysis import analyse
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.planner import load_all
+    from splice._internal.runner.run import Runner, RunOptions
 
     def _run(*paths: Path, jobs: int = 1, **external: object):  # type: ignore[no-untyped-def]
         suites, problems = load_all(list(paths))

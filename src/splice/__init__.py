@@ -13,44 +13,44 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from splice.version import VERSION as __version__
+from splice._internal.version import VERSION as __version__
 
 _EXPORTS = {
     # running and checking
-    "run": "splice.api",
-    "check": "splice.api",
-    "open_environment": "splice.api",
-    "OpenEnvironment": "splice.environment.lifecycle",
-    "StartFailed": "splice.environment.lifecycle",
+    "run": "splice._internal.api",
+    "check": "splice._internal.api",
+    "open_environment": "splice._internal.api",
+    "OpenEnvironment": "splice._internal.environment.lifecycle",
+    "StartFailed": "splice._internal.environment.lifecycle",
     # what a run tells while it runs
-    "Listener": "splice.runner.events",
-    "RunListener": "splice.runner.events",
-    "AttemptHook": "splice.runner.hooks",
+    "Listener": "splice._internal.runner.events",
+    "RunListener": "splice._internal.runner.events",
+    "AttemptHook": "splice._internal.runner.hooks",
     # results
-    "AttemptResult": "splice.model.results",
-    "Failure": "splice.model.results",
-    "FailureKind": "splice.model.results",
-    "Phase": "splice.model.results",
-    "RunResult": "splice.model.results",
-    "Status": "splice.model.results",
-    "StepResult": "splice.model.results",
-    "SuiteResult": "splice.model.results",
-    "TestcaseResult": "splice.model.results",
+    "AttemptResult": "splice._internal.model.results",
+    "Failure": "splice._internal.model.results",
+    "FailureKind": "splice._internal.model.results",
+    "Phase": "splice._internal.model.results",
+    "RunResult": "splice._internal.model.results",
+    "Status": "splice._internal.model.results",
+    "StepResult": "splice._internal.model.results",
+    "SuiteResult": "splice._internal.model.results",
+    "TestcaseResult": "splice._internal.model.results",
     # errors
-    "Diagnostic": "splice.errors",
-    "SourceSpan": "splice.errors",
-    "SpliceError": "splice.errors",
-    "StepError": "splice.errors",
-    "StepInterrupted": "splice.errors",
-    "SuiteError": "splice.errors",
-    "UsageError": "splice.errors",
-    "ServiceError": "splice.services.kind_api",
+    "Diagnostic": "splice._internal.errors",
+    "SourceSpan": "splice._internal.errors",
+    "SpliceError": "splice._internal.errors",
+    "StepError": "splice._internal.errors",
+    "StepInterrupted": "splice._internal.errors",
+    "SuiteError": "splice._internal.errors",
+    "UsageError": "splice._internal.errors",
+    "ServiceError": "splice._internal.services.kind_api",
     # the executor API, also in splice.plugins (kept here for plugins written before it)
-    "Block": "splice.executors.executor_api",
-    "Executor": "splice.executors.executor_api",
-    "StepContext": "splice.executors.executor_api",
-    "StepOutput": "splice.executors.executor_api",
-    "TestcaseSession": "splice.executors.executor_api",
+    "Block": "splice._internal.executors.executor_api",
+    "Executor": "splice._internal.executors.executor_api",
+    "StepContext": "splice._internal.executors.executor_api",
+    "StepOutput": "splice._internal.executors.executor_api",
+    "TestcaseSession": "splice._internal.executors.executor_api",
 }
 
 __all__ = [
@@ -88,9 +88,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from splice.api import check, open_environment, run
-    from splice.environment.lifecycle import OpenEnvironment, StartFailed
-    from splice.errors import (
+    from splice._internal.api import check, open_environment, run
+    from splice._internal.environment.lifecycle import OpenEnvironment, StartFailed
+    from splice._internal.errors import (
         Diagnostic,
         SourceSpan,
         SpliceError,
@@ -99,14 +99,14 @@ if TYPE_CHECKING:
         SuiteError,
         UsageError,
     )
-    from splice.executors.executor_api import (
+    from splice._internal.executors.executor_api import (
         Block,
         Executor,
         StepContext,
         StepOutput,
         TestcaseSession,
     )
-    from splice.model.results import (
+    from splice._internal.model.results import (
         AttemptResult,
         Failure,
         FailureKind,
@@ -117,9 +117,9 @@ if TYPE_CHECKING:
         SuiteResult,
         TestcaseResult,
     )
-    from splice.runner.events import Listener, RunListener
-    from splice.runner.hooks import AttemptHook
-    from splice.services.kind_api import ServiceError
+    from splice._internal.runner.events import Listener, RunListener
+    from splice._internal.runner.hooks import AttemptHook
+    from splice._internal.services.kind_api import ServiceError
 
 
 def __getattr__(name: str) -> Any:

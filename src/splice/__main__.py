@@ -1,5 +1,5 @@
 """`python -m splice`."""
 
-from splice.cli.entry import main
+from splice._internal.cli.entry import main
 
 main()

@@ -5,7 +5,7 @@ An executor is a class with `name`, `block_model` (a pydantic model of its YAML 
 service kind a class with `name`, `settings_model` (a `Settings` subclass), `providers`,
 `packages`, `start_local(ctx) -> RunningService`, `external(spec) -> Endpoint` and
 `check_ready(endpoint, timeout)`. splice finds them through the entry-point groups
-`splice.executors` and `splice.services` (`EXECUTOR_GROUP`, `SERVICE_GROUP`), or a
+`executors` and `services` (`EXECUTOR_GROUP`, `SERVICE_GROUP`), or a
 program that embeds splice registers them (`register_executor`, `register_service_kind`).
 See docs/reference/python.md. Names load on first use.
 """
@@ -20,27 +20,27 @@ SERVICE_GROUP = "splice.services"
 
 _EXPORTS = {
     # executors
-    "Block": "splice.executors.executor_api",
-    "BlockProblem": "splice.executors.executor_api",
-    "Executor": "splice.executors.executor_api",
-    "StepContext": "splice.executors.executor_api",
-    "StepOutput": "splice.executors.executor_api",
-    "TestcaseSession": "splice.executors.executor_api",
-    "block_properties": "splice.executors.executor_api",
-    "StepError": "splice.errors",
-    "StepInterrupted": "splice.errors",
+    "Block": "splice._internal.executors.executor_api",
+    "BlockProblem": "splice._internal.executors.executor_api",
+    "Executor": "splice._internal.executors.executor_api",
+    "StepContext": "splice._internal.executors.executor_api",
+    "StepOutput": "splice._internal.executors.executor_api",
+    "TestcaseSession": "splice._internal.executors.executor_api",
+    "block_properties": "splice._internal.executors.executor_api",
+    "StepError": "splice._internal.errors",
+    "StepInterrupted": "splice._internal.errors",
     # service kinds
-    "Endpoint": "splice.services.kind_api",
-    "RunningService": "splice.services.kind_api",
-    "ServiceError": "splice.services.kind_api",
-    "ServiceKind": "splice.services.kind_api",
-    "ServiceSpec": "splice.services.kind_api",
-    "Settings": "splice.services.kind_api",
-    "StartContext": "splice.services.kind_api",
+    "Endpoint": "splice._internal.services.kind_api",
+    "RunningService": "splice._internal.services.kind_api",
+    "ServiceError": "splice._internal.services.kind_api",
+    "ServiceKind": "splice._internal.services.kind_api",
+    "ServiceSpec": "splice._internal.services.kind_api",
+    "Settings": "splice._internal.services.kind_api",
+    "StartContext": "splice._internal.services.kind_api",
     # validation helpers: errors as good as the built-ins'
-    "HintedValueError": "splice.source.validation",
-    "did_you_mean": "splice.source.validation",
-    "parse_duration": "splice.model.durations",
+    "HintedValueError": "splice._internal.source.validation",
+    "did_you_mean": "splice._internal.source.validation",
+    "parse_duration": "splice._internal.model.durations",
 }
 
 __all__ = [
@@ -70,8 +70,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from splice.errors import StepError, StepInterrupted
-    from splice.executors.executor_api import (
+    from splice._internal.errors import StepError, StepInterrupted
+    from splice._internal.executors.executor_api import (
         Block,
         BlockProblem,
         Executor,
@@ -80,8 +80,8 @@ if TYPE_CHECKING:
         TestcaseSession,
         block_properties,
     )
-    from splice.model.durations import parse_duration
-    from splice.services.kind_api import (
+    from splice._internal.model.durations import parse_duration
+    from splice._internal.services.kind_api import (
         Endpoint,
         RunningService,
         ServiceError,
@@ -90,13 +90,13 @@ if TYPE_CHECKING:
         Settings,
         StartContext,
     )
-    from splice.source.validation import HintedValueError, did_you_mean
+    from splice._internal.source.validation import HintedValueError, did_you_mean
 
 
 def register_executor(name: str, executor: str | type) -> None:
     """Make an executor class (or its "module:Class" path) the step kind `name`, as an
     entry point of the group `splice.executors` does for an installed package."""
-    from splice.executors import executor_registry as registry
+    from splice._internal.executors import executor_registry as registry
 
     registry.register(name, executor)
 
@@ -104,7 +104,7 @@ def register_executor(name: str, executor: str | type) -> None:
 def register_service_kind(name: str, kind: str | type) -> None:
     """Make a service kind class (or its "module:Class" path) the kind `name`, as an
     entry point of the group `splice.services` does for an installed package."""
-    from splice.services import kind_registry as registry
+    from splice._internal.services import kind_registry as registry
 
     registry.register(name, kind)
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from splice.executors import executor_registry as registry
-from splice.executors.executor_api import StepOutput
+from splice._internal.executors import executor_registry as registry
+from splice._internal.executors.executor_api import StepOutput
 
 LOCATED = re.compile(r"--> \S+:\d+:\d+")
 

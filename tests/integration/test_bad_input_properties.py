@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from splice.cli.main import cli
+from splice._internal.cli.main import cli
 
 pytestmark = pytest.mark.integration
 

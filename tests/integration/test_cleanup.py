@@ -95,7 +95,7 @@ def _alive(pid: int) -> bool:
 def _reaper_of(pid: int) -> int | None:
     """The reaper (watchdog) process a splice process started."""
     for child, (parent, _, cmd) in _table().items():
-        if parent == pid and "splice.services.reaper" in cmd:
+        if parent == pid and "splice._internal.services.reaper" in cmd:
             return child
     return None
 
@@ -141,7 +141,7 @@ def _kill_during_copy(
             for pid, (parent, _, cmd) in _table().items():
                 if parent != proc.pid:
                     continue
-                if "splice.services.reaper" in cmd:
+                if "splice._internal.services.reaper" in cmd:
                     reaper = pid
                 elif cmd.split(" ", 1)[0].endswith("cp") and str(cluster) in cmd:
                     copier = (pid, cmd)
@@ -406,8 +406,8 @@ def test_a_run_whose_services_fail_to_start_is_stored_with_its_reason_and_log(
     run_id = log.parent.name
     assert log.parent.parent == tmp_path / ".splice" / "logs"
 
-    from splice.store import Store
-    from splice.store.query_runs import get_run
+    from splice._internal.store import Store
+    from splice._internal.store.query_runs import get_run
 
     store = Store.open(None, tmp_path)
     try:

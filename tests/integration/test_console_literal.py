@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.cli.main import main
+from splice._internal.cli.main import main
 
 VALUE = "where id = :id::uuid [bold]b[/bold] :warning:"
 

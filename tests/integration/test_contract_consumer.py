@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.contracts.pact import read_pact
+from splice._internal.contracts.pact import read_pact
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 

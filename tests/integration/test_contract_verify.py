@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from splice.store.core import Store
-from splice.store.query_runs import get_run, list_runs
+from splice._internal.store.core import Store
+from splice._internal.store.query_runs import get_run, list_runs
 from tests.support.docs_blocks import check_output
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from splice.errors import SuiteError
-from splice.loader.suite_loader import load_suite
-from splice.model.results import Status
+from splice._internal.errors import SuiteError
+from splice._internal.loader.suite_loader import load_suite
+from splice._internal.model.results import Status
 
 pytestmark = pytest.mark.integration
 

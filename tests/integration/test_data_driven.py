@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from splice.store import schema as t
+from splice._internal.store import schema as t
 from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration

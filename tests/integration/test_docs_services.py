@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from splice.cli.main import main
-from splice.environment.services import Environment
-from splice.project.loader import load_project
+from splice._internal.cli.main import main
+from splice._internal.environment.services import Environment
+from splice._internal.project.loader import load_project
 from tests.support.docs_blocks import ROOT, check_output
 
 pytestmark = pytest.mark.integration

@@ -116,9 +116,9 @@ def test_store_demo_tokens_webhooks_and_pruning(tmp_path: Path) -> None:
 
 def test_api_events_example(tmp_path: Path) -> None:
     """The events posted in api.md's example are accepted, with the answer it shows."""
-    from splice.store import Store, tokens
-    from splice.web import create_app
-    from splice.web.server import BackgroundServer
+    from splice._internal.store import Store, tokens
+    from splice._internal.web import create_app
+    from splice._internal.web.server import BackgroundServer
 
     (block,) = output_blocks("api-events")
     command = "\n".join(block.lines)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.cli.main import main
+from splice._internal.cli.main import main
 from tests.support.docs_blocks import ROOT, blocks, check_output
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from splice.model.results import Status
+from splice._internal.model.results import Status
 
 
 def test_arguments_env_cwd_stdin_and_json(write, run_suite, tmp_path) -> None:

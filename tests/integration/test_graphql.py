@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from splice.errors import StepError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.graphql import GraphqlBlock, GraphqlExecutor
-from splice.model.results import Status
-from splice.reporting.diagnostics import render_diagnostics
-from splice.runner.planner import load_all
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.graphql import GraphqlBlock, GraphqlExecutor
+from splice._internal.model.results import Status
+from splice._internal.reporting.diagnostics import render_diagnostics
+from splice._internal.runner.planner import load_all
 from tests.support.docs_blocks import check_output
 from tests.support.graphql_server import SDL, GraphqlServer
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.errors import StepError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.grpc import GrpcBlock, GrpcExecutor
-from splice.model.results import Status
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.grpc import GrpcBlock, GrpcExecutor
+from splice._internal.model.results import Status
 from tests.support.grpc_server import SHOP_PROTO, GrpcServer
 
 pytestmark = pytest.mark.integration
@@ -250,7 +250,7 @@ def test_splice_check_finds_request_mistakes_with_proto_files(tmp_path: Path, pr
     """With `proto:`, loading the suite reports a misspelt method, a request field of the
     wrong type at its own place in the file, and a .proto that does not compile at its
     line in the .proto file."""
-    from splice.runner.planner import load_all
+    from splice._internal.runner.planner import load_all
 
     (protos / "broken.proto").write_text('syntax = "proto3";\nmessage A { int64 id = 1 }\n')
     suite = tmp_path / "g.splice.yaml"
@@ -287,7 +287,7 @@ def test_an_interrupt_ends_a_call_in_flight(server: GrpcServer) -> None:
     finish, the server's answer would have come back as a result)."""
     import threading
 
-    from splice.errors import StepInterrupted
+    from splice._internal.errors import StepInterrupted
 
     ctx = _ctx()
     timer = threading.Timer(0.2, ctx.cancelled.set)

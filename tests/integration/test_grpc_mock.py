@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from splice.environment.services import Environment
-from splice.errors import StepError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.grpc import GrpcBlock, GrpcExecutor
-from splice.project.loader import load_project
-from splice.services.kind_api import ServiceError
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.grpc import GrpcBlock, GrpcExecutor
+from splice._internal.project.loader import load_project
+from splice._internal.services.kind_api import ServiceError
 from tests.support.grpc_server import SHOP_PROTO
 
 pytestmark = pytest.mark.integration

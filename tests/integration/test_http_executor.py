@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from splice.model.results import Status
+from splice._internal.model.results import Status
 
 
 def steps_of(run):  # type: ignore[no-untyped-def]

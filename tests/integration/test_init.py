@@ -14,8 +14,8 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from splice.loader.json_schema import suite_schema
-from splice.project.json_schema import project_schema
+from splice._internal.loader.json_schema import suite_schema
+from splice._internal.project.json_schema import project_schema
 from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration

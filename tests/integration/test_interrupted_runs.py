@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from splice.errors import StepInterrupted
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.http import HttpBlock, HttpExecutor
-from splice.model.results import FAIL_FAST, RUN_INTERRUPTED, RunResult, Status
-from splice.reporting.console import ConsoleReporter
-from splice.reporting.html import write_html
-from splice.reporting.json_report import write_json
-from splice.reporting.junit import write_junit
-from splice.runner.events import EventBus, RunListener
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
+from splice._internal.errors import StepInterrupted
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.http import HttpBlock, HttpExecutor
+from splice._internal.model.results import FAIL_FAST, RUN_INTERRUPTED, RunResult, Status
+from splice._internal.reporting.console import ConsoleReporter
+from splice._internal.reporting.html import write_html
+from splice._internal.reporting.json_report import write_json
+from splice._internal.reporting.junit import write_junit
+from splice._internal.runner.events import EventBus, RunListener
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
 
 WAIT = 60.0  # seconds: generous, the machine may be loaded
 

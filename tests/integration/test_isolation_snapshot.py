@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from splice.data.tables import MIGRATION_TABLES
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.project.loader import load_project
+from splice._internal.data.tables import MIGRATION_TABLES
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.project.loader import load_project
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["pytester"]

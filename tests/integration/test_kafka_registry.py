@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from splice.environment.services import Environment
-from splice.errors import StepError, SuiteError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.kafka import KafkaBlock, KafkaExecutor
-from splice.model.results import Status
-from splice.project.loader import load_project
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError, SuiteError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
 from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration
@@ -358,7 +358,7 @@ def test_splice_check_finds_values_that_do_not_fit_a_given_schema(tmp_path: Path
     """When the step gives the schema (a file, or inline), loading the suite reports a
     value that does not fit at its own place in the file, and a schema that is not valid;
     values with templates are left to the run."""
-    from splice.runner.planner import load_all
+    from splice._internal.runner.planner import load_all
 
     (tmp_path / "order.avsc").write_text(json.dumps(ORDER))
     suite = tmp_path / "k.splice.yaml"

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.doubles.client import MockAdminError, MockClient
-from splice.environment.services import Environment
-from splice.errors import StepError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.mock import MockBlock, MockExecutor
-from splice.project.loader import load_project
+from splice._internal.doubles.client import MockAdminError, MockClient
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.mock import MockBlock, MockExecutor
+from splice._internal.project.loader import load_project
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from splice.cli.mock_command import mock as mock_cli
-from splice.doubles.client import MockClient
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.masking import Masker
-from splice.project.loader import load_project
+from splice._internal.cli.mock_command import mock as mock_cli
+from splice._internal.doubles.client import MockClient
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.masking import Masker
+from splice._internal.project.loader import load_project
 from tests.support.echo_server import EchoServer
 
 pytestmark = pytest.mark.integration

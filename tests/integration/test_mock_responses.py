@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.doubles.client import MockClient
-from splice.environment.services import Environment
-from splice.project.loader import load_project
+from splice._internal.doubles.client import MockClient
+from splice._internal.environment.services import Environment
+from splice._internal.project.loader import load_project
 
 pytestmark = pytest.mark.integration
 

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.doubles.client import MockClient
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.project.loader import load_project
-from splice.services.kind_api import ServiceError
+from splice._internal.doubles.client import MockClient
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.project.loader import load_project
+from splice._internal.services.kind_api import ServiceError
 from tests.support.echo_server import EchoServer
 
 pytestmark = pytest.mark.integration
@@ -145,11 +145,11 @@ def test_reset_isolation_and_stub_fixtures(tmp_path: Path) -> None:
 def test_splice_mock_serve_runs_until_interrupted(tmp_path: Path) -> None:
     """`splice mock serve FILES --port N` serves the stubs and stops on SIGINT."""
     (tmp_path / "s.yaml").write_text("- request: {path: /hi}\n  response: {body: hello}\n")
-    from splice.services.resources import Resources
+    from splice._internal.services.resources import Resources
 
     resources = Resources()
     port = resources.port()
-    code = "from splice.cli.mock_command import mock; mock()"
+    code = "from splice._internal.cli.mock_command import mock; mock()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "s.yaml", "--port", str(port)],
         cwd=tmp_path,

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.project.loader import load_project
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.project.loader import load_project
 
 pytestmark = pytest.mark.integration
 

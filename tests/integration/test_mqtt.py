@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import StepError, SuiteError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.mqtt import MqttBlock, MqttExecutor
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.services.kind_api import ServiceError
-from splice.services.kinds import _binary_server
-from splice.services.kinds.mqtt import connack
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError, SuiteError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.mqtt import MqttBlock, MqttExecutor
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.services.kind_api import ServiceError
+from splice._internal.services.kinds import _binary_server
+from splice._internal.services.kinds.mqtt import connack
 
 pytestmark = pytest.mark.integration
 
@@ -228,7 +228,7 @@ def test_external_provider_uses_this_machines_broker(tmp_path: Path) -> None:
 @pytest.mark.filterwarnings("ignore::ResourceWarning")  # docker-py's failed probe socket
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """With no Docker engine the docker provider says what to do instead."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     if docker_available() is None:
         pytest.skip("a Docker engine answers here; this test covers the machine without one")

@@ -14,16 +14,16 @@ from typing import Any
 import pymysql
 import pytest
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.services import kind_registry as registry
-from splice.services.kind_api import ServiceError
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.services import kind_registry as registry
+from splice._internal.services.kind_api import ServiceError
 
 pytestmark = pytest.mark.integration
 
@@ -250,7 +250,7 @@ def test_external_provider_checks_and_never_stops_the_server(tmp_path: Path) -> 
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """The docker plans use the mysql and mariadb images; with no Docker engine, starting
     fails with what to do instead."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     project = _project(
         tmp_path,

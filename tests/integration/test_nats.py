@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import StepError
-from splice.executors._nats_session import session_for
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.nats import NatsBlock, NatsExecutor
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.services.kind_api import ServiceError
-from splice.services.kinds import _binary_server, nats_protocol
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError
+from splice._internal.executors._nats_session import session_for
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.nats import NatsBlock, NatsExecutor
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.services.kind_api import ServiceError
+from splice._internal.services.kinds import _binary_server, nats_protocol
 
 pytestmark = pytest.mark.integration
 
@@ -292,7 +292,7 @@ def test_unreachable_server_is_a_step_error(bus: Any) -> None:
 @pytest.mark.filterwarnings("ignore::ResourceWarning")  # docker-py's failed probe socket
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """With no Docker engine the docker provider says what to do instead."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     if docker_available() is None:
         pytest.skip("a Docker engine answers here; this test covers the machine without one")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from splice.model.results import RunResult, Status
-from splice.reporting.failures import failure_report
+from splice._internal.model.results import RunResult, Status
+from splice._internal.reporting.failures import failure_report
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 FAILING = sorted((SUITES / "failing").glob("*.splice.yaml"))

@@ -16,17 +16,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import SuiteError
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.services import kind_registry as registry
-from splice.services.kind_api import ServiceError
-from splice.services.kinds.postgres.data import live
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import SuiteError
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.services import kind_registry as registry
+from splice._internal.services.kind_api import ServiceError
+from splice._internal.services.kinds.postgres.data import live
 
 pytestmark = pytest.mark.integration
 
@@ -195,7 +195,7 @@ def test_template_clones_come_from_a_pool_and_are_dropped(servers: Any) -> None:
 def test_template_is_made_while_the_system_under_test_is_connected(servers: Any) -> None:
     """A session held open on the database (as a system under test does) does not stop the
     template from being made: it is copied with pg_dump instead, and its clones work."""
-    from splice.services.kinds.postgres.isolation import Template
+    from splice._internal.services.kinds.postgres.isolation import Template
 
     env, _ = servers
     service = env.services["plain"]
@@ -414,7 +414,7 @@ def test_external_provider_that_does_not_answer_says_so(tmp_path: Path) -> None:
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """The docker plan uses the postgres image with the settings as environment; with no
     Docker engine, starting fails with what to do instead."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     project = _project(
         tmp_path,

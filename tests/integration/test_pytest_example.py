@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from splice.services.kinds.process import faketime_library
-from splice.store import Store
-from splice.store.query_runs import get_run, list_runs
+from splice._internal.services.kinds.process import faketime_library
+from splice._internal.store import Store
+from splice._internal.store.query_runs import get_run, list_runs
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "todo"
 # plugins installed next to splice that the example does not use; each costs seconds

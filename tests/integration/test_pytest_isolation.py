@@ -14,7 +14,7 @@ pytest_plugins = ["pytester"]
 def test_postgres_template_truncate_and_rollback_per_test(pytester: pytest.Pytester) -> None:
     """template: each test gets its own clone of the loaded database; truncate: what a
     test wrote is gone for the next; rollback: the shared database, marked for rollback."""
-    pytest.importorskip("splice.services.kinds.postgres")
+    pytest.importorskip("splice._internal.services.kinds.postgres")
     pytest.importorskip("psycopg")
     (pytester.path / "schema.sql").write_text(
         "create table items (id serial primary key, name text not null);\n"
@@ -78,7 +78,7 @@ def test_redis_is_flushed_after_each_test_and_each_suite_testcase(
     pytester: pytest.Pytester,
 ) -> None:
     """A test and a suite testcase each start with an empty Redis."""
-    pytest.importorskip("splice.services.kinds.redis")
+    pytest.importorskip("splice._internal.services.kinds.redis")
     pytest.importorskip("redis")
     app_project(
         pytester,
@@ -110,7 +110,7 @@ def test_redis_is_flushed_after_each_test_and_each_suite_testcase(
 
 def test_rabbitmq_gives_each_test_a_private_vhost(pytester: pytest.Pytester) -> None:
     """Each test gets its own vhost on the broker."""
-    pytest.importorskip("splice.services.kinds.rabbitmq")
+    pytest.importorskip("splice._internal.services.kinds.rabbitmq")
     app_project(pytester, services="bus: {kind: rabbitmq, isolation: vhost}")
     pytester.makepyfile(
         test_bus="""

@@ -80,10 +80,10 @@ def gone(pid: int) -> bool:
 
 
 def test_importing_the_plugin_loads_nothing_heavy() -> None:
-    """`import splice.pytest_plugin` imports neither pydantic, httpx, jinja2, PyYAML nor rich."""
+    """`import splice._internal.pytest_plugin` imports neither pydantic, httpx, jinja2, PyYAML nor rich."""
     code = (
-        "import sys, splice.pytest_plugin\n"
-        "heavy = ('pydantic', 'httpx', 'jinja2', 'yaml', 'rich', 'splice.project')\n"
+        "import sys, splice._internal.pytest_plugin\n"
+        "heavy = ('pydantic', 'httpx', 'jinja2', 'yaml', 'rich', 'splice._internal.project')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -97,7 +97,7 @@ def test_a_session_without_splice_loads_none_of_it(pytester: pytest.Pytester) ->
         import sys
 
         def pytest_sessionfinish(session):
-            loaded = [m for m in ("splice.pytest.state", "splice.project.loader") if m in sys.modules]
+            loaded = [m for m in ("splice._internal.pytest.state", "splice._internal.project.loader") if m in sys.modules]
             assert not loaded, loaded
             print("NOTHING-LOADED")
         """
@@ -252,7 +252,7 @@ def test_splice_clock_freezes_this_process_and_moves(pytester: pytest.Pytester) 
 
 
 @pytest.mark.skipif(
-    not __import__("splice.services.kinds.process", fromlist=["x"]).faketime_library(),
+    not __import__("splice._internal.services.kinds.process", fromlist=["x"]).faketime_library(),
     reason="libfaketime is not installed (Debian: apt-get install faketime)",
 )
 def test_a_service_clock_is_set_moved_and_reset_after_the_test(

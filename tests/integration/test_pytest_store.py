@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from splice.store import Store
-from splice.store import quarantine as quarantines
-from splice.store.query_runs import get_run, list_runs
+from splice._internal.store import Store
+from splice._internal.store import quarantine as quarantines
+from splice._internal.store.query_runs import get_run, list_runs
 
 pytest_plugins = ["pytester"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.services.kinds.process import faketime_library
+from splice._internal.services.kinds.process import faketime_library
 
 pytestmark = pytest.mark.integration
 

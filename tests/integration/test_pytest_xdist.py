@@ -68,7 +68,7 @@ def test_two_workers_get_their_own_services(pytester: pytest.Pytester) -> None:
 def test_two_workers_get_their_own_isolated_redis(pytester: pytest.Pytester) -> None:
     """Each worker has its own Redis, flushed after each test: tests that write the same
     key at the same time on two workers never see each other's data."""
-    pytest.importorskip("splice.services.kinds.redis")
+    pytest.importorskip("splice._internal.services.kinds.redis")
     pytest.importorskip("redis")
     app_project(pytester, services="cache: {kind: redis, isolation: flush}")
     pytester.makepyfile(

@@ -1,5 +1,5 @@
 """The public Python API: `splice.run` and `splice.check` work without the CLI (no
-`splice.cli` module is even imported), `splice.open_environment` opens a project's
+`splice._internal.cli` module is even imported), `splice.open_environment` opens a project's
 services, and a third-party executor and service kind plug in through `splice.plugins`
 and the documented entry-point groups only."""
 
@@ -39,13 +39,13 @@ def _python(code: str, cwd: Path, site: Path | None = None) -> dict[str, object]
 
 
 CLI_MODULES = """
-        cli = sorted(m for m in sys.modules if m == "splice.cli" or m.startswith("splice.cli."))
+        cli = sorted(m for m in sys.modules if m == "splice._internal.cli" or m.startswith("splice._internal.cli."))
 """  # indented as the code it joins
 
 
 def test_run_passes_a_suite_without_importing_the_cli(tmp_path: Path) -> None:
     """`splice.run` runs a suite (variables, a capture, a teardown) and returns its result,
-    listeners hear each event, and no `splice.cli` module is loaded."""
+    listeners hear each event, and no `splice._internal.cli` module is loaded."""
     (tmp_path / "s.splice.yaml").write_text(
         textwrap.dedent("""
         name: api
@@ -87,7 +87,7 @@ def test_run_passes_a_suite_without_importing_the_cli(tmp_path: Path) -> None:
 
 def test_check_returns_located_diagnostics_without_importing_the_cli(tmp_path: Path) -> None:
     """`splice.check` returns each problem with its file, line and column (an empty list
-    for a good suite) and loads no `splice.cli` module."""
+    for a good suite) and loads no `splice._internal.cli` module."""
     (tmp_path / "good.splice.yaml").write_text(
         "name: good\ntestcases:\n  - name: t\n    steps: [{exec: 'true'}]\n"
     )
@@ -258,8 +258,8 @@ def _install_plugin(site: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: splice-echo\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[splice.executors]\nshout = splice_echo:ShoutExecutor\n\n"
-        "[splice.services]\necho = splice_echo:EchoKind\n"
+        "[splice._internal.executors]\nshout = splice_echo:ShoutExecutor\n\n"
+        "[splice._internal.services]\necho = splice_echo:EchoKind\n"
     )
 
 

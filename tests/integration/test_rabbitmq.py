@@ -21,18 +21,18 @@ import pika
 import pytest
 from pydantic import ValidationError
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import StepError
-from splice.executors.amqp import AmqpBlock, AmqpExecutor
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.services import kind_registry as registry
-from splice.services import owners
-from splice.services.kind_api import RunningService, ServiceError
-from splice.services.kinds.rabbitmq import install as rabbitmq_install
-from splice.services.kinds.rabbitmq.client import AmqpProblem, handshake
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError
+from splice._internal.executors.amqp import AmqpBlock, AmqpExecutor
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.services import kind_registry as registry
+from splice._internal.services import owners
+from splice._internal.services.kind_api import RunningService, ServiceError
+from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
+from splice._internal.services.kinds.rabbitmq.client import AmqpProblem, handshake
 
 pytestmark = pytest.mark.integration
 
@@ -418,7 +418,7 @@ def test_external_provider_uses_this_machines_broker(tmp_path: Path) -> None:
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """The docker plan runs rabbitmq:3 with the login; with no Docker engine the provider
     says what to do instead."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     project = _project(
         tmp_path, "services: {b: {kind: rabbitmq, provider: docker, user: u, password: p}}"

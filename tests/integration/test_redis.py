@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 import redis
 
-from splice.environment.isolation import DataManager
-from splice.environment.services import Environment
-from splice.errors import StepError, SuiteError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.redis import RedisBlock, RedisExecutor
-from splice.model.results import Status
-from splice.project.loader import load_project
-from splice.services import kind_registry as registry
-from splice.services.kind_api import ServiceError
-from splice.services.kinds import _binary_server
-from splice.services.kinds.redis import ping
+from splice._internal.environment.isolation import DataManager
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError, SuiteError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.redis import RedisBlock, RedisExecutor
+from splice._internal.model.results import Status
+from splice._internal.project.loader import load_project
+from splice._internal.services import kind_registry as registry
+from splice._internal.services.kind_api import ServiceError
+from splice._internal.services.kinds import _binary_server
+from splice._internal.services.kinds.redis import ping
 
 pytestmark = pytest.mark.integration
 
@@ -165,13 +165,13 @@ def test_missing_binary_names_packages_and_other_providers(
     assert "provider: docker" in hint and "provider: external" in hint
 
 
-# docker-py leaves the socket of a failed engine probe open (splice.services.docker does
+# docker-py leaves the socket of a failed engine probe open (splice._internal.services.docker does
 # not close the client when ping fails); collected here, so it does not fail a later test
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_docker_provider_without_engine_is_a_clear_error(tmp_path: Path) -> None:
     """With no Docker engine, the docker provider fails with what to do instead; with one,
     the container answers PING."""
-    from splice.services.docker import docker_available
+    from splice._internal.services.docker import docker_available
 
     project = _project(tmp_path, "services: {c: {kind: redis, provider: docker}}")
     plan = registry.get("redis").docker_plan(project.services["c"])  # type: ignore[attr-defined]
@@ -251,7 +251,7 @@ def test_flush_isolation_restores_the_fixtures(cache: Any) -> None:
 
 def test_bad_fixture_files_are_located_errors(tmp_path: Path) -> None:
     """Mistakes in a fixture file point at their line and column with a hint."""
-    from splice.services.kinds.redis_fixtures import parse_files
+    from splice._internal.services.kinds.redis_fixtures import parse_files
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("ok: 1\nnested: {a: {b: 1}}\nempty: []\nscore: {zset: {a: high}}\n")

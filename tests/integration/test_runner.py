@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from splice.model.results import Phase, Status
+from splice._internal.model.results import Phase, Status
 
 
 def test_teardown_runs_after_a_failure_and_setup_captures_are_shared(

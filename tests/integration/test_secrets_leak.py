@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.services.resources import cache_root
-from splice.store import Store, tokens, webhooks
-from splice.store.delivery import Dispatcher
-from splice.web import create_app
-from splice.web.server import BackgroundServer
+from splice._internal.services.resources import cache_root
+from splice._internal.store import Store, tokens, webhooks
+from splice._internal.store.delivery import Dispatcher
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 from tests.support.leaks import Grep, produced, snapshot
 
 pytestmark = pytest.mark.integration
@@ -407,7 +407,7 @@ def test_a_service_that_fails_to_start_shows_its_log_masked(tmp_path: Path) -> N
 def test_warnings_of_reporting_hide_the_token_and_url_passwords(tmp_path: Path) -> None:
     """A server that cannot be reached is named in the warnings without the password of
     its URL, and the token is among the secrets the front end masks."""
-    from splice.store.attach import StoreOptions, open_recording
+    from splice._internal.store.attach import StoreOptions, open_recording
 
     warnings: list[str] = []
     opts = StoreOptions(

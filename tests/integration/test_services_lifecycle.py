@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.services.kinds.process import faketime_library
+from splice._internal.services.kinds.process import faketime_library
 
 ECHO = Path(__file__).resolve().parents[1] / "support" / "echo_server.py"
 TODO = Path(__file__).resolve().parents[2] / "examples" / "todo" / "server.py"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.environment.services import Environment
-from splice.errors import StepError
-from splice.executors.executor_api import StepContext, TestcaseSession
-from splice.executors.sql import SqlBlock, SqlExecutor, sqlalchemy_url
-from splice.project.loader import load_project
+from splice._internal.environment.services import Environment
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.sql import SqlBlock, SqlExecutor, sqlalchemy_url
+from splice._internal.project.loader import load_project
 
 pytestmark = pytest.mark.integration
 

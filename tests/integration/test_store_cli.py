@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from splice.store import Store
-from splice.store.query_runs import list_runs
+from splice._internal.store import Store
+from splice._internal.store.query_runs import list_runs
 
 SUITE = """
 name: orders

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from splice.store import Store, webhooks
-from splice.store import schema as t
-from splice.store.flaky import THRESHOLD, Observation, score
-from splice.store.ingest import Ingest
-from splice.store.query_tests import flaky_ranking, get_test
+from splice._internal.store import Store, webhooks
+from splice._internal.store import schema as t
+from splice._internal.store.flaky import THRESHOLD, Observation, score
+from splice._internal.store.ingest import Ingest
+from splice._internal.store.query_tests import flaky_ranking, get_test
 
 pytestmark = pytest.mark.integration
 NOW = time.time()

@@ -1,4 +1,4 @@
-"""The sqlite3 writer of the default store (`splice.store.lite`): the same rows as the
+"""The sqlite3 writer of the default store (`splice._internal.store.lite`): the same rows as the
 SQLAlchemy writer for the same runs, writers in parallel, a writer killed mid-run, and a
 one-step `splice run` that imports neither SQLAlchemy nor Alembic."""
 
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from splice.store import Store
-from splice.store import schema as t
-from splice.store.ingest import Ingest
-from splice.store.lite import LiteStore
-from splice.store.lite_ingest import LiteIngest
-from splice.store.synthetic import runs
+from splice._internal.store import Store
+from splice._internal.store import schema as t
+from splice._internal.store.ingest import Ingest
+from splice._internal.store.lite import LiteStore
+from splice._internal.store.lite_ingest import LiteIngest
+from splice._internal.store.synthetic import runs
 
 pytestmark = pytest.mark.integration
 
@@ -172,9 +172,9 @@ def test_writers_in_parallel_each_store_all_of_their_runs(tmp_path: Path) -> Non
 _KILLED = """
 import os, signal, sys
 from pathlib import Path
-from splice.store.lite import LiteStore
-from splice.store.lite_ingest import LiteIngest
-from splice.store.liveness import process_start
+from splice._internal.store.lite import LiteStore
+from splice._internal.store.lite_ingest import LiteIngest
+from splice._internal.store.liveness import process_start
 
 store = LiteStore.open(sys.argv[1], Path.cwd())
 ingest = LiteIngest(store)
@@ -194,7 +194,7 @@ def test_a_writer_killed_mid_write_leaves_a_readable_store_with_the_run_killed(
 ) -> None:
     """kill -9 during a transaction: the store stays readable, the run is marked killed by
     the next opening and its open testcase interrupted."""
-    from splice.store.liveness import HOST
+    from splice._internal.store.liveness import HOST
 
     path = tmp_path / "results.db"
     Store.open(str(path)).close()
@@ -223,7 +223,7 @@ def test_a_writer_killed_mid_write_leaves_a_readable_store_with_the_run_killed(
 
 def test_a_lite_run_queues_the_webhooks_of_the_store(tmp_path: Path) -> None:
     """A store with a webhook gets its delivery for a run written with sqlite3."""
-    from splice.store import webhooks
+    from splice._internal.store import webhooks
 
     path = tmp_path / "results.db"
     full = Store.open(str(path))
@@ -281,8 +281,8 @@ def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_pat
     code, modules = _modules(["run", "one.splice.yaml"], tmp_path)
     assert (first, code) == (0, 0)
     assert _heavy(modules, ("sqlalchemy", "alembic", "jinja2")) == set()
-    assert "splice.store.lite_ingest" in modules
-    assert not {m for m in modules if m.startswith("splice.store.query")}
+    assert "splice._internal.store.lite_ingest" in modules
+    assert not {m for m in modules if m.startswith("splice._internal.store.query")}
     code, modules = _modules(["--version"], tmp_path)
     assert code == 0
     assert _heavy(modules, ("sqlalchemy", "pydantic", "jinja2", "httpx", "click", "rich")) == set()

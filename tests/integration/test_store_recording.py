@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from splice.model.results import Status
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.store import Store, StoreError, resolve_url
-from splice.store import schema as t
-from splice.store.attach import StoreOptions, attach
+from splice._internal.model.results import Status
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.store import Store, StoreError, resolve_url
+from splice._internal.store import schema as t
+from splice._internal.store.attach import StoreOptions, attach
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +56,10 @@ testcases:
 def postgres() -> Iterator[str]:
     """A PostgreSQL server started by splice's own postgres kind, shared by this module."""
     pytest.importorskip(
-        "splice.services.kinds.postgres", reason="the postgres kind is not written yet"
+        "splice._internal.services.kinds.postgres", reason="the postgres kind is not written yet"
     )
-    from splice.environment.services import Environment
-    from splice.project.loader import load_project
+    from splice._internal.environment.services import Environment
+    from splice._internal.project.loader import load_project
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"splice-store-pg-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
@@ -215,10 +215,10 @@ import sys
 # job (which ignores SIGINT, and Python then keeps it ignored)
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.store.attach import StoreOptions, attach
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.store.attach import StoreOptions, attach
 
 folder = Path(sys.argv[1])
 suites, _ = load_all(sorted(folder.glob("*.splice.yaml")))
@@ -315,7 +315,7 @@ def test_an_interrupted_run_is_stored_as_interrupted(tmp_path: Path) -> None:
 def test_a_quarantined_failure_does_not_fail_the_run(tmp_path: Path, store_url: str) -> None:
     """With the failing test quarantined the run passes and the failure is still stored as
     failed (and flagged); a failure of another test still fails the run."""
-    from splice.store import quarantine
+    from splice._internal.store import quarantine
 
     _suite(
         tmp_path,
@@ -401,7 +401,7 @@ def test_migrations_build_exactly_the_declared_schema(store_url: str, way: str) 
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from splice.store import opening as engines
+    from splice._internal.store import opening as engines
 
     if way == "migrations":
         raw = engines.create(store_url)
@@ -415,7 +415,7 @@ def test_migrations_build_exactly_the_declared_schema(store_url: str, way: str) 
     finally:
         store.close()
     config = Config()
-    config.set_main_option("script_location", "splice.store:migrations")
+    config.set_main_option("script_location", "splice._internal.store:migrations")
     assert diff == []
     assert revision == t.HEAD == ScriptDirectory.from_config(config).get_current_head()
 
@@ -447,7 +447,7 @@ def _shape(url: str) -> dict[str, Any]:
 def test_a_fresh_store_and_a_migrated_one_are_alike(tmp_path: Path, store_url: str) -> None:
     """Creating a fresh store from schema.py and running the migrations give the same
     columns, defaults and indexes, so a new store never differs from an upgraded one."""
-    from splice.store import opening as engines
+    from splice._internal.store import opening as engines
 
     migrated = engines.create(store_url)
     engines.upgrade(migrated)

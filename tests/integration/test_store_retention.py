@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from splice.cli.main import SpliceGroup
-from splice.cli.store_commands import import_, quarantine, serve, store
-from splice.store import Store, StoreError
-from splice.store import schema as t
-from splice.store.importing import junit_run
-from splice.store.retention import prune, size_on_disk
-from splice.store.synthetic import generate
+from splice._internal.cli.main import SpliceGroup
+from splice._internal.cli.store_commands import import_, quarantine, serve, store
+from splice._internal.store import Store, StoreError
+from splice._internal.store import schema as t
+from splice._internal.store.importing import junit_run
+from splice._internal.store.retention import prune, size_on_disk
+from splice._internal.store.synthetic import generate
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_prune_by_count_and_age_frees_space_on_disk(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     db = Store.open(url)
     generate(db, runs=40, tests=20, steps=5, days=40)
-    from splice.store import quarantine as q
+    from splice._internal.store import quarantine as q
 
     q.add(db, "orders::kept in quarantine", "", "test")
     with db.engine.begin() as conn:
@@ -136,8 +136,8 @@ def test_splice_import_stores_junit_and_json_reports(
 ) -> None:
     """`splice import` takes JUnit XML and splice's own JSON report; a JUnit run of a splice
     suite and a recorded run of it share the test's history."""
-    from splice.reporting.json_report import write_json
-    from splice.reporting.junit import write_junit
+    from splice._internal.reporting.json_report import write_json
+    from splice._internal.reporting.junit import write_junit
 
     suite = write(
         "one.splice.yaml",

@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-from splice.model.results import Status
-from splice.runner.events import EventBus
-from splice.runner.planner import load_all
-from splice.runner.run import Runner, RunOptions
-from splice.store import Store, tokens, webhooks
-from splice.store.attach import StoreOptions, attach
-from splice.store.delivery import Dispatcher
-from splice.store.ingest import Ingest
-from splice.store.synthetic import generate
-from splice.web import create_app
-from splice.web.server import BackgroundServer
+from splice._internal.model.results import Status
+from splice._internal.runner.events import EventBus
+from splice._internal.runner.planner import load_all
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.store import Store, tokens, webhooks
+from splice._internal.store.attach import StoreOptions, attach
+from splice._internal.store.delivery import Dispatcher
+from splice._internal.store.ingest import Ingest
+from splice._internal.store.synthetic import generate
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +116,8 @@ def test_uploads_of_reports_and_junit_need_a_write_token(
 ) -> None:
     """POST /api/runs takes a splice JSON report and /api/import/junit JUnit XML, with a
     write token; the same run twice is a conflict."""
-    from splice.reporting.json_report import report_dict
-    from splice.reporting.junit import write_junit
+    from splice._internal.reporting.json_report import report_dict
+    from splice._internal.reporting.junit import write_junit
 
     result = run_suite(
         write(
@@ -293,8 +293,8 @@ def test_webhooks_are_signed_and_retried_with_backoff(tmp_path: Path) -> None:
 
 # `splice serve` as the CLI group will run it (it renders usage errors, exit code 2)
 _SERVE = (
-    "import sys; from splice.cli.main import SpliceGroup; "
-    "from splice.cli.store_commands import serve; "
+    "import sys; from splice._internal.cli.main import SpliceGroup; "
+    "from splice._internal.cli.store_commands import serve; "
     "SpliceGroup(commands={'serve': serve})(['serve', *sys.argv[1:]])"
 )
 

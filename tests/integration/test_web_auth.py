@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from splice.store import Store, quarantine, tokens, webhooks
-from splice.store import schema as t
-from splice.store.ingest import Ingest
-from splice.web import create_app
-from splice.web.server import BackgroundServer
+from splice._internal.store import Store, quarantine, tokens, webhooks
+from splice._internal.store import schema as t
+from splice._internal.store.ingest import Ingest
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 
 pytestmark = pytest.mark.integration
 

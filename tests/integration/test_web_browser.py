@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from splice.store import Store, tokens
-from splice.store.ingest import Ingest
-from splice.store.synthetic import generate
-from splice.web import create_app
-from splice.web.server import BackgroundServer
+from splice._internal.store import Store, tokens
+from splice._internal.store.ingest import Ingest
+from splice._internal.store.synthetic import generate
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from splice.store import Store, tokens
-from splice.web import create_app
-from splice.web.server import BackgroundServer
+from splice._internal.store import Store, tokens
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Float, Integer, select, update
 
-from splice.store import Store, tokens
-from splice.store import schema as t
-from splice.store.ingest import Ingest
-from splice.web import auth, create_app
-from splice.web.server import BackgroundServer
+from splice._internal.store import Store, tokens
+from splice._internal.store import schema as t
+from splice._internal.store.ingest import Ingest
+from splice._internal.web import auth, create_app
+from splice._internal.web.server import BackgroundServer
 from tests.support.hostile_inputs import json_reports, junit_documents
 
 pytestmark = pytest.mark.integration

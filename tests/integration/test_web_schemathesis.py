@@ -12,11 +12,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from splice.store import Store, tokens
-from splice.store.synthetic import generate
-from splice.web import create_app
-from splice.web.app import openapi_document
-from splice.web.server import BackgroundServer
+from splice._internal.store import Store, tokens
+from splice._internal.store.synthetic import generate
+from splice._internal.web import create_app
+from splice._internal.web.app import openapi_document
+from splice._internal.web.server import BackgroundServer
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from splice.store import Store
-from splice.store.query_runs import get_run
+from splice._internal.store import Store
+from splice._internal.store.query_runs import get_run
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.cli.main import main
+from splice._internal.cli.main import main
 
 
 def test_check_counts_in_the_singular(

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from splice.contracts.compare_json import JsonComparison
-from splice.contracts.problems import PactProblem
-from splice.contracts.rules import Rules
+from splice._internal.contracts.compare_json import JsonComparison
+from splice._internal.contracts.problems import PactProblem
+from splice._internal.contracts.rules import Rules
 
 
 def _diff(rules: dict[str, Any], expected: Any, actual: Any) -> list[str]:

@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splice.contracts.compare_json import JsonComparison
-from splice.contracts.consumer import pact_document, pact_text, schema_rules
-from splice.contracts.pact import parse_pact
-from splice.contracts.rules import Rules
+from splice._internal.contracts.compare_json import JsonComparison
+from splice._internal.contracts.consumer import pact_document, pact_text, schema_rules
+from splice._internal.contracts.pact import parse_pact
+from splice._internal.contracts.rules import Rules
 
 scalars = (
     st.none()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from splice.errors import SuiteError
-from splice.loader.rows import MAX_ROWS
-from splice.loader.suite_loader import load_suite
-from splice.model.suite import Suite
+from splice._internal.errors import SuiteError
+from splice._internal.loader.rows import MAX_ROWS
+from splice._internal.loader.suite_loader import load_suite
+from splice._internal.model.suite import Suite
 
 STEPS = 'steps: [{exec: "echo {{ x }}"}]'
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from splice.data.tables import MIGRATION_TABLES, TableChoice
-from splice.environment.slots import Serialised, Slots
-from splice.errors import SourceSpan
+from splice._internal.data.tables import MIGRATION_TABLES, TableChoice
+from splice._internal.environment.slots import Serialised, Slots
+from splice._internal.errors import SourceSpan
 
 
 def test_each_running_thread_holds_the_lowest_free_slot() -> None:

@@ -24,7 +24,7 @@ def _keys(model: type[BaseModel]) -> list[str]:
 
 def test_every_cli_command_and_option_is_documented() -> None:
     """Each command of `splice` and each of its long options appears in cli.md."""
-    from splice.cli.main import cli
+    from splice._internal.cli.main import cli
 
     text = _doc("cli.md")
     assert isinstance(cli, click.Group)
@@ -55,7 +55,7 @@ def test_every_cli_command_and_option_is_documented() -> None:
 )
 def test_every_suite_key_is_documented(spec: str) -> None:
     """Each key the loader accepts is in suite.md."""
-    from splice.loader import suite_schema as specs
+    from splice._internal.loader import suite_schema as specs
 
     text = _doc("suite.md")
     for key in _keys(getattr(specs, spec)):
@@ -63,7 +63,7 @@ def test_every_suite_key_is_documented(spec: str) -> None:
 
 
 def _executor_names() -> list[str]:
-    from splice.executors import executor_registry as registry
+    from splice._internal.executors import executor_registry as registry
 
     return registry.names()
 
@@ -72,7 +72,7 @@ def _executor_names() -> list[str]:
 def test_every_executor_key_and_result_field_is_documented(name: str) -> None:
     """Each block key and result field of every executor is in its reference page:
     a section of executors.md, or executors/<name>.md."""
-    from splice.executors import executor_registry as registry
+    from splice._internal.executors import executor_registry as registry
 
     cls = registry.get(name)
     page = DOCS / "reference" / "executors" / f"{name}.md"
@@ -89,7 +89,7 @@ def test_every_executor_key_and_result_field_is_documented(name: str) -> None:
 
 
 def _kind_names() -> list[str]:
-    from splice.services import kind_registry as registry
+    from splice._internal.services import kind_registry as registry
 
     return registry.names()
 
@@ -97,7 +97,7 @@ def _kind_names() -> list[str]:
 @pytest.mark.parametrize("name", _kind_names())
 def test_every_service_kind_setting_is_documented(name: str) -> None:
     """Each settings key of every service kind is in docs/reference/services/<kind>.md."""
-    from splice.services import kind_registry as registry
+    from splice._internal.services import kind_registry as registry
 
     kind = registry.get(name)
     page = DOCS / "reference" / "services" / f"{kind.name}.md"
@@ -109,7 +109,7 @@ def test_every_service_kind_setting_is_documented(name: str) -> None:
 
 def test_every_matcher_operator_is_documented() -> None:
     """Each `$` operator the matcher knows is in matchers.md."""
-    from splice.expect.vocabulary import OPERATORS
+    from splice._internal.expect.vocabulary import OPERATORS
 
     text = _doc("matchers.md")
     for op in OPERATORS:
@@ -118,7 +118,7 @@ def test_every_matcher_operator_is_documented() -> None:
 
 def test_every_template_function_and_filter_is_documented() -> None:
     """Each function and filter splice adds to templates is in templating.md."""
-    from splice.templating.functions import FILTERS, GLOBALS
+    from splice._internal.templating.functions import FILTERS, GLOBALS
 
     text = _doc("templating.md")
     for name in [*FILTERS, *GLOBALS]:
@@ -127,7 +127,7 @@ def test_every_template_function_and_filter_is_documented() -> None:
 
 def test_every_project_key_is_documented() -> None:
     """Each key of splice.yaml's top level, of a service and of `data` is in project.md."""
-    from splice.project.project_schema import (
+    from splice._internal.project.project_schema import (
         DataSpec,
         MigrationSpec,
         ProjectSpec,
@@ -173,8 +173,8 @@ def test_every_public_name_is_in_the_python_reference() -> None:
 def test_every_exported_attribute_is_documented(name: str) -> None:
     """Each attribute a kind exports under `services.NAME.*` (what `splice check` accepts
     in templates) is named in its reference page."""
-    from splice.loader.service_refs import exported_attributes
-    from splice.services import kind_registry as registry
+    from splice._internal.loader.service_refs import exported_attributes
+    from splice._internal.services import kind_registry as registry
 
     kind = registry.get(name)
     offered = exported_attributes(name)
@@ -186,7 +186,7 @@ def test_every_exported_attribute_is_documented(name: str) -> None:
 
 def test_every_exit_code_is_documented() -> None:
     """Each exit code the CLI defines (`EXIT_*`) is in cli.md's list of exit codes."""
-    from splice.cli import main, run_command, services
+    from splice._internal.cli import main, run_command, services
 
     codes = {
         value

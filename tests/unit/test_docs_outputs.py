@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.cli.main import main
+from splice._internal.cli.main import main
 from tests.support.docs_blocks import (
     OUTPUT_LANGUAGES,
     PRODUCERS,

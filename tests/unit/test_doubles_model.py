@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from splice.doubles.body_match import json_contains, json_equal
-from splice.doubles.cassette import Cassette, match_key, to_stubs
-from splice.doubles.files import StubFileError, load_stub_file, load_wiremock_file
-from splice.doubles.http11 import Request
-from splice.doubles.incoming import Incoming
-from splice.doubles.matching import RequestMatcher
-from splice.doubles.model import RequestSpec, StubSpec
-from splice.doubles.paths import compile_template
-from splice.doubles.scrub import Scrubber
-from splice.doubles.stubs import StubStore
-from splice.doubles.wiremock import WireMockError, convert
+from splice._internal.doubles.body_match import json_contains, json_equal
+from splice._internal.doubles.cassette import Cassette, match_key, to_stubs
+from splice._internal.doubles.files import StubFileError, load_stub_file, load_wiremock_file
+from splice._internal.doubles.http11 import Request
+from splice._internal.doubles.incoming import Incoming
+from splice._internal.doubles.matching import RequestMatcher
+from splice._internal.doubles.model import RequestSpec, StubSpec
+from splice._internal.doubles.paths import compile_template
+from splice._internal.doubles.scrub import Scrubber
+from splice._internal.doubles.stubs import StubStore
+from splice._internal.doubles.wiremock import WireMockError, convert
 
 
 def _request(

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from splice.doubles.http11 import Connection, Request
-from splice.doubles.incoming import Incoming
-from splice.doubles.model import StubSpec
-from splice.doubles.nearmiss import nearest_stubs, report
-from splice.doubles.stubs import StubStore
+from splice._internal.doubles.http11 import Connection, Request
+from splice._internal.doubles.incoming import Incoming
+from splice._internal.doubles.model import StubSpec
+from splice._internal.doubles.nearmiss import nearest_stubs, report
+from splice._internal.doubles.stubs import StubStore
 
 _settings = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

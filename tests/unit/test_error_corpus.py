@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from splice.cli.main import main
-from splice.executors import executor_registry as registry
+from splice._internal.cli.main import main
+from splice._internal.executors import executor_registry as registry
 from tests.support.docs_blocks import check_output
 
 ERRORS = Path(__file__).resolve().parents[1] / "errors"

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from sqlalchemy import select
 
-from splice.cli.main import SpliceGroup
-from splice.cli.store_commands import import_
-from splice.store import Store
-from splice.store import schema as t
-from splice.store.errors import BadImport
-from splice.store.importing import Format, store_file, store_stream
-from splice.store.meta import RunMeta
+from splice._internal.cli.main import SpliceGroup
+from splice._internal.cli.store_commands import import_
+from splice._internal.store import Store
+from splice._internal.store import schema as t
+from splice._internal.store.errors import BadImport
+from splice._internal.store.importing import Format, store_file, store_stream
+from splice._internal.store.meta import RunMeta
 from tests.support.hostile_inputs import json_reports, junit_documents, valid_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,7 +251,7 @@ def test_no_junit_document_crashes_the_importer(store: Store, data: bytes) -> No
 def test_no_json_report_crashes_the_importer(store: Store, data: bytes) -> None:
     """Any mutated JSON report is stored or refused with a BadImport (a second upload of the
     same run id is the store's own refusal), never another exception."""
-    from splice.store.ingest import IngestError
+    from splice._internal.store.ingest import IngestError
 
     try:
         store_stream(store, io.BytesIO(data), RunMeta(source="upload"), Format.REPORT, "x.json")

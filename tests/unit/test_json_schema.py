@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from splice.cli.main import cli
-from splice.loader.json_schema import suite_schema, template_schema
-from splice.project.json_schema import project_schema
+from splice._internal.cli.main import cli
+from splice._internal.loader.json_schema import suite_schema, template_schema
+from splice._internal.project.json_schema import project_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "errors" / "cases"

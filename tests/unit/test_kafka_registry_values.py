@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splice.executors._kafka_avro import Mismatch, fit, to_json
-from splice.executors._kafka_registry import frame, unframe
-from splice.services.kinds.kafka.registry_server import answer
-from splice.services.kinds.kafka.registry_store import SchemaStore
+from splice._internal.executors._kafka_avro import Mismatch, fit, to_json
+from splice._internal.executors._kafka_registry import frame, unframe
+from splice._internal.services.kinds.kafka.registry_server import answer
+from splice._internal.services.kinds.kafka.registry_store import SchemaStore
 
 ORDER = {
     "type": "record",

@@ -47,5 +47,7 @@ def test_each_layer_boundary_has_a_contract() -> None:
     ]:
         assert order.index(upper) < order.index(lower), (upper, lower)
     forbidden = [c for c in contracts if c["type"] == "forbidden"]
-    core_bans = next(c for c in forbidden if "splice.runner" in c["source_modules"])  # type: ignore[operator]
-    assert {"splice.reporting", "splice.store", "splice.web"} <= set(core_bans["forbidden_modules"])  # type: ignore[arg-type]
+    core_bans = next(c for c in forbidden if "splice._internal.runner" in c["source_modules"])  # type: ignore[operator]
+    assert {"splice._internal.reporting", "splice._internal.store", "splice._internal.web"} <= set(
+        core_bans["forbidden_modules"]
+    )  # type: ignore[arg-type]

@@ -14,11 +14,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from splice.errors import Diagnostic, SuiteError
-from splice.loader.suite_loader import suite_from_document
-from splice.reporting.diagnostics import render_diagnostic
-from splice.runner.analysis import analyse
-from splice.source.yaml_source import parse_yaml
+from splice._internal.errors import Diagnostic, SuiteError
+from splice._internal.loader.suite_loader import suite_from_document
+from splice._internal.reporting.diagnostics import render_diagnostic
+from splice._internal.runner.analysis import analyse
+from splice._internal.source.yaml_source import parse_yaml
 
 # A folder that does not exist: includes and templates resolve to nothing, and nothing
 # the loader does can touch files of the machine running the tests.

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from splice.errors import SuiteError
-from splice.masking import MASK, Masker, spellings
-from splice.project.loader import load_project
-from splice.reporting.diagnostics import render_diagnostics
-from splice.runner.secrets import masked_command, run_masker, url_password
-from splice.services.logs import keep_logs
+from splice._internal.errors import SuiteError
+from splice._internal.masking import MASK, Masker, spellings
+from splice._internal.project.loader import load_project
+from splice._internal.reporting.diagnostics import render_diagnostics
+from splice._internal.runner.secrets import masked_command, run_masker, url_password
+from splice._internal.services.logs import keep_logs
 from tests.support.leaks import forms
 
 SECRET = 'p@ss/w0rd#1"ü'

@@ -1,4 +1,4 @@
-"""Examples of splice.expect: match(), validate() and render_diff()."""
+"""Examples of splice._internal.expect: match(), validate() and render_diff()."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from splice.expect import MISSING, Mismatch, match, render_diff, validate
-from splice.expect.operators import OPERATIONS
-from splice.expect.vocabulary import OPERATORS, compile_regex
+from splice._internal.expect import MISSING, Mismatch, match, render_diff, validate
+from splice._internal.expect.operators import OPERATIONS
+from splice._internal.expect.vocabulary import OPERATORS, compile_regex
 
 
 def messages(expected: Any, actual: Any, path: str = "", **options: Any) -> list[str]:
@@ -255,18 +255,18 @@ def test_operator_fails_with_message(expected: Any, actual: Any, message: str) -
 
 
 def test_public_names_are_exported() -> None:
-    """splice.expect's __all__ lists exactly the names it exports."""
-    import splice.expect
+    """splice._internal.expect's __all__ lists exactly the names it exports."""
+    import splice._internal.expect
 
-    assert sorted(splice.expect.__all__) == [
+    assert sorted(splice._internal.expect.__all__) == [
         "MISSING",
         "Mismatch",
         "match",
         "render_diff",
         "validate",
     ]
-    for name in splice.expect.__all__:
-        assert hasattr(splice.expect, name)
+    for name in splice._internal.expect.__all__:
+        assert hasattr(splice._internal.expect, name)
 
 
 def test_every_operator_is_implemented() -> None:

@@ -1,4 +1,4 @@
-"""Properties of splice.expect that hold for any input (Hypothesis)."""
+"""Properties of splice._internal.expect that hold for any input (Hypothesis)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splice.expect import MISSING, Mismatch, match, render_diff, validate
-from splice.expect.vocabulary import OPERATORS, TYPE_NAMES
+from splice._internal.expect import MISSING, Mismatch, match, render_diff, validate
+from splice._internal.expect.vocabulary import OPERATORS, TYPE_NAMES
 
 # --- strategies -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from splice.services import owners
+from splice._internal.services import owners
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from splice.contracts.compare import compare_message, compare_request, compare_response
-from splice.contracts.model import Message, Request, Response
-from splice.contracts.problems import Mismatch
+from splice._internal.contracts.compare import compare_message, compare_request, compare_response
+from splice._internal.contracts.model import Message, Request, Response
+from splice._internal.contracts.problems import Mismatch
 
 CORPUS = Path(__file__).parent.parent / "data" / "pact-spec"
 CASES = sorted(CORPUS.glob("v*/testcases/*/*/*.json"))

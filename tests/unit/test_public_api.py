@@ -34,8 +34,8 @@ def test_exported_classes_live_where_the_facade_says() -> None:
 def test_cli_import_is_light() -> None:
     """Importing the CLI loads neither pydantic, httpx, Jinja2 nor the runner."""
     code = (
-        "import sys, splice.cli.main; "
-        "print(sorted(m for m in ('pydantic', 'httpx', 'jinja2', 'splice.runner.run') "
+        "import sys, splice._internal.cli.main; "
+        "print(sorted(m for m in ('pydantic', 'httpx', 'jinja2', 'splice._internal.runner.run') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -64,7 +64,7 @@ def test_the_plugin_api_is_honest() -> None:
 def test_the_entry_point_groups_are_the_registries_own() -> None:
     """The groups `splice.plugins` documents are those the registries read."""
     from splice import plugins
-    from splice.executors import executor_registry as executors
-    from splice.services import kind_registry as services
+    from splice._internal.executors import executor_registry as executors
+    from splice._internal.services import kind_registry as services
 
     assert (plugins.EXECUTOR_GROUP, plugins.SERVICE_GROUP) == (executors.GROUP, services.GROUP)

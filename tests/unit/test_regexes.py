@@ -1,4 +1,4 @@
-"""User regexes (splice.regexes): Python's answers, in linear time where RE2 can run them,
+"""User regexes (splice._internal.regexes): Python's answers, in linear time where RE2 can run them,
 bounded where it cannot."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splice import regexes
-from splice.regexes import RegexError, RegexTimeout, compile_user_regex
+from splice._internal import regexes
+from splice._internal.regexes import RegexError, RegexTimeout, compile_user_regex
 
 ATOMS = [
     "a",

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from splice.errors import SourceSpan
-from splice.model.results import (
+from splice._internal.errors import SourceSpan
+from splice._internal.model.results import (
     AttemptResult,
     Failure,
     Phase,
@@ -26,9 +26,9 @@ from splice.model.results import (
     SuiteResult,
     TestcaseResult,
 )
-from splice.reporting.html import render_html, write_html
-from splice.reporting.json_report import write_json
-from splice.reporting.junit import write_junit
+from splice._internal.reporting.html import render_html, write_html
+from splice._internal.reporting.json_report import write_json
+from splice._internal.reporting.junit import write_junit
 
 DATA = Path(__file__).parent / "data"
 T0 = 1_714_000_000.0
@@ -465,10 +465,10 @@ def test_html_script_is_allowed_by_its_csp_hash(run: RunResult) -> None:
 def test_html_uses_render_diff_when_available(
     run: RunResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """When splice.expect.render_diff exists, its diff lines appear, coloured by sign."""
-    fake = types.ModuleType("splice.expect")
+    """When splice._internal.expect.render_diff exists, its diff lines appear, coloured by sign."""
+    fake = types.ModuleType("splice._internal.expect")
     fake.render_diff = lambda expected, actual: ["differing:", f"  - {expected}", f"  + {actual}"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "splice.expect", fake)
+    monkeypatch.setitem(sys.modules, "splice._internal.expect", fake)
     html, _ = _page(run)
     assert '<span class="d-head">differing:</span>' in html
     assert '<span class="d-del">  - 201</span>' in html
@@ -477,9 +477,9 @@ def test_html_uses_render_diff_when_available(
 
 def test_html_leaves_out_one_line_diffs(run: RunResult, monkeypatch: pytest.MonkeyPatch) -> None:
     """A one-line diff (two scalars) only repeats the message, so the page leaves it out."""
-    fake = types.ModuleType("splice.expect")
+    fake = types.ModuleType("splice._internal.expect")
     fake.render_diff = lambda expected, actual: [f"expected {expected}, got {actual}"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "splice.expect", fake)
+    monkeypatch.setitem(sys.modules, "splice._internal.expect", fake)
     html, _ = _page(run)
     assert "<h5>diff</h5>" not in html
 

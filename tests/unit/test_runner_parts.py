@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from splice.errors import UsageError
-from splice.masking import MASK, Masker
-from splice.model.durations import parse_duration
-from splice.runner.planner import Selection, discover
-from splice.runner.scope import ExternalVars
+from splice._internal.errors import UsageError
+from splice._internal.masking import MASK, Masker
+from splice._internal.model.durations import parse_duration
+from splice._internal.runner.planner import Selection, discover
+from splice._internal.runner.scope import ExternalVars
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_discovery_of_files_folders_and_globs(tmp_path: Path) -> None:
 
 def test_selection_by_keyword_and_tags() -> None:
     """-k matches substrings or globs of suite::testcase; tags include and exclude."""
-    from splice.model.suite import Suite
+    from splice._internal.model.suite import Suite
 
     suite = Suite("orders", Path("o.splice.yaml"))
     assert Selection(["PAID"]).keeps(suite, "a paid order", set())

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splice.model.suite import Suite, Testcase
-from splice.shards.planner import imbalance, plan
+from splice._internal.model.suite import Suite, Testcase
+from splice._internal.shards.planner import imbalance, plan
 
 
 def _suite(name: str, count: int, serial: bool = False) -> Suite:

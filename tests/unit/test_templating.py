@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splice.templating import TemplateFailure, evaluate, find_variables, render, syntax_error
+from splice._internal.templating import (
+    TemplateFailure,
+    evaluate,
+    find_variables,
+    render,
+    syntax_error,
+)
 
 
 def test_a_whole_expression_keeps_its_type() -> None:
@@ -125,8 +131,8 @@ _VALUES = st.recursive(
 def test_templates_without_jinja_give_what_jinja_gives(text: str, scope: dict) -> None:  # type: ignore[type-arg]
     """Templates that only read variables, done without Jinja2, render, evaluate, check and
     analyse exactly as Jinja2 does (or are handed to it)."""
-    from splice.templating import sandbox as engine
-    from splice.templating import simple
+    from splice._internal.templating import sandbox as engine
+    from splice._internal.templating import simple
 
     def outcome(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:
@@ -144,7 +150,7 @@ def test_templates_without_jinja_give_what_jinja_gives(text: str, scope: dict) -
 
 def test_the_names_left_to_jinja_include_every_template_function() -> None:
     """A template calling one of splice's functions is never taken for a variable."""
-    from splice.templating import simple
-    from splice.templating.functions import GLOBALS
+    from splice._internal.templating import simple
+    from splice._internal.templating.functions import GLOBALS
 
     assert set(GLOBALS) <= simple.RESERVED

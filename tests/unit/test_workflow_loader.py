@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from splice.errors import SuiteError
-from splice.project.loader import load_project
-from splice.reporting.diagnostics import render_diagnostics
-from splice.workflows.loader import find_workflow, load_workflows
-from splice.workflows.model import JobKind
+from splice._internal.errors import SuiteError
+from splice._internal.project.loader import load_project
+from splice._internal.reporting.diagnostics import render_diagnostics
+from splice._internal.workflows.loader import find_workflow, load_workflows
+from splice._internal.workflows.model import JobKind
 
 SERVICES = """
 name: demo
@@ -144,7 +144,7 @@ def test_mistakes_in_a_job_are_located(tmp_path: Path, job: str, message: str) -
 
 def test_an_unknown_workflow_names_the_close_one(tmp_path: Path) -> None:
     """`splice workflow run cii` suggests `ci`."""
-    from splice.errors import UsageError
+    from splice._internal.errors import UsageError
 
     project = load_project(_project(tmp_path, "ci:\n  jobs:\n    a: {command: [/bin/true]}\n"))
     with pytest.raises(UsageError) as info:
@@ -157,8 +157,8 @@ def test_every_job_key_and_workflow_option_is_documented() -> None:
     workflow run` is in cli.md."""
     import click
 
-    from splice.cli.main import cli
-    from splice.workflows.loader import JobSpec
+    from splice._internal.cli.main import cli
+    from splice._internal.workflows.loader import JobSpec
 
     docs = Path(__file__).resolve().parents[2] / "docs" / "reference"
     reference = (docs / "workflows.md").read_text()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from splice.pytest.handles import ServiceHandle
+from splice._internal.pytest.handles import ServiceHandle
 
 
 @pytest.fixture

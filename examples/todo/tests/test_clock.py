@@ -8,8 +8,8 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from splice.pytest.clock import FrozenClock
-from splice.pytest.handles import ServiceHandle
+from splice._internal.pytest.clock import FrozenClock
+from splice._internal.pytest.handles import ServiceHandle
 
 
 def server_time(client: httpx.Client) -> dt.datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from splice.pytest.handles import SpliceEnv
+from splice._internal.pytest.handles import SpliceEnv
 
 
 def test_a_todo_is_created_and_read_back(client: httpx.Client) -> None:

@@ -1,0 +1,1 @@
+"""splice's implementation: private; import from `splice` and `splice.plugins`."""

@@ -1,0 +1,187 @@
+"""What `splice.run`, `splice.check` and `splice.open_environment` do; the CLI is built on
+the same functions (`find_project`, `load_suites`, `run_suites`), adding a console, the
+store and reports on top.
+
+Nothing here imports `splice._internal.cli`: a program that embeds splice loads the loader, the
+runner, the environment lifecycle and the executors its suites use, and nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from splice._internal.environment import lifecycle
+from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
+from splice._internal.errors import Diagnostic, SuiteError, UsageError
+from splice._internal.masking import Masker
+from splice._internal.model.results import RunResult
+from splice._internal.model.suite import Suite
+from splice._internal.project.model import Project
+from splice._internal.runner.analysis import analyse
+from splice._internal.runner.events import EventBus, Listener
+from splice._internal.runner.hooks import AttemptHook
+from splice._internal.runner.inputs import external_vars
+from splice._internal.runner.planner import Selection, discover, load_all, select
+from splice._internal.runner.run import Runner, RunOptions
+from splice._internal.runner.secrets import run_masker
+
+StrPath = str | PathLike[str]
+
+
+def find_project(project: StrPath | Project | None = None) -> Project:
+    """The project: a `Project`, the path of a splice.yaml or of its folder, or (None) the
+    splice.yaml here or in the nearest folder above (an empty project when there is none)."""
+    from splice._internal.project.loader import find_project as nearest
+    from splice._internal.project.loader import load_project
+    from splice._internal.project.model import PROJECT_FILE
+
+    if isinstance(project, Project):
+        return project
+    if project is None:
+        return load_project(nearest(Path.cwd()))
+    path = Path(project)
+    if path.is_dir():
+        path = path / PROJECT_FILE
+    if not path.is_file():
+        raise UsageError(f"no project file at {path}", "name a splice.yaml or its folder")
+    return load_project(path)
+
+
+def load_suites(
+    paths: Sequence[StrPath],
+    project: Project,
+    var_names: Iterable[str],
+    root: Path | None = None,
+) -> list[Suite]:
+    """Suites of `paths` (files, folders, globs from `root`, default here; none: the
+    project's `suites:`, else every *.splice.yaml here), checked: raises `SuiteError` with
+    every problem found, located."""
+    root = root or Path.cwd()
+    names = [str(p) for p in paths]
+    if not names and project.suites:
+        root = project.root
+        names = list(project.suites)
+    files = discover(names, root)
+    if not files:
+        raise UsageError("no suites found", "suite files are named *.splice.yaml")
+    suites, problems = load_all(files)
+    known = set(var_names) | set(project.vars)
+    for suite in suites:
+        analysis = analyse(suite, known, project.service_kinds())
+        problems.extend(analysis.diagnostics)
+        if analysis.needs_order:
+            suite.serial = True
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def check(
+    paths: Sequence[StrPath] = (),
+    *,
+    project: StrPath | Project | None = None,
+    vars: Mapping[str, Any] | None = None,
+    var_files: Sequence[StrPath] = (),
+) -> list[Diagnostic]:
+    """Validate the project file and suites without running anything; the problems found
+    (empty when there are none), each with its file, line, column and hint.
+
+    Raises `UsageError` when no suite is found, `SuiteError` when a var file is broken."""
+    ext = external_vars((), tuple(str(f) for f in var_files), ())
+    ext.cli.update(vars or {})
+    try:
+        found = find_project(project)
+        load_suites(paths, found, ext.merged())
+    except SuiteError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+def run(
+    paths: Sequence[StrPath] = (),
+    *,
+    project: StrPath | Project | None = None,
+    vars: Mapping[str, Any] | None = None,
+    var_files: Sequence[StrPath] = (),
+    secrets: Iterable[str] = (),
+    jobs: int = 1,
+    retries: int = 0,
+    fail_fast: bool = False,
+    keywords: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    exclude_tags: Sequence[str] = (),
+    listeners: Iterable[Listener] = (),
+    hooks: Iterable[AttemptHook] = (),
+    reuse_up: bool = True,
+) -> RunResult:
+    """Run suites as `splice run` does, without its console, store or reports: the
+    project's services are started (or those of a running `splice up` reused) and stopped
+    again; `listeners` hear every event; the result says what happened.
+
+    Raises `SuiteError` (with every located problem) before anything runs, `UsageError`
+    when nothing is selected, and `splice.StartFailed` when the services do not start."""
+    ext = external_vars((), tuple(str(f) for f in var_files), tuple(secrets))
+    ext.cli.update(vars or {})
+    external = ext.merged()
+    found = find_project(project)
+    suites = load_suites(paths, found, external)
+    selected = select(suites, Selection(list(keywords), list(tags), list(exclude_tags)))
+    if not selected:
+        raise UsageError("no testcase matches the selection", "check keywords and tags")
+    options = RunOptions(
+        jobs=jobs,
+        fail_fast=fail_fast,
+        retries=retries,
+        external=external,
+        secret_names=ext.secrets | set(found.secrets),
+        hooks=list(hooks),
+    )
+    masker = run_masker(found, external, options.secret_names)
+    runner = Runner(selected, options, EventBus(listeners), masker)
+    return run_suites(runner, found, reuse_up=reuse_up)
+
+
+def run_suites(
+    runner: Runner,
+    project: Project,
+    *,
+    reuse_up: bool = True,
+    listener: StartListener | None = None,
+    on_open: Callable[[OpenEnvironment], None] | None = None,
+) -> RunResult:
+    """Open the project's environment, run `runner` in it, close it: the services'
+    variables, data isolation and summary go to the run (`on_open` sees the environment
+    first). Raises `StartFailed`, or `ServiceError` when a reused environment fails."""
+    with lifecycle.open_environment(
+        project,
+        masker=runner.masker,
+        run_id=runner.result.id,
+        reuse_up=reuse_up,
+        listener=listener,
+    ) as opened:
+        runner.options.builtins = opened.builtins
+        runner.options.hooks = [*opened.hooks, *runner.options.hooks]
+        runner.result.services = runner.masker.mask(opened.summary)
+        if on_open is not None:
+            on_open(opened)
+        result = runner.run()
+    result.services = opened.described()
+    return result
+
+
+@contextlib.contextmanager
+def open_environment(
+    project: StrPath | Project | None = None,
+    *,
+    reuse_up: bool = True,
+    masker: Masker | None = None,
+) -> Iterator[OpenEnvironment]:
+    """The project's services, running (started, or those of `splice up`) with their data
+    prepared, for the `with` block; stopped at its end. See `splice.open_environment`."""
+    found = find_project(project)
+    with lifecycle.open_environment(found, masker=masker, reuse_up=reuse_up) as opened:
+        yield opened

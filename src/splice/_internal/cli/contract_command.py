@@ -1,0 +1,468 @@
+"""`splice contract ...`: Pact contracts between services.
+
+splice contract verify pacts/shop-payments.json --provider payments --states states.yaml
+splice contract verify pacts/*.json --provider-base-url http://localhost:8000 \\
+    --provider-states-setup-url http://localhost:8000/_pact/state
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from splice._internal.cli.store_commands import _open, _store_option, store_run_options
+from splice._internal.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _apply(options: list[Any]) -> Callable[[F], F]:
+    def wrap(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return wrap
+
+
+@click.group("contract")
+def contract() -> None:
+    """Pact contracts: verify a provider against consumers' pacts."""
+
+
+@contract.command("verify")
+@click.argument("pacts", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--from-store",
+    is_flag=True,
+    help="Verify the latest pact of each consumer of the provider, from the results store; "
+    "a pending pact (never verified yet) does not fail the verification.",
+)
+@click.option(
+    "--provider-name",
+    metavar="NAME",
+    help="The provider's name in the pacts (default: the --provider service's name).",
+)
+@click.option(
+    "--provider",
+    metavar="NAME",
+    help="The service of splice.yaml that is the provider: splice starts it and its "
+    "dependencies, and replays each interaction against its URL.",
+)
+@click.option(
+    "--provider-base-url",
+    metavar="URL",
+    help="Verify a provider that splice did not start, at this URL.",
+)
+@click.option(
+    "--states",
+    "states_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="YAML file mapping each provider state to the splice steps that set it up.",
+)
+@click.option(
+    "--provider-states-setup-url",
+    "state_url",
+    metavar="URL",
+    help="POST {state, params, action} here to set up (and tear down) provider states.",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the whole run as JSON here.",
+)
+@click.option(
+    "--html", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here."
+)
+@click.option(
+    "--provider-version",
+    metavar="VERSION",
+    help="The provider's version: the verification results are recorded in the store "
+    "against it (the matrix of `can-i-deploy`).",
+)
+@click.option("--provider-branch", default="", metavar="BRANCH", help="The provider's branch.")
+@click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
+@_apply(store_run_options)
+def verify(pacts: tuple[Path, ...], **opts: Any) -> None:
+    """Replay every interaction of the PACT files against the provider; each interaction
+    is a testcase of the run (exit 0 all honoured, 1 a mismatch, 2 bad input)."""
+    sys.exit(verify_command(list(pacts), opts))
+
+
+@contract.command("from-cassette")
+@click.argument("cassette", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--consumer", required=True, help="The consumer's name in the pact.")
+@click.option("--provider", required=True, help="The provider's name in the pact.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Pact file to write [default: pacts/CONSUMER-PROVIDER.json].",
+)
+def from_cassette(cassette: Path, consumer: str, provider: str, output: Path | None) -> None:
+    """Turn a cassette recorded from the real API into a Pact V4 file (one interaction per
+    distinct request, its first recording)."""
+    from splice._internal.contracts.consumer import (
+        exercised_from_cassette,
+        pact_document,
+        write_pact,
+    )
+    from splice._internal.doubles.cassette import Cassette, CassetteError
+
+    try:
+        recorded = Cassette.load(cassette)
+    except CassetteError as exc:
+        raise UsageError(str(exc), "record one with a mock's `record:` setting") from exc
+    target = output or Path("pacts") / f"{consumer}-{provider}.json"
+    document = pact_document(consumer, provider, exercised_from_cassette(recorded.interactions))
+    write_pact(target, document)
+    click.echo(f"wrote {target}: {len(document['interactions'])} interaction(s)")
+
+
+def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
+    from splice._internal.cli.run_command import _project, run_suites
+    from splice._internal.contracts.verify import VerifyTarget, verification_suites
+
+    provider, base_url = opts.pop("provider"), opts.pop("provider_base_url")
+    from_store, provider_name = opts.pop("from_store"), opts.pop("provider_name")
+    if bool(pacts) == bool(from_store):
+        raise UsageError(
+            "give PACT files or --from-store (one of them)",
+            "--from-store verifies the latest pacts of the provider's consumers",
+        )
+    if bool(provider) == bool(base_url):
+        raise UsageError(
+            "name the provider with --provider NAME or --provider-base-url URL (one of them)",
+            "--provider starts a service of splice.yaml; --provider-base-url targets a "
+            "running server",
+        )
+    project = _project()
+    if provider:
+        if provider not in project.services:
+            known = ", ".join(sorted(project.services)) or "none"
+            raise UsageError(
+                f"--provider {provider!r} is not a service of the project",
+                f"services in splice.yaml: {known}",
+            )
+        base_url = f"{{{{ services.{provider}.url }}}}"
+        wanted = [provider]
+    else:
+        wanted = []
+    pending: set[Path] = set()
+    if from_store:
+        name = provider_name or provider
+        if not name:
+            raise UsageError(
+                "--from-store with --provider-base-url needs --provider-name NAME",
+                "the provider's name in the pacts",
+            )
+        pacts, pending = _pacts_from_store(name, project.root, opts.get("store"))
+    states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
+    if states_file is not None and not states_file.is_file():
+        raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
+    skipped: list[str] = []
+    target = VerifyTarget(base_url, states_file, state_url)
+    suites = verification_suites(pacts, target, skipped)
+    if skipped:
+        click.echo(
+            f"note: {len(skipped)} message interaction(s) not verified (splice verifies the "
+            "HTTP interactions of a pact; message pacts are not verified yet)",
+            err=True,
+        )
+    if not any(suite.testcases for suite in suites):
+        raise UsageError(
+            "the pacts hold no HTTP interaction to verify",
+            "splice verifies the HTTP interactions of a pact; message pacts are not verified yet",
+        )
+    project = _only(project, wanted)
+    version, branch = opts.pop("provider_version"), opts.pop("provider_branch")
+    on_finish = None
+    if version:
+        if opts.get("no_store"):
+            raise UsageError(
+                "--provider-version records results in the store, which --no-store turns off",
+                "leave out one of them",
+            )
+        on_finish = _recorder(pacts, version, branch, opts.get("store"))
+    outcome = PendingOutcome()
+    if pending:
+        on_finish = _pending_watch(pacts, pending, outcome, on_finish)
+    defaults: dict[str, Any] = {
+        "var_pairs": (),
+        "var_files": (),
+        "secret_names": (),
+        "keywords": (),
+        "tags": (),
+        "exclude_tags": (),
+        "jobs": 1,
+        "fail_fast": False,
+        "retries": 0,
+        "term_grace": None,
+    }
+    code = run_suites(project, suites, {**defaults, **opts}, on_finish=on_finish)
+    for name in outcome.failed:
+        click.echo(
+            f"pending: the pact {name} has never been verified, so its failures do not "
+            "fail this verification"
+        )
+    if code == 1 and outcome.failed and not outcome.others_failed:
+        return 0
+    return code
+
+
+def _pacts_from_store(
+    provider: str, root: Path, store_url: str | None
+) -> tuple[list[Path], set[Path]]:
+    """The latest pact of each consumer, written under .splice/pacts/ to be verified, and
+    which of them are pending."""
+    import json
+
+    from splice._internal.contracts.broker import latest_for_provider
+
+    store = _open(store_url)
+    try:
+        found = latest_for_provider(store, provider)
+    finally:
+        store.close()
+    if not found:
+        raise UsageError(
+            f"the store holds no pact for the provider {provider!r}",
+            "publish one with `splice contract publish`",
+        )
+    folder = root / ".splice" / "pacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, pending = [], set()
+    for pact in found:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in pact["version"])
+        path = folder / f"{pact['consumer']}-{provider}-{safe}.json"
+        path.write_text(json.dumps(pact["content"], indent=2), encoding="utf-8")
+        paths.append(path)
+        if pact["pending"]:
+            pending.add(path)
+    return paths, pending
+
+
+@dataclass
+class PendingOutcome:
+    """Which pending pacts failed, and whether any other pact did."""
+
+    failed: list[str] = field(default_factory=list)
+    others_failed: bool = False
+
+
+def _pending_watch(
+    pacts: list[Path], pending: set[Path], outcome: PendingOutcome, then: Any
+) -> Any:
+    """After the run: the failed pacts that are pending, and whether others failed (only
+    those fail the verification)."""
+
+    def watch(run: Any) -> None:
+        if then is not None:
+            then(run)
+        for path, suite in zip(pacts, run.suites, strict=False):
+            if any(t.status.value in ("failed", "error") for t in suite.testcases):
+                if path in pending:
+                    outcome.failed.append(path.name)
+                else:
+                    outcome.others_failed = True
+
+    return watch
+
+
+def _recorder(pacts: list[Path], version: str, branch: str, store_url: str | None) -> Any:
+    """After the run: one verification result per pact (passed when all its interactions
+    passed), against the provider's version, in the store."""
+    import json
+
+    from splice._internal.contracts.broker import canonical, record_verification
+
+    def record(run: Any) -> None:
+        store = _open(store_url)
+        try:
+            for path, suite in zip(pacts, run.suites, strict=False):
+                document = json.loads(path.read_text(encoding="utf-8"))
+                _, sha = canonical(document)
+                record_verification(
+                    store,
+                    consumer=str(document["consumer"]["name"]),
+                    provider=str(document["provider"]["name"]),
+                    pact_sha=sha,
+                    provider_version=version,
+                    branch=branch,
+                    success=all(t.status.value in ("passed", "flaky") for t in suite.testcases),
+                    run_id=run.id,
+                )
+        finally:
+            store.close()
+
+    return record
+
+
+@contract.command("check-openapi")
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("pacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check_openapi(spec: Path, pacts: tuple[Path, ...]) -> None:
+    """Check each interaction of the PACT files against the provider's OpenAPI document
+    SPEC: the request and the response the consumer expects must be ones the documented
+    API allows (exit 0 all fit, 1 a mismatch, 2 bad input)."""
+    from rich.console import Console
+
+    from splice._internal.contracts.openapi import OpenApiContract
+    from splice._internal.contracts.pact import read_pact
+
+    if not spec.is_file():
+        raise UsageError(f"OpenAPI document {str(spec)!r} does not exist", "check the path")
+    contract = OpenApiContract.load(spec)
+    out = Console(highlight=False, soft_wrap=True)
+    checked = failed = 0
+    for path in pacts:
+        pact = read_pact(path)
+        for interaction in pact.interactions:
+            if interaction.request is None or interaction.response is None:
+                continue
+            checked += 1
+            found = _openapi_mismatches(contract, interaction)
+            if found:
+                failed += 1
+                where = interaction.span.shown() if interaction.span else str(path)
+                out.print(f"✗ {interaction.title}  {where}", markup=False)
+                for mismatch in found:
+                    out.print(f"    {mismatch}", markup=False)
+    verdict = "fit" if not failed else f"{failed} do not fit"
+    out.print(f"{checked} interaction(s) checked against {spec}: {verdict}", markup=False)
+    sys.exit(1 if failed else 0)
+
+
+def _openapi_mismatches(contract: Any, interaction: Any) -> list[Any]:
+    request, response = interaction.request, interaction.response
+    headers = {k: ", ".join(v) for k, v in request.headers.items()}
+    body = request.body.content if request.body and not request.body.empty else None
+    found = contract.check_request(
+        request.method,
+        request.path,
+        query=request.query,
+        headers=headers,
+        body=body,
+        content_type=request.body.content_type if request.body else None,
+    )
+    answer = response.body.content if response.body and not response.body.empty else None
+    found += contract.check_response(
+        request.method,
+        request.path,
+        response.status or 200,
+        body=answer,
+        content_type=response.body.content_type if response.body else None,
+    )
+    return list(found)
+
+
+@contract.command("publish")
+@click.argument("pacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--version", "version", required=True, help="The consumer's version (a commit sha).")
+@click.option("--branch", default="", help="The consumer's branch.")
+@click.option("--tag", "tags", multiple=True, help="A tag of this version (repeatable).")
+@_store_option
+def publish(
+    pacts: tuple[Path, ...], version: str, branch: str, tags: tuple[str, ...], store_url: str | None
+) -> None:
+    """Store PACT files in the results store as the pacts of a consumer version."""
+    from splice._internal.contracts.broker import publish as publish_pact
+    from splice._internal.contracts.pact import read_pact
+
+    documents = []
+    for path in pacts:
+        read_pact(path)  # a located error for a malformed pact, before anything is stored
+        import json
+
+        documents.append(json.loads(path.read_text(encoding="utf-8")))
+    store = _open(store_url)
+    try:
+        for path, document in zip(pacts, documents, strict=True):
+            done = publish_pact(store, document, version, branch, tags)
+            note = " (replaced the version's earlier pact)" if done["replaced"] else ""
+            click.echo(
+                f"published {path}: {done['consumer']} → {done['provider']} version {version}{note}"
+            )
+    finally:
+        store.close()
+
+
+@contract.command("record-deployment")
+@click.option("--pacticipant", required=True, help="The consumer or provider deployed.")
+@click.option("--version", "version", required=True, help="Its version.")
+@click.option("--environment", required=True, help="Where it now runs (production, staging).")
+@_store_option
+def record_deployment(
+    pacticipant: str, version: str, environment: str, store_url: str | None
+) -> None:
+    """Record that VERSION of PACTICIPANT now runs in ENVIRONMENT."""
+    from splice._internal.contracts.broker import record_deployment as record
+
+    store = _open(store_url)
+    try:
+        record(store, pacticipant, version, environment)
+    finally:
+        store.close()
+    click.echo(f"recorded: {pacticipant} {version} is deployed to {environment}")
+
+
+@contract.command("can-i-deploy")
+@click.option("--pacticipant", required=True, help="The consumer or provider to deploy.")
+@click.option("--version", "version", required=True, help="The version to deploy.")
+@click.option("--to-environment", "environment", required=True, help="Where to deploy it.")
+@_store_option
+def can_i_deploy(pacticipant: str, version: str, environment: str, store_url: str | None) -> None:
+    """Whether VERSION of PACTICIPANT is compatible with what runs in the environment
+    (exit 0 yes, 1 no), with the rows of the matrix that decide it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from splice._internal.contracts.broker import can_i_deploy as decide
+
+    store = _open(store_url)
+    try:
+        decision = decide(store, pacticipant, version, environment)
+    finally:
+        store.close()
+    table = Table(box=None, pad_edge=False)
+    for column in ("CONSUMER", "C.VERSION", "PROVIDER", "P.VERSION", "OK?", "WHY"):
+        table.add_column(column)
+    for row in decision.rows:
+        table.add_row(
+            row.consumer,
+            row.consumer_version,
+            row.provider,
+            row.provider_version,
+            "yes" if row.ok else "no",
+            row.reason,
+        )
+    out = Console(highlight=False, soft_wrap=True)
+    if decision.rows:
+        out.print(table)
+    else:
+        out.print(f"no integration of {pacticipant} {version} with {environment}")
+    if decision.ok:
+        out.print(f"can i deploy {pacticipant} {version} to {environment}: yes")
+    else:
+        out.print(f"can i deploy {pacticipant} {version} to {environment}: no")
+    sys.exit(0 if decision.ok else 1)
+
+
+def _only(project: Any, wanted: list[str]) -> Any:
+    """The project with only the provider and what it depends on (none for a URL)."""
+    import dataclasses
+
+    keep = {name for level in project.start_order(wanted) for name in level} if wanted else set()
+    services = {name: spec for name, spec in project.services.items() if name in keep}
+    return dataclasses.replace(project, services=services)

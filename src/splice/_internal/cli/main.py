@@ -1,0 +1,214 @@
+"""The `splice` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from splice import __version__
+from splice._internal.cli.option_sets import _apply, _selection_options, _var_options
+from splice._internal.cli.store_options import store_run_options
+from splice._internal.errors import Diagnostic, SpliceError, SuiteError, UsageError
+from splice._internal.reporting.diagnostics import render_diagnostics
+from splice._internal.reporting.terminal import make_console
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _stderr() -> Console:
+    return make_console(stderr=True, soft_wrap=True)
+
+
+def _fail_usage(message: str, hint: str | None = None) -> None:
+    err = _stderr()
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    if hint:
+        err.print(f"  hint: {hint}", markup=False)
+    sys.exit(EXIT_USAGE)
+
+
+def _fail_diagnostics(diags: list[Diagnostic]) -> None:
+    _stderr().print(render_diagnostics(diags), markup=False, highlight=False, emoji=False)
+    sys.exit(EXIT_USAGE)
+
+
+# commands whose modules load only when the command is used (or listed in --help)
+_LAZY = {
+    "mock": "splice._internal.cli.mock_command:mock",
+    "serve": "splice._internal.cli.store_commands:serve",
+    "import": "splice._internal.cli.store_commands:import_",
+    "quarantine": "splice._internal.cli.store_commands:quarantine",
+    "store": "splice._internal.cli.store_commands:store",
+    "contract": "splice._internal.cli.contract_command:contract",
+    "schema": "splice._internal.cli.schema_command:schema",
+    "init": "splice._internal.cli.init_command:init",
+}
+
+
+class SpliceGroup(click.Group):
+    """Maps splice's own errors to rendered messages and exit code 2, never a traceback.
+
+    The commands in `_LAZY` are imported when first asked for, so `splice run` does not
+    load the dashboard's or the mock's command modules.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _LAZY:
+            import importlib
+
+            module, _, name = _LAZY[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SuiteError as exc:
+            _fail_diagnostics(exc.diagnostics)
+        except UsageError as exc:
+            _fail_usage(exc.message, exc.hint)
+        except SpliceError as exc:
+            _fail_usage(str(exc))
+        return None
+
+
+@click.group(cls=SpliceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="splice")
+def cli() -> None:
+    """splice: integration tests against real services, from YAML suites and pytest."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@_apply(_selection_options)
+@_apply(_var_options)
+@click.option(
+    "-j",
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Testcases run in parallel, each with its own variables and HTTP session.",
+)
+@click.option(
+    "-x", "--fail-fast", is_flag=True, help="Stop starting testcases after the first failure."
+)
+@click.option(
+    "--retries",
+    default=0,
+    type=click.IntRange(0, 20),
+    help="Re-run a failed testcase up to N times; a later pass is reported as flaky.",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the whole run as JSON here.",
+)
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report here.",
+)
+@click.option(
+    "--term-grace",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    envvar="SPLICE_TERM_GRACE",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="After SIGTERM, seconds teardowns may take before splice exits at once.",
+)
+@click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
+)
+@_apply(store_run_options)
+def run(paths: tuple[str, ...], **opts: Any) -> None:
+    """Run suites (files, folders or globs; default: the project's suites or **/*.splice.yaml)."""
+    if opts.pop("watch"):
+        from splice._internal.cli.watch import watch_command
+
+        sys.exit(watch_command(list(paths), opts))
+    from splice._internal.cli.run_command import run_command
+
+    sys.exit(run_command(list(paths), opts))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@_apply(_var_options)
+def check(paths: tuple[str, ...], **opts: Any) -> None:
+    """Validate suites without running anything: schema, templates, variables."""
+    from splice._internal.cli.run_command import check_command
+
+    sys.exit(check_command(list(paths), opts))
+
+
+@cli.command()
+@click.option("--foreground", is_flag=True, help="Stay in the foreground until Ctrl-C.")
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=float,
+    help="Seconds to wait for every service to be ready.",
+)
+def up(foreground: bool, timeout: float) -> None:
+    """Start the project's services and keep them running (details in .splice/up.env)."""
+    from splice._internal.cli.run_command import _project
+    from splice._internal.cli.up import up as start
+
+    sys.exit(start(_project(), make_console(), foreground=foreground, timeout=timeout))
+
+
+@cli.command()
+def down() -> None:
+    """Stop the services started by `splice up`."""
+    from splice._internal.cli.run_command import _project
+    from splice._internal.cli.up import down as stop
+
+    sys.exit(stop(_project(), make_console()))
+
+
+@cli.command()
+def status() -> None:
+    """Show the services of `splice up` and whether each answers (exit 1 if not)."""
+    from splice._internal.cli.run_command import _project
+    from splice._internal.cli.up import status as show
+
+    sys.exit(show(_project(), make_console()))
+
+
+from splice._internal.cli.workflow_command import _register, workflow  # noqa: E402 - needs the options above
+
+_register(workflow)
+cli.add_command(workflow)
+
+from splice._internal.cli.shard_command import register as _register_shard  # noqa: E402
+from splice._internal.cli.shard_command import shard  # noqa: E402
+
+_register_shard(shard)
+cli.add_command(shard)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="splice", standalone_mode=True)

@@ -1,0 +1,259 @@
+"""`splice run` and `splice check`: plan, validate, run, report."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from splice._internal.errors import UsageError
+from splice._internal.model.results import RunResult, Status
+from splice._internal.model.suite import Suite
+from splice._internal.project.model import Project
+from splice._internal.reporting.terminal import make_console
+from splice._internal.runner.inputs import external_vars
+from splice._internal.runner.planner import Selection, select
+from splice._internal.runner.secrets import masked_command, run_masker
+from splice._internal.words import count
+
+if TYPE_CHECKING:
+    from splice._internal.environment.lifecycle import StartFailed
+    from splice._internal.reporting.console import ConsoleReporter
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.run import Runner
+    from splice._internal.store.attach import Recording
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _project() -> Project:
+    from splice._internal.api import find_project
+
+    return find_project()
+
+
+def _load(paths: list[str], var_names: set[str], project: Project) -> list[Suite]:
+    from splice._internal.api import load_suites
+
+    return load_suites(paths, project, var_names)
+
+
+def check_command(paths: list[str], opts: dict[str, Any]) -> int:
+
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    project = _project()
+    suites = _load(paths, set(ext.merged()), project)
+    n = sum(len(s.testcases) for s in suites)
+    services = f", {count(len(project.services), 'service')}" if project.services else ""
+    make_console().print(
+        f"[green]ok[/]: {count(len(suites), 'suite')}, "
+        f"{count(n, 'testcase')}{services}, no problems found"
+    )
+    return EXIT_OK
+
+
+def run_command(paths: list[str], opts: dict[str, Any]) -> int:
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    project = _project()
+    suites = _load(paths, set(ext.merged()), project)
+    return run_suites(project, suites, opts)
+
+
+def run_suites(
+    project: Project,
+    suites: list[Suite],
+    opts: dict[str, Any],
+    on_finish: Callable[[RunResult], None] | None = None,
+) -> int:
+    """Run loaded suites with the project's services, the reports and the store (`splice
+    run`, and `splice contract verify` with the suites it makes from pacts)."""
+    from splice._internal.reporting.console import ConsoleReporter
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.run import Runner, RunOptions
+
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    external = ext.merged()
+    selection = Selection(list(opts["keywords"]), list(opts["tags"]), list(opts["exclude_tags"]))
+    selected = select(suites, selection)
+    if not selected:
+        raise UsageError(
+            "no testcase matches the selection",
+            "check -k and --tag; `splice check` lists what the suites contain",
+        )
+    console = ConsoleReporter(verbose=opts["verbose"], quiet=opts["quiet"])
+    bus = EventBus([console])
+    recording = _recording(bus, project, opts)
+    options = RunOptions(
+        jobs=opts["jobs"],
+        fail_fast=opts["fail_fast"],
+        retries=opts["retries"],
+        external=external,
+        secret_names=ext.secrets | set(project.secrets),
+    )
+    masker = run_masker(project, external, options.secret_names)
+    if recording is not None:
+        masker.add_all(recording.secrets)
+    runner = Runner(selected, options, bus, masker)
+    from splice._internal.runner.interrupts import DEFAULT_GRACE, Interrupts
+
+    grace = opts.get("term_grace")
+    try:
+        with (
+            _debug_log(opts["verbose"] >= 2, runner.masker.text),
+            Interrupts(runner.control, DEFAULT_GRACE if grace is None else grace),
+        ):
+            return _run_with_services(
+                project, runner, console, recording, opts, on_finish=on_finish
+            )
+    except KeyboardInterrupt:  # before the run started: the services did not all start
+        console.console.print("interrupted while starting the services", style="yellow")
+        return EXIT_INTERRUPTED
+    finally:
+        if recording is not None:
+            recording.close()
+
+
+@contextlib.contextmanager
+def _debug_log(enabled: bool, mask: Callable[[str], str]) -> Iterator[None]:
+    """With -vv, splice's debug log (the traceback of an internal error) on stderr, masked."""
+    if not enabled:
+        yield
+        return
+    import logging
+    import sys
+
+    class Masked(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return mask(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Masked("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("splice")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def _recording(bus: EventBus, project: Project, opts: dict[str, Any]) -> Recording | None:
+    """The store side of the run; None with --no-store and no --report-to (then the store,
+    and SQLAlchemy, are not even imported: a faster start)."""
+    if opts.get("no_store") and not opts.get("report_to"):
+        return None
+
+    from splice._internal.store.attach import StoreOptions, attach
+
+    warn = make_console(stderr=True).print
+    options = StoreOptions.from_cli(opts)
+    return attach(
+        bus,
+        project.root,
+        project.name,
+        options,
+        lambda text: warn(f"warning: {text}", markup=False),
+    )
+
+
+def _run_with_services(
+    project: Project,
+    runner: Runner,
+    console: ConsoleReporter,
+    recording: Recording | None,
+    opts: dict[str, Any],
+    *,
+    on_finish: Callable[[RunResult], None] | None = None,
+) -> int:
+    """Open the environment, run, close it; then record the end and write the reports
+    (`on_finish` sees the finished run first)."""
+
+    from splice._internal.api import run_suites as run_in_environment
+    from splice._internal.cli.services import (
+        EXIT_SERVICES,
+        ConsoleStart,
+        print_serialised,
+        print_service_error,
+    )
+    from splice._internal.environment.lifecycle import OpenEnvironment, StartFailed
+    from splice._internal.services.kind_api import ServiceError
+
+    started_at = time.time()
+    err = make_console(stderr=True)
+
+    def on_open(opened: OpenEnvironment) -> None:
+        print_serialised(opened, runner.suites, runner.options.jobs, err)
+        console.service_logs, console.masker = opened.logs, runner.masker
+        console.logs_kept_in = opened.logs_folder
+
+    try:
+        result = run_in_environment(runner, project, listener=ConsoleStart(err), on_open=on_open)
+    except StartFailed as failed:
+        print_service_error(failed.error, err)
+        _record_failed_start(runner, recording, failed, started_at)
+        return EXIT_SERVICES
+    except ServiceError as exc:  # from a reused `splice up` environment, say
+        print_service_error(exc, err)
+        return EXIT_SERVICES
+    if recording is not None:
+        recording.finish(result)
+    if on_finish is not None:
+        on_finish(result)
+    if recording is not None:
+        held = recording.gate.summary()
+        if held:
+            make_console().print(held, style="yellow", markup=False)
+    console.print_report_paths(write_reports(result, opts))
+    return exit_code(result)
+
+
+def _record_failed_start(
+    runner: Runner,
+    recording: Recording | None,
+    failed: StartFailed,
+    started_at: float,
+) -> None:
+    """A run whose services did not start is stored too: status error, the error with the
+    log tail, and the kept logs."""
+    from splice._internal.reporting.diagnostics import render_service_error
+
+    run = runner.result
+    run.started_at, run.duration = started_at, time.time() - started_at
+    run.status = Status.ERROR
+    run.command = masked_command(run.command, runner.masker, runner.options.secret_names)
+    run.services = failed.environment.described()
+    if recording is not None:
+        total = sum(len(suite.testcases) for suite in runner.suites)
+        reason = runner.masker.mask(render_service_error(failed.error))
+        recording.failed_start(run, total, reason)
+
+
+def write_reports(run: RunResult, opts: dict[str, Any]) -> list[tuple[str, Path]]:
+    written = []
+    if opts.get("junit"):
+        from splice._internal.reporting.junit import write_junit
+
+        write_junit(run, opts["junit"])
+        written.append(("JUnit", opts["junit"]))
+    if opts.get("json_path"):
+        from splice._internal.reporting.json_report import write_json
+
+        write_json(run, opts["json_path"])
+        written.append(("JSON", opts["json_path"]))
+    if opts.get("html"):
+        from splice._internal.reporting.html import write_html
+
+        write_html(run, opts["html"])
+        written.append(("HTML", opts["html"]))
+    return written
+
+
+def exit_code(run: RunResult) -> int:
+    """0 all passed (flaky and skipped included), 1 tests failed, 130 interrupted."""
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if run.status == Status.PASSED else EXIT_FAILED

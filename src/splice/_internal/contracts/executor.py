@@ -1,0 +1,183 @@
+"""The `pact` step: replay one interaction of a pact against a provider and compare.
+
+    - pact: {file: pacts/shop-payments.json, interaction: 3, base_url: "{{ base }}"}
+
+The request is built from the pact (method, path, query, headers, body) and sent to
+`base_url`; the response is held to the pact's expected response with the Pact matching
+rules, and every mismatch is a failure of the step at its path (`body.items[0].price:
+expected a decimal, got string '12.50'`). `splice contract verify` writes these steps, one
+per interaction, so verification runs through the same runner, reports and store as suites.
+The interaction is read from the file when the step runs, so its contents are never
+templated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import certifi
+import httpx
+
+from splice._internal.contracts.compare import compare_response
+from splice._internal.contracts.model import Body, Request, Response
+from splice._internal.contracts.pact import Interaction, Pact, read_pact
+from splice._internal.errors import StepError, SuiteError
+from splice._internal.executors.executor_api import Block, StepContext, StepOutput
+
+_cache: dict[tuple[str, float], Pact] = {}
+_cache_lock = threading.Lock()
+
+
+class PactBlock(Block):
+    file: str
+    interaction: int
+    base_url: str
+    timeout: float = 30.0
+
+
+def load_cached(path: Path) -> Pact:
+    """A pact file read once per change (every interaction of a run shares it)."""
+    key = (str(path.resolve()), path.stat().st_mtime)
+    with _cache_lock:
+        pact = _cache.get(key)
+        if pact is None:
+            pact = _cache[key] = read_pact(path)
+        return pact
+
+
+def request_body(body: Body | None) -> tuple[bytes | None, str | None]:
+    """The bytes to send for a pact body, and its content type."""
+    if body is None or (body.empty and body.content in (None, "")):
+        return None, body.content_type if body else None
+    if isinstance(body.content, bytes):
+        return body.content, body.content_type
+    if body.kind == "json":
+        return json.dumps(body.content).encode(), body.content_type or "application/json"
+    return str(body.content).encode(), body.content_type
+
+
+def actual_response(response: httpx.Response) -> Response:
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers.multi_items():
+        headers.setdefault(name, []).append(value)
+    ctype = response.headers.get("content-type")
+    raw = response.content
+    content: Any
+    try:
+        content = raw.decode(response.encoding or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        content = raw
+    if isinstance(content, str) and ctype and "json" in ctype.lower() and content.strip():
+        with contextlib.suppress(ValueError):  # else compared as text: "not JSON"
+            content = json.loads(content)
+    return Response(
+        status=response.status_code,
+        headers=headers,
+        body=Body(content, ctype, empty=raw == b""),
+    )
+
+
+def send(client: httpx.Client, base_url: str, request: Request, timeout: float) -> httpx.Response:
+    content, ctype = request_body(request.body)
+    headers = [(name, ", ".join(values)) for name, values in request.headers.items()]
+    if ctype and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", ctype))
+    params = httpx.QueryParams(
+        [(name, value) for name, values in request.query.items() for value in values]
+    )
+    path = request.path if request.path.startswith("/") else "/" + request.path
+    url = base_url.rstrip("/") + path
+    return client.request(
+        request.method, url, params=params, headers=headers, content=content, timeout=timeout
+    )
+
+
+class PactExecutor:
+    name: ClassVar[str] = "pact"
+    block_model: ClassVar[type[Block]] = PactBlock
+    result_fields: ClassVar[dict[str, str]] = {
+        "status": "status code of the provider's response",
+        "mismatches": "every way the response breaks the pact, as 'path: message'",
+        "interaction": "the interaction's description",
+    }
+    case_insensitive_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def execute(self, block: PactBlock, ctx: StepContext) -> StepOutput:
+        path = Path(block.file)
+        if not path.is_absolute():
+            path = ctx.base_dir / path
+        try:
+            pact = load_cached(path)
+        except (OSError, SuiteError) as exc:
+            raise StepError(f"cannot read the pact {block.file}: {exc}") from None
+        if not 0 <= block.interaction < len(pact.interactions):
+            raise StepError(f"the pact has no interaction {block.interaction}")
+        interaction = pact.interactions[block.interaction]
+        if interaction.kind != "http" or interaction.request is None:
+            raise StepError(
+                f"interaction {block.interaction} is a message: the pact step replays HTTP "
+                "interactions",
+                "message pacts are not verified by splice yet",
+            )
+        client = _client(ctx)
+        try:
+            response = send(client, block.base_url, interaction.request, block.timeout)
+        except httpx.HTTPError as exc:
+            raise StepError(
+                f"{interaction.request.method} {block.base_url}{interaction.request.path}: {exc}",
+                "is the provider running at that URL?",
+            ) from None
+        actual = actual_response(response)
+        assert interaction.response is not None
+        mismatches = compare_response(interaction.response, actual)
+        return StepOutput(
+            result={
+                "status": response.status_code,
+                "mismatches": [str(m) for m in mismatches],
+                "interaction": interaction.description,
+            },
+            request=_request_summary(interaction, response),
+            response={
+                "status": response.status_code,
+                "headers": dict(response.headers),
+                "body": actual.body.content if actual.body else None,
+            },
+            problems=[(m.path, m.message) for m in mismatches],
+        )
+
+
+_tls: list[ssl.SSLContext] = []
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one (loading the CA bundle) costs ~10 ms."""
+    with _cache_lock:
+        if not _tls:
+            _tls.append(ssl.create_default_context(cafile=certifi.where()))
+        return _tls[0]
+
+
+def _client(ctx: StepContext) -> httpx.Client:
+    client = ctx.session.state.get("pact.client")
+    if client is None:
+        client = httpx.Client(follow_redirects=False, verify=_tls_context())
+        ctx.session.state["pact.client"] = client
+        ctx.session.on_close(client.close)
+    return client
+
+
+def _request_summary(interaction: Interaction, response: httpx.Response) -> dict[str, Any]:
+    request = interaction.request
+    assert request is not None
+    body = request.body.content if request.body else None
+    return {
+        "method": request.method,
+        "url": str(response.request.url),
+        "headers": {k: ", ".join(v) for k, v in request.headers.items()},
+        "body": body if not isinstance(body, bytes) else "<binary>",
+    }

@@ -1,0 +1,192 @@
+"""Provider verification as suites: one testcase per interaction, provider states as steps.
+
+`verification_suites` turns pact files into ordinary `Suite`s that the runner runs like any
+other, so verification gets the runner's isolation, retries, reports (console, JUnit,
+JSON, HTML) and the store for free:
+
+- each interaction is a testcase named by its description and provider states, located at
+  the interaction in the pact file;
+- its setup sets the provider states: the steps a states file declares for each state
+  (`states: {"an order 7 exists": [sql: ...]}`), run with the state's `params` as
+  variables, in the testcase's data isolation (so they are undone after it); or, as
+  Pact's own verifiers do, a POST of `{"state", "params", "action": "setup"}` to a
+  state-change URL, with `"action": "teardown"` after the interaction;
+- its one step is a `pact` step that replays the request and compares the response.
+
+A state that neither the states file nor a state-change URL covers is a located error
+before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from splice._internal.contracts.pact import Interaction, Pact, read_pact
+from splice._internal.errors import Diagnostic, SourceSpan, SuiteError
+from splice._internal.model.suite import Step, Suite, Testcase
+
+
+@dataclass
+class VerifyTarget:
+    """Where the provider answers and how its states are set."""
+
+    base_url: str  # a URL, or a template such as "{{ services.payments.url }}"
+    states_file: Path | None = None
+    state_url: str | None = None
+
+
+@dataclass
+class StateSteps:
+    """The steps of each provider state, read from a states file."""
+
+    path: Path
+    steps: dict[str, list[Step]]
+    spans: dict[str, SourceSpan | None]
+
+
+def read_states(path: Path) -> StateSteps:
+    """A states file: `states:` mapping each provider state's name to a list of steps."""
+    from splice._internal.loader.steps import Collector, StepSource, parse_steps
+    from splice._internal.source.yaml_source import read_yaml
+
+    doc = read_yaml(path)
+    out = Collector()
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("states"), dict):
+        raise SuiteError.single(
+            "a states file must have a `states:` mapping",
+            doc.positions.value(()) or SourceSpan(path, 1, 1),
+            'write states: {"an order 7 exists": [{sql: ...}]}',
+        )
+    extra = sorted(set(data) - {"states"})
+    if extra:
+        out.add(
+            f"unknown key {extra[0]!r} in a states file",
+            doc.positions.key((extra[0],)),
+            "a states file has only `states:`",
+        )
+    steps: dict[str, list[Step]] = {}
+    spans: dict[str, SourceSpan | None] = {}
+    for name, raw in data["states"].items():
+        loc = ("states", name)
+        steps[str(name)] = parse_steps(raw, StepSource(doc, loc), out, f"state {name!r}")
+        spans[str(name)] = doc.positions.key(loc)
+    out.raise_if_any()
+    return StateSteps(path, steps, spans)
+
+
+def verification_suites(
+    paths: list[Path], target: VerifyTarget, skipped: list[str] | None = None
+) -> list[Suite]:
+    """One suite per pact file; SuiteError lists every unreadable pact or unknown state.
+    The titles of message interactions (not verified by these suites) go to `skipped`."""
+    states = read_states(target.states_file) if target.states_file else None
+    problems: list[Diagnostic] = []
+    suites = []
+    for path in paths:
+        try:
+            pact = read_pact(path)
+        except SuiteError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        suites.append(_suite(pact, path, target, states, problems))
+        if skipped is not None:
+            skipped.extend(i.title for i in pact.interactions if i.kind != "http")
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def _suite(
+    pact: Pact,
+    path: Path,
+    target: VerifyTarget,
+    states: StateSteps | None,
+    problems: list[Diagnostic],
+) -> Suite:
+    suite = Suite(
+        name=f"pact {pact.consumer} → {pact.provider}",
+        path=path,
+        span=SourceSpan(path, 1, 1),
+        description=f"the provider {pact.provider} honours the pact of {pact.consumer}",
+    )
+    seen: dict[str, int] = {}
+    for interaction in pact.interactions:
+        if interaction.kind != "http":
+            continue  # message interactions: not verified from a pact yet (the caller says so)
+        name = interaction.title
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name} #{seen[name]}"
+        testcase = Testcase(name=name, span=interaction.span, tags=["contract"])
+        testcase.vars = {
+            "pact_states": [s.to_json() for s in interaction.states],
+            "params": {k: v for s in interaction.states for k, v in s.params.items()},
+        }
+        testcase.setup, testcase.teardown = _state_steps(interaction, target, states, problems)
+        testcase.steps = [
+            Step(
+                index=0,
+                name=f"{interaction.request.method if interaction.request else ''} "
+                f"{interaction.request.path if interaction.request else ''}".strip(),
+                span=interaction.span,
+                executor="pact",
+                block={
+                    "file": str(path.resolve()),
+                    "interaction": interaction.index,
+                    "base_url": target.base_url,
+                },
+            )
+        ]
+        suite.testcases.append(testcase)
+    return suite
+
+
+def _state_steps(
+    interaction: Interaction,
+    target: VerifyTarget,
+    states: StateSteps | None,
+    problems: list[Diagnostic],
+) -> tuple[list[Step], list[Step]]:
+    setup: list[Step] = []
+    teardown: list[Step] = []
+    for n, state in enumerate(interaction.states):
+        if states is not None and state.name in states.steps:
+            setup.extend(states.steps[state.name])  # copied with their index below
+            continue
+        if target.state_url:
+            setup.append(_state_call(target.state_url, n, "setup", interaction.span))
+            teardown.append(_state_call(target.state_url, n, "teardown", interaction.span))
+            continue
+        where = f" in {states.path}" if states is not None else ""
+        problems.append(
+            Diagnostic(
+                f"provider state {state.name!r} has no steps defined{where}",
+                interaction.span,
+                "add it under `states:` in the states file (--states FILE), or pass "
+                "--provider-states-setup-url URL",
+            )
+        )
+    setup = [replace(step, index=i) for i, step in enumerate(setup)]
+    return setup, teardown
+
+
+def _state_call(url: str, n: int, action: str, span: SourceSpan | None) -> Step:
+    """A POST to the state-change URL, as Pact verifiers send it."""
+    return Step(
+        index=n,
+        name=f"provider state {action}",
+        span=span,
+        executor="http",
+        block={
+            "method": "POST",
+            "url": url,
+            "json": {
+                "state": f"{{{{ pact_states[{n}].name }}}}",
+                "params": f"{{{{ pact_states[{n}].params | default({{}}) }}}}",
+                "action": action,
+            },
+        },
+        expect={"status": {"$lt": 300}},
+    )

@@ -1,0 +1,268 @@
+"""`splice shard run`: plan the shards, run them on a back end, merge them into one run
+that streams into the store as shards finish."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from splice._internal.model.results import (
+    AttemptResult,
+    Failure,
+    FailureKind,
+    Phase,
+    RunResult,
+    Status,
+    StepResult,
+    SuiteResult,
+    TestcaseResult,
+    new_run_id,
+)
+from splice._internal.model.suite import Suite
+from splice._internal.project.model import Project
+from splice._internal.shards.dask import DaskBackend, ShardLost
+from splice._internal.shards.planner import Shard, imbalance, plan
+from splice._internal.shards.worker import ShardResult, ShardTask
+
+
+def parse_on(value: str) -> str | None:
+    """`dask` → None (a local cluster); `dask:ADDRESS` → the scheduler's address."""
+    kind, _, address = value.partition(":")
+    if kind != "dask":
+        raise_unknown(value)
+    return address or None
+
+
+def raise_unknown(value: str) -> None:
+    from splice._internal.errors import UsageError
+
+    raise UsageError(
+        f"unknown shard back end {value!r}",
+        "use `--on dask` (a local cluster) or `--on dask:tcp://HOST:8786`",
+    )
+
+
+def durations(project: Project, opts: dict[str, Any], keys: list[str]) -> dict[str, float]:
+    """Recorded median durations, or none (then the plan splits by counts)."""
+    if opts.get("no_store"):
+        return {}
+    from splice._internal.store.core import Store
+    from splice._internal.store.errors import StoreError
+    from splice._internal.store.query_durations import median_durations
+
+    try:
+        store = Store.open(opts.get("store"), project.root)
+    except StoreError:
+        return {}
+    try:
+        return median_durations(store, keys)
+    finally:
+        store.close()
+
+
+def run_shards(
+    project: Project,
+    suites: list[Suite],
+    opts: dict[str, Any],
+    *,
+    external: dict[str, Any],
+    secret_names: set[str],
+    paths: list[str],
+    console: Console | None = None,
+) -> RunResult:
+    out = console or Console(highlight=False)
+    keys = [f"{s.name}::{tc.name}" for s in suites for tc in s.testcases]
+    history = durations(project, opts, keys)
+    shards = plan(suites, history, opts["shards"])
+    known = "recorded durations" if history else "counts (no history)"
+    out.print(
+        f"{len(keys)} testcases in {len(shards)} shards by {known}; "
+        f"expected imbalance {imbalance(shards) * 100:.0f}%",
+        markup=False,
+    )
+    run = RunResult(
+        id=new_run_id(),
+        command=list(sys.argv),
+        host=socket.gethostname(),
+        cwd=str(Path.cwd()),
+    )
+    recording = _recording(project, opts)
+    recorder = recording.recorder if recording is not None else None
+    results: dict[int, ShardResult] = {}
+    lost: list[ShardLost] = []
+    run.started_at = time.time()
+    clock = time.perf_counter()
+    if recorder is not None:
+        recorder.run_started(run, len(keys))
+    try:
+        with tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp:
+            tasks = [
+                _task(
+                    s,
+                    project=project,
+                    opts=opts,
+                    external=external,
+                    secret_names=secret_names,
+                    paths=paths,
+                    tmp=tmp,
+                )
+                for s in shards
+            ]
+
+            def done(result: ShardResult) -> None:
+                results[result.index] = result
+                starts = _starts(tasks[result.index])
+                note = f", run {starts} times (a worker was lost)" if starts > 1 else ""
+                count = sum(len(s.testcases) for s in result.suites)
+                line = f"shard {result.index + 1}/{len(shards)} done on {result.host} pid "
+                out.print(f"{line}{result.pid}: {count} testcases, {result.duration:.1f} s{note}")
+                if result.error:
+                    out.print(f"  its services did not start: {result.error}", markup=False)
+                if recorder is not None:
+                    _record(recorder, result, starts)
+
+            def gone(failure: ShardLost) -> None:
+                lost.append(failure)
+                out.print(f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False)
+
+            address = parse_on(opts["on"])
+            with DaskBackend(address, len(shards)) as backend:
+                backend.run(tasks, done, gone)
+    except KeyboardInterrupt:
+        run.interrupted = True
+    run.duration = time.perf_counter() - clock
+    run.suites = _merged(suites, results, lost, shards)
+    if recorder is not None and lost:
+        for suite in run.suites:  # the lost shards' testcases, as errors
+            for tc in suite.testcases:
+                if tc.status is Status.ERROR and tc.id in _lost_keys(lost):
+                    recorder.testcase_finished(suite, tc)
+    run.status = _status(run, lost)
+    run.services = [e for r in results.values() for e in r.services]
+    if recording is not None:
+        if recorder is not None:
+            recorder.run_finished(run)
+        recording.finish(run)
+        out.print(f"stored as run {run.id}", style="dim", markup=False)
+    return run
+
+
+def _recording(project: Project, opts: dict[str, Any]) -> Any:
+    if opts.get("no_store") and not opts.get("report_to"):
+        return None
+    from splice._internal.store.attach import StoreOptions, open_recording
+
+    warn = Console(stderr=True).print
+    return open_recording(
+        project.root, project.name, StoreOptions.from_cli(opts), warn, source="shards"
+    )
+
+
+def _record(recorder: Any, result: ShardResult, starts: int) -> None:
+    """A finished shard into the store at once: the dashboard shows the run filling in."""
+    for suite in result.suites:
+        for tc in suite.testcases:
+            recorder.testcase_finished(suite, tc)
+        recorder.suite_finished(suite)
+    if starts > 1:
+        recorder.artifacts([_note(result.index, f"ran {starts} times (a worker was lost)")])
+
+
+def _status(run: RunResult, lost: list[ShardLost]) -> Status:
+    if run.interrupted:
+        return Status.INTERRUPTED
+    ok = all(tc.status.ok for tc in run.testcases()) and not lost
+    return Status.PASSED if ok else Status.FAILED
+
+
+def _task(
+    shard: Shard,
+    *,
+    project: Project,
+    opts: dict[str, Any],
+    external: dict[str, Any],
+    secret_names: set[str],
+    paths: list[str],
+    tmp: str,
+) -> ShardTask:
+    starts = Path(tmp) / f"shard-{shard.index}.starts"
+    return ShardTask(
+        index=shard.index,
+        project_file=str(project.path) if project.path else None,
+        cwd=str(Path.cwd()),
+        paths=list(paths),
+        keys=sorted(shard.keys),
+        jobs=int(opts.get("jobs") or 1),
+        retries=int(opts.get("retries") or 0),
+        external=dict(external),
+        secret_names=sorted(secret_names),
+        starts_file=str(starts),
+    )
+
+
+def _starts(task: ShardTask) -> int:
+    try:
+        return len(Path(task.starts_file or "").read_text().splitlines())
+    except OSError:
+        return 1
+
+
+def _note(index: int, text: str) -> dict[str, Any]:
+    content = f"shard {index + 1}: {text}"
+    return {"kind": "shard", "name": f"shard {index + 1}", "content": content, "size": len(content)}
+
+
+def _lost_keys(lost: list[ShardLost]) -> set[str]:
+    return {key for failure in lost for key in failure.task.keys}
+
+
+def _merged(
+    suites: list[Suite],
+    results: dict[int, ShardResult],
+    lost: list[ShardLost],
+    shards: list[Shard],
+) -> list[SuiteResult]:
+    """One SuiteResult per suite, testcases in written order, whatever shard ran them; a
+    lost shard's testcases are errors naming why."""
+    done: dict[str, TestcaseResult] = {}
+    parts: dict[str, SuiteResult] = {}
+    for result in results.values():
+        for ran in result.suites:
+            parts.setdefault(ran.name, ran)
+            for tc in ran.testcases:
+                done[tc.id] = tc
+    reasons = {key: f.reason for f in lost for key in f.task.keys}
+    out = []
+    for suite in suites:
+        merged = SuiteResult(suite.name, suite.path)
+        part = parts.get(suite.name)
+        if part is not None:
+            merged.started_at = part.started_at
+            merged.setup, merged.teardown = part.setup, part.teardown
+        for written in suite.testcases:
+            key = f"{suite.name}::{written.name}"
+            if key in done:
+                merged.testcases.append(done[key])
+            elif key in reasons:
+                merged.testcases.append(_lost(suite, written.name, reasons[key]))
+        if merged.testcases:
+            worst = [t.status for t in merged.testcases]
+            merged.status = Status.PASSED if all(s.ok for s in worst) else Status.FAILED
+            out.append(merged)
+    return out
+
+
+def _lost(suite: Suite, name: str, reason: str) -> TestcaseResult:
+    failure = Failure(FailureKind.ERROR, f"its shard was lost: {reason}")
+    step = StepResult(0, "shard", "shard", Phase.TEST, Status.ERROR, failures=[failure])
+    span = next((tc.span for tc in suite.testcases if tc.name == name), None)
+    line = span.line if span else 0
+    tc = TestcaseResult(suite.name, name, suite.path, line, status=Status.ERROR)
+    tc.attempts = [AttemptResult(1, Status.ERROR, steps=[step])]
+    return tc

@@ -1,0 +1,96 @@
+"""One shard, run in whatever process the back end gives it (a Dask worker, a CI job):
+the project loaded again from its file, the shard's own environment started (private
+services; `external` ones shared), only the shard's testcases run, the results returned.
+
+The function and its arguments are plain data, so any back end can ship them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from splice._internal.model.results import SuiteResult
+from splice._internal.model.suite import Suite
+
+
+@dataclass
+class ShardTask:
+    index: int
+    project_file: str | None  # splice.yaml, or None for a project without one
+    cwd: str
+    paths: list[str]  # what `splice run` was given
+    keys: list[str]  # the shard's testcases, `suite::testcase`
+    jobs: int = 1
+    retries: int = 0
+    external: dict[str, Any] = field(default_factory=dict)
+    secret_names: list[str] = field(default_factory=list)
+    starts_file: str | None = None  # each attempt appends a line (a rerun shows as two)
+
+
+@dataclass
+class ShardResult:
+    index: int
+    suites: list[SuiteResult]
+    host: str
+    pid: int
+    duration: float
+    services: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""  # the environment did not start: why
+
+
+def _only(suites: list[Suite], keys: set[str]) -> list[Suite]:
+    out = []
+    for suite in suites:
+        kept = [tc for tc in suite.testcases if f"{suite.name}::{tc.name}" in keys]
+        if kept:
+            out.append(Suite(**{**suite.__dict__, "testcases": kept}))
+    return out
+
+
+def run_shard(task: ShardTask) -> ShardResult:
+    """Run one shard to its end and return its results (never raises for test faults)."""
+    from splice._internal.project.loader import load_project
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.secrets import run_masker
+    from splice._internal.workflows import lifecycle
+
+    started = time.perf_counter()
+    if task.starts_file:
+        with Path(task.starts_file).open("a") as handle:
+            handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+    os.chdir(task.cwd)
+    project = load_project(Path(task.project_file) if task.project_file else None)
+    suites = _only(
+        lifecycle.load_suites(project, list(task.paths), root=Path(task.cwd)), set(task.keys)
+    )
+    masker = run_masker(project, task.external, set(task.secret_names))
+    quiet = Console(stderr=True, quiet=True)
+    result = ShardResult(task.index, [], socket.gethostname(), os.getpid(), 0.0)
+    run_id = f"shard{task.index}-{os.getpid()}"
+    try:
+        with lifecycle.environment(project, None, quiet, masker, run_id) as active:
+            runner = lifecycle.suite_runner(
+                suites,
+                [],
+                [],
+                active=active,
+                bus=EventBus(),
+                masker=masker,
+                retries=task.retries,
+                jobs=task.jobs,
+                external=dict(task.external),
+                secret_names=set(task.secret_names) | set(project.secrets),
+            )
+            if runner is not None:
+                result.suites = runner.run().suites
+        result.services = masker.mask(lifecycle.summary(active))
+    except lifecycle.StartFailed as failed:
+        result.error = masker.text(str(failed.error))
+    result.duration = time.perf_counter() - started
+    return result

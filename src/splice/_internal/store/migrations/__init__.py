@@ -1,0 +1,1 @@
+"""Alembic migrations of the results store, run by `splice._internal.store.opening.migrate`."""

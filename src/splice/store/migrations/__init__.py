@@ -1,1 +1,0 @@
-"""Alembic migrations of the results store, run by `splice.store.opening.migrate`."""

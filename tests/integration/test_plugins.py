@@ -38,7 +38,7 @@ def _install_plugin(site: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: splice-shout\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[splice._internal.executors]\nshout = splice_shout:ShoutExecutor\n"
+        "[splice.executors]\nshout = splice_shout:ShoutExecutor\n"
     )
 
 

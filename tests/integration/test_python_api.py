@@ -258,8 +258,8 @@ def _install_plugin(site: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: splice-echo\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[splice._internal.executors]\nshout = splice_echo:ShoutExecutor\n\n"
-        "[splice._internal.services]\necho = splice_echo:EchoKind\n"
+        "[splice.executors]\nshout = splice_echo:ShoutExecutor\n\n"
+        "[splice.services]\necho = splice_echo:EchoKind\n"
     )
 
 

@@ -61,6 +61,16 @@ class Watching:
             out.append(line)
         raise AssertionError("no rerun: " + "".join(out) + "".join(self.stderr))
 
+    def said(self, text: str) -> bool:
+        """Whether stderr has a line with `text`, waiting for it a little: stderr is read
+        by its own thread, so it may trail the stdout line that ends a round."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.stderr):
+                return True
+            time.sleep(0.05)
+        return False
+
     def descendants(self) -> set[int]:
         """Processes started by the watch (the mock's server among them)."""
         parents: dict[int, int] = {}
@@ -122,7 +132,7 @@ def test_watch_reruns_what_a_change_affects_with_the_services_up(project: Path) 
         good = second.read_text()
         second.write_text(good.replace("testcases:", "testcase:"))
         assert "splice running" not in watch.round()
-        assert any("unknown key 'testcase'" in line for line in watch.stderr)
+        assert watch.said("unknown key 'testcase'"), watch.stderr
 
         second.write_text(good.replace("message: hello", "message: bye"))
         failed = watch.round()

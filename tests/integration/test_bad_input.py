@@ -169,7 +169,7 @@ class BoomExecutor:
 def boom(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     targets = {**registry._BUILTIN, "boom": f"{__name__}:BoomExecutor"}
     registry.reset()
-    monkeypatch.setattr(registry, "_targets", lambda: targets)
+    monkeypatch.setattr(registry._TARGETS, "all", lambda: targets)
     yield
     monkeypatch.undo()
     registry.reset()

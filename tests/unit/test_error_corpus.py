@@ -45,7 +45,7 @@ def _splice(
 ) -> tuple[int | str | None, str]:
     # only the built-in executors: hints that list executors must not depend on the
     # plugins installed where the tests run
-    monkeypatch.setattr(registry, "_targets", lambda: dict(registry._BUILTIN))
+    monkeypatch.setattr(registry._TARGETS, "all", lambda: dict(registry._BUILTIN))
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("COLUMNS", "200")
     with pytest.raises(SystemExit) as exited:

@@ -7,6 +7,7 @@ from typing import Any
 
 from splice._internal.errors import SpliceError
 from splice._internal.executors.executor_api import Executor
+from splice._internal.plugin_targets import PluginTargets, load
 
 GROUP = "splice.executors"
 
@@ -30,52 +31,32 @@ class PluginError(SpliceError):
     """A plugin could not be loaded or does not implement the executor API."""
 
 
-_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
-
-
-@functools.cache
-def _targets() -> dict[str, Any]:
-    """Every registered name: the plugins' entry points, then the built-ins (which win over
-    a plugin of the same name), then what a program registered (`register`). A built-in is
-    found without reading entry points (`_target`): importing importlib.metadata and
-    scanning them costs a short run ~20 ms."""
-    from importlib.metadata import entry_points
-
-    targets: dict[str, Any] = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    targets.update(_BUILTIN)
-    targets.update(_REGISTERED)
-    return targets
-
-
-def _target(name: str) -> Any:
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    return _BUILTIN.get(name) or _targets()[name]
+_TARGETS = PluginTargets(GROUP, _BUILTIN)
 
 
 def known(name: str) -> bool:
     """Whether `name` is registered (a built-in is, without reading entry points)."""
-    return name in _REGISTERED or name in _BUILTIN or name in _targets()
+    return _TARGETS.known(name)
 
 
 def register(name: str, target: str | type) -> None:
-    """Make the executor `target` (a class, or "module:Class") the step kind `name`, as an
-    entry point of the group `executors` would (for a program that embeds splice)."""
-    _REGISTERED[name] = target
+    """Make `target` (a class, or "module:Class") the one registered under `name`, as an
+    entry point of the group would (for a program that embeds splice)."""
+    _TARGETS.register(name, target)
     reset()
 
 
 def names() -> list[str]:
     """Names of every executor available, for `did you mean` hints and docs."""
-    return sorted(_targets())
+    return sorted(_TARGETS.all())
 
 
 @functools.cache
 def get(name: str) -> type[Executor]:
     """The executor class registered under `name`; KeyError when none is."""
-    target = _target(name)
+    target = _TARGETS.target(name)
     try:
-        cls: Any = target if not isinstance(target, str) else _load(target)
+        cls: Any = load(target)
     except Exception as exc:
         raise PluginError(f"executor {name!r} ({target}) failed to load: {exc}") from exc
     missing = [a for a in ("block_model", "result_fields", "execute") if not hasattr(cls, a)]
@@ -99,12 +80,6 @@ def instance(name: str) -> Executor:
 
 def reset() -> None:
     """Forget discovered plugins (tests that install a plugin at run time call this)."""
-    _targets.cache_clear()
+    _TARGETS.forget()
     get.cache_clear()
     instance.cache_clear()
-
-
-def _load(target: str) -> Any:
-    module_name, _, attr = target.partition(":")
-    module = __import__(module_name, fromlist=[attr or "_"])
-    return getattr(module, attr) if attr else module

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from splice._internal.errors import SpliceError
+from splice._internal.plugin_targets import PluginTargets, load
 from splice._internal.services.kind_api import ServiceKind
 
 GROUP = "splice.services"
@@ -29,51 +30,31 @@ class KindError(SpliceError):
     """A service-kind plugin could not be loaded or does not implement the API."""
 
 
-_REGISTERED: dict[str, Any] = {}  # by `register`: these win over entry points
-
-
-@functools.cache
-def _targets() -> dict[str, Any]:
-    """Every registered name: the plugins' entry points, then the built-ins (which win over
-    a plugin of the same name), then what a program registered (`register`). A built-in is
-    found without reading entry points (`_target`): importing importlib.metadata and
-    scanning them costs a short run ~20 ms."""
-    from importlib.metadata import entry_points
-
-    targets: dict[str, Any] = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    targets.update(_BUILTIN)
-    targets.update(_REGISTERED)
-    return targets
-
-
-def _target(name: str) -> Any:
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    return _BUILTIN.get(name) or _targets()[name]
+_TARGETS = PluginTargets(GROUP, _BUILTIN)
 
 
 def known(name: str) -> bool:
     """Whether `name` is registered (a built-in is, without reading entry points)."""
-    return name in _REGISTERED or name in _BUILTIN or name in _targets()
+    return _TARGETS.known(name)
 
 
 def register(name: str, target: str | type) -> None:
-    """Make the service kind `target` (a class, or "module:Class") the kind `name`, as an
-    entry point of the group `services` would (for a program that embeds splice)."""
-    _REGISTERED[name] = target
+    """Make `target` (a class, or "module:Class") the one registered under `name`, as an
+    entry point of the group would (for a program that embeds splice)."""
+    _TARGETS.register(name, target)
     reset()
 
 
 def names() -> list[str]:
-    return sorted(_targets())
+    return sorted(_TARGETS.all())
 
 
 @functools.cache
 def get(name: str) -> ServiceKind:
     """The kind registered under `name` (one shared instance); KeyError when none is."""
-    target = _target(name)
+    target = _TARGETS.target(name)
     try:
-        cls: Any = target if not isinstance(target, str) else _load(target)
+        cls: Any = load(target)
     except Exception as exc:
         raise KindError(f"service kind {name!r} ({target}) failed to load: {exc}") from exc
     missing = [a for a in ("settings_model", "providers", "start_local") if not hasattr(cls, a)]
@@ -86,11 +67,5 @@ def get(name: str) -> ServiceKind:
 
 
 def reset() -> None:
-    _targets.cache_clear()
+    _TARGETS.forget()
     get.cache_clear()
-
-
-def _load(target: str) -> Any:
-    module_name, _, attr = target.partition(":")
-    module = __import__(module_name, fromlist=[attr or "_"])
-    return getattr(module, attr) if attr else module

@@ -14,15 +14,17 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-# A service that notes that it started, then waits (20 s at most) for its peer to have
+# A service that notes what was ready and that it started, then waits (20 s at most) for its peer to have
 # started too before it says it is ready; it records what it saw.
 SERVICE = """
 import json, sys, time
 from pathlib import Path
 
 name, peer, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-(folder / f"{name}.started").touch()
+# What was ready before this service started; looked at before it says it started, since
+# its peer may become ready in the instant after.
 seen = {"ready_before_me": sorted(p.stem for p in folder.glob("*.ready"))}
+(folder / f"{name}.started").touch()
 deadline = time.monotonic() + 20
 while peer != "-" and not (folder / f"{peer}.started").exists() and time.monotonic() < deadline:
     time.sleep(0.01)

@@ -151,7 +151,7 @@ def test_retained_messages_reach_later_subscribers(broker: Any) -> None:
     ctx = _ctx(env.vars())
     topic = f"state/{uuid.uuid4().hex}"
     _run(ctx, publish=topic, data="on", retain=True, qos=1)
-    got = _run(ctx, subscribe=topic, timeout=2)
+    got = _run(ctx, subscribe=topic, timeout=15)
     assert got["message"]["retain"] is True and got["payload"] == "on"
     _run(ctx, publish=topic, data="", retain=True, qos=1)
     assert _run(ctx, subscribe=topic, count=0, timeout=0.2)["count"] == 0

@@ -196,11 +196,11 @@ def test_jetstream_streams_publish_and_consume(bus: Any) -> None:
     for n in (1, 2):
         ack = _run(ctx, jetstream={"publish": "orders.new"}, json={"n": n})["ack"]
         assert ack == {"stream": "ORDERS", "seq": n, "duplicate": False}
-    got = _run(ctx, jetstream={"consume": "ORDERS"}, count=2, timeout=2)
+    got = _run(ctx, jetstream={"consume": "ORDERS"}, count=2, timeout=15)
     assert [m["json"] for m in got["messages"]] == [{"n": 1}, {"n": 2}]
     assert got["messages"][1]["seq"] == 2
-    first = _run(ctx, jetstream={"consume": "ORDERS", "durable": "audit"}, timeout=2)
-    second = _run(ctx, jetstream={"consume": "ORDERS", "durable": "audit"}, timeout=2)
+    first = _run(ctx, jetstream={"consume": "ORDERS", "durable": "audit"}, timeout=15)
+    second = _run(ctx, jetstream={"consume": "ORDERS", "durable": "audit"}, timeout=15)
     assert (first["json"], second["json"]) == ({"n": 1}, {"n": 2})
     with pytest.raises(StepError, match=r"no message on stream ORDERS within 0\.2s"):
         _run(ctx, jetstream={"consume": "ORDERS", "durable": "audit"}, timeout=0.2)

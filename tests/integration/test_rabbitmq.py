@@ -311,7 +311,7 @@ def test_vhost_isolation_keeps_testcases_apart(bus: Any) -> None:
     _run(ctx_a, publish="jobs", routing_key="job.done", body="only for a", mandatory=True)
     with pytest.raises(StepError, match="no message on queue 'job-results'"):
         _run(ctx_b, consume="job-results", timeout=0.3)
-    assert _run(ctx_a, consume="job-results", timeout=2)["body"] == "only for a"
+    assert _run(ctx_a, consume="job-results", timeout=15)["body"] == "only for a"
     for scope, session in zip(scopes, sessions, strict=True):
         session.close()
         manager.attempt_finished(None, None, scope, True)
@@ -335,7 +335,7 @@ def test_prefix_isolation_keeps_testcases_apart_and_cleans_up(bus: Any) -> None:
     with pytest.raises(StepError) as info:
         _run(ctxs[1], consume="shared", timeout=0.3)
     assert "prefix: false" in (info.value.hint or "")
-    got = _run(ctxs[0], consume="shared", timeout=2)
+    got = _run(ctxs[0], consume="shared", timeout=15)
     assert (got["body"], got["routing_key"], got["queue"]) == ("mine", "shared", "shared")
     assert _queue_exists(service.endpoint.url, prefixes[0] + "shared")
     assert _queue_exists(service.endpoint.url, prefixes[0] + "job-results")  # the fixtures
@@ -398,7 +398,7 @@ def test_external_provider_uses_this_machines_broker(tmp_path: Path) -> None:
         try:
             _run(ctx, declare={"queues": [{"name": queue, "durable": False}]})
             _run(ctx, publish={"queue": queue}, json={"ok": True})
-            assert _run(ctx, consume=queue, timeout=2)["json"] == {"ok": True}
+            assert _run(ctx, consume=queue, timeout=15)["json"] == {"ok": True}
         finally:
             ctx.session.close()
             connection = pika.BlockingConnection(pika.URLParameters(SYSTEM_BROKER))

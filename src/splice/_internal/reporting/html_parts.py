@@ -149,7 +149,7 @@ def checks(step: StepResult) -> tuple[list[Check], int]:
     found: list[Check] = []
     for name, expected in (step.expect or {}).items():
         _flatten(expected, str(name), (), found)
-    found += [Check("", "assert", expression) for expression in step.asserted]
+    found += [Check(expression, "assert", "") for expression in step.asserted]
     return found[:CHECK_LIMIT], max(0, len(found) - CHECK_LIMIT)
 
 

@@ -111,8 +111,14 @@ def test_service_log_gone_or_missing_is_said(tmp_path: Path) -> None:
         (
             "nats",
             {
-                "message": {"subject": "o", "data": '{"id": 7, "sku": "A"}', "json": {"id": 7, "sku": "A"}},
-                "messages": [{"subject": "o", "data": '{"id": 7, "sku": "A"}', "json": {"id": 7, "sku": "A"}}],
+                "message": {
+                    "subject": "o",
+                    "data": '{"id": 7, "sku": "A"}',
+                    "json": {"id": 7, "sku": "A"},
+                },
+                "messages": [
+                    {"subject": "o", "data": '{"id": 7, "sku": "A"}', "json": {"id": 7, "sku": "A"}}
+                ],
                 "json": {"id": 7, "sku": "A"},
                 "data": '{"id": 7, "sku": "A"}',
                 "count": 1,

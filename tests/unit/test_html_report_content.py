@@ -154,9 +154,18 @@ def test_message_bodies_are_shown_parsed(
 
 
 def test_redis_value_is_still_shown_parsed(tmp_path: Path) -> None:
-    """The top-level JSON text of a field (a Redis value) stays re-indented as before."""
-    page = _page(make_run(tmp_path, [_step(1, "redis", response={"value": '{"a": [1, 2]}'})]))
+    """The top-level JSON text of a field (a Redis value) stays re-indented as before; a
+    command's arguments stay the strings that were sent."""
+    step = _step(
+        1,
+        "redis",
+        request={"command": ["SET", "k", '{"a": 1}']},
+        response={"value": '{"a": [1, 2]}'},
+    )
+    page = _page(make_run(tmp_path, [step]))
     assert _fields(page, "redis")["value"] == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+    request = page.xpath('//div[@class="msg"][h5="request"]//dd')[0].text_content()
+    assert '"{\\"a\\": 1}"' in request
 
 
 def test_passing_step_lists_what_it_checked(tmp_path: Path) -> None:

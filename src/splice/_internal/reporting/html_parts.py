@@ -23,6 +23,9 @@ CHECK_LIMIT = 60  # checks of one step listed before "… N more"
 VALUE_LIMIT = 300  # characters of one expected value shown in the list of checks
 # fields that hold a message as text, next to `json` holding the same message parsed
 _TEXT_FIELDS = ("body", "data", "payload", "text", "value", "stdout")
+# fields whose JSON text is shown parsed at any depth: message bodies (not a command's
+# arguments, say, which stay the strings that were sent)
+_BODY_FIELDS = frozenset({*_TEXT_FIELDS, "bodies", "message", "messages", "reply", "values"})
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,14 @@ def readable(message: Mapping[str, Any] | None) -> dict[str, Any]:
     return _readable_dict(message)
 
 
-def _readable(value: Any) -> Any:
+def _readable(value: Any, body: bool) -> Any:
+    """`value` with JSON text parsed in message bodies (`body`: `value` is one, or a list
+    of them) and in the body fields of objects inside it."""
     if isinstance(value, Mapping):
         return _readable_dict(value)
     if isinstance(value, list | tuple):
-        return [_readable(v) for v in value]
-    if isinstance(value, str):
+        return [_readable(v, body) for v in value]
+    if body and isinstance(value, str | bytes):
         return _parsed(value, value)
     return value
 
@@ -123,7 +128,7 @@ def _readable_dict(value: Mapping[str, Any]) -> dict[str, Any]:
             continue  # the same message as `json` shows, unparsed
         if key == "messages" and _only_message(item, value.get("message")):
             continue  # the one message, also given as `message`
-        out[key] = item if key == "json" else _readable(item)
+        out[key] = item if key == "json" else _readable(item, key in _BODY_FIELDS)
     return out
 
 

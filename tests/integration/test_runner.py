@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from splice._internal.model.results import Phase, Status
@@ -307,3 +308,31 @@ def test_variable_precedence(write, splice_cli, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("SPLICE_VAR_b", "from-env")
     result = splice_cli("run", "p.splice.yaml", "--var-file", "vars.yaml", "--var", "c=from-cli")
     assert result.exit_code == 0, result.output
+
+
+def test_a_step_keeps_what_it_checked_masked(write, splice_cli, tmp_path) -> None:
+    """A step records its rendered `expect` (implied fields included) and its `assert`
+    expressions, with secrets masked, so reports can show what a passing step held."""
+    write(
+        "c.splice.yaml",
+        """
+        name: checks
+        vars: {token: hunter2-secret-x}
+        secrets: [token]
+        testcases:
+          - name: recorded
+            steps:
+              - exec: "echo {{ token }} ok"
+                expect: {stdout: {$contains: "{{ token }}"}}
+                assert: ["token in result.stdout"]
+              - exec: "true"
+    """,
+    )
+    result = splice_cli("run", "c.splice.yaml", "--no-store", "--json", "run.json")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "run.json").read_text()
+    assert "hunter2-secret-x" not in text
+    steps = json.loads(text)["suites"][0]["testcases"][0]["attempts"][0]["steps"]
+    assert steps[0]["expect"] == {"stdout": {"$contains": "****"}, "exit_code": 0}
+    assert steps[0]["asserted"] == ["token in result.stdout"]  # as written
+    assert steps[1]["expect"] == {"exit_code": 0} and steps[1]["asserted"] == []

@@ -20,6 +20,7 @@ from splice._internal.words import count
 
 if TYPE_CHECKING:
     from splice._internal.environment.lifecycle import StartFailed
+    from splice._internal.masking import Masker
     from splice._internal.reporting.console import ConsoleReporter
     from splice._internal.runner.events import EventBus
     from splice._internal.runner.run import Runner
@@ -207,7 +208,7 @@ def _run_with_services(
         held = recording.gate.summary()
         if held:
             make_console().print(held, style="yellow", markup=False)
-    console.print_report_paths(write_reports(result, opts))
+    console.print_report_paths(write_reports(result, opts, runner.masker))
     return exit_code(result)
 
 
@@ -232,7 +233,10 @@ def _record_failed_start(
         recording.failed_start(run, total, reason)
 
 
-def write_reports(run: RunResult, opts: dict[str, Any]) -> list[tuple[str, Path]]:
+def write_reports(
+    run: RunResult, opts: dict[str, Any], masker: Masker | None = None
+) -> list[tuple[str, Path]]:
+    """Write the reports `opts` asks for; `masker` masks the log tails the HTML embeds."""
     written = []
     if opts.get("junit"):
         from splice._internal.reporting.junit import write_junit
@@ -247,7 +251,7 @@ def write_reports(run: RunResult, opts: dict[str, Any]) -> list[tuple[str, Path]
     if opts.get("html"):
         from splice._internal.reporting.html import write_html
 
-        write_html(run, opts["html"])
+        write_html(run, opts["html"], masker)
         written.append(("HTML", opts["html"]))
     return written
 

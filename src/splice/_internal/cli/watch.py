@@ -330,7 +330,7 @@ class Watch:
         grace = opts.get("term_grace")
         with Interrupts(runner.control, DEFAULT_GRACE if grace is None else grace):
             result = runner.run()
-        console.print_report_paths(write_reports(result, opts))
+        console.print_report_paths(write_reports(result, opts, runner.masker))
         return result.interrupted
 
     def _wait(self, events: _Changes) -> set[Path]:

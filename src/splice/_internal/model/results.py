@@ -102,6 +102,10 @@ class StepResult:
     captures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     skip_reason: str | None = None
+    # what the step checked, kept so a report can show what a passing step held: `expect`
+    # as rendered (the executor's implied fields included) and the `assert` expressions
+    expect: dict[str, Any] | None = None
+    asserted: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -284,6 +284,8 @@ def _step_from_dict(data: dict[str, Any]) -> StepResult:
         captures=data.get("captures") or {},
         failures=[Failure(**f) for f in data.get("failures") or []],
         skip_reason=data.get("skip_reason"),
+        expect=data.get("expect"),
+        asserted=list(data.get("asserted") or []),
     )
 
 

@@ -22,7 +22,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from splice._internal.masking import Masker
 from splice._internal.model.results import Failure, RunResult, Status
+from splice._internal.reporting.html_parts import checks, readable, service_logs
 
 __all__ = ["write_html"]
 
@@ -46,16 +48,17 @@ class Shown:
     more: int = 0
 
 
-def write_html(run: RunResult, path: Path) -> None:
-    """Write `run` as one self-contained HTML page to `path`, creating its folder."""
-    text = render_html(run)
+def write_html(run: RunResult, path: Path, masker: Masker | None = None) -> None:
+    """Write `run` as one self-contained HTML page to `path`, creating its folder; the
+    service logs it embeds go through `masker` too (the kept logs already did)."""
+    text = render_html(run, masker)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8", errors="replace")
     partial.replace(path)
 
 
-def render_html(run: RunResult) -> str:
+def render_html(run: RunResult, masker: Masker | None = None) -> str:
     """The HTML page for `run`, as text."""
     base = Path(run.cwd) if run.cwd else Path.cwd()
     counts = run.counts()
@@ -71,6 +74,7 @@ def render_html(run: RunResult) -> str:
         counts={name: counts[name] for name in shown},
         groups=groups,
         command=shlex.join(run.command),
+        logs=service_logs(run.services, masker),
         generated=_when(datetime.now(UTC).timestamp()),
         rel=lambda p: _relative(p, base),
     )
@@ -93,7 +97,7 @@ def _environment() -> Environment:
         csp_hash=_csp_hash,
         diff_class=_diff_class,
     )
-    env.globals.update(fields=_fields, diff=_diff, group=lambda s: _GROUPS[s])
+    env.globals.update(fields=_fields, diff=_diff, checks=checks, group=lambda s: _GROUPS[s])
     return env
 
 
@@ -141,7 +145,7 @@ def _fields(message: dict[str, Any] | None) -> list[tuple[str, Shown]]:
     """A request or response as (field, shortened text) pairs, in the executor's order."""
     return [
         (str(key), _shorten(_pretty(value)))
-        for key, value in (message or {}).items()
+        for key, value in readable(message).items()
         if value is not None  # an unset field of the request says nothing
     ]
 

@@ -19,8 +19,12 @@ def check_expect(
     result: Mapping[str, Any],
     executor: Executor | None,
     scope: Mapping[str, Any],
+    seen: dict[str, Any] | None = None,
 ) -> list[Failure]:
-    """Match each `expect` field against the result, after rendering its templates."""
+    """Match each `expect` field against the result, after rendering its templates.
+
+    `seen`, when given, receives what was checked: the rendered fields, then the implied
+    ones the block did not name (no copy: the values are the rendered ones)."""
     from splice._internal.expect import MISSING, match
 
     failures: list[Failure] = []
@@ -28,6 +32,9 @@ def check_expect(
         rendered = render(dict(expect), scope)
     except TemplateFailure as exc:
         return [Failure(FailureKind.ERROR, f"in expect: {exc.message}", hint=exc.hint)]
+    if seen is not None:
+        seen.update(rendered)
+        seen.update((k, v) for k, v in implied_expect(executor).items() if k not in rendered)
     insensitive = executor.case_insensitive_fields if executor is not None else frozenset()
     for name, expected in rendered.items():
         actual = result.get(name, MISSING)

@@ -135,6 +135,10 @@ def _finish(result: StepResult, clock: float, env: StepEnv) -> StepResult:
         result.request = env.masker.mask(result.request)
         result.response = env.masker.mask(result.response)
         result.captures = env.masker.mask(result.captures)
+        if result.expect:
+            result.expect = env.masker.mask(result.expect)
+        if result.asserted:
+            result.asserted = [env.masker.text(a) for a in result.asserted]
         for f in result.failures:
             f.message = env.masker.text(f.message)
             f.expected = env.masker.mask(f.expected)
@@ -172,7 +176,7 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
         found = [
             Failure(FailureKind.EXPECT, f"{p}: {m}" if p else m, path=p) for p, m in output.problems
         ]
-        return output, found + _checks(step, executor, output.result, scope)
+        return output, found + _checks(step, executor, output.result, scope, out)
 
     output, failures = _with_retry(step, scope, env, out, attempt)
     if output is not None:
@@ -198,14 +202,19 @@ def _prepare_block(executor: Executor, step: Step, scope: dict[str, Any]) -> Any
 
 
 def _checks(
-    step: Step, executor: Executor | None, result: dict[str, Any], scope: dict[str, Any]
+    step: Step,
+    executor: Executor | None,
+    result: dict[str, Any],
+    scope: dict[str, Any],
+    out: StepResult,
 ) -> list[Failure]:
-    failures = (
-        check_expect(step.expect, result, executor, scope)
-        if step.expect or implied_expect(executor)
-        else []
-    )
+    """The step's expect, assertions and custom checks; `out` keeps what was checked."""
+    failures: list[Failure] = []
+    if step.expect or implied_expect(executor):
+        out.expect = {}
+        failures = check_expect(step.expect, result, executor, scope, out.expect)
     if step.assertions:
+        out.asserted = step.assertions
         failures += check_assertions(step.assertions, result, scope)
     if step.checks:
         failures += _custom_checks(step, result, scope)
@@ -389,4 +398,4 @@ def _run_template_step(
         )
         return
     out.response = {"outputs": outputs}
-    _settle(step, scope, env, out, outputs, _checks(step, None, outputs, scope))
+    _settle(step, scope, env, out, outputs, _checks(step, None, outputs, scope, out))

@@ -153,7 +153,11 @@ def _project(root: Path) -> Path:
     (root / "suites" / "broken.splice.yaml").write_text(BROKEN)
     (root / "write_junit.py").write_text(WRITE_JUNIT)
     (root / "hold.py").write_text(HOLD)
-    flows = WORKFLOWS.format(python=sys.executable, pid=root / "hold.pid", release=root / "release")
+    flows = (
+        WORKFLOWS.replace("{python}", sys.executable)
+        .replace("{pid}", str(root / "hold.pid"))
+        .replace("{release}", str(root / "release"))
+    )
     (root / "splice.yaml").write_text("name: shop\nworkflows:\n" + textwrap.indent(flows, "  "))
     return root
 
@@ -401,7 +405,8 @@ def test_stopping_the_server_stops_its_triggered_runs_leaving_no_process(tmp_pat
         chain = _ancestors(job_pid, served.proc.pid)  # the job, its shell, `splice workflow run`
         assert len(chain) >= 2 and all(_alive(pid) for pid in chain)
         served.proc.send_signal(signal.SIGTERM)
-        assert served.proc.wait(timeout=120) == 0
+        # uvicorn re-raises the signal once it has shut down cleanly (lifespan ended)
+        assert served.proc.wait(timeout=120) in (0, -signal.SIGTERM)
         assert not any(_alive(pid) for pid in chain)
         stored = served.stored(first["id"])
         assert stored is not None and stored["status"] == "interrupted"

@@ -130,6 +130,7 @@ def _run(
                 run.started_at = time.time()
                 if recording is not None:
                     recording.started(run, 0)
+                    recording.jobs_planned(list(workflow.jobs.values()))
                 clock = time.perf_counter()
                 with view, Interrupts(scheduler, DEFAULT_GRACE if grace is None else grace):
                     outcomes = scheduler.run()
@@ -178,7 +179,7 @@ class _Stored:
         self.recording = recording
 
     def job_started(self, job: Job) -> None:
-        pass
+        self.recording.job_started(job)
 
     def job_finished(self, job: Job, outcome: JobOutcome) -> None:
         self.recording.job_finished(job, outcome)

@@ -256,6 +256,33 @@ def test_a_triggered_workflow_runs_once_recorded_with_its_metadata(served: Serve
     assert [r["id"] for r in listed] == [started["id"]]
 
 
+def test_the_run_page_shows_jobs_the_critical_path_and_artifact_links(served: Served) -> None:
+    """A workflow run's page lists its jobs (status, worker, duration), marks the chain
+    through `needs` as the critical path, and links each kept artifact to a download."""
+    started = served.post("/api/workflows/deploy-check/runs").json()
+    served.until_done(started["id"])
+    detail = httpx.get(f"{served.url}/api/runs/{started['id']}", timeout=30).json()
+    jobs = {j["name"]: j for j in detail["jobs"]}
+    assert set(jobs) == {"smoke", "script"}
+    assert jobs["script"]["needs"] == ["smoke"] and jobs["script"]["kind"] == "command"
+    assert all(j["status"] == "passed" and j["duration"] is not None for j in jobs.values())
+    assert all(j["worker"] == socket.gethostname() for j in jobs.values())
+    assert jobs["smoke"]["testcases"] == 2 and jobs["script"]["testcases"] == 1
+    assert all(log["kind"] != "job" for log in detail["logs"])
+    page = httpx.get(started["dashboard_url"], timeout=30).text
+    assert "critical path" in page and "<b>smoke</b> → <b>script</b>" in page
+    artifact = next(log for log in detail["logs"] if log["kind"] == "artifact")
+    link = f"/runs/{started['id']}/artifacts/{artifact['id']}"
+    assert link in page
+    download = httpx.get(served.url + link, timeout=30)
+    assert download.status_code == 200 and "<testsuite" in download.text
+    assert download.headers["Content-Disposition"] == 'attachment; filename="script.xml"'
+    assert (
+        httpx.get(f"{served.url}/runs/{started['id']}/artifacts/999999", timeout=30).status_code
+        == 404
+    )
+
+
 def test_suites_by_tag_run_only_the_tagged_testcases(served: Served) -> None:
     """`POST /api/suites/runs` with tags runs `splice run --tag` in the project."""
     answer = served.post("/api/suites/runs", {"tags": ["deploy"], "branch": "release"})

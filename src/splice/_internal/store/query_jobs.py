@@ -66,7 +66,8 @@ def critical_path(jobs: list[dict[str, Any]], now: float | None = None) -> list[
         return memo[name]
 
     chains = [longest(name, frozenset()) for name in by_name]
-    total, names = max(chains, key=lambda c: c[0], default=(0.0, []))
+    # on a tie the longer chain: a job still to come after a running one belongs on it
+    total, names = max(chains, key=lambda c: (c[0], len(c[1])), default=(0.0, []))
     return names if total > 0 else []
 
 

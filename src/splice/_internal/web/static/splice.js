@@ -56,7 +56,7 @@
     var seen = el.dataset.done;
     var jobs = el.dataset.jobs || "";
     poll("/api/runs/" + encodeURIComponent(el.dataset.liveRun), 2, function (run) {
-      setProgress(el, run.done, run.total);
+      if (!jobs) { setProgress(el, run.done, run.total); }  // a workflow shows jobs done
       var now = (run.jobs || []).map(function (j) { return j.name + ":" + j.status; }).join(",");
       if (run.status !== "running" || String(run.done) !== seen || now !== jobs) {
         window.location.reload(); return false;

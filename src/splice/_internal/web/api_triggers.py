@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from splice._internal.errors import SpliceError, SuiteError, UsageError
 from splice._internal.web.api import WRITE_ERRORS, error_answer, router
 from splice._internal.web.auth import api_write
-from splice._internal.web.triggers import QueueFull, RunMetadata, Trigger, TriggerQueue
+from splice._internal.web.triggers import QueueFull, RunMetadata, TriggerQueue
 
 _Name = Field(default="", max_length=200)
 
@@ -82,13 +82,16 @@ def _queue(request: Request) -> TriggerQueue:
     return queue
 
 
-def _answer(request: Request, trigger: Trigger, position: int | None) -> dict[str, Any]:
+def _answer(request: Request, queue: TriggerQueue, trigger_id: str) -> dict[str, Any]:
+    view = queue.view(trigger_id)
+    if view is None:
+        raise HTTPException(404, f"no triggered run {trigger_id!r} on this server")
     base = str(request.base_url).rstrip("/")
     return {
-        **trigger.as_dict(position),
-        "status_url": f"{base}/api/triggers/{trigger.id}",
-        "run_url": f"{base}/api/runs/{trigger.id}",
-        "dashboard_url": f"{base}/runs/{trigger.id}",
+        **view,
+        "status_url": f"{base}/api/triggers/{trigger_id}",
+        "run_url": f"{base}/api/runs/{trigger_id}",
+        "dashboard_url": f"{base}/runs/{trigger_id}",
     }
 
 
@@ -106,8 +109,7 @@ def _submit(
             status_code=status,
             headers={"Retry-After": str(full.retry_after)},
         )
-    found = queue.get(trigger.id)
-    answer = _answer(request, trigger, found[1] if found else None)
+    answer = _answer(request, queue, trigger.id)
     return JSONResponse(answer, status_code=202, headers={"Location": answer["status_url"]})
 
 
@@ -171,10 +173,7 @@ def trigger_suites(
 )
 def trigger_status(request: Request, trigger_id: str) -> dict[str, Any]:
     """A triggered run's status: queued, running, then how it ended."""
-    found = _queue(request).get(trigger_id)
-    if found is None:
-        raise HTTPException(404, f"no triggered run {trigger_id!r} on this server")
-    return _answer(request, *found)
+    return _answer(request, _queue(request), trigger_id)
 
 
 @router.delete(
@@ -189,11 +188,8 @@ def trigger_cancel(
 ) -> dict[str, Any]:
     """Cancel a queued run, or stop a running one (SIGTERM: its teardowns run)."""
     queue = _queue(request)
-    if queue.cancel(trigger_id) is None:
-        raise HTTPException(404, f"no triggered run {trigger_id!r} on this server")
-    found = queue.get(trigger_id)
-    assert found is not None
-    return _answer(request, *found)
+    queue.cancel(trigger_id)
+    return _answer(request, queue, trigger_id)
 
 
 def _check_workflow(queue: TriggerQueue, name: str) -> None:

@@ -159,8 +159,9 @@ class TriggerQueue:
             self._cond.notify()
         return trigger
 
-    def get(self, trigger_id: str) -> tuple[Trigger, int | None] | None:
-        """The trigger and its place in the queue (1: next; None: not waiting)."""
+    def view(self, trigger_id: str) -> dict[str, Any] | None:
+        """The trigger as the API shows it, with its place in the queue (`position`, 1:
+        next; None when not waiting); None for an unknown id."""
         with self._cond:
             trigger = self._known.get(trigger_id)
             if trigger is None:
@@ -168,7 +169,7 @@ class TriggerQueue:
             position = None
             if trigger.state is TriggerState.QUEUED:
                 position = next(i for i, t in enumerate(self._pending, 1) if t is trigger)
-            return trigger, position
+            return trigger.as_dict(position)
 
     def cancel(self, trigger_id: str) -> Trigger | None:
         """Cancel a queued trigger or stop a running one (its teardowns run)."""
@@ -250,8 +251,8 @@ class TriggerQueue:
                 start_new_session=True,
             )
         except OSError as exc:
-            trigger.log.append(f"the run could not start: {exc}")
             with self._cond:
+                trigger.log.append(f"the run could not start: {exc}")
                 self._end(trigger, TriggerState.ERROR)
             return
         self._reaper.watch_group(proc.pid)
@@ -263,7 +264,9 @@ class TriggerQueue:
         assert proc.stdout is not None
         with proc.stdout:
             for raw in proc.stdout:
-                trigger.log.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                with self._cond:  # `view` reads the log from other threads
+                    trigger.log.append(line)
         code = proc.wait()
         # what the child left in its group (a stray grandchild) goes with it
         _signal(proc, signal.SIGKILL)

@@ -105,6 +105,9 @@ def _write_requests(server: Server, tmp_path: Path) -> dict[tuple[str, str], dic
         ("POST", "/api/webhooks"): {"json": {"url": "https://e.test/x", "events": ["run.failed"]}},
         ("DELETE", "/api/webhooks/{hook_id}"): {"url": f"/api/webhooks/{hook_id}"},
         ("GET", "/api/webhooks"): {},  # lists secrets' owners: as guarded as a write
+        ("POST", "/api/workflows/{name}/runs"): {"url": "/api/workflows/ci/runs", "json": {}},
+        ("POST", "/api/suites/runs"): {"json": {"tags": ["smoke"]}},
+        ("DELETE", "/api/triggers/{trigger_id}"): {"url": "/api/triggers/0123456789ab"},
         ("PUT", "/api/pacts/provider/{provider}/consumer/{consumer}/version/{version}"): {
             "url": "/api/pacts/provider/p/consumer/c/version/1",
             "json": {"consumer": {"name": "c"}, "provider": {"name": "p"}, "interactions": []},

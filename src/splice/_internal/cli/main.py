@@ -47,6 +47,7 @@ _LAZY = {
     "contract": "splice._internal.cli.contract_command:contract",
     "schema": "splice._internal.cli.schema_command:schema",
     "init": "splice._internal.cli.init_command:init",
+    "trigger": "splice._internal.cli.trigger_command:trigger",
 }
 
 

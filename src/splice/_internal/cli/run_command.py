@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from splice._internal.errors import UsageError
-from splice._internal.model.results import RunResult, Status
+from splice._internal.model.results import RunResult, Status, given_run_id
 from splice._internal.model.suite import Suite
 from splice._internal.project.model import Project
 from splice._internal.reporting.terminal import make_console
@@ -97,6 +97,7 @@ def run_suites(
     if recording is not None:
         masker.add_all(recording.secrets)
     runner = Runner(selected, options, bus, masker)
+    runner.result.id = given_run_id() or runner.result.id  # started by `splice serve`
     from splice._internal.runner.interrupts import DEFAULT_GRACE, Interrupts
 
     grace = opts.get("term_grace")

@@ -110,6 +110,30 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
 )
 @click.option("--keep-days", type=float, metavar="DAYS", help="Delete runs older than this.")
 @click.option("--keep-runs", type=click.IntRange(1), metavar="N", help="Keep the newest N runs.")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Start runs in this project (the folder of splice.yaml) when asked through the API "
+    "(POST /api/workflows/NAME/runs, POST /api/suites/runs); without it the server starts none.",
+)
+@click.option(
+    "--max-concurrent-runs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Triggered runs that run at once; more wait in the queue.",
+)
+@click.option(
+    "--queue-size",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    metavar="N",
+    help="Triggered runs that may wait; past that a trigger gets 429 with Retry-After.",
+)
 def serve(
     *,
     store_url: str | None,
@@ -120,6 +144,9 @@ def serve(
     max_body: int,
     keep_days: float | None,
     keep_runs: int | None,
+    project_dir: Path | None,
+    max_concurrent_runs: int,
+    queue_size: int,
 ) -> None:
     """Dashboard and REST API over the results store, on a local port."""
     import socket
@@ -151,6 +178,7 @@ def serve(
         retention=Retention(keep_days, keep_runs),
         allowed_hosts=names,
         max_body=max_body,
+        triggers=_trigger_settings(store.url, project_dir, max_concurrent_runs, queue_size),
     )
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     out.print(
@@ -167,7 +195,32 @@ def serve(
             "[dim]no write token yet: uploads, --report-to and the quarantine need one; "
             "create it with `splice store token add NAME`[/]"
         )
+    if project_dir is not None:
+        out.print(
+            f"[dim]runs are started on request in {escape(str(project_dir.resolve()))}: "
+            f"{max_concurrent_runs} at once, {queue_size} waiting[/]"
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _trigger_settings(store_url: str, project_dir: Path | None, concurrent: int, queue: int) -> Any:
+    """What `--project` and its limits give the server; None without --project."""
+    if project_dir is None:
+        return None
+    from splice._internal.project.model import PROJECT_FILE
+    from splice._internal.store.location import sqlite_path
+    from splice._internal.web.triggers import TriggerSettings
+
+    folder = project_dir.resolve()
+    if not (folder / PROJECT_FILE).is_file():
+        raise UsageError(
+            f"--project {project_dir}: there is no {PROJECT_FILE} in {folder}",
+            "give the folder of the project's splice.yaml",
+        )
+    path = sqlite_path(store_url)
+    if path and path != ":memory:" and not Path(path).is_absolute():
+        store_url = f"sqlite:///{Path(path).resolve()}"  # the runs start in another folder
+    return TriggerSettings(folder, store_url, max_concurrent=concurrent, queue_size=queue)
 
 
 @click.command("import")

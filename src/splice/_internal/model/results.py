@@ -7,6 +7,7 @@ Plain dataclasses, so reporters, the console and (later) the store read one shap
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -167,6 +168,15 @@ class SuiteResult:
 def new_run_id() -> str:
     """A run's id: 12 hex digits, short enough to type, random enough never to repeat."""
     return uuid.uuid4().hex[:12]
+
+
+RUN_ID_ENV = "SPLICE_RUN_ID"  # the id a run started by `splice serve` was given
+
+
+def given_run_id() -> str | None:
+    """The id `$SPLICE_RUN_ID` gives this process's run (12 hex digits), if any."""
+    value = os.environ.get(RUN_ID_ENV, "")
+    return value if len(value) == 12 and all(c in "0123456789abcdef" for c in value) else None
 
 
 @dataclass

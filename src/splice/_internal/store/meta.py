@@ -1,7 +1,8 @@
 """What a run is recorded with besides its results: commit, branch, CI job, environment.
 
 CI systems say it in environment variables; elsewhere `git` in the run's folder does.
-`SPLICE_COMMIT`, `SPLICE_BRANCH` and `SPLICE_CI_URL` override either.
+`SPLICE_COMMIT`, `SPLICE_BRANCH` and `SPLICE_CI_URL` override either; `SPLICE_ENVIRONMENT`
+names the environment the run tested (staging, after a deploy), kept as `environment.target`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def detect(
         "splice": __version__,
         "ci": ci or ("yes" if env.get("CI") else ""),
     }
+    if env.get("SPLICE_ENVIRONMENT"):
+        meta.environment["target"] = env["SPLICE_ENVIRONMENT"][:200]
     return meta
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Row, and_, exists, func, or_, select
 
 from splice._internal.store import schema as t
 from splice._internal.store.core import Store
+from splice._internal.store.query_jobs import JOB_KIND, jobs_of
 from splice._internal.store.rows import loads
 
 RUN_STATUSES = ("running", "passed", "failed", "error", "interrupted", "killed")
@@ -179,10 +180,12 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
         suites.setdefault(step.suite, {"name": step.suite, "testcases": [], "steps": []})
         suites[step.suite]["steps"].append(step_dict(step))
     run["suites"] = list(suites.values())
-    run["logs"] = [
+    items = [
         {"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "content": a.content}
         for a in logs
     ]
+    run["jobs"] = jobs_of(items)
+    run["logs"] = [item for item in items if item["kind"] != JOB_KIND]
     return run
 
 
@@ -205,6 +208,19 @@ def step_dict(row: Row[Any]) -> dict[str, Any]:
         "failures": loads(row.failures) or [],
         "skip_reason": row.skip_reason,
     }
+
+
+def get_artifact(store: Store, run_id: str, artifact_id: int) -> dict[str, Any] | None:
+    """One kept log or artifact of a run: its kind, name, size and the content kept."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                t.artifacts.c.kind, t.artifacts.c.name, t.artifacts.c.size, t.artifacts.c.content
+            ).where(t.artifacts.c.run_id == run_id, t.artifacts.c.id == artifact_id)
+        ).first()
+    if row is None:
+        return None
+    return {"kind": row.kind, "name": row.name, "size": row.size, "content": row.content}
 
 
 def get_result(store: Store, run_id: str, result_id: int) -> dict[str, Any] | None:

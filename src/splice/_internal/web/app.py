@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
@@ -27,6 +28,7 @@ from splice._internal.store.incoming import RunReport
 from splice._internal.web.auth import AuthConfig
 from splice._internal.web.guard import DEFAULT_MAX_BODY, Guard, HostPolicy
 from splice._internal.web.render import environment
+from splice._internal.web.triggers import TriggerQueue, TriggerSettings
 
 MAINTENANCE_INTERVAL = 60.0  # seconds between looks for killed runs
 PRUNE_EVERY = 60  # maintenance rounds between retention passes (an hour)
@@ -57,8 +59,12 @@ def create_app(
     retention: Retention | None = None,
     allowed_hosts: Iterable[str] = (),
     max_body: int = DEFAULT_MAX_BODY,
+    triggers: TriggerSettings | None = None,
 ) -> FastAPI:
     """The dashboard and API over `store`; `background` runs webhooks and maintenance.
+
+    With `triggers` the API starts runs in that project (`web.triggers`): queued, run as
+    child processes, stopped when the server stops.
 
     Requests must name the server in `Host`: an IP address, localhost or one of
     `allowed_hosts` (`splice._internal.web.guard`); bodies past `max_body` bytes get 413.
@@ -66,9 +72,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if not background:
-            yield
-            return
+        queue: TriggerQueue | None = app.state.triggers
+        chores = _background(store, retention) if background else contextlib.nullcontext()
+        async with chores:  # stopped last: the stopped runs' webhooks go out first
+            if queue is not None:
+                queue.start()
+            try:
+                yield
+            finally:
+                if queue is not None:
+                    await run_in_threadpool(queue.stop)
+
+    @contextlib.asynccontextmanager
+    async def _background(store: Store, retention: Retention | None) -> AsyncIterator[None]:
         dispatcher = Dispatcher(store)
         dispatcher.start()
         stop = threading.Event()
@@ -88,6 +104,7 @@ def create_app(
 
     app = _application(lifespan)
     app.state.store = store
+    app.state.triggers = TriggerQueue(triggers) if triggers is not None else None
     app.state.auth = AuthConfig(store, private=private)
     app.state.templates = environment()
     app.state.version = __version__
@@ -119,6 +136,7 @@ def _application(lifespan: Any) -> FastAPI:
     )
     from splice._internal.web import api, forms, pages, pages_contracts
     from splice._internal.web import api_contracts as _contracts  # noqa: F401 - adds its routes
+    from splice._internal.web import api_triggers as _triggers  # noqa: F401 - adds its routes
     from splice._internal.web import api_writes as _writes  # noqa: F401 - adds its routes to api.router
 
     app.include_router(api.router)

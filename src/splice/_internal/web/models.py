@@ -96,6 +96,20 @@ class Log(BaseModel):
     content: str
 
 
+class WorkflowJob(BaseModel):
+    """A job of a workflow run, as it stands: pending, running, or how it ended."""
+
+    name: str
+    kind: str
+    status: str
+    needs: list[str]
+    started_at: float | None
+    duration: float | None
+    worker: str = Field(description="the machine that ran it")
+    testcases: int
+    message: str
+
+
 class RunDetail(RunSummary):
     command: Any
     cwd: str
@@ -103,6 +117,7 @@ class RunDetail(RunSummary):
     services: Any
     suites: list[SuiteBlock]
     logs: list[Log]
+    jobs: list[WorkflowJob] = Field(default_factory=list, description="a workflow run's jobs")
 
 
 class Attempt(BaseModel):

@@ -4,13 +4,14 @@ flaky tests, trends, comparison of two runs. Server-rendered; the only script is
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from splice._internal.store import quarantine, query_runs, query_tests, query_trends
+from splice._internal.store import quarantine, query_jobs, query_runs, query_tests, query_trends
 from splice._internal.store.core import Store
 from splice._internal.web.auth import Viewer, viewer
 
@@ -116,6 +117,8 @@ def run_page(request: Request, run_id: str) -> Response:
     )
     testcases = [tc for suite in run["suites"] for tc in suite["testcases"]]
     failing = [tc for tc in testcases if tc["status"] in ("failed", "error", "interrupted")]
+    now = time.time()
+    path = query_jobs.critical_path(run["jobs"], now)
     return render(
         request,
         "run.html.j2",
@@ -124,6 +127,37 @@ def run_page(request: Request, run_id: str) -> Response:
         run=run,
         failing=failing,
         previous=previous[0] if previous else None,
+        critical=path,
+        critical_total=sum(_job_time(j, now) for j in run["jobs"] if j["name"] in path),
+        jobs_left=sum(1 for j in run["jobs"] if j["status"] in ("pending", "running")),
+        jobs_signature=",".join(f"{j['name']}:{j['status']}" for j in run["jobs"]),
+        now=now,
+    )
+
+
+def _job_time(job: dict[str, Any], now: float) -> float:
+    if job["duration"] is not None:
+        return float(job["duration"])
+    if job["status"] == "running" and job["started_at"] is not None:
+        return max(0.0, now - float(job["started_at"]))
+    return 0.0
+
+
+@router.get("/runs/{run_id}/artifacts/{artifact_id}")
+def artifact_download(request: Request, run_id: str, artifact_id: int) -> Response:
+    """A kept log or artifact file of a run, as text to save (what the store holds of it:
+    its last 256 KiB)."""
+    if request.app.state.auth.private and viewer(request).scope is None:
+        return RedirectResponse(f"/login?next=/runs/{run_id}", status_code=303)
+    found = query_runs.get_artifact(_store(request), run_id, artifact_id)
+    if found is None:
+        return not_found(request, f"Run {run_id!r} has no artifact {artifact_id}.")
+    name = found["name"].rsplit(": ", 1)[-1] or f"artifact-{artifact_id}"
+    safe = "".join(c if c.isalnum() or c in "-_.," else "_" for c in name)[:120] or "artifact"
+    return Response(
+        found["content"],
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
     )
 
 

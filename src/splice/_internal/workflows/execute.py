@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from splice._internal.masking import Masker
-from splice._internal.model.results import RunResult, Status, new_run_id
+from splice._internal.model.results import RunResult, Status, given_run_id, new_run_id
 from splice._internal.project.model import Project
 from splice._internal.runner.secrets import masked_command, run_masker
 from splice._internal.services.reaper import LazyReaper
@@ -43,7 +43,7 @@ def run_workflow(
     err = Console(stderr=True, highlight=False)
     masker = run_masker(project, external, secret_names | set(project.secrets))
     run = RunResult(
-        id=new_run_id(),
+        id=given_run_id() or new_run_id(),
         command=masked_command(sys.argv, masker, secret_names),
         host=socket.gethostname(),
         cwd=str(Path.cwd()),
@@ -130,6 +130,7 @@ def _run(
                 run.started_at = time.time()
                 if recording is not None:
                     recording.started(run, 0)
+                    recording.jobs_planned(list(workflow.jobs.values()))
                 clock = time.perf_counter()
                 with view, Interrupts(scheduler, DEFAULT_GRACE if grace is None else grace):
                     outcomes = scheduler.run()
@@ -178,7 +179,7 @@ class _Stored:
         self.recording = recording
 
     def job_started(self, job: Job) -> None:
-        pass
+        self.recording.job_started(job)
 
     def job_finished(self, job: Job, outcome: JobOutcome) -> None:
         self.recording.job_finished(job, outcome)

@@ -10,7 +10,10 @@ kind `artifact`, which the run's page in the dashboard lists with the service lo
 from __future__ import annotations
 
 import glob
+import json
 import shutil
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from splice._internal.masking import Masker
 from splice._internal.model.results import RunResult, SuiteResult
 from splice._internal.store import stream
 from splice._internal.store.attach import Recording, StoreOptions, open_recording
+from splice._internal.store.query_jobs import JOB_KIND
 from splice._internal.workflows.jobs import JobOutcome
 from splice._internal.workflows.model import Job
 
@@ -31,6 +35,8 @@ class WorkflowRecording:
         self.root = root
         self.masker = masker
         self.run_id: str | None = None
+        self._started: dict[str, float] = {}
+        self._host = socket.gethostname()
 
     @classmethod
     def open(
@@ -56,12 +62,43 @@ class WorkflowRecording:
         if self._recorder is not None:
             self._recorder.run_started(run, total)
 
+    def jobs_planned(self, jobs: list[Job]) -> None:
+        """Every job as pending, so the dashboard shows what is left from the start."""
+        self._states([self._state(job, "pending") for job in jobs])
+
+    def job_started(self, job: Job) -> None:
+        self._started[job.name] = time.time()
+        self._states([self._state(job, "running")])
+
+    def _state(self, job: Job, status: str, **more: Any) -> dict[str, Any]:
+        body = {
+            "status": status,
+            "kind": job.kind.value,
+            "needs": job.needs,
+            "started_at": self._started.get(job.name),
+            "worker": self._host if job.name in self._started else "",
+            **more,
+        }
+        content = self.masker.text(json.dumps(body))
+        return {"kind": JOB_KIND, "name": job.name, "content": content, "size": len(content)}
+
+    def _states(self, items: list[dict[str, Any]]) -> None:
+        if self._recorder is not None and self.run_id is not None and items:
+            self._recorder.artifacts(items)
+
     def job_finished(self, job: Job, outcome: JobOutcome) -> list[Path]:
-        """Write the job's testcases, log and artifacts; return the artifact files kept."""
+        """Write the job's testcases, log, artifacts and state; return the artifact files kept."""
         kept = self.keep_artifacts(job)
         recorder = self._recorder
         if recorder is None or self.run_id is None:
             return kept
+        state = self._state(
+            job,
+            outcome.status.value,
+            duration=outcome.duration if job.name in self._started else None,
+            testcases=len(outcome.testcases),
+            message=outcome.message,
+        )
         for suite in outcome.suites:
             for testcase in suite.testcases:
                 recorder.testcase_finished(suite, testcase)
@@ -69,6 +106,7 @@ class WorkflowRecording:
         items = [_log_item(job, outcome)]
         for path in kept:
             items.append(_file_item(job, path, self.masker))
+        items.append(state)
         recorder.artifacts(items)
         return kept
 

@@ -54,9 +54,13 @@
     var el = document.querySelector("[data-live-run]");
     if (!el) { return; }
     var seen = el.dataset.done;
+    var jobs = el.dataset.jobs || "";
     poll("/api/runs/" + encodeURIComponent(el.dataset.liveRun), 2, function (run) {
-      setProgress(el, run.done, run.total);
-      if (run.status !== "running" || String(run.done) !== seen) { window.location.reload(); return false; }
+      if (!jobs) { setProgress(el, run.done, run.total); }  // a workflow shows jobs done
+      var now = (run.jobs || []).map(function (j) { return j.name + ":" + j.status; }).join(",");
+      if (run.status !== "running" || String(run.done) !== seen || now !== jobs) {
+        window.location.reload(); return false;
+      }
       return true;
     });
   }

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    PlainValidator,
+    TypeAdapter,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,10 +20,13 @@ from pydantic import (
     StrictInt,
     StrictStr,
     WithJsonSchema,
+    ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from splice._internal.model.durations import parse_duration
 from splice._internal.source.validation import DURATION_HINT, HintedValueError, describe
+from splice._internal.templating import is_template
 
 
 class Spec(BaseModel):
@@ -46,29 +51,65 @@ def _check_duration(value: Any) -> Any:
     return value
 
 
+# what editors are told a template looks like where a number or a duration may be one
+TEMPLATE_SCHEMA = {"type": "string", "pattern": r"\{\{.*\}\}", "description": "a template"}
+
 # what editors are told a duration looks like (the JSON Schema of `splice schema`)
 DURATION_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0},
         {"type": "string", "pattern": r"^ *([0-9]+(\.[0-9]+)? *((ms|s|m|h) *)?)+$"},
+        TEMPLATE_SCHEMA,
     ],
-    "description": "seconds, or text like 2s, 200ms, 1m30s",
+    "description": "seconds, or text like 2s, 200ms, 1m30s, or a template that gives one",
 }
 
-# One check with one message, instead of a union's three "expected ..." errors.
-Duration = Annotated[Any, AfterValidator(_check_duration), WithJsonSchema(DURATION_SCHEMA)]
+
+def _duration_or_template(value: Any) -> Any:
+    return value if is_template(value) else _check_duration(value)
+
+
+# One check with one message, instead of a union's three "expected ..." errors. A template
+# (`"{{ vars.slow }}"`) passes here and is checked once rendered (`runner.settings`).
+Duration = Annotated[Any, AfterValidator(_duration_or_template), WithJsonSchema(DURATION_SCHEMA)]
 OptionalDuration = Annotated[
     Any,
-    AfterValidator(lambda v: v if v is None else _check_duration(v)),
+    AfterValidator(lambda v: v if v is None else _duration_or_template(v)),
     WithJsonSchema({"anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "null"}]}),
 ]
+
+
+def _count(minimum: int, *, optional: bool) -> Any:
+    """A whole number of at least `minimum`, or a template that gives one: a literal is
+    checked as `StrictInt` with `ge` would be (the same errors), a template when rendered."""
+    literal: TypeAdapter[Any] = TypeAdapter(Annotated[StrictInt, Field(ge=minimum)])
+
+    def check(value: Any) -> Any:
+        if (optional and value is None) or is_template(value):
+            return value
+        try:
+            return literal.validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PydanticCustomError(first["type"], first["msg"], first.get("ctx")) from None
+
+    options: list[Any] = [{"type": "integer", "minimum": minimum}, TEMPLATE_SCHEMA]
+    if optional:
+        options.append({"type": "null"})
+    return Annotated[Any, PlainValidator(check), WithJsonSchema({"anyOf": options})]
+
+
+# `retry.attempts`, `retries:`: numbers that may come from a template
+Attempts = _count(1, optional=True)
+Retries = _count(0, optional=True)
+SuiteRetries = _count(0, optional=False)
 
 
 class RetrySpec(Spec):
     until: StrictStr | None = None
     timeout: Duration = 10.0
     interval: Duration = 0.2
-    attempts: StrictInt | None = Field(default=None, ge=1)
+    attempts: Attempts = None
 
 
 class CaptureSpec(Spec):
@@ -92,17 +133,27 @@ class ForeachFileSpec(Spec):
     file: StrictStr = Field(min_length=1)
 
 
+class ForeachSqlSpec(Spec):
+    """Rows from a query, run once the environment is open: the block of a `sql` step
+    (`service:` or `url:`, `query:`, `params:`), checked by the `sql` executor's model."""
+
+    sql: dict[str, Any]
+
+
 def _foreach_shape(value: Any) -> Any:
     if isinstance(value, str):
         raise HintedValueError(
-            f"foreach expects a list of rows or `{{file: ...}}`, found {describe(value)}",
+            "foreach expects a list of rows, `{file: ...}` or `{sql: ...}`, found "
+            + describe(value),
             f"write `foreach: {{file: {value}}}` to read the rows from a file",
         )
     return value
 
 
-# `foreach:` is a list of mappings written inline, or a file of them
-Foreach = Annotated[list[Any] | ForeachFileSpec | None, BeforeValidator(_foreach_shape)]
+# `foreach:` is a list of mappings written inline, a file of them, or a query giving them
+Foreach = Annotated[
+    list[Any] | ForeachFileSpec | ForeachSqlSpec | None, BeforeValidator(_foreach_shape)
+]
 # `matrix:` crosses the values of its keys: {size: [s, m], colour: [red, blue]}
 Matrix = dict[StrictStr, list[Any]] | None
 
@@ -135,7 +186,7 @@ class TestcaseSpec(Spec):
     teardown: list[Any] = []
     skip: Condition = None
     only: Condition = None
-    retries: StrictInt | None = Field(default=None, ge=0)
+    retries: Retries = None
     matrix: Matrix = None
     foreach: Foreach = None
 
@@ -150,7 +201,7 @@ class SuiteSpec(Spec):
     setup: list[Any] = []
     testcases: list[Any]
     teardown: list[Any] = []
-    retries: StrictInt = Field(default=0, ge=0)
+    retries: SuiteRetries = 0
     serial: StrictBool = False
     matrix: Matrix = None
     foreach: Foreach = None

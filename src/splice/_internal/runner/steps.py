@@ -28,6 +28,7 @@ from splice._internal.model.results import Failure, FailureKind, Phase, Status, 
 from splice._internal.model.suite import Step, StepTemplate
 from splice._internal.runner.assertions import check_assertions, check_expect
 from splice._internal.runner.captures import CaptureFailure, capture
+from splice._internal.runner.settings import SettingFailure, resolved_step
 from splice._internal.templating import TemplateFailure, evaluate, render
 
 _log = logging.getLogger("splice._internal.runner")
@@ -94,6 +95,13 @@ def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> S
         result.name = env.name_prefix + (
             render(step.name, scope) if "{{" in step.name else step.name
         )
+    try:
+        step = resolved_step(step, scope)
+    except SettingFailure as exc:
+        result.status = Status.ERROR
+        result.location = exc.span or result.location
+        result.failures.append(Failure(FailureKind.ERROR, exc.message, hint=exc.hint))
+        return _finish(result, clock, env)
     try:
         if step.template is not None:
             _run_template_step(step, scope, phase, env, result)

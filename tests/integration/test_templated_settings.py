@@ -52,20 +52,31 @@ def test_a_number_given_as_text_on_the_command_line_counts(write, server, run_su
 
 
 @pytest.mark.parametrize(
-    ("values", "message", "hint", "place"),
+    "case",
     [
-        ({"tries": 0}, "`retry.attempts: {{ tries }}` gave 0: attempts must be at least 1, found 0",
-         "use 1 or more", (10, 27)),
-        ({"slow": "5x"}, "`timeout: {{ slow }}` gave '5x': invalid duration '5x'",
-         "write seconds as a number", (9, 18)),
-        ({"pause": "soon"}, "`retry.interval: {{ pause }}` gave 'soon': invalid duration 'soon'",
-         "write seconds as a number", (10, 52)),
+        (
+            {"tries": 0},
+            "`retry.attempts: {{ tries }}` gave 0: attempts must be at least 1, found 0",
+            "use 1 or more",
+            (10, 27),
+        ),
+        (
+            {"slow": "5x"},
+            "`timeout: {{ slow }}` gave '5x': invalid duration '5x'",
+            "write seconds as a number",
+            (9, 18),
+        ),
+        (
+            {"pause": "soon"},
+            "`retry.interval: {{ pause }}` gave 'soon': invalid duration 'soon'",
+            "write seconds as a number",
+            (10, 52),
+        ),
     ],
 )
-def test_a_bad_rendered_step_setting_is_located(  # type: ignore[no-untyped-def]
-    write, server, run_suite, values, message, hint, place
-) -> None:
+def test_a_bad_rendered_step_setting_is_located(write, server, run_suite, case) -> None:  # type: ignore[no-untyped-def]
     """The step errors with the literal's message and hint, placed at the template."""
+    values, message, hint, place = case
     path = _suite(write, server, **values)
     step = run_suite(path).testcases()[0].attempts[0].steps[0]
     assert step.status == Status.ERROR

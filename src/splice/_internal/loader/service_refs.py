@@ -50,7 +50,9 @@ def _query_service(later: LaterRows, kinds: Mapping[str, str]) -> Iterator[Diagn
     offered = exported_attributes(kinds[name])
     if offered is None or "sqlalchemy_url" in offered:
         return
-    databases = sorted(n for n, k in kinds.items() if "sqlalchemy_url" in (exported_attributes(k) or ()))
+    databases = sorted(
+        n for n, k in kinds.items() if "sqlalchemy_url" in (exported_attributes(k) or ())
+    )
     yield Diagnostic(
         f"service {name!r} is a {kinds[name]} service, not a database the query can run on",
         span,

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ValidationError
 
 from splice._internal.errors import SourceSpan, SuiteError
 from splice._internal.loader.data_driven import expand
+from splice._internal.loader.later_rows import later_rows
 from splice._internal.loader.rows import Row, rows_of
 from splice._internal.loader.steps import Collector, StepSource, parse_steps
-from splice._internal.loader.later_rows import later_rows
 from splice._internal.loader.suite_schema import ForeachSqlSpec, SuiteSpec, TestcaseSpec
 from splice._internal.loader.templates import load_templates
 from splice._internal.model.positions import PathKey, Positions

@@ -6,21 +6,22 @@ model. Field aliases are the YAML spellings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    PlainValidator,
-    TypeAdapter,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
-    WithJsonSchema,
+    TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -79,9 +80,10 @@ OptionalDuration = Annotated[
 ]
 
 
-def _count(minimum: int, *, optional: bool) -> Any:
-    """A whole number of at least `minimum`, or a template that gives one: a literal is
-    checked as `StrictInt` with `ge` would be (the same errors), a template when rendered."""
+def _count(minimum: int, *, optional: bool) -> Callable[[Any], Any]:
+    """A check of a whole number of at least `minimum`, or a template that gives one: a
+    literal is checked as `StrictInt` with `ge` would be (the same errors), a template
+    when rendered."""
     literal: TypeAdapter[Any] = TypeAdapter(Annotated[StrictInt, Field(ge=minimum)])
 
     def check(value: Any) -> Any:
@@ -93,16 +95,26 @@ def _count(minimum: int, *, optional: bool) -> Any:
             first = exc.errors()[0]
             raise PydanticCustomError(first["type"], first["msg"], first.get("ctx")) from None
 
+    return check
+
+
+def _count_schema(minimum: int, *, optional: bool) -> dict[str, Any]:
     options: list[Any] = [{"type": "integer", "minimum": minimum}, TEMPLATE_SCHEMA]
-    if optional:
-        options.append({"type": "null"})
-    return Annotated[Any, PlainValidator(check), WithJsonSchema({"anyOf": options})]
+    return {"anyOf": [*options, {"type": "null"}] if optional else options}
 
 
 # `retry.attempts`, `retries:`: numbers that may come from a template
-Attempts = _count(1, optional=True)
-Retries = _count(0, optional=True)
-SuiteRetries = _count(0, optional=False)
+Attempts = Annotated[
+    Any, PlainValidator(_count(1, optional=True)), WithJsonSchema(_count_schema(1, optional=True))
+]
+Retries = Annotated[
+    Any, PlainValidator(_count(0, optional=True)), WithJsonSchema(_count_schema(0, optional=True))
+]
+SuiteRetries = Annotated[
+    Any,
+    PlainValidator(_count(0, optional=False)),
+    WithJsonSchema(_count_schema(0, optional=False)),
+]
 
 
 class RetrySpec(Spec):

@@ -42,6 +42,16 @@ class _SuiteRetries(Spec):
     retries: SuiteRetries = 0
 
 
+def seconds(value: float | str | None) -> float | None:
+    """A duration of a resolved step (`resolved_step` rendered any template in it)."""
+    return None if value is None else parse_duration(value)
+
+
+def count(value: int | str | None) -> int | None:
+    """A number of a resolved step (`resolved_step` rendered any template in it)."""
+    return None if value is None else int(value)
+
+
 class SettingFailure(Exception):
     """A templated setting that did not render to a valid value: where it is written."""
 
@@ -64,21 +74,21 @@ def resolved_step(step: Step, scope: dict[str, Any]) -> Step:
     here = _Place(step.positions, step.span, scope)
     changes: dict[str, Any] = {}
     if is_template(step.timeout):
-        changes["timeout"] = parse_duration(here.checked(step.timeout, StepCommonSpec, "timeout"))
+        changes["timeout"] = parse_duration(
+            here.checked(str(step.timeout), StepCommonSpec, "timeout")
+        )
     if retry is not None and templated_retry:
         fields: dict[str, Any] = {}
         for name in ("timeout", "interval", "attempts"):
             written = getattr(retry, name)
             if is_template(written):
-                value = here.checked(written, RetrySpec, "retry", name)
+                value = here.checked(str(written), RetrySpec, "retry", name)
                 fields[name] = value if name == "attempts" else parse_duration(value)
         changes["retry"] = dataclasses.replace(retry, **fields)
     return dataclasses.replace(step, **changes)
 
 
-def testcase_retries(
-    testcase: Testcase, suite: Suite, scope: dict[str, Any], default: int
-) -> int:
+def testcase_retries(testcase: Testcase, suite: Suite, scope: dict[str, Any], default: int) -> int:
     """How many times a failed testcase is run again; raises `SettingFailure`."""
     if testcase.retries is not None:
         return _retries(testcase.retries, _TestcaseRetries, testcase.retries_span, scope)
@@ -91,7 +101,7 @@ def _retries(
     if not is_template(written):
         return int(written)
     pos = Positions(span.path, {("retries",): span}) if span is not None else None
-    return int(_Place(pos, span, scope).checked(written, model, "retries"))
+    return int(_Place(pos, span, scope).checked(str(written), model, "retries"))
 
 
 @dataclass
@@ -110,7 +120,8 @@ class _Place:
             value = render(written, self.scope)
         except TemplateFailure as exc:
             raise SettingFailure(f"in `{shown}`: {exc.message}", span, exc.hint) from exc
-        if loc[-1] in ("attempts", "retries") and isinstance(value, str) and _WHOLE.fullmatch(value):
+        whole = isinstance(value, str) and _WHOLE.fullmatch(value)
+        if loc[-1] in ("attempts", "retries") and whole:
             value = int(value)  # a variable given on the command line is text
         data: Any = {loc[-1]: value}
         try:

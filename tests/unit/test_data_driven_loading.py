@@ -250,13 +250,13 @@ Q = "{sql: {service: db, query: select 1 as x}}"
         (
             f"testcases:\n  - name: t\n    foreach: {{sql: {{query: select 1}}}}\n    {STEPS}\n",
             "give either `service:` (a service of the project) or `url:`",
-            "s.splice.yaml:3:15",
+            "s.splice.yaml:3:20",
             None,
         ),
         (
             f"testcases:\n  - name: t\n    foreach: {{sql: {{service: db}}}}\n    {STEPS}\n",
             "missing required key 'query'",
-            "s.splice.yaml:3:20",
+            "s.splice.yaml:3:15",
             None,
         ),
         (

@@ -12,10 +12,15 @@ from splice._internal.loader.data_driven import expand
 from splice._internal.loader.later_rows import later_rows
 from splice._internal.loader.rows import Row, rows_of
 from splice._internal.loader.steps import Collector, StepSource, parse_steps
-from splice._internal.loader.suite_schema import ForeachSqlSpec, SuiteSpec, TestcaseSpec
+from splice._internal.loader.suite_schema import (
+    ForeachSqlSpec,
+    SuiteSpec,
+    TestcaseSpec,
+    XfailSpec,
+)
 from splice._internal.loader.templates import load_templates
 from splice._internal.model.positions import PathKey, Positions
-from splice._internal.model.suite import Step, Suite, Testcase
+from splice._internal.model.suite import Step, Suite, Testcase, Xfail
 from splice._internal.source.validation import describe, from_validation_error
 from splice._internal.source.yaml_source import Document, read_yaml
 from splice._internal.templating import syntax_error
@@ -191,6 +196,7 @@ def _testcase(
         only=spec.only,
         retries=spec.retries,
         retries_span=pos.value((*loc, "retries")),
+        xfail=_xfail(spec.xfail),
     )
     if not spec.steps and isinstance(raw.get("steps"), list):
         out.add(
@@ -203,6 +209,14 @@ def _testcase(
         return (testcase, None) if valid and testcase.later is not None else None
     rows = rows_of(spec.matrix, spec.foreach, doc, loc, out)
     return (testcase, rows) if valid else None  # when invalid, its steps were still checked
+
+
+def _xfail(spec: str | XfailSpec | None) -> Xfail | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return Xfail(spec)
+    return Xfail(spec.reason, spec.strict)
 
 
 def _check_template_uses(suite: Suite, out: Collector) -> None:

@@ -186,6 +186,13 @@ class StepCommonSpec(Spec):
     check: StrictStr | list[StrictStr] | None = None
 
 
+class XfailSpec(Spec):
+    """`xfail: {reason: ..., strict: false}`: an expected failure that may also pass."""
+
+    reason: StrictStr = Field(min_length=1)
+    strict: StrictBool = True
+
+
 class TestcaseSpec(Spec):
     __test__ = False
 
@@ -201,6 +208,8 @@ class TestcaseSpec(Spec):
     retries: Retries = None
     matrix: Matrix = None
     foreach: Foreach = None
+    # expected to fail: the reason (a known bug, a ticket), strict unless said otherwise
+    xfail: Annotated[StrictStr, Field(min_length=1)] | XfailSpec | None = None
 
 
 class SuiteSpec(Spec):

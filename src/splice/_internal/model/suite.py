@@ -116,6 +116,17 @@ class LaterRows:
     service_span: SourceSpan | None = None  # the block's `service:` value
 
 
+@dataclass(frozen=True)
+class Xfail:
+    """`xfail:`: the testcase is expected to fail (its expectations not to hold).
+
+    A failed testcase is then `xfailed` (the run does not fail); one that passes is
+    `xpassed`, which fails the run when `strict` (the default)."""
+
+    reason: str
+    strict: bool = True
+
+
 @dataclass
 class Testcase:
     """An ordered list of steps; the unit that passes or fails and the unit of isolation."""
@@ -134,6 +145,7 @@ class Testcase:
     retries: int | str | None = None  # a str is a template, rendered when the testcase runs
     retries_span: SourceSpan | None = None
     row: RowOrigin | None = None  # set when the testcase is one row of a data-driven one
+    xfail: Xfail | None = None
     later: LaterRows | None = None  # rows from a query: expanded when the run starts
     # why the rows of `later` could not be had (the query failed, gave no rows): the
     # testcase is then reported as an error with this message, hint and place

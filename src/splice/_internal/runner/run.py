@@ -274,7 +274,7 @@ def _suite_status(sr: SuiteResult) -> Status:
         return Status.INTERRUPTED
     if Status.ERROR in statuses or Status.ERROR in steps:
         return Status.ERROR
-    if Status.FAILED in statuses or Status.FAILED in steps:
+    if Status.FAILED in statuses or Status.XPASSED in statuses or Status.FAILED in steps:
         return Status.FAILED
     if statuses and statuses <= {Status.SKIPPED}:
         return Status.SKIPPED

@@ -127,8 +127,22 @@ def run_testcase(
         result.status = Status.FLAKY
     else:
         result.status = final
+    if testcase.xfail is not None:
+        result.xfail_reason = testcase.xfail.reason
+        result.status = _expected(result.status, testcase.xfail.strict)
     result.duration = time.perf_counter() - clock
     return result
+
+
+def _expected(status: Status, strict: bool) -> Status:
+    """The outcome of an `xfail:` testcase: a failure was expected. An error (the step
+    could not be performed) or an interrupt is still what it is: xfail names a known bug
+    of the system under test, not a broken suite."""
+    if status == Status.FAILED:
+        return Status.XFAILED
+    if status in (Status.PASSED, Status.FLAKY):
+        return Status.XPASSED if strict else status
+    return status
 
 
 def _without_rows(

@@ -15,6 +15,7 @@ import splice
 from splice._internal.model.results import RunResult, Status
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["pytester"]
 
 PROJECT = """
 name: rows
@@ -158,3 +159,37 @@ def test_the_service_must_be_a_database_of_the_project(  # type: ignore[no-untyp
     assert f"error: {message}" in text
     assert "bad.splice.yaml:4:30" in text
     assert hint in text
+
+
+def test_url_rows_and_the_pytest_plugin(pytester: pytest.Pytester) -> None:
+    """`url:` queries any database without a service (here a SQLite file); the pytest
+    plugin, which collects before services start, reports such a testcase as one failing
+    item that says where to run it, never a traceback."""
+    import sqlite3
+
+    db = pytester.path / "rows.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table t (word text)")
+        conn.executemany("insert into t values (?)", [("a",), ("b",)])
+    conn.close()
+    suite = (
+        "name: words\ntestcases:\n  - name: w\n"
+        f'    foreach: {{sql: {{url: "sqlite:///{db}", query: select word from t order by word}}}}\n'
+        "    steps: [{exec: 'test -n {{ word }}'}]\n"
+    )
+    (pytester.path / "words.splice.yaml").write_text(suite)
+    (pytester.path / "splice.yaml").write_text("name: p\nsuites: [words.splice.yaml]\n")
+    run = splice.run([str(pytester.path / "words.splice.yaml")], project=pytester.path)
+    assert [(tc.name, tc.status) for tc in run.testcases()] == [
+        ("w [word=a]", Status.PASSED),
+        ("w [word=b]", Status.PASSED),
+    ]
+    picked = splice.run(
+        [str(pytester.path / "words.splice.yaml")], project=pytester.path, keywords=["word=b"]
+    )
+    assert [tc.name for tc in picked.testcases()] == ["w [word=b]"]  # -k picks made names
+    outcome = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    assert outcome.parseoutcomes().get("failed") == 1
+    text = outcome.stdout.str()
+    assert "rows come from a query, which this front end does not run" in text
+    assert "Traceback" not in text

@@ -114,6 +114,8 @@ class LaterRows:
     span: SourceSpan | None  # the query, where a failing query's error points
     key_span: SourceSpan | None  # the `foreach:` key
     service_span: SourceSpan | None = None  # the block's `service:` value
+    # `-k` expressions the rows' names must match (the written name cannot tell yet)
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from splice._internal.loader.data_driven import expand
 from splice._internal.loader.rows import MAX_ROWS, Row
 from splice._internal.loader.steps import Collector
 from splice._internal.model.suite import LaterRows, Suite, Testcase
+from splice._internal.runner.planner import Selection
 from splice._internal.runner.scope import layer
 from splice._internal.templating import TemplateFailure, render
 
@@ -93,6 +94,9 @@ def _rows(
     if out.diagnostics:
         first = out.diagnostics[0]
         return [_broken(tc, first.message, first.hint)]
+    if later.keywords:  # `-k` picks rows by the names they make
+        chosen = Selection(list(later.keywords))
+        expanded = [each for each in expanded if chosen.named(suite, each.name)]
     for each in expanded:
         if each.name in taken:
             return [

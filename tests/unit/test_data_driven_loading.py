@@ -239,3 +239,69 @@ def test_rows_that_make_a_written_name_collide(write) -> None:  # type: ignore[n
     )
     assert message == "duplicate testcase name 't 1'"
     assert where == "s.splice.yaml:6:9"
+
+
+Q = "{sql: {service: db, query: select 1 as x}}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "where", "hint"),
+    [
+        (
+            f"testcases:\n  - name: t\n    foreach: {{sql: {{query: select 1}}}}\n    {STEPS}\n",
+            "give either `service:` (a service of the project) or `url:`",
+            "s.splice.yaml:3:20",
+            None,
+        ),
+        (
+            f"testcases:\n  - name: t\n    foreach: {{sql: {{service: db}}}}\n    {STEPS}\n",
+            "missing required key 'query'",
+            "s.splice.yaml:3:15",
+            None,
+        ),
+        (
+            "testcases:\n  - name: t\n    foreach: {sql: {service: db, query: q, many: [{}]}}\n"
+            f"    {STEPS}\n",
+            "`many:` runs a statement once per set of values",
+            "s.splice.yaml:3:44",
+            "params",
+        ),
+        (
+            f"testcases:\n  - name: t\n    foreach: {Q}\n    matrix: {{y: [1]}}\n    {STEPS}\n",
+            "rows from a query cannot be crossed with a `matrix:`",
+            "s.splice.yaml:4:5",
+            "cross join",
+        ),
+        (
+            f"foreach: {Q}\ntestcases:\n  - name: t\n    {STEPS}\n",
+            "`foreach: {sql: ...}` is for a testcase, not for the whole suite",
+            "s.splice.yaml:1:1",
+            "move it",
+        ),
+        (
+            f"foreach: [{{r: 1}}]\ntestcases:\n  - name: t\n    foreach: {Q}\n    {STEPS}\n",
+            "rows from a query cannot be crossed with the suite's rows",
+            "s.splice.yaml:4:5",
+            "in the query",
+        ),
+    ],
+)
+def test_bad_query_rows_are_located(  # type: ignore[no-untyped-def]
+    write, text: str, message: str, where: str, hint: str | None
+) -> None:
+    """`foreach: {sql: ...}` is checked when the suite loads, at the place to fix."""
+    found, at, found_hint = _error(write, text)
+    assert message in found
+    assert at == where
+    if hint is not None:
+        assert found_hint is not None and hint in found_hint
+
+
+def test_query_rows_keep_the_testcase_whole_until_the_run(write) -> None:  # type: ignore[no-untyped-def]
+    """The loader keeps one testcase, marked with the query, for the runner to expand."""
+    suite = _load(write, f"testcases:\n  - name: t\n    foreach: {Q}\n    {STEPS}\n")
+    (tc,) = suite.testcases
+    assert tc.name == "t"
+    assert tc.later is not None
+    assert tc.later.block == {"service": "db", "query": "select 1 as x"}
+    assert tc.later.span is not None and (tc.later.span.line, tc.later.span.column) == (3, 41)

@@ -49,6 +49,8 @@ def test_every_cli_command_and_option_is_documented() -> None:
         "StepCommonSpec",
         "CaptureSpec",
         "RetrySpec",
+        "XfailSpec",
+        "ForeachSqlSpec",
         "TemplateSpec",
         "InputSpec",
     ],

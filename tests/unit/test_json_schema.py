@@ -125,12 +125,20 @@ def test_the_schema_rejects_what_the_loader_rejects(validators, case: str) -> No
 
 
 def test_templates_may_stand_for_values_inside_executor_blocks(validators) -> None:  # type: ignore[no-untyped-def]
-    """Where the loader checks a value only once rendered, the schema takes a template;
-    in the suite's own keys, which the loader checks as written, it does not."""
+    """Where the loader checks a value only once rendered, the schema takes a template
+    (numbers and durations included: `retries`, `retry.attempts`, `timeout`); in the
+    suite's other own keys, which the loader checks as written, it does not."""
     step = {"http": {"get": "http://x", "timeout": "{{ t }}", "follow_redirects": "{{ f }}"}}
-    suite = {"testcases": [{"name": "t", "steps": [step]}]}
+    suite: dict[str, Any] = {"testcases": [{"name": "t", "steps": [step]}]}
     assert validators["suite"].is_valid(suite)
     suite["testcases"][0]["retries"] = "{{ n }}"
+    step["timeout"] = "{{ slow }}"
+    step["retry"] = {"attempts": "{{ n }}", "interval": "{{ pause }}", "timeout": "{{ t }}"}
+    assert validators["suite"].is_valid(suite)
+    suite["testcases"][0]["retries"] = "twice"
+    assert not validators["suite"].is_valid(suite)
+    suite["testcases"][0]["retries"] = 1
+    suite["serial"] = "{{ s }}"
     assert not validators["suite"].is_valid(suite)
 
 
@@ -154,6 +162,12 @@ def test_short_forms_and_data_driven_keys(validators) -> None:  # type: ignore[n
         ],
     }
     assert validators["suite"].is_valid(good)
+    query = {"sql": {"service": "db", "query": "select id from users", "params": {"a": 1}}}
+    good["testcases"][0]["foreach"] = query  # type: ignore[index]
+    del good["testcases"][0]["matrix"]  # type: ignore[attr-defined]
+    assert validators["suite"].is_valid(good)
+    query["sql"]["quer"] = query["sql"].pop("query")  # type: ignore[attr-defined]
+    assert not validators["suite"].is_valid(good)
     two_verbs = {"testcases": [{"name": "t", "steps": [{"http": {"get": "u", "post": "u"}}]}]}
     assert not validators["suite"].is_valid(two_verbs)
     wrong_field = {"testcases": [{"name": "t", "steps": [{"exec": "x", "expect": {"status": 0}}]}]}

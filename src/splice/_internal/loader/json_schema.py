@@ -196,6 +196,10 @@ def suite_schema() -> dict[str, Any]:
     step = _step(defs)
     testcase = defs.model(TestcaseSpec, "testcase.")
     _with_steps(testcase, step, ("steps",))
+    # `foreach: {sql: ...}` holds the block of a `sql` step
+    query = defs.defs.get("testcase.ForeachSqlSpec")
+    if query is not None and registry.known("sql"):
+        query["properties"]["sql"] = executor_schema("sql", defs)
     root = defs.model(SuiteSpec, "suite.")
     _with_steps(root, step, ())
     root["properties"]["testcases"] = {

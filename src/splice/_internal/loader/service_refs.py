@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from splice._internal.errors import Diagnostic, SourceSpan
-from splice._internal.model.suite import Step, Suite
+from splice._internal.model.suite import LaterRows, Step, Suite
 from splice._internal.source.validation import did_you_mean, narrow_span
 from splice._internal.templating.references import attribute_uses, service_attributes
 
@@ -32,7 +32,34 @@ def service_reference_problems(suite: Suite, kinds: Mapping[str, str]) -> list[D
                     problems.append(_unknown(f"unknown service {value!r}", value, span, kinds))
                 continue
             problems.extend(_template_problems(value, span, kinds))
+    for testcase in suite.testcases:
+        if testcase.later is not None:
+            problems.extend(_query_service(testcase.later, kinds))
     return problems
+
+
+def _query_service(later: LaterRows, kinds: Mapping[str, str]) -> Iterator[Diagnostic]:
+    """The service a `foreach: {sql: ...}` queries: one of the project's databases."""
+    name = later.block.get("service")
+    span = later.service_span or later.key_span
+    if not isinstance(name, str) or "{{" in name or span is None:
+        return
+    if name not in kinds:
+        yield _unknown(f"unknown service {name!r}", name, span, kinds)
+        return
+    offered = exported_attributes(kinds[name])
+    if offered is None or "sqlalchemy_url" in offered:
+        return
+    databases = sorted(
+        n for n, k in kinds.items() if "sqlalchemy_url" in (exported_attributes(k) or ())
+    )
+    yield Diagnostic(
+        f"service {name!r} is a {kinds[name]} service, not a database the query can run on",
+        span,
+        f"name one of the project's databases: {', '.join(databases)}"
+        if databases
+        else "rows from a query need a postgres, mysql or mariadb service",
+    )
 
 
 def exported_attributes(kind: str) -> frozenset[str] | None:

@@ -251,7 +251,7 @@ def parse_step(raw: Any, loc: PathKey, doc: Document, out: Collector) -> Step | 
         assertions=[common.assert_] if isinstance(common.assert_, str) else common.assert_ or [],
         captures=_captures(common.capture or {}, loc, pos, out),
         retry=_retry(common.retry),
-        timeout=parse_duration(common.timeout) if common.timeout is not None else None,
+        timeout=_duration(common.timeout) if common.timeout is not None else None,
         skip=common.skip,
         only=common.only,
         template=common.use,
@@ -363,10 +363,15 @@ def _retry(spec: RetrySpec | None) -> Retry | None:
         return None
     return Retry(
         until=spec.until,
-        timeout=parse_duration(spec.timeout),
-        interval=parse_duration(spec.interval),
+        timeout=_duration(spec.timeout),
+        interval=_duration(spec.interval),
         attempts=spec.attempts,
     )
+
+
+def _duration(value: Any) -> float | str:
+    """Seconds, or the template that gives them (rendered and checked when the step runs)."""
+    return value if is_template(value) else parse_duration(value)
 
 
 def _captures(

@@ -9,12 +9,18 @@ from pydantic import BaseModel, ValidationError
 
 from splice._internal.errors import SourceSpan, SuiteError
 from splice._internal.loader.data_driven import expand
+from splice._internal.loader.later_rows import later_rows
 from splice._internal.loader.rows import Row, rows_of
 from splice._internal.loader.steps import Collector, StepSource, parse_steps
-from splice._internal.loader.suite_schema import SuiteSpec, TestcaseSpec
+from splice._internal.loader.suite_schema import (
+    ForeachSqlSpec,
+    SuiteSpec,
+    TestcaseSpec,
+    XfailSpec,
+)
 from splice._internal.loader.templates import load_templates
 from splice._internal.model.positions import PathKey, Positions
-from splice._internal.model.suite import Step, Suite, Testcase
+from splice._internal.model.suite import Step, Suite, Testcase, Xfail
 from splice._internal.source.validation import describe, from_validation_error
 from splice._internal.source.yaml_source import Document, read_yaml
 from splice._internal.templating import syntax_error
@@ -54,10 +60,18 @@ def suite_from_document(doc: Document) -> Suite:
         teardown=parse_steps(spec.teardown, StepSource(doc, ("teardown",)), out, "teardown"),
         templates=templates,
         retries=spec.retries,
+        retries_span=pos.value(("retries",)),
         serial=spec.serial,
         isolation=spec.isolation,
         isolation_span=pos.value(("isolation",)) if spec.isolation else None,
     )
+    if isinstance(spec.foreach, ForeachSqlSpec):
+        out.add(
+            "`foreach: {sql: ...}` is for a testcase, not for the whole suite",
+            pos.key(("foreach",)),
+            "move it under the testcase whose steps use the rows",
+        )
+        spec.foreach = None
     suite_rows = rows_of(spec.matrix, spec.foreach, doc, (), out)
     written: list[tuple[Testcase, list[Row] | None]] = []
     for i, raw in enumerate(spec.testcases):
@@ -71,6 +85,14 @@ def suite_from_document(doc: Document) -> Suite:
             rows = None if suite_row is None else [suite_row]
             if suite_rows is not None and not suite_rows:
                 rows = []  # the suite's table is faulty (already reported)
+            if testcase.later is not None and suite_row is not None:
+                out.add(
+                    "rows from a query cannot be crossed with the suite's rows",
+                    testcase.later.key_span,
+                    "remove the suite's `foreach:`/`matrix:`, or put the suite's values "
+                    "in the query (`select ..., 'eu' as region`)",
+                )
+                continue
             for each in expand(testcase, rows, own_rows, suite.vars, out):
                 _add_unique(suite, each, names, out)
     if not spec.testcases and isinstance(data.get("testcases"), list):
@@ -173,6 +195,8 @@ def _testcase(
         skip=spec.skip,
         only=spec.only,
         retries=spec.retries,
+        retries_span=pos.value((*loc, "retries")),
+        xfail=_xfail(spec.xfail),
     )
     if not spec.steps and isinstance(raw.get("steps"), list):
         out.add(
@@ -180,8 +204,19 @@ def _testcase(
             pos.key((*loc, "steps")),
             "add a step under `steps:`, e.g. `- http: {get: URL}`",
         )
+    if isinstance(spec.foreach, ForeachSqlSpec):
+        testcase.later = later_rows(spec.foreach, spec.matrix is not None, doc, loc, out)
+        return (testcase, None) if valid and testcase.later is not None else None
     rows = rows_of(spec.matrix, spec.foreach, doc, loc, out)
     return (testcase, rows) if valid else None  # when invalid, its steps were still checked
+
+
+def _xfail(spec: str | XfailSpec | None) -> Xfail | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return Xfail(spec)
+    return Xfail(spec.reason, spec.strict)
 
 
 def _check_template_uses(suite: Suite, out: Collector) -> None:

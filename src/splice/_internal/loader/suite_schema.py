@@ -6,6 +6,7 @@ model. Field aliases are the YAML spellings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,14 +15,19 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
+    TypeAdapter,
+    ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from splice._internal.model.durations import parse_duration
 from splice._internal.source.validation import DURATION_HINT, HintedValueError, describe
+from splice._internal.templating import is_template
 
 
 class Spec(BaseModel):
@@ -46,21 +52,68 @@ def _check_duration(value: Any) -> Any:
     return value
 
 
+# what editors are told a template looks like where a number or a duration may be one
+TEMPLATE_SCHEMA = {"type": "string", "pattern": r"\{\{.*\}\}", "description": "a template"}
+
 # what editors are told a duration looks like (the JSON Schema of `splice schema`)
 DURATION_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0},
         {"type": "string", "pattern": r"^ *([0-9]+(\.[0-9]+)? *((ms|s|m|h) *)?)+$"},
+        TEMPLATE_SCHEMA,
     ],
-    "description": "seconds, or text like 2s, 200ms, 1m30s",
+    "description": "seconds, or text like 2s, 200ms, 1m30s, or a template that gives one",
 }
 
-# One check with one message, instead of a union's three "expected ..." errors.
-Duration = Annotated[Any, AfterValidator(_check_duration), WithJsonSchema(DURATION_SCHEMA)]
+
+def _duration_or_template(value: Any) -> Any:
+    return value if is_template(value) else _check_duration(value)
+
+
+# One check with one message, instead of a union's three "expected ..." errors. A template
+# (`"{{ vars.slow }}"`) passes here and is checked once rendered (`runner.settings`).
+Duration = Annotated[Any, AfterValidator(_duration_or_template), WithJsonSchema(DURATION_SCHEMA)]
 OptionalDuration = Annotated[
     Any,
-    AfterValidator(lambda v: v if v is None else _check_duration(v)),
+    AfterValidator(lambda v: v if v is None else _duration_or_template(v)),
     WithJsonSchema({"anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "null"}]}),
+]
+
+
+def _count(minimum: int, *, optional: bool) -> Callable[[Any], Any]:
+    """A check of a whole number of at least `minimum`, or a template that gives one: a
+    literal is checked as `StrictInt` with `ge` would be (the same errors), a template
+    when rendered."""
+    literal: TypeAdapter[Any] = TypeAdapter(Annotated[StrictInt, Field(ge=minimum)])
+
+    def check(value: Any) -> Any:
+        if (optional and value is None) or is_template(value):
+            return value
+        try:
+            return literal.validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PydanticCustomError(first["type"], first["msg"], first.get("ctx")) from None
+
+    return check
+
+
+def _count_schema(minimum: int, *, optional: bool) -> dict[str, Any]:
+    options: list[Any] = [{"type": "integer", "minimum": minimum}, TEMPLATE_SCHEMA]
+    return {"anyOf": [*options, {"type": "null"}] if optional else options}
+
+
+# `retry.attempts`, `retries:`: numbers that may come from a template
+Attempts = Annotated[
+    Any, PlainValidator(_count(1, optional=True)), WithJsonSchema(_count_schema(1, optional=True))
+]
+Retries = Annotated[
+    Any, PlainValidator(_count(0, optional=True)), WithJsonSchema(_count_schema(0, optional=True))
+]
+SuiteRetries = Annotated[
+    Any,
+    PlainValidator(_count(0, optional=False)),
+    WithJsonSchema(_count_schema(0, optional=False)),
 ]
 
 
@@ -68,7 +121,7 @@ class RetrySpec(Spec):
     until: StrictStr | None = None
     timeout: Duration = 10.0
     interval: Duration = 0.2
-    attempts: StrictInt | None = Field(default=None, ge=1)
+    attempts: Attempts = None
 
 
 class CaptureSpec(Spec):
@@ -92,17 +145,27 @@ class ForeachFileSpec(Spec):
     file: StrictStr = Field(min_length=1)
 
 
+class ForeachSqlSpec(Spec):
+    """Rows from a query, run once the environment is open: the block of a `sql` step
+    (`service:` or `url:`, `query:`, `params:`), checked by the `sql` executor's model."""
+
+    sql: dict[str, Any]
+
+
 def _foreach_shape(value: Any) -> Any:
     if isinstance(value, str):
         raise HintedValueError(
-            f"foreach expects a list of rows or `{{file: ...}}`, found {describe(value)}",
+            "foreach expects a list of rows, `{file: ...}` or `{sql: ...}`, found "
+            + describe(value),
             f"write `foreach: {{file: {value}}}` to read the rows from a file",
         )
     return value
 
 
-# `foreach:` is a list of mappings written inline, or a file of them
-Foreach = Annotated[list[Any] | ForeachFileSpec | None, BeforeValidator(_foreach_shape)]
+# `foreach:` is a list of mappings written inline, a file of them, or a query giving them
+Foreach = Annotated[
+    list[Any] | ForeachFileSpec | ForeachSqlSpec | None, BeforeValidator(_foreach_shape)
+]
 # `matrix:` crosses the values of its keys: {size: [s, m], colour: [red, blue]}
 Matrix = dict[StrictStr, list[Any]] | None
 
@@ -123,6 +186,13 @@ class StepCommonSpec(Spec):
     check: StrictStr | list[StrictStr] | None = None
 
 
+class XfailSpec(Spec):
+    """`xfail: {reason: ..., strict: false}`: an expected failure that may also pass."""
+
+    reason: StrictStr = Field(min_length=1)
+    strict: StrictBool = True
+
+
 class TestcaseSpec(Spec):
     __test__ = False
 
@@ -135,9 +205,11 @@ class TestcaseSpec(Spec):
     teardown: list[Any] = []
     skip: Condition = None
     only: Condition = None
-    retries: StrictInt | None = Field(default=None, ge=0)
+    retries: Retries = None
     matrix: Matrix = None
     foreach: Foreach = None
+    # expected to fail: the reason (a known bug, a ticket), strict unless said otherwise
+    xfail: Annotated[StrictStr, Field(min_length=1)] | XfailSpec | None = None
 
 
 class SuiteSpec(Spec):
@@ -150,7 +222,7 @@ class SuiteSpec(Spec):
     setup: list[Any] = []
     testcases: list[Any]
     teardown: list[Any] = []
-    retries: StrictInt = Field(default=0, ge=0)
+    retries: SuiteRetries = 0
     serial: StrictBool = False
     matrix: Matrix = None
     foreach: Foreach = None

@@ -26,10 +26,12 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     FLAKY = "flaky"  # a testcase that failed, then passed on a retry
     INTERRUPTED = "interrupted"
+    XFAILED = "xfailed"  # an `xfail:` testcase that failed, as expected: the run passes
+    XPASSED = "xpassed"  # a strict `xfail:` testcase that passed: the run fails
 
     @property
     def ok(self) -> bool:
-        return self in (Status.PASSED, Status.SKIPPED, Status.FLAKY)
+        return self in (Status.PASSED, Status.SKIPPED, Status.FLAKY, Status.XFAILED)
 
 
 # `skip_reason` of a testcase the run stopped before (it was never started)
@@ -140,6 +142,7 @@ class TestcaseResult:
     duration: float = 0.0
     attempts: list[AttemptResult] = field(default_factory=list)
     skip_reason: str | None = None
+    xfail_reason: str | None = None  # set for an `xfail:` testcase, whatever its outcome
 
     @property
     def id(self) -> str:

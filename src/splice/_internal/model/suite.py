@@ -37,12 +37,15 @@ class Capture:
 
 @dataclass
 class Retry:
-    """Run a step again until its expectations (and `until`) hold, or time runs out."""
+    """Run a step again until its expectations (and `until`) hold, or time runs out.
+
+    A number given as a template (`"{{ vars.tries }}"`) stays a string here until the
+    step runs; the runner renders and checks it then (`runner.settings`)."""
 
     until: str | None = None
-    timeout: float = 10.0
-    interval: float = 0.2
-    attempts: int | None = None
+    timeout: float | str = 10.0
+    interval: float | str = 0.2
+    attempts: int | str | None = None
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Step:
     assertions: list[str] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     retry: Retry | None = None
-    timeout: float | None = None
+    timeout: float | str | None = None  # a str is a template, rendered when the step runs
     skip: Any = None  # bool or expression: skip when true
     only: Any = None  # bool or expression: run only when true
     template: str | None = None  # `use:` name
@@ -99,6 +102,33 @@ class RowOrigin:
     span: SourceSpan | None
 
 
+@dataclass(frozen=True)
+class LaterRows:
+    """Rows known only once the environment is open: `foreach: {sql: ...}`.
+
+    The testcase stands for one testcase per row until the runner expands it
+    (`runner.later_rows`), after the services started and the data loaded."""
+
+    executor: str  # "sql"
+    block: dict[str, Any]  # the executor's block as written (templates unrendered)
+    span: SourceSpan | None  # the query, where a failing query's error points
+    key_span: SourceSpan | None  # the `foreach:` key
+    service_span: SourceSpan | None = None  # the block's `service:` value
+    # `-k` expressions the rows' names must match (the written name cannot tell yet)
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Xfail:
+    """`xfail:`: the testcase is expected to fail (its expectations not to hold).
+
+    A failed testcase is then `xfailed` (the run does not fail); one that passes is
+    `xpassed`, which fails the run when `strict` (the default)."""
+
+    reason: str
+    strict: bool = True
+
+
 @dataclass
 class Testcase:
     """An ordered list of steps; the unit that passes or fails and the unit of isolation."""
@@ -114,8 +144,14 @@ class Testcase:
     teardown: list[Step] = field(default_factory=list)
     skip: Any = None
     only: Any = None
-    retries: int | None = None
+    retries: int | str | None = None  # a str is a template, rendered when the testcase runs
+    retries_span: SourceSpan | None = None
     row: RowOrigin | None = None  # set when the testcase is one row of a data-driven one
+    xfail: Xfail | None = None
+    later: LaterRows | None = None  # rows from a query: expanded when the run starts
+    # why the rows of `later` could not be had (the query failed, gave no rows): the
+    # testcase is then reported as an error with this message, hint and place
+    rows_error: tuple[str, str | None, SourceSpan | None] | None = None
 
 
 @dataclass
@@ -133,7 +169,8 @@ class Suite:
     testcases: list[Testcase] = field(default_factory=list)
     teardown: list[Step] = field(default_factory=list)
     templates: dict[str, StepTemplate] = field(default_factory=dict)
-    retries: int = 0
+    retries: int | str = 0  # a str is a template, rendered when a testcase runs
+    retries_span: SourceSpan | None = None
     serial: bool = False  # run testcases one after another even with --jobs
     isolation: str | None = None  # overrides the project's data.isolation
     isolation_span: SourceSpan | None = None  # where the suite's `isolation:` is written

@@ -188,11 +188,15 @@ def _testcase(entry: _Entry) -> TestcaseResult:
         if report is None:
             continue
         if report.skipped:
-            if getattr(report, "wasxfail", None) is not None:
-                reason = f"xfail: {report.wasxfail}" if report.wasxfail else "xfail"
-            else:
-                longrepr = report.longrepr
-                reason = str(longrepr[2]) if isinstance(longrepr, tuple) else "skipped"
+            wasxfail = getattr(report, "wasxfail", None)
+            if wasxfail is not None:  # an expected failure, as splice's `xfail:` is
+                tc.status = Status.XFAILED
+                tc.xfail_reason = str(wasxfail).removeprefix("reason: ") or "xfail"
+                if not tc.attempts:
+                    tc.attempts = [AttemptResult(1, Status.FAILED, tc.started_at, tc.duration)]
+                return tc
+            longrepr = report.longrepr
+            reason = str(longrepr[2]) if isinstance(longrepr, tuple) else "skipped"
             tc.status, tc.skip_reason = Status.SKIPPED, reason.removeprefix("Skipped: ")
             return tc
         if report.failed:

@@ -119,6 +119,8 @@ class SuiteItem(pytest.Item):
         self.result = run.run(self.testcase)
         if self.result.status == Status.SKIPPED:
             pytest.skip(self.result.skip_reason or "skipped")
+        if self.result.status == Status.XFAILED:  # pytest's own outcome: `x` and xfailed
+            pytest.xfail(self.result.xfail_reason or "xfail")
         if not self.result.status.ok:
             raise TestcaseFailed(self.result)
 

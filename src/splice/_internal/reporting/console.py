@@ -38,6 +38,8 @@ _STYLE = {
     Status.SKIPPED: ("-", "dim"),
     Status.FLAKY: ("~", "yellow"),
     Status.INTERRUPTED: ("×", "yellow"),
+    Status.XFAILED: ("x", "yellow"),
+    Status.XPASSED: ("X", "red"),
 }
 
 
@@ -127,6 +129,8 @@ class ConsoleReporter(RunListener):
             extra = f" [yellow](passed on attempt {len(testcase.attempts)})[/]"
         if testcase.skip_reason:
             extra = f" [dim]({escape(testcase.skip_reason)})[/]"
+        if testcase.xfail_reason is not None:
+            extra += _xfail_note(testcase)
         blocker = blocking_setup_step(testcase)
         if blocker is not None:
             at = f" at {where(blocker.location)}" if blocker.location else ""
@@ -196,6 +200,17 @@ class ConsoleReporter(RunListener):
             self.console.print(f"[dim]{kind} report: {escape(display_path(path))}[/]")
 
 
+def _xfail_note(testcase: TestcaseResult) -> str:
+    reason = escape(testcase.xfail_reason or "")
+    if testcase.status == Status.XFAILED:
+        return f" [yellow](expected to fail: {reason})[/]"
+    if testcase.status == Status.XPASSED:
+        return f" [red](expected to fail, but passed; xfail is strict: {reason})[/]"
+    if testcase.status in (Status.PASSED, Status.FLAKY):
+        return f" [dim](expected to fail, but passed: {reason})[/]"
+    return ""
+
+
 def _cut_step(testcase: TestcaseResult) -> StepResult | None:
     final = testcase.final_attempt
     steps = final.steps if final else []
@@ -211,6 +226,8 @@ def summary_line(run: RunResult) -> str:
         ("error", "red"),
         ("flaky", "yellow"),
         ("skipped", "dim"),
+        ("xfailed", "yellow"),
+        ("xpassed", "red"),
         ("interrupted", "yellow"),
     ):
         n = counts[status]

@@ -37,6 +37,8 @@ _GROUPS = {
     Status.FAILED: "failed",
     Status.ERROR: "failed",
     Status.INTERRUPTED: "failed",
+    Status.XFAILED: "skipped",  # expected to fail: not a failure of the run
+    Status.XPASSED: "failed",  # strict xfail that passed: fails the run
 }
 
 
@@ -63,8 +65,9 @@ def render_html(run: RunResult, masker: Masker | None = None) -> str:
     base = Path(run.cwd) if run.cwd else Path.cwd()
     counts = run.counts()
     shown = ["passed", "failed", "error", "skipped", "flaky"]
-    if counts[Status.INTERRUPTED.value]:
-        shown.append(Status.INTERRUPTED.value)
+    for extra in (Status.XFAILED, Status.XPASSED, Status.INTERRUPTED):
+        if counts[extra.value]:
+            shown.append(extra.value)
     groups = {"all": len(run.testcases()), "failed": 0, "passed": 0, "skipped": 0}
     for tc in run.testcases():
         groups[_GROUPS[tc.status]] += 1

@@ -8,6 +8,10 @@ Surefire rerun format, which those tools either understand or safely ignore:
 - a testcase that failed on every attempt has `<failure>` (or `<error>`) for the last attempt
   and one `<rerunFailure>` (or `<rerunError>`) per earlier attempt.
 
+An `xfail:` testcase that failed as expected is `<skipped>` with `xfail: <reason>` as its
+message (what pytest writes for its xfailed tests); a strict one that passed is a
+`<failure type="xpassed">`.
+
 Suite setup and teardown failures go to the suite's `<system-err>`: JUnit has no place for
 steps that belong to no testcase.
 """
@@ -90,6 +94,20 @@ def _testcase(tc: TestcaseResult, base: Path) -> ET.Element:
     if tc.status == Status.SKIPPED:
         skipped = ET.SubElement(elem, "skipped")
         _set(skipped, "message", tc.skip_reason or "skipped")
+    elif tc.status == Status.XFAILED:
+        skipped = ET.SubElement(elem, "skipped")
+        _set(skipped, "type", "xfailed")
+        _set(skipped, "message", f"xfail: {tc.xfail_reason}")
+        final = tc.final_attempt
+        step = final.failed_step if final else None
+        if step is not None:
+            _text(skipped, _step_text(step, base))
+    elif tc.status == Status.XPASSED:
+        failure = ET.SubElement(elem, "failure")
+        _set(failure, "type", "xpassed")
+        _set(
+            failure, "message", f"expected to fail, but passed (xfail is strict): {tc.xfail_reason}"
+        )
     elif tc.status == Status.FLAKY or (tc.status == Status.PASSED and earlier):
         for attempt in earlier:
             tag = "flakyError" if attempt.status in _ERRORS else "flakyFailure"
@@ -172,10 +190,10 @@ def _set_counts(
 ) -> None:
     statuses = [tc.status for tc in testcases]
     _set(elem, "tests", str(len(statuses)))
-    _set(elem, "failures", str(statuses.count(Status.FAILED)))
+    _set(elem, "failures", str(statuses.count(Status.FAILED) + statuses.count(Status.XPASSED)))
     _set(elem, "errors", str(sum(s in _ERRORS for s in statuses)))
     if skipped:
-        _set(elem, "skipped", str(statuses.count(Status.SKIPPED)))
+        _set(elem, "skipped", str(statuses.count(Status.SKIPPED) + statuses.count(Status.XFAILED)))
     _set(elem, "time", _seconds(duration))
 
 

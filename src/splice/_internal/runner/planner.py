@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import glob
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from splice._internal.errors import Diagnostic, SuiteError, UsageError
 from splice._internal.loader.suite_loader import load_suite
-from splice._internal.model.suite import Suite
+from splice._internal.model.suite import Suite, Testcase
 
 SUITE_GLOB = "**/*.splice.yaml"
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".splice"}
@@ -62,13 +63,19 @@ class Selection:
     tags: list[str] = field(default_factory=list)
     exclude_tags: list[str] = field(default_factory=list)
 
-    def keeps(self, suite: Suite, name: str, tags: set[str]) -> bool:
-        full = f"{suite.name}::{name}".lower()
-        if self.keywords and not any(_keyword(k, full) for k in self.keywords):
+    def keeps(self, suite: Suite, name: str, tags: set[str], *, names_later: bool = False) -> bool:
+        """Whether the testcase is selected; with `names_later` (rows from a query, named
+        when the run starts) only its tags are judged here."""
+        if self.keywords and not names_later and not self.named(suite, name):
             return False
         if self.tags and not tags.intersection(self.tags):
             return False
         return not tags.intersection(self.exclude_tags)
+
+    def named(self, suite: Suite, name: str) -> bool:
+        """Whether a `-k` expression (if any) matches `suite::name`."""
+        full = f"{suite.name}::{name}".lower()
+        return not self.keywords or any(_keyword(k, full) for k in self.keywords)
 
 
 def _keyword(pattern: str, full: str) -> bool:
@@ -76,6 +83,16 @@ def _keyword(pattern: str, full: str) -> bool:
     if any(ch in pattern for ch in "*?["):
         return fnmatch.fnmatchcase(full, pattern) or fnmatch.fnmatchcase(full, f"*{pattern}*")
     return pattern in full
+
+
+def _later_keywords(tc: Testcase, suite: Suite, selection: Selection) -> Testcase:
+    """A query-row testcase that `-k` does not name as written: its rows are matched when
+    they are made (`runner.later_rows`)."""
+    if tc.later is None or not selection.keywords or selection.named(suite, tc.name):
+        return tc
+    return dataclasses.replace(
+        tc, later=dataclasses.replace(tc.later, keywords=tuple(selection.keywords))
+    )
 
 
 def load_all(files: list[Path]) -> tuple[list[Suite], list[Diagnostic]]:
@@ -94,7 +111,11 @@ def select(suites: list[Suite], selection: Selection) -> list[Suite]:
     out = []
     for suite in suites:
         kept = [
-            tc for tc in suite.testcases if selection.keeps(suite, tc.name, {*suite.tags, *tc.tags})
+            _later_keywords(tc, suite, selection)
+            for tc in suite.testcases
+            if selection.keeps(
+                suite, tc.name, {*suite.tags, *tc.tags}, names_later=tc.later is not None
+            )
         ]
         if kept:
             narrowed = Suite(**{**suite.__dict__, "testcases": kept})

@@ -42,6 +42,7 @@ from splice._internal.model.suite import Suite
 from splice._internal.runner.control import RunControl
 from splice._internal.runner.events import EventBus
 from splice._internal.runner.hooks import AttemptHook
+from splice._internal.runner.later_rows import expand_later
 from splice._internal.runner.secrets import masked_command
 from splice._internal.runner.suite_session import SuiteSession, new_testcase_result
 from splice._internal.services.reaper import LazyReaper
@@ -113,6 +114,8 @@ class Runner:
         run.started_at = time.time()
         self.control.started.set()
         clock = time.perf_counter()
+        # the environment is open: testcases whose rows come from a query get them now
+        self.suites = expand_later(self.suites, self.options.builtins, self.options.external)
         for name in self.options.secret_names:
             if name in self.options.external:
                 self.masker.add(self.options.external[name])
@@ -271,7 +274,7 @@ def _suite_status(sr: SuiteResult) -> Status:
         return Status.INTERRUPTED
     if Status.ERROR in statuses or Status.ERROR in steps:
         return Status.ERROR
-    if Status.FAILED in statuses or Status.FAILED in steps:
+    if Status.FAILED in statuses or Status.XPASSED in statuses or Status.FAILED in steps:
         return Status.FAILED
     if statuses and statuses <= {Status.SKIPPED}:
         return Status.SKIPPED

@@ -28,6 +28,7 @@ from splice._internal.model.results import Failure, FailureKind, Phase, Status, 
 from splice._internal.model.suite import Step, StepTemplate
 from splice._internal.runner.assertions import check_assertions, check_expect
 from splice._internal.runner.captures import CaptureFailure, capture
+from splice._internal.runner.settings import SettingFailure, count, resolved_step, seconds
 from splice._internal.templating import TemplateFailure, evaluate, render
 
 _log = logging.getLogger("splice._internal.runner")
@@ -94,6 +95,13 @@ def run_step(step: Step, scope: dict[str, Any], phase: Phase, env: StepEnv) -> S
         result.name = env.name_prefix + (
             render(step.name, scope) if "{{" in step.name else step.name
         )
+    try:
+        step = resolved_step(step, scope)
+    except SettingFailure as exc:
+        result.status = Status.ERROR
+        result.location = exc.span or result.location
+        result.failures.append(Failure(FailureKind.ERROR, exc.message, hint=exc.hint))
+        return _finish(result, clock, env)
     try:
         if step.template is not None:
             _run_template_step(step, scope, phase, env, result)
@@ -162,7 +170,7 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             vars=scope,
             session=env.session,
             base_dir=env.base_dir,
-            timeout=step.timeout,
+            timeout=seconds(step.timeout),
             cancelled=env.cancelled,
             processes=env.processes,
             expect=step.expect,
@@ -240,6 +248,9 @@ def _with_retry(
     attempt: Callable[[], tuple[StepOutput | None, list[Failure]]],
 ) -> tuple[StepOutput | None, list[Failure]]:
     retry = step.retry
+    attempts = count(retry.attempts) if retry is not None else None
+    interval = seconds(retry.interval) or 0.0 if retry is not None else 0.0
+    limit = seconds(retry.timeout) or 0.0 if retry is not None else 0.0
     start = time.perf_counter()
     polls = 0
     while True:
@@ -255,14 +266,14 @@ def _with_retry(
             failures = _interrupted(failures, polls)
             break
         elapsed = time.perf_counter() - start
-        out_of_tries = retry.attempts is not None and polls >= retry.attempts
-        if out_of_tries or elapsed + retry.interval > retry.timeout:
+        out_of_tries = attempts is not None and polls >= attempts
+        if out_of_tries or elapsed + interval > limit:
             elapsed = time.perf_counter() - start
             if until_failure is not None:
                 failures = [until_failure]
-            failures.insert(0, _gave_up(polls, elapsed, retry.attempts if out_of_tries else None))
+            failures.insert(0, _gave_up(polls, elapsed, attempts if out_of_tries else None))
             break
-        if env.cancelled.wait(retry.interval):
+        if env.cancelled.wait(interval):
             failures = _interrupted(failures, polls)
             break
     out.polls = polls

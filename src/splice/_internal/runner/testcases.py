@@ -23,6 +23,7 @@ from splice._internal.model.results import (
 from splice._internal.model.suite import Step, Suite, Testcase
 from splice._internal.runner.hooks import AttemptHook
 from splice._internal.runner.scope import layer
+from splice._internal.runner.settings import SettingFailure, testcase_retries
 from splice._internal.runner.steps import StepEnv, condition, run_step
 from splice._internal.templating import TemplateFailure
 
@@ -85,24 +86,25 @@ def run_testcase(
     suite = state.suite
     result.started_at = time.time()
     clock = time.perf_counter()
-    retries = (
-        testcase.retries if testcase.retries is not None else max(suite.retries, default_retries)
-    )
     base = state.snapshot()
     base["testcase"] = testcase.name
+    if testcase.rows_error is not None or testcase.later is not None:
+        return _without_rows(testcase, state, result, clock)
     try:
         reason = _skip_reason(testcase, base)
-    except TemplateFailure as exc:
+        retries = testcase_retries(testcase, suite, {**base, **testcase.vars}, default_retries)
+    except (TemplateFailure, SettingFailure) as exc:
         reason = None
+        failing = isinstance(exc, SettingFailure)
         attempt = AttemptResult(1, Status.ERROR, time.time())
         attempt.steps.append(
             StepResult(
                 0,
-                "skip/only",
-                "condition",
+                "retries" if failing else "skip/only",
+                "setting" if failing else "condition",
                 Phase.SETUP,
                 Status.ERROR,
-                testcase.span,
+                (exc.span or testcase.span) if isinstance(exc, SettingFailure) else testcase.span,
                 failures=[Failure(FailureKind.ERROR, exc.message, hint=exc.hint)],
             )
         )
@@ -125,6 +127,49 @@ def run_testcase(
         result.status = Status.FLAKY
     else:
         result.status = final
+    if testcase.xfail is not None:
+        result.xfail_reason = testcase.xfail.reason
+        result.status = _expected(result.status, testcase.xfail.strict)
+    result.duration = time.perf_counter() - clock
+    return result
+
+
+def _expected(status: Status, strict: bool) -> Status:
+    """The outcome of an `xfail:` testcase: a failure was expected. An error (the step
+    could not be performed) or an interrupt is still what it is: xfail names a known bug
+    of the system under test, not a broken suite."""
+    if status == Status.FAILED:
+        return Status.XFAILED
+    if status in (Status.PASSED, Status.FLAKY):
+        return Status.XPASSED if strict else status
+    return status
+
+
+def _without_rows(
+    testcase: Testcase, state: SuiteState, result: TestcaseResult, clock: float
+) -> TestcaseResult:
+    """A `foreach: {sql: ...}` testcase whose rows could not be had: one error, at the query."""
+    if testcase.rows_error is not None:
+        message, hint, span = testcase.rows_error
+    else:  # a front end that runs testcases without expanding them first
+        later = testcase.later
+        message = "this testcase's rows come from a query, which this front end does not run"
+        hint = "run the suite with `splice run` or `splice.run`, which expand such rows"
+        span = later.span if later is not None else testcase.span
+    attempt = AttemptResult(1, Status.ERROR, time.time())
+    attempt.steps.append(
+        StepResult(
+            0,
+            "foreach rows",
+            "foreach",
+            Phase.SETUP,
+            Status.ERROR,
+            span,
+            failures=[Failure(FailureKind.ERROR, state.masker.text(message), hint=hint)],
+        )
+    )
+    result.attempts.append(attempt)
+    result.status = Status.ERROR
     result.duration = time.perf_counter() - clock
     return result
 

@@ -22,7 +22,9 @@ def _number(value: Any) -> Any:
     return value
 
 
-Outcome = Literal["passed", "failed", "error", "skipped", "flaky", "interrupted"]
+Outcome = Literal[
+    "passed", "failed", "error", "skipped", "flaky", "interrupted", "xfailed", "xpassed"
+]
 RunOutcome = Literal["passed", "failed", "error", "interrupted", "killed"]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_number)]
 # a time or a duration, up to year 5138: finite, so no page has to show an infinite one

@@ -41,6 +41,8 @@ def run_dict(row: Row[Any]) -> dict[str, Any]:
             "error": row.errors,
             "skipped": row.skipped,
             "flaky": row.flaky,
+            "xfailed": row.xfailed,
+            "xpassed": row.xpassed,
             "quarantined": row.quarantined,
         },
         "outage": bool(row.outage),

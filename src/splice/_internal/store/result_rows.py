@@ -15,6 +15,8 @@ COUNTERS = {
     "interrupted": "errors",
     "skipped": "skipped",
     "flaky": "flaky",
+    "xfailed": "xfailed",
+    "xpassed": "xpassed",
 }
 RESULT_FIELDS = (
     "status",

@@ -65,6 +65,9 @@ runs = Table(
     Column("quarantined", Integer, nullable=False, server_default="0"),
     # most testcases failed together: an outage, left out of flakiness scoring
     Column("outage", Boolean, nullable=False, server_default=false()),
+    # `xfail:` testcases: failed as expected (the run passes), passed when strict (it fails)
+    Column("xfailed", Integer, nullable=False, server_default="0"),
+    Column("xpassed", Integer, nullable=False, server_default="0"),
     Index("ix_runs_started", "started_at"),
     Index("ix_runs_branch", "branch", "started_at"),
     Index("ix_runs_status", "status", "started_at"),

@@ -70,6 +70,8 @@ def run_summary(run: Any) -> dict[str, Any]:
             "error": run.errors,
             "skipped": run.skipped,
             "flaky": run.flaky,
+            "xfailed": run.xfailed,
+            "xpassed": run.xpassed,
             "quarantined": run.quarantined,
         },
         "path": f"/runs/{run.id}",

@@ -21,6 +21,8 @@ COLORS = {
     "interrupted": "#8250df",
     "killed": "#8250df",
     "skipped": "#8c959f",
+    "xfailed": "#9a6700",
+    "xpassed": "#cf222e",
     "running": "#0969da",
 }
 _GRID, _AXIS_TEXT = "#d0d7de", "#57606a"
@@ -256,7 +258,7 @@ def strip(recent: Sequence[dict[str, Any]], *, size: int = 11) -> Markup:
 
 def counts_bar(counts: dict[str, int], *, width: int = 140, height: int = 10) -> Markup:
     """A stacked bar of a run's testcases by outcome."""
-    order = ("passed", "flaky", "failed", "error", "skipped")
+    order = ("passed", "flaky", "failed", "error", "xpassed", "xfailed", "skipped")
     total = sum(max(0, counts.get(k) or 0) for k in order)
     body = [f'<rect width="{width}" height="{height}" rx="3" fill="#eaeef2"/>']
     x = 0.0

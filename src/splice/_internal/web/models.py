@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 RunStatus = Literal["running", "passed", "failed", "error", "interrupted", "killed"]
 TestSort = Literal["slowest", "name", "recent"]
-ResultStatus = Literal["running", "passed", "failed", "error", "skipped", "flaky", "interrupted"]
+ResultStatus = Literal[
+    "running", "passed", "failed", "error", "skipped", "flaky", "interrupted", "xfailed", "xpassed"
+]
 
 
 class Counts(BaseModel):
@@ -17,6 +19,8 @@ class Counts(BaseModel):
     error: int
     skipped: int
     flaky: int
+    xfailed: int = 0  # `xfail:` testcases that failed, as expected
+    xpassed: int = 0  # strict `xfail:` testcases that passed
     quarantined: int
 
 

@@ -44,6 +44,7 @@ class StoreOptions:
     no_store: bool = False
     report_to: str | None = None  # a `splice serve` to stream results to
     report_token: str | None = None  # its write token; None: $SPLICE_TOKEN
+    shard: tuple[int, int] | None = None  # a static shard (index from 1, count) of the run
 
     @classmethod
     def from_cli(cls, opts: Mapping[str, Any]) -> StoreOptions:
@@ -53,6 +54,7 @@ class StoreOptions:
             no_store=bool(opts.get("no_store")),
             report_to=opts.get("report_to"),
             report_token=opts.get("report_token"),
+            shard=opts.get("shard_of_run"),
         )
 
 
@@ -141,7 +143,8 @@ def open_recording(
         writers.append(RemoteWriter(report_to, token, warn))
     recorder = None
     if writers:
-        recorder = Recorder(writers, detect(root, project, source=source), quarantined)
+        meta = detect(root, project, source=source)
+        recorder = Recorder(writers, meta, quarantined, shard=opts.shard)
     return Recording(QuarantineGate(quarantined), recorder, store, credentials)
 
 

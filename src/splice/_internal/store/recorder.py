@@ -23,16 +23,25 @@ class Recorder(RunListener):
     """Listener writing a run to every writer in `writers` as it progresses."""
 
     def __init__(
-        self, writers: list[EventWriter], meta: RunMeta, quarantined: set[str] | None = None
+        self,
+        writers: list[EventWriter],
+        meta: RunMeta,
+        quarantined: set[str] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.writers = writers
         self.meta = meta
         self.quarantined = quarantined or set()
+        # (index from 1, count): this process runs one static shard of a run other shards
+        # report to as well (`store.shard_runs`)
+        self.shard = shard
         self._run_id: str | None = None
         self._final: dict[str, Any] | None = None
         self._closed = False
 
     def _put(self, event: dict[str, Any]) -> None:
+        if self.shard is not None and event["event"] in ("run_started", "run_finished"):
+            event["run"]["shard"] = {"index": self.shard[0], "count": self.shard[1]}
         for writer in self.writers:
             writer.put(event)
 

@@ -28,6 +28,7 @@ SPLICE = [sys.executable, "-m", "splice"]
 
 
 def _project(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
     (root / "splice.yaml").write_text("name: shop\nsuites: ['*.splice.yaml']\n")
     for suite, count in (("orders", 5), ("users", 3)):
         lines = [f"name: {suite}", "testcases:"]
@@ -209,3 +210,17 @@ def test_the_k8s_job_command_runs_its_shard_with_the_job_index(tmp_path: Path) -
         done = _splice(root, *args, env=env)
         assert done.returncode in (0, 1), done.stderr
         assert _ran(report) == plan["shards"][index]["testcases"]
+
+
+def test_shards_on_one_machine_join_one_run_in_the_local_store(tmp_path: Path) -> None:
+    """Without a server, shards sharing a run id and the project's store are one run too
+    (the SQLite store's own writer follows the same rules)."""
+    root = _project(tmp_path)
+    for i in (1, 2):
+        done = _splice(root, "run", "--shard", f"{i}/2", "--run-id", "local-7", "-q")
+        assert done.returncode in (0, 1), done.stderr
+        assert "warning" not in done.stderr, done.stderr
+    run = _stored(f"sqlite:///{root / '.splice' / 'results.db'}", "local-7")
+    keys = [tc["key"] for suite in run["suites"] for tc in suite["testcases"]]
+    assert sorted(keys) == sorted(ALL)
+    assert (run["status"], run["total"]) == ("failed", len(ALL))

@@ -161,6 +161,12 @@ class Ingest:
             total = exists.total + int(body.get("total") or 0)
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(total=total))
             return
+        if exists and shard is not None:
+            raise IngestError(
+                f"run {run_id!r} is already finished ({exists.status}): a shard joins only a run "
+                "still running; give each new run of the shards a new --run-id",
+                status=409,
+            )
         if exists:
             raise IngestError(f"run {run_id!r} is already stored", status=409)
         services = body.get("services") or []

@@ -174,6 +174,12 @@ class LiteIngest:
                 (int(body.get("total") or 0), run_id),
             )
             return
+        if exists and shard is not None:
+            raise IngestError(
+                f"run {run_id!r} is already finished ({exists[0]}): a shard joins only a run "
+                "still running; give each new run of the shards a new --run-id",
+                status=409,
+            )
         if exists:
             raise IngestError(f"run {run_id!r} is already stored", status=409)
         services = body.get("services") or []

@@ -21,6 +21,7 @@ import yaml
 
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
+from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +87,9 @@ def test_shards_agree_across_processes_and_run_exactly_their_testcases(tmp_path:
     root = _project(tmp_path)
     plan = _plan(root, 3, "1")
     assert _plan(root, 3, "2") == plan
+    shown = _splice(root, "shard", "plan", "--shards", "2")
+    assert shown.returncode == 0, shown.stderr
+    check_output("sharding-plan", shown.stdout)
     ran: list[str] = []
     for i, shard in enumerate(plan["shards"], start=1):
         report = tmp_path / f"shard{i}.json"
@@ -197,6 +201,14 @@ def test_the_k8s_job_command_runs_its_shard_with_the_job_index(tmp_path: Path) -
     """The container's args from `splice k8s job`, run with JOB_COMPLETION_INDEX=I, run
     exactly shard I+1 of the plan."""
     root = _project(tmp_path)
+    documented = _splice(
+        root,
+        *("k8s", "job", "--parallelism", "4", "--image", "registry.example/shop-tests:1.4"),
+        *("--report-to", "http://splice.ci.svc:8470", "--token-secret", "splice-token"),
+        *("--workdir", "/src"),
+    )
+    assert documented.returncode == 0, documented.stderr
+    check_output("sharding-k8s-job", documented.stdout)
     made = _splice(root, "k8s", "job", "--parallelism", "2", "--image", "shop-tests:1")
     assert made.returncode == 0, made.stderr
     job = yaml.safe_load(made.stdout)

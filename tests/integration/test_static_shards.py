@@ -174,12 +174,16 @@ def test_shards_reporting_to_one_run_id_end_as_one_run(
     url, token, store_url = server
     root = _project(tmp_path / "project")
     env = {"SPLICE_TOKEN": token}
-    common = ["--report-to", url, "--run-id", "ci-42", "--no-store", "-q"]
+    common = ["--report-to", url, "--run-id", "ci-42", "-q"]
     first = _splice(root, "run", "--shard", "1/2", *common, env=env)
     assert first.returncode in (0, 1), first.stderr
     assert token not in first.stdout + first.stderr
     halfway = _stored(store_url, "ci-42")
     assert halfway["status"] == "running"
+    # the machine's own store keeps its shard's part as a finished run of its own
+    local = _stored(f"sqlite:///{root / '.splice' / 'results.db'}", "ci-42")
+    assert local["status"] != "running" and local["total"] == halfway["total"]
+    common.append("--no-store")
     second = _splice(root, "run", "--shard", "2/2", *common, env=env)
     assert second.returncode in (0, 1), second.stderr
     assert {first.returncode, second.returncode} == {0, 1}  # one shard holds the failure

@@ -156,6 +156,8 @@ def _static_shard(
         return [], opts
     if not opts.get("quiet"):
         out.print(f"shard {spec}: {mine} of {count(total, 'testcase')}", markup=False)
+    if not opts.get("run_id"):  # a run of its own: nothing to join
+        return chosen.suites, opts
     return chosen.suites, {**opts, "shard_of_run": (spec.index, chosen.reporting)}
 
 

@@ -137,14 +137,17 @@ def open_recording(
             quarantined |= _quarantine(store)
             writers.append(LocalWriter(store, warn))
     report_to = opts.report_to
+    # a static shard joins the run of the server, else that of the local store
+    shared: list[EventWriter] = writers
     if report_to:
         token = opts.report_token or os.environ.get(TOKEN_ENV)
         quarantined |= remote_quarantine(report_to, token, warn)
-        writers.append(RemoteWriter(report_to, token, warn))
+        shared = [RemoteWriter(report_to, token, warn)]
+        writers = [*writers, *shared]
     recorder = None
     if writers:
         meta = detect(root, project, source=source)
-        recorder = Recorder(writers, meta, quarantined, shard=opts.shard)
+        recorder = Recorder(writers, meta, quarantined, shard=opts.shard, shared=shared)
     return Recording(QuarantineGate(quarantined), recorder, store, credentials)
 
 

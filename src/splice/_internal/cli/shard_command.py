@@ -15,7 +15,7 @@ from splice._internal.cli.option_sets import _apply, _selection_options, _var_op
 
 @click.group()
 def shard() -> None:
-    """Shards: a run split by recorded durations, run in parallel on Dask, stored as one."""
+    """Shards: a run split by durations, on Dask (run) or as `splice run --shard I/N`."""
 
 
 def register(group: click.Group) -> None:

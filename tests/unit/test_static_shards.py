@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from splice._internal.errors import UsageError
@@ -33,6 +33,7 @@ def _keys(suites: list[Suite]) -> list[str]:
     return [f"{s.name}::{tc.name}" for s in suites for tc in s.testcases]
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine is no bug
 @given(
     sizes=st.lists(st.integers(1, 9), min_size=1, max_size=5),
     count=st.integers(1, 7),

@@ -28,6 +28,7 @@ from benchmarks import (
     services_light,
     services_rabbitmq,
     services_sql,
+    sharding,
     startup,
     step_overhead,
     step_overhead_versions,
@@ -75,6 +76,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         "example_env": lambda: example_env.measure(runs=1 if args.quick else 3).markdown(),
         "protocols": lambda: protocols.run(quick=args.quick),
         "contracts": lambda: contracts.measure(runs=1 if args.quick else 3).markdown(),
+        "sharding": lambda: sharding.measure(testcases=60 if args.quick else 200).markdown(),
         "data_driven": lambda: data_driven.measure(
             n=200 if args.quick else 1000, runs=1 if args.quick else 3
         ).markdown(),

@@ -27,6 +27,8 @@ MARKER = re.compile(r"^\s*<!-- (output|not-output): (.+?) -->\s*$")
 
 # name of an output block -> the test file that produces it
 PRODUCERS = {
+    "sharding-plan": "tests/integration/test_static_shards.py",
+    "sharding-k8s-job": "tests/integration/test_static_shards.py",
     "readme-unknown-method": "tests/unit/test_docs_outputs.py",
     "tutorial-run": "tests/integration/test_docs_tutorial.py",
     "tutorial-failure": "tests/integration/test_docs_tutorial.py",

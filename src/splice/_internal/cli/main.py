@@ -48,6 +48,7 @@ _LAZY = {
     "schema": "splice._internal.cli.schema_command:schema",
     "init": "splice._internal.cli.init_command:init",
     "trigger": "splice._internal.cli.trigger_command:trigger",
+    "k8s": "splice._internal.cli.k8s_command:k8s",
 }
 
 
@@ -137,6 +138,23 @@ def cli() -> None:
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only the I-th of N shards (I from 1; `k8s/N`: I from $JOB_COMPLETION_INDEX).",
+)
+@click.option(
+    "--durations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Balance --shard by these durations (`splice shard durations -o FILE`).",
+)
+@click.option(
+    "--run-id",
+    metavar="ID",
+    envvar="SPLICE_RUN_ID",
+    show_envvar=True,
+    help="The run's id in the store; shards given the same one are stored as one run.",
+)
+@click.option(
     "--watch",
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
@@ -145,6 +163,8 @@ def cli() -> None:
 def run(paths: tuple[str, ...], **opts: Any) -> None:
     """Run suites (files, folders or globs; default: the project's suites or **/*.splice.yaml)."""
     if opts.pop("watch"):
+        if opts["shard"]:
+            raise UsageError("--watch runs everything again on a change; it takes no --shard")
         from splice._internal.cli.watch import watch_command
 
         sys.exit(watch_command(list(paths), opts))

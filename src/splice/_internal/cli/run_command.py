@@ -86,6 +86,10 @@ def run_suites(
             "no testcase matches the selection",
             "check -k and --tag; `splice check` lists what the suites contain",
         )
+    if opts.get("shard") or opts.get("durations"):
+        selected, opts = _static_shard(selected, opts)
+        if not selected:
+            return EXIT_OK
     console = ConsoleReporter(verbose=opts["verbose"], quiet=opts["quiet"])
     bus = EventBus([console])
     recording = _recording(bus, project, opts)
@@ -100,7 +104,12 @@ def run_suites(
     if recording is not None:
         masker.add_all(recording.secrets)
     runner = Runner(selected, options, bus, masker)
-    runner.result.id = given_run_id() or runner.result.id  # started by `splice serve`
+    if opts.get("run_id"):
+        from splice._internal.shards.static import check_run_id
+
+        runner.result.id = check_run_id(opts["run_id"])
+    else:
+        runner.result.id = given_run_id() or runner.result.id  # started by `splice serve`
     from splice._internal.runner.interrupts import DEFAULT_GRACE, Interrupts
 
     grace = opts.get("term_grace")
@@ -118,6 +127,44 @@ def run_suites(
     finally:
         if recording is not None:
             recording.close()
+
+
+def _static_shard(
+    selected: list[Suite], opts: dict[str, Any]
+) -> tuple[list[Suite], dict[str, Any]]:
+    """`--shard I/N`: the I-th shard of the selection (none: an empty shard, said so), and
+    the options that make the run report as that shard."""
+    from splice._internal.shards.static import choose, parse_shard, read_durations
+
+    if not opts.get("shard"):
+        raise UsageError(
+            "--durations plans static shards, but there is no --shard",
+            "add --shard I/N, or leave out --durations",
+        )
+    spec = parse_shard(opts["shard"])
+    if opts.get("report_to") and not opts.get("run_id"):
+        raise UsageError(
+            f"shard {spec} reports to {opts['report_to']} without --run-id",
+            "give every shard the same --run-id (e.g. --run-id ci-$CI_PIPELINE_ID), so "
+            "the server stores them as one run",
+        )
+    durations = read_durations(opts["durations"]) if opts.get("durations") else {}
+    chosen = choose(selected, spec, durations)
+    total = sum(len(s.testcases) for s in selected)
+    mine = sum(len(s.testcases) for s in chosen.suites)
+    out = make_console()
+    if not chosen.suites:
+        out.print(
+            f"shard {spec}: no testcases (the {count(total, 'testcase')} fill "
+            f"{count(chosen.reporting, 'shard')}); nothing to run",
+            markup=False,
+        )
+        return [], opts
+    if not opts.get("quiet"):
+        out.print(f"shard {spec}: {mine} of {count(total, 'testcase')}", markup=False)
+    if not opts.get("run_id"):  # a run of its own: nothing to join
+        return chosen.suites, opts
+    return chosen.suites, {**opts, "shard_of_run": (spec.index, chosen.reporting)}
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from splice._internal.model.results import SuiteResult
-from splice._internal.model.suite import Suite
+from splice._internal.shards.static import shard_suites
 
 
 @dataclass
@@ -44,15 +44,6 @@ class ShardResult:
     error: str = ""  # the environment did not start: why
 
 
-def _only(suites: list[Suite], keys: set[str]) -> list[Suite]:
-    out = []
-    for suite in suites:
-        kept = [tc for tc in suite.testcases if f"{suite.name}::{tc.name}" in keys]
-        if kept:
-            out.append(Suite(**{**suite.__dict__, "testcases": kept}))
-    return out
-
-
 def run_shard(task: ShardTask) -> ShardResult:
     """Run one shard to its end and return its results (never raises for test faults)."""
     from splice._internal.project.loader import load_project
@@ -66,7 +57,7 @@ def run_shard(task: ShardTask) -> ShardResult:
             handle.write(f"{socket.gethostname()} {os.getpid()}\n")
     os.chdir(task.cwd)
     project = load_project(Path(task.project_file) if task.project_file else None)
-    suites = _only(
+    suites = shard_suites(
         lifecycle.load_suites(project, list(task.paths), root=Path(task.cwd)), set(task.keys)
     )
     masker = run_masker(project, task.external, set(task.secret_names))

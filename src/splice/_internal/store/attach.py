@@ -44,6 +44,7 @@ class StoreOptions:
     no_store: bool = False
     report_to: str | None = None  # a `splice serve` to stream results to
     report_token: str | None = None  # its write token; None: $SPLICE_TOKEN
+    shard: tuple[int, int] | None = None  # a static shard (index from 1, count) of the run
 
     @classmethod
     def from_cli(cls, opts: Mapping[str, Any]) -> StoreOptions:
@@ -53,6 +54,7 @@ class StoreOptions:
             no_store=bool(opts.get("no_store")),
             report_to=opts.get("report_to"),
             report_token=opts.get("report_token"),
+            shard=opts.get("shard_of_run"),
         )
 
 
@@ -135,13 +137,17 @@ def open_recording(
             quarantined |= _quarantine(store)
             writers.append(LocalWriter(store, warn))
     report_to = opts.report_to
+    # a static shard joins the run of the server, else that of the local store
+    shared: list[EventWriter] = writers
     if report_to:
         token = opts.report_token or os.environ.get(TOKEN_ENV)
         quarantined |= remote_quarantine(report_to, token, warn)
-        writers.append(RemoteWriter(report_to, token, warn))
+        shared = [RemoteWriter(report_to, token, warn)]
+        writers = [*writers, *shared]
     recorder = None
     if writers:
-        recorder = Recorder(writers, detect(root, project, source=source), quarantined)
+        meta = detect(root, project, source=source)
+        recorder = Recorder(writers, meta, quarantined, shard=opts.shard, shared=shared)
     return Recording(QuarantineGate(quarantined), recorder, store, credentials)
 
 

@@ -124,6 +124,13 @@ class RunReport(ReportHead):
     suites: list[SuiteIn] = Field(default_factory=list)
 
 
+class ShardIn(_In):
+    """Which of a run's static shards sends the event (`splice run --shard I/N`)."""
+
+    index: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_number)]
+    count: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_number)]
+
+
 class RunHead(_In):
     """The metadata a live run starts with."""
 
@@ -141,6 +148,7 @@ class RunHead(_In):
     host: Annotated[str, Field(max_length=255)] = ""
     cwd: str = ""
     services: list[dict[str, Any]] = Field(default_factory=list)
+    shard: ShardIn | None = None  # shards of one run join it (store.shard_runs)
 
 
 class TestStart(_In):
@@ -174,6 +182,7 @@ class RunEnd(_In):
     duration: Seconds | None = None
     finished_at: Seconds | None = None
     services: list[dict[str, Any]] | None = None
+    shard: ShardIn | None = None  # the run ends when the last of its shards does
 
 
 class RunStarted(_In):

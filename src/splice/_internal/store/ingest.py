@@ -23,7 +23,8 @@ from splice._internal.store.errors import IngestError
 from splice._internal.store.finish import finish_runs
 from splice._internal.store.identity import TestIds
 from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
-from splice._internal.store.rows import dumps, scrub, service_addresses
+from splice._internal.store.rows import dumps, loads, scrub, service_addresses
+from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of
 
 __all__ = ["Ingest", "IngestError"]
 
@@ -128,13 +129,19 @@ class Ingest:
             status = str(body.get("status", "passed"))
             if status not in ("passed", "failed", "error", "interrupted", "killed"):
                 raise IngestError(f"unknown run status {status!r}")
+            shard = shard_of(body)
             values: dict[str, Any] = {}
             if isinstance(body.get("services"), list):
-                values["services"] = dumps(body["services"]) or "[]"
+                values["services"] = dumps(self._services(conn, run_id, body, shard)) or "[]"
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")
+            if shard is not None:
+                status_or_none = self._shard_ended(conn, run_id, shard, status)
+                if status_or_none is None:
+                    return  # other shards of the run are still to end
+                status, duration = status_or_none, None  # from the first start to the last end
             finish_runs(conn, [run_id], status, finished_at, float(duration) if duration else None)
             self.finished.append(run_id)
             self._open = {k: v for k, v in self._open.items() if k[0] != run_id}
@@ -145,13 +152,30 @@ class Ingest:
             raise IngestError(f"unknown event {kind!r}")
 
     def _run_started(self, conn: Connection, run_id: str, body: dict[str, Any], now: float) -> None:
-        exists = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()
+        shard = shard_of(body)
+        exists = conn.execute(
+            select(t.runs.c.status, t.runs.c.total).where(t.runs.c.id == run_id)
+        ).first()
+        if exists and shard is not None and exists.status == "running":
+            # another shard of the run started it: join, adding this shard's testcases
+            total = exists.total + int(body.get("total") or 0)
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(total=total))
+            return
+        if exists and shard is not None:
+            raise IngestError(
+                f"run {run_id!r} is already finished ({exists.status}): a shard joins only a run "
+                "still running; give each new run of the shards a new --run-id",
+                status=409,
+            )
         if exists:
             raise IngestError(f"run {run_id!r} is already stored", status=409)
         services = body.get("services") or []
         self._addresses[run_id] = service_addresses(services if isinstance(services, list) else [])
         started = float(body.get("started_at") or now)
-        self._own.add(run_id)
+        if shard is not None:  # no pid: the run lives on when this shard's process ends
+            body = {**body, "pid": None, "pid_start": None}
+        else:
+            self._own.add(run_id)
         conn.execute(
             t.runs.insert().values(
                 id=run_id,
@@ -174,6 +198,30 @@ class Ingest:
             )
         )
 
+    def _services(
+        self, conn: Connection, run_id: str, body: dict[str, Any], shard: ShardOf | None
+    ) -> list[Any]:
+        """The run's services: a shard's are added to those of the shards before it."""
+        services = list(body["services"])
+        if shard is None:
+            return services
+        row = conn.execute(select(t.runs.c.services).where(t.runs.c.id == run_id)).first()
+        before = loads(row.services) if row is not None else []
+        return [*(before if isinstance(before, list) else []), *services]
+
+    def _shard_ended(
+        self, conn: Connection, run_id: str, shard: ShardOf, status: str
+    ) -> str | None:
+        """Keep a shard's end; the run's status when it was the last shard, else None."""
+        item = end_item(shard, status)
+        conn.execute(t.artifacts.insert().values(run_id=run_id, result_id=None, **item))
+        rows = conn.execute(
+            select(t.artifacts.c.name, t.artifacts.c.content).where(
+                t.artifacts.c.run_id == run_id, t.artifacts.c.kind == item["kind"]
+            )
+        )
+        return outcome({row.name: row.content for row in rows}, shard.count)
+
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if run_id in self._addresses:
             return
@@ -184,8 +232,6 @@ class Ingest:
             raise IngestError(f"no run {run_id!r}: send run_started first", status=404)
         if row.status != "running":
             raise IngestError(f"run {run_id!r} is already finished ({row.status})", status=409)
-        from splice._internal.store.rows import loads
-
         self._addresses[run_id] = service_addresses(loads(row.services) or [])
 
     def _testcase_started(self, conn: Connection, run_id: str, test: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from splice._internal.store.flaky_score import (
 from splice._internal.store.lite import LiteStore
 from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
 from splice._internal.store.rows import dumps, loads, service_addresses
+from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of
 from splice._internal.store.step_rows import COLUMNS, BadStep, step_rows, target_stats
 
 _CHUNK = 500  # keys per `IN (...)`
@@ -140,13 +141,19 @@ class LiteIngest:
             status = str(body.get("status", "passed"))
             if status not in ("passed", "failed", "error", "interrupted", "killed"):
                 raise IngestError(f"unknown run status {status!r}")
+            shard = shard_of(body)
             if isinstance(body.get("services"), list):
                 conn.execute(
                     "UPDATE runs SET services = ? WHERE id = ?",
-                    (dumps(body["services"]) or "[]", run_id),
+                    (dumps(self._services(run_id, body, shard)) or "[]", run_id),
                 )
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")
+            if shard is not None:
+                status_or_none = self._shard_ended(run_id, shard, status)
+                if status_or_none is None:
+                    return  # other shards of the run are still to end
+                status, duration = status_or_none, None  # from the first start to the last end
             self._finish(run_id, status, finished_at, float(duration) if duration else None)
             self.finished.append(run_id)
             self._open = {k: v for k, v in self._open.items() if k[0] != run_id}
@@ -158,12 +165,30 @@ class LiteIngest:
 
     def _run_started(self, run_id: str, body: dict[str, Any], now: float) -> None:
         conn = self.conn
-        if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+        shard = shard_of(body)
+        exists = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if exists and shard is not None and exists[0] == "running":
+            # another shard of the run started it: join, adding this shard's testcases
+            conn.execute(
+                "UPDATE runs SET total = total + ? WHERE id = ?",
+                (int(body.get("total") or 0), run_id),
+            )
+            return
+        if exists and shard is not None:
+            raise IngestError(
+                f"run {run_id!r} is already finished ({exists[0]}): a shard joins only a run "
+                "still running; give each new run of the shards a new --run-id",
+                status=409,
+            )
+        if exists:
             raise IngestError(f"run {run_id!r} is already stored", status=409)
         services = body.get("services") or []
         self._addresses[run_id] = service_addresses(services if isinstance(services, list) else [])
         pid = body.get("pid")
-        self._own.add(run_id)
+        if shard is not None:  # no pid: the run lives on when this shard's process ends
+            pid, body = None, {**body, "pid_start": None}
+        else:
+            self._own.add(run_id)
         conn.execute(
             "INSERT INTO runs (id, status, source, project, started_at, updated_at, commit_sha,"
             " branch, ci_url, host, cwd, command, environment, services, pid, pid_start, total)"
@@ -187,6 +212,29 @@ class LiteIngest:
                 int(body.get("total") or 0),
             ),
         )
+
+    def _services(self, run_id: str, body: dict[str, Any], shard: ShardOf | None) -> list[Any]:
+        """The run's services: a shard's are added to those of the shards before it."""
+        services = list(body["services"])
+        if shard is None:
+            return services
+        row = self.conn.execute("SELECT services FROM runs WHERE id = ?", (run_id,)).fetchone()
+        before = loads(row[0]) if row is not None else []
+        return [*(before if isinstance(before, list) else []), *services]
+
+    def _shard_ended(self, run_id: str, shard: ShardOf, status: str) -> str | None:
+        """Keep a shard's end; the run's status when it was the last shard, else None."""
+        item = end_item(shard, status)
+        self.conn.execute(
+            "INSERT INTO artifacts (run_id, result_id, kind, name, content, size)"
+            " VALUES (?, NULL, ?, ?, ?, ?)",
+            (run_id, item["kind"], item["name"], item["content"], item["size"]),
+        )
+        rows = self.conn.execute(
+            "SELECT name, content FROM artifacts WHERE run_id = ? AND kind = ?",
+            (run_id, item["kind"]),
+        ).fetchall()
+        return outcome(dict(rows), shard.count)
 
     def _require_run(self, run_id: str) -> None:
         if run_id in self._addresses:

@@ -23,18 +23,32 @@ class Recorder(RunListener):
     """Listener writing a run to every writer in `writers` as it progresses."""
 
     def __init__(
-        self, writers: list[EventWriter], meta: RunMeta, quarantined: set[str] | None = None
+        self,
+        writers: list[EventWriter],
+        meta: RunMeta,
+        quarantined: set[str] | None = None,
+        shard: tuple[int, int] | None = None,
+        shared: list[EventWriter] | None = None,
     ) -> None:
         self.writers = writers
         self.meta = meta
         self.quarantined = quarantined or set()
+        # (index from 1, count): this process runs one static shard of a run other shards
+        # report to as well (`store.shard_runs`); the writers to that shared run (default:
+        # all; the others store this shard's part as a run of its own)
+        self.shard = shard
+        self.shared = writers if shared is None else shared
         self._run_id: str | None = None
         self._final: dict[str, Any] | None = None
         self._closed = False
 
     def _put(self, event: dict[str, Any]) -> None:
+        marked = event
+        if self.shard is not None and event["event"] in ("run_started", "run_finished"):
+            shard = {"index": self.shard[0], "count": self.shard[1]}
+            marked = {**event, "run": {**event["run"], "shard": shard}}
         for writer in self.writers:
-            writer.put(event)
+            writer.put(marked if any(w is writer for w in self.shared) else event)
 
     def run_started(self, run: RunResult, total: int) -> None:
         self._run_id = run.id

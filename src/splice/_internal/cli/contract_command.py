@@ -73,6 +73,14 @@ def contract() -> None:
     help="POST {state, params, action} here to set up (and tear down) provider states.",
 )
 @click.option(
+    "--messages-path",
+    default="/",
+    show_default=True,
+    metavar="PATH",
+    help="The provider's message producer, under its base URL: POSTed {description, "
+    "providerStates} for each message interaction, it answers the message.",
+)
+@click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
 )
 @click.option(
@@ -171,19 +179,13 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
-    skipped: list[str] = []
-    target = VerifyTarget(base_url, states_file, state_url)
-    suites = verification_suites(pacts, target, skipped)
-    if skipped:
-        click.echo(
-            f"note: {len(skipped)} message interaction(s) not verified (splice verifies the "
-            "HTTP interactions of a pact; message pacts are not verified yet)",
-            err=True,
-        )
+    target = VerifyTarget(base_url, states_file, state_url, opts.pop("messages_path"))
+    suites = verification_suites(pacts, target)
     if not any(suite.testcases for suite in suites):
         raise UsageError(
-            "the pacts hold no HTTP interaction to verify",
-            "splice verifies the HTTP interactions of a pact; message pacts are not verified yet",
+            "the pacts hold no interaction to verify",
+            "a pact lists its HTTP interactions and messages under `interactions` "
+            "(or a V3 message pact under `messages`)",
         )
     project = _only(project, wanted)
     version, branch = opts.pop("provider_version"), opts.pop("provider_branch")

@@ -9,6 +9,11 @@ server: `splice serve` answers Pact Broker-style calls from the same store.
   contract under a new consumer version needs no new verification (as in the Pact Broker).
 - A pact whose content no version of the provider has verified successfully is *pending*:
   its failures are reported but do not fail the provider's verification.
+- A *work-in-progress* pact (`pacts_for_verification(..., include_wip_since=T)`) is the
+  newest pact of a consumer branch, published since T, that no version of the provider
+  has verified successfully and that the latest pacts do not already include: a consumer's
+  feature branch gets its pact verified by the provider's builds before anyone asks for
+  it, and its failures never fail those builds (it is pending too).
 - `can_i_deploy(P, V, E)` answers from the deployments in E: as a consumer, every provider
   deployed in E must have verified V's pacts; as a provider, V must have verified the pact
   of every consumer version deployed in E.
@@ -215,6 +220,56 @@ def latest_for_provider(
         }
         for row in sorted(newest.values(), key=lambda r: r.consumer)
     ]
+
+
+def pacts_for_verification(
+    store: Store, provider: str, *, include_wip_since: float | None = None
+) -> list[dict[str, Any]]:
+    """The pacts a provider's build verifies: the newest of each consumer (`wip` false),
+    and with `include_wip_since` the work-in-progress pacts (`wip` and `pending` true): of
+    each consumer branch the newest pact published since then that no provider version
+    has verified successfully and that is not one of the newest already."""
+    found = latest_for_provider(store, provider)
+    for pact in found:
+        pact["wip"] = False
+    if include_wip_since is None:
+        return found
+    chosen = {p["sha"] for p in found}
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.pacts)
+            .where(t.pacts.c.provider == provider, t.pacts.c.published_at >= include_wip_since)
+            .order_by(t.pacts.c.published_at)
+        ).all()
+        verified = {
+            sha
+            for (sha,) in conn.execute(
+                select(t.verifications.c.pact_sha).where(
+                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
+                )
+            )
+        }
+    newest: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        newest[(row.consumer, row.branch)] = row
+    wip = []
+    for (consumer, _branch), row in sorted(newest.items()):
+        if row.sha in verified or row.sha in chosen:
+            continue
+        chosen.add(row.sha)
+        wip.append(
+            {
+                "consumer": consumer,
+                "provider": provider,
+                "version": row.consumer_version,
+                "branch": row.branch,
+                "sha": row.sha,
+                "pending": True,
+                "wip": True,
+                "content": json.loads(row.content),
+            }
+        )
+    return found + wip
 
 
 def is_pending(store: Store, provider: str, sha: str) -> bool:

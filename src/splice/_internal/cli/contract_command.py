@@ -44,6 +44,14 @@ def contract() -> None:
     "a pending pact (never verified yet) does not fail the verification.",
 )
 @click.option(
+    "--include-wip-since",
+    "wip_since",
+    metavar="DATE",
+    help="With --from-store: also verify the work-in-progress pacts, the newest of each "
+    "consumer branch published since DATE (2026-12-01 or an ISO date-time) that no provider "
+    "version verified yet; their failures do not fail the verification.",
+)
+@click.option(
     "--provider-name",
     metavar="NAME",
     help="The provider's name in the pacts (default: the --provider service's name).",
@@ -144,6 +152,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
 
     provider, base_url = opts.pop("provider"), opts.pop("provider_base_url")
     from_store, provider_name = opts.pop("from_store"), opts.pop("provider_name")
+    wip_since = _wip_since(opts.pop("wip_since"), from_store)
     if bool(pacts) == bool(from_store):
         raise UsageError(
             "give PACT files or --from-store (one of them)",
@@ -168,6 +177,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     else:
         wanted = []
     pending: set[Path] = set()
+    wip: dict[Path, str] = {}
     if from_store:
         name = provider_name or provider
         if not name:
@@ -175,7 +185,9 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
                 "--from-store with --provider-base-url needs --provider-name NAME",
                 "the provider's name in the pacts",
             )
-        pacts, pending = _pacts_from_store(name, project.root, opts.get("store"))
+        pacts, pending, wip = _pacts_from_store(
+            name, project.root, opts.get("store"), wip_since
+        )
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
@@ -213,28 +225,58 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
         "term_grace": None,
     }
     code = run_suites(project, suites, {**defaults, **opts}, on_finish=on_finish)
-    for name in outcome.failed:
-        click.echo(
-            f"pending: the pact {name} has never been verified, so its failures do not "
-            "fail this verification"
-        )
+    for path in outcome.failed:
+        if path in wip:
+            click.echo(
+                f"wip: the pact {path.name} (branch {wip[path] or '-'}) is work in progress: "
+                "never verified, so its failures do not fail this verification"
+            )
+        else:
+            click.echo(
+                f"pending: the pact {path.name} has never been verified, so its failures do "
+                "not fail this verification"
+            )
     if code == 1 and outcome.failed and not outcome.others_failed:
         return 0
     return code
 
 
+def _wip_since(value: str | None, from_store: bool) -> float | None:
+    """--include-wip-since as a timestamp (a date is its midnight, UTC)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if not from_store:
+        raise UsageError(
+            "--include-wip-since selects pacts from the store: add --from-store",
+            "work-in-progress pacts are the store's newest unverified pacts of each branch",
+        )
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"--include-wip-since {value!r} is not a date",
+            "write a date such as 2026-12-01 or a date-time such as 2026-12-01T09:30:00Z",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
 def _pacts_from_store(
-    provider: str, root: Path, store_url: str | None
-) -> tuple[list[Path], set[Path]]:
-    """The latest pact of each consumer, written under .splice/pacts/ to be verified, and
-    which of them are pending."""
+    provider: str, root: Path, store_url: str | None, wip_since: float | None = None
+) -> tuple[list[Path], set[Path], dict[Path, str]]:
+    """The latest pact of each consumer (and the work-in-progress pacts since `wip_since`),
+    written under .splice/pacts/ to be verified; which of them are pending; the WIP ones
+    with their branch."""
     import json
 
-    from splice._internal.contracts.broker import latest_for_provider
+    from splice._internal.contracts.broker import pacts_for_verification
 
     store = _open(store_url)
     try:
-        found = latest_for_provider(store, provider)
+        found = pacts_for_verification(store, provider, include_wip_since=wip_since)
     finally:
         store.close()
     if not found:
@@ -244,7 +286,7 @@ def _pacts_from_store(
         )
     folder = root / ".splice" / "pacts"
     folder.mkdir(parents=True, exist_ok=True)
-    paths, pending = [], set()
+    paths, pending, wip = [], set(), {}
     for pact in found:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in pact["version"])
         path = folder / f"{pact['consumer']}-{provider}-{safe}.json"
@@ -252,14 +294,16 @@ def _pacts_from_store(
         paths.append(path)
         if pact["pending"]:
             pending.add(path)
-    return paths, pending
+        if pact["wip"]:
+            wip[path] = str(pact["branch"] or "")
+    return paths, pending, wip
 
 
 @dataclass
 class PendingOutcome:
     """Which pending pacts failed, and whether any other pact did."""
 
-    failed: list[str] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
     others_failed: bool = False
 
 
@@ -275,7 +319,7 @@ def _pending_watch(
         for path, suite in zip(pacts, run.suites, strict=False):
             if any(t.status.value in ("failed", "error") for t in suite.testcases):
                 if path in pending:
-                    outcome.failed.append(path.name)
+                    outcome.failed.append(path)
                 else:
                     outcome.others_failed = True
 

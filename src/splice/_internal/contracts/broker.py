@@ -272,6 +272,37 @@ def pacts_for_verification(
     return found + wip
 
 
+def find_pact(
+    store: Store,
+    provider: str,
+    consumer: str,
+    *,
+    sha: str | None = None,
+    version: str | None = None,
+) -> dict[str, Any] | None:
+    """One published pact, by its content's sha or by the consumer version (the newest
+    publication of that content); None when there is none."""
+    with store.engine.connect() as conn:
+        query = select(t.pacts).where(
+            t.pacts.c.provider == provider, t.pacts.c.consumer == consumer
+        )
+        if sha is not None:
+            query = query.where(t.pacts.c.sha == sha)
+        if version is not None:
+            query = query.where(t.pacts.c.consumer_version == version)
+        row = conn.execute(query.order_by(t.pacts.c.published_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "version": row.consumer_version,
+        "branch": row.branch,
+        "sha": row.sha,
+        "content": json.loads(row.content),
+    }
+
+
 def is_pending(store: Store, provider: str, sha: str) -> bool:
     with store.engine.connect() as conn:
         found = conn.execute(

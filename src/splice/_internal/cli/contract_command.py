@@ -185,9 +185,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
                 "--from-store with --provider-base-url needs --provider-name NAME",
                 "the provider's name in the pacts",
             )
-        pacts, pending, wip = _pacts_from_store(
-            name, project.root, opts.get("store"), wip_since
-        )
+        pacts, pending, wip = _pacts_from_store(name, project.root, opts.get("store"), wip_since)
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
@@ -512,3 +510,73 @@ def _only(project: Any, wanted: list[str]) -> Any:
     keep = {name for level in project.start_order(wanted) for name in level} if wanted else set()
     services = {name: spec for name, spec in project.services.items() if name in keep}
     return dataclasses.replace(project, services=services)
+
+
+@contract.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--consumer",
+    metavar="NAME",
+    help="With --provider: OLD and NEW are consumer versions in "
+    "the store (a pact file's path is still read as a file).",
+)
+@click.option("--provider", metavar="NAME", help="The provider of the pacts in the store.")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_store_option
+def diff(old: str, new: str, **opts: Any) -> None:
+    """What changed from the OLD pact to the NEW one: interactions added, removed and
+    changed (each change a path with its old and new value). OLD and NEW are pact files,
+    or consumer versions in the store with --consumer and --provider (exit 0 the same,
+    1 different, 2 bad input)."""
+    import json
+
+    from splice._internal.contracts.diff import diff_pacts
+
+    consumer, provider, store_url = opts["consumer"], opts["provider"], opts["store_url"]
+    opened: list[Any] = []
+    try:
+        before = _pact_source(old, consumer, provider, store_url, opened)
+        after = _pact_source(new, consumer, provider, store_url, opened)
+    finally:
+        for store in opened:
+            store.close()
+    found = diff_pacts(before, after)
+    if opts["as_json"]:
+        click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in found.lines():
+            click.echo(line)
+    sys.exit(0 if found.same else 1)
+
+
+def _pact_source(
+    arg: str, consumer: str | None, provider: str | None, store_url: str | None, opened: list[Any]
+) -> dict[str, Any]:
+    """A pact file's JSON (checked: a malformed pact is a located error), or the pact a
+    consumer version published, from the store."""
+    import json
+
+    from splice._internal.contracts.broker import find_pact
+    from splice._internal.contracts.pact import read_pact
+
+    path = Path(arg)
+    if path.is_file():
+        read_pact(path)
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+    if not (consumer and provider):
+        raise UsageError(
+            f"{arg!r} is not a pact file",
+            "give two pact files, or two consumer versions with --consumer NAME --provider NAME",
+        )
+    if not opened:
+        opened.append(_open(store_url))
+    found = find_pact(opened[0], provider, consumer, version=arg)
+    if found is None:
+        raise UsageError(
+            f"the store holds no pact of {consumer} version {arg!r} with {provider}",
+            "publish it with `splice contract publish PACT --version V`",
+        )
+    content: dict[str, Any] = found["content"]
+    return content

@@ -286,7 +286,9 @@ def test_wip_pacts_are_verified_without_failing_the_build(project: Path) -> None
 
 def test_include_wip_since_needs_the_store_and_a_date(project: Path) -> None:
     verify = ["contract", "verify", "--provider", "payments"]
-    done = _splice(project, *verify, "pacts/shop-payments.json", "--include-wip-since", "2026-01-01")
+    done = _splice(
+        project, *verify, "pacts/shop-payments.json", "--include-wip-since", "2026-01-01"
+    )
     assert done.returncode == 2
     assert "--include-wip-since selects pacts from the store: add --from-store" in done.stderr
     bad = _splice(project, *verify, "--from-store", "--include-wip-since", "last week")

@@ -251,3 +251,41 @@ def test_a_message_that_breaks_the_expectation_fails_and_is_not_written(consumer
     assert "contents.id: expected an integer" in done.stdout, done.stdout
     assert "contents.sku:" in done.stdout
     assert not (consumer / "pacts" / "shop-orders.json").exists()
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_a_pact_python_message_pact_verifies_in_splice(tmp_path: Path, producer: str) -> None:
+    """A V4 message pact written by pact-python (the reference core) verifies unchanged."""
+    pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
+    contract = pact.Pact("shop", "orders").with_specification("V4")
+    (
+        contract.upon_receiving("an order created event", "Async")
+        .given("an order exists", id=42)
+        .with_body(json.dumps({"id": 42, "sku": "A-1", "status": "created"}), "application/json")
+        .with_metadata({"topic": "orders.created"})
+    )
+    contract.verify(lambda body, metadata: None, "Async")
+    contract.write_file(tmp_path, overwrite=True)
+    shutil.move(tmp_path / "shop-orders.json", tmp_path / "pact.json")
+    done = _verify(tmp_path, producer)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
+
+
+def test_a_splice_message_pact_verifies_with_pact_pythons_verifier(
+    consumer: Path, producer: str
+) -> None:
+    """The message pact a splice run writes passes pact-python's verifier against the same
+    message producer: splice's producer convention is the Pact verifiers' own."""
+    pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
+    assert _splice(consumer, "run", "--no-store").returncode == 0
+    verifier = (
+        pact.Verifier("orders", host="127.0.0.1")
+        .add_transport(protocol="message", port=_port(producer), path="/_pact/message")
+        .add_source(consumer / "pacts" / "shop-orders.json")
+    )
+    verifier.verify()  # raises on any mismatch
+    assert verifier.results["result"] is True

@@ -21,12 +21,12 @@ latest pact and verification. Writes need a write token, as every write of the A
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from splice._internal.contracts import broker
 from splice._internal.errors import UsageError
@@ -59,8 +59,15 @@ class ForVerificationIn(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     consumerVersionSelectors: list[dict[str, Any]] = []
     includePendingStatus: StrictBool = False
-    includeWipPactsSince: StrictStr | None = None
+    includeWipPactsSince: datetime | date | None = None
     providerVersionBranch: StrictStr | None = None
+
+    @field_validator("includeWipPactsSince", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("a date as text, such as 2026-12-01 or 2026-12-01T09:30:00Z")
+        return value
 
 
 class VerificationIn(BaseModel):
@@ -207,14 +214,12 @@ def pact_version(request: Request, provider: Name, consumer: Name, sha: Sha) -> 
     return _with_links(request, found)
 
 
-def _since(value: str | None) -> float | None:
+def _since(value: datetime | date | None) -> float | None:
     if value is None:
         return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(400, f"includeWipPactsSince {value!r} is not a date") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 @router.get(_BASE + "/for-verification", tags=["contracts"])

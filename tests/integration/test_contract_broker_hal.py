@@ -167,3 +167,32 @@ def test_pact_pythons_verifier_verifies_from_the_broker_and_publishes(
     assert found["pending"] is False
     rows = broker.matrix(hal.store)
     assert [(r["provider_version"], r["success"]) for r in rows] == [("p-7", True)]
+
+
+def test_the_diff_between_two_pact_versions_by_api_and_page(hal: Broker) -> None:
+    """What changed between two consumer versions: the API answers as `contract diff
+    --json`, the dashboard shows it, and the contracts page links to it."""
+    newer = json.loads(json.dumps(PACT))
+    newer["interactions"] = newer["interactions"][:2]
+    newer["interactions"][0]["response"]["body"]["content"]["amount"] = "12.50"
+    broker.publish(hal.store, PACT, "1.0")
+    broker.publish(hal.store, newer, "1.1")
+    path = "/pacts/provider/payments/consumer/shop/diff"
+    found = httpx.get(hal.url + path, timeout=30).json()  # default: the two newest
+    assert (found["from"], found["to"], found["versions"]) == ("1.0", "1.1", ["1.1", "1.0"])
+    assert found["removed"] == ["a request for a payment that does not exist"]
+    [changed] = found["changed"]
+    assert {"path": "response.body.content.amount", "old": 12.5, "new": "12.50"} in changed[
+        "changes"
+    ]
+    back = httpx.get(hal.url + path, params={"from": "1.1", "to": "1.0"}, timeout=30).json()
+    assert back["added"] == ["a request for a payment that does not exist"]
+    missing = httpx.get(hal.url + path, params={"from": "0.9"}, timeout=30)
+    assert missing.status_code == 404
+    site = hal.url.removesuffix("/api")
+    assert "/contracts/shop/payments/diff" in httpx.get(site + "/contracts", timeout=30).text
+    page = httpx.get(site + "/contracts/shop/payments/diff", timeout=30)
+    assert page.status_code == 200
+    assert "response.body.content.amount" in page.text
+    assert "a request for a payment that does not exist" in page.text
+    assert httpx.get(site + "/contracts/nobody/payments/diff", timeout=30).status_code == 404

@@ -61,3 +61,19 @@ def test_a_matcher_with_no_pact_rule_is_an_error_with_a_hint() -> None:
         example({"total": {"$gt": 0}}, {"total": 3}, (), {})
     assert "contents.total: $gt cannot be written as a Pact matching rule" in raised.value.message
     assert raised.value.hint is not None and "$type" in raised.value.hint
+
+
+def test_the_producers_metadata_header_is_base64_or_plain_json() -> None:
+    import base64
+    import json
+
+    from splice._internal.contracts.executor import _metadata
+
+    encoded = base64.b64encode(json.dumps({"topic": "orders"}).encode()).decode()
+    assert _metadata(encoded, "http://p") == {"topic": "orders"}
+    assert _metadata('{"topic": "orders"}', "http://p") == {"topic": "orders"}
+    assert _metadata(None, "http://p") == {}
+    with pytest.raises(StepError) as raised:
+        _metadata("not-json", "http://p")
+    assert "Pact-Message-Metadata header that is not a JSON object" in raised.value.message
+    assert raised.value.hint

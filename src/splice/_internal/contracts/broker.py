@@ -303,6 +303,27 @@ def find_pact(
     }
 
 
+def pact_versions(store: Store, provider: str, consumer: str) -> list[dict[str, Any]]:
+    """Every consumer version that published a pact with the provider, newest first."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.pacts.c.consumer_version, t.pacts.c.branch, t.pacts.c.sha, t.pacts.c.published_at
+            )
+            .where(t.pacts.c.provider == provider, t.pacts.c.consumer == consumer)
+            .order_by(t.pacts.c.published_at.desc())
+        ).all()
+    return [
+        {
+            "version": r.consumer_version,
+            "branch": r.branch,
+            "sha": r.sha,
+            "published_at": r.published_at,
+        }
+        for r in rows
+    ]
+
+
 def is_pending(store: Store, provider: str, sha: str) -> bool:
     with store.engine.connect() as conn:
         found = conn.execute(

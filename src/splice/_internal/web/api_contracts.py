@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from splice._internal.contracts import broker
@@ -370,6 +370,48 @@ def verification_result(
             "pb:pact-version": _link(pact),
         },
     }
+
+
+def pact_diff(
+    request: Request, provider: str, consumer: str, old: str | None, new: str | None
+) -> dict[str, Any]:
+    """What changed from the pact of consumer version `old` to that of `new` (by default
+    the two newest versions); 404 when one is not there."""
+    from splice._internal.contracts.diff import diff_pacts
+
+    store = store_of(request)
+    versions = [v["version"] for v in broker.pact_versions(store, provider, consumer)]
+    if not versions:
+        raise HTTPException(404, f"no pact between {consumer!r} and {provider!r}")
+    new = new or versions[0]
+    old = old or (versions[1] if len(versions) > 1 and new == versions[0] else new)
+    found = {}
+    for version in (old, new):
+        pact = broker.find_pact(store, provider, consumer, version=version)
+        if pact is None:
+            raise HTTPException(
+                404, f"{consumer!r} {version!r} published no pact with {provider!r}"
+            )
+        found[version] = pact["content"]
+    result = diff_pacts(found[old], found[new]).to_json()
+    return {"from": old, "to": new, "versions": versions, **result}
+
+
+@router.get(
+    _BASE + "/consumer/{consumer}/diff",
+    tags=["contracts"],
+    responses={404: error_answer("no pact of that consumer version")},
+)
+def diff(
+    request: Request,
+    provider: Name,
+    consumer: Name,
+    old: Annotated[str | None, Query(alias="from", max_length=200)] = None,
+    new: Annotated[str | None, Query(alias="to", max_length=200)] = None,
+) -> dict[str, Any]:
+    """What changed in the contract from consumer version `from` to `to` (default: the
+    two newest): interactions added, removed and changed, as `splice contract diff --json`."""
+    return pact_diff(request, provider, consumer, old, new)
 
 
 @router.get("/contracts", tags=["contracts"])

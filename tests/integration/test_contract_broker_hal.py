@@ -196,3 +196,43 @@ def test_the_diff_between_two_pact_versions_by_api_and_page(hal: Broker) -> None
     assert "response.body.content.amount" in page.text
     assert "a request for a payment that does not exist" in page.text
     assert httpx.get(site + "/contracts/nobody/payments/diff", timeout=30).status_code == 404
+
+
+def test_pact_pythons_verifier_takes_wip_pacts_as_pending(hal: Broker, provider: str) -> None:
+    """Asked for pending and WIP pacts, pact-python's verifier gets a feature branch's
+    unverified pact as work in progress; its failure is reported and does not fail."""
+    pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
+    main = broker.publish(hal.store, PACT, "s1", "main")
+    broker.record_verification(
+        hal.store,
+        consumer="shop",
+        provider="payments",
+        pact_sha=main["sha"],
+        provider_version="p1",
+        success=True,
+    )
+    feature = json.loads(json.dumps(PACT))
+    feature["interactions"].append(
+        {
+            "type": "Synchronous/HTTP",
+            "description": "a refund",
+            "request": {"method": "POST", "path": "/payments/7/refund"},
+            "response": {"status": 200},
+        }
+    )
+    broker.publish(hal.store, feature, "s2", "refunds")
+    broker.publish(hal.store, PACT, "s3", "main")
+    verifier = (
+        pact.Verifier("payments", host="127.0.0.1")
+        .add_transport(url=provider)
+        .broker_source(hal.url, selector=True, use_env=False)
+        .include_pending()
+        .include_wip_since("2020-01-01")
+        .build()
+        .state_handler(provider + "/_pact/state", teardown=True, body=True)
+    )
+    verifier.verify()  # the WIP pact's failure is pending: no error
+    results = verifier.results
+    assert results["result"] is True, results
+    failed = [r for r in results["interactionResults"] if r["result"] != "OK"]
+    assert [(r["description"], r["pending"]) for r in failed] == [("a refund", True)]

@@ -254,3 +254,44 @@ def test_a_pending_pact_does_not_fail_the_provider_until_first_verified(project:
     failed = _splice(project, *verify, "--provider-version", "p3")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "body.amount: expected a decimal, got string '12.50'" in failed.stdout
+
+
+def test_wip_pacts_are_verified_without_failing_the_build(project: Path) -> None:
+    """--include-wip-since adds the newest pact of each consumer branch published since
+    then that no provider version verified (a feature branch's new expectation): it is
+    verified and reported, and its failure does not fail the build; without the option,
+    or with a later date, only the latest pacts are verified."""
+    publish = ["contract", "publish", "--version"]
+    verify = ["contract", "verify", "--from-store", "--provider", "payments"]
+    verify += ["--states", "states.yaml"]
+    _ok(_splice(project, *publish, "s1", "--branch", "main", "pacts/shop-payments.json"))
+    _ok(_splice(project, *verify, "--provider-version", "p1"))
+    # a feature branch adds a refund the provider does not offer yet; main moves on
+    _ok(_splice(project, *publish, "s2", "--branch", "refunds", "pacts/shop-payments-v2.json"))
+    _ok(_splice(project, *publish, "s3", "--branch", "main", "pacts/shop-payments.json"))
+    plain = _ok(_splice(project, *verify))
+    assert "3 passed, 0 failed" in plain  # the latest pact only: s3, already verified
+    assert "wip:" not in plain
+    done = _splice(project, *verify, "--include-wip-since", "2020-01-01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "7 testcases from 2 suites" in done.stdout, done.stdout
+    assert "FAILED" in done.stdout  # the refund fails, and is reported
+    assert (
+        "wip: the pact shop-payments-s2.json (branch refunds) is work in progress: never "
+        "verified, so its failures do not fail this verification"
+    ) in done.stdout
+    later = _ok(_splice(project, *verify, "--include-wip-since", "2999-01-01"))
+    assert "3 passed, 0 failed" in later
+
+
+def test_include_wip_since_needs_the_store_and_a_date(project: Path) -> None:
+    verify = ["contract", "verify", "--provider", "payments"]
+    done = _splice(
+        project, *verify, "pacts/shop-payments.json", "--include-wip-since", "2026-01-01"
+    )
+    assert done.returncode == 2
+    assert "--include-wip-since selects pacts from the store: add --from-store" in done.stderr
+    bad = _splice(project, *verify, "--from-store", "--include-wip-since", "last week")
+    assert bad.returncode == 2
+    assert "--include-wip-since 'last week' is not a date" in bad.stderr
+    assert "Traceback" not in done.stderr + bad.stderr

@@ -360,7 +360,11 @@ def test_the_pact_broker_subset_publishes_lists_and_records_verifications(api: A
     sha = published.json()["sha"]
     [listed] = api.get("/api/pacts/provider/billing/latest").json()["pacts"]
     assert (listed["consumer"], listed["version"], listed["pending"]) == ("web", "1.0.0", True)
-    assert api.get(listed["href"]).json() == pact
+    read_back = api.get(listed["href"]).json()
+    assert read_back.pop("_links")["pb:publish-verification-results"]["href"].endswith(
+        f"/pact-version/{sha}/verification-results"
+    )
+    assert read_back == pact
     results = f"/api/pacts/provider/billing/consumer/web/pact-version/{sha}/verification-results"
     bad = api.post(results, api.write, json={"success": "yes"})
     assert bad.status_code == 422

@@ -51,6 +51,8 @@ PRODUCERS = {
     "contract-verify": "tests/integration/test_contract_verify.py",
     "contract-verify-drifted": "tests/integration/test_contract_verify.py",
     "contract-state-without-steps": "tests/integration/test_contract_verify.py",
+    "contract-message-drifted": "tests/integration/test_contract_messages.py",
+    "contract-diff": "tests/integration/test_contract_diff.py",
     "contract-can-i-deploy": "tests/integration/test_contract_broker.py",
     "contract-check-openapi": "tests/integration/test_contract_openapi.py",
     "data-driven-run": "tests/integration/test_data_driven.py",

@@ -44,6 +44,14 @@ def contract() -> None:
     "a pending pact (never verified yet) does not fail the verification.",
 )
 @click.option(
+    "--include-wip-since",
+    "wip_since",
+    metavar="DATE",
+    help="With --from-store: also verify the work-in-progress pacts, the newest of each "
+    "consumer branch published since DATE (2026-12-01 or an ISO date-time) that no provider "
+    "version verified yet; their failures do not fail the verification.",
+)
+@click.option(
     "--provider-name",
     metavar="NAME",
     help="The provider's name in the pacts (default: the --provider service's name).",
@@ -71,6 +79,14 @@ def contract() -> None:
     "state_url",
     metavar="URL",
     help="POST {state, params, action} here to set up (and tear down) provider states.",
+)
+@click.option(
+    "--messages-path",
+    default="/",
+    show_default=True,
+    metavar="PATH",
+    help="The provider's message producer, under its base URL: POSTed {description, "
+    "providerStates} for each message interaction, it answers the message.",
 )
 @click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
@@ -136,6 +152,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
 
     provider, base_url = opts.pop("provider"), opts.pop("provider_base_url")
     from_store, provider_name = opts.pop("from_store"), opts.pop("provider_name")
+    wip_since = _wip_since(opts.pop("wip_since"), from_store)
     if bool(pacts) == bool(from_store):
         raise UsageError(
             "give PACT files or --from-store (one of them)",
@@ -160,6 +177,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     else:
         wanted = []
     pending: set[Path] = set()
+    wip: dict[Path, str] = {}
     if from_store:
         name = provider_name or provider
         if not name:
@@ -167,23 +185,17 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
                 "--from-store with --provider-base-url needs --provider-name NAME",
                 "the provider's name in the pacts",
             )
-        pacts, pending = _pacts_from_store(name, project.root, opts.get("store"))
+        pacts, pending, wip = _pacts_from_store(name, project.root, opts.get("store"), wip_since)
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
-    skipped: list[str] = []
-    target = VerifyTarget(base_url, states_file, state_url)
-    suites = verification_suites(pacts, target, skipped)
-    if skipped:
-        click.echo(
-            f"note: {len(skipped)} message interaction(s) not verified (splice verifies the "
-            "HTTP interactions of a pact; message pacts are not verified yet)",
-            err=True,
-        )
+    target = VerifyTarget(base_url, states_file, state_url, opts.pop("messages_path"))
+    suites = verification_suites(pacts, target)
     if not any(suite.testcases for suite in suites):
         raise UsageError(
-            "the pacts hold no HTTP interaction to verify",
-            "splice verifies the HTTP interactions of a pact; message pacts are not verified yet",
+            "the pacts hold no interaction to verify",
+            "a pact lists its HTTP interactions and messages under `interactions` "
+            "(or a V3 message pact under `messages`)",
         )
     project = _only(project, wanted)
     version, branch = opts.pop("provider_version"), opts.pop("provider_branch")
@@ -211,28 +223,58 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
         "term_grace": None,
     }
     code = run_suites(project, suites, {**defaults, **opts}, on_finish=on_finish)
-    for name in outcome.failed:
-        click.echo(
-            f"pending: the pact {name} has never been verified, so its failures do not "
-            "fail this verification"
-        )
+    for path in outcome.failed:
+        if path in wip:
+            click.echo(
+                f"wip: the pact {path.name} (branch {wip[path] or '-'}) is work in progress: "
+                "never verified, so its failures do not fail this verification"
+            )
+        else:
+            click.echo(
+                f"pending: the pact {path.name} has never been verified, so its failures do "
+                "not fail this verification"
+            )
     if code == 1 and outcome.failed and not outcome.others_failed:
         return 0
     return code
 
 
+def _wip_since(value: str | None, from_store: bool) -> float | None:
+    """--include-wip-since as a timestamp (a date is its midnight, UTC)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if not from_store:
+        raise UsageError(
+            "--include-wip-since selects pacts from the store: add --from-store",
+            "work-in-progress pacts are the store's newest unverified pacts of each branch",
+        )
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"--include-wip-since {value!r} is not a date",
+            "write a date such as 2026-12-01 or a date-time such as 2026-12-01T09:30:00Z",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
 def _pacts_from_store(
-    provider: str, root: Path, store_url: str | None
-) -> tuple[list[Path], set[Path]]:
-    """The latest pact of each consumer, written under .splice/pacts/ to be verified, and
-    which of them are pending."""
+    provider: str, root: Path, store_url: str | None, wip_since: float | None = None
+) -> tuple[list[Path], set[Path], dict[Path, str]]:
+    """The latest pact of each consumer (and the work-in-progress pacts since `wip_since`),
+    written under .splice/pacts/ to be verified; which of them are pending; the WIP ones
+    with their branch."""
     import json
 
-    from splice._internal.contracts.broker import latest_for_provider
+    from splice._internal.contracts.broker import pacts_for_verification
 
     store = _open(store_url)
     try:
-        found = latest_for_provider(store, provider)
+        found = pacts_for_verification(store, provider, include_wip_since=wip_since)
     finally:
         store.close()
     if not found:
@@ -242,7 +284,7 @@ def _pacts_from_store(
         )
     folder = root / ".splice" / "pacts"
     folder.mkdir(parents=True, exist_ok=True)
-    paths, pending = [], set()
+    paths, pending, wip = [], set(), {}
     for pact in found:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in pact["version"])
         path = folder / f"{pact['consumer']}-{provider}-{safe}.json"
@@ -250,14 +292,16 @@ def _pacts_from_store(
         paths.append(path)
         if pact["pending"]:
             pending.add(path)
-    return paths, pending
+        if pact["wip"]:
+            wip[path] = str(pact["branch"] or "")
+    return paths, pending, wip
 
 
 @dataclass
 class PendingOutcome:
     """Which pending pacts failed, and whether any other pact did."""
 
-    failed: list[str] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
     others_failed: bool = False
 
 
@@ -273,7 +317,7 @@ def _pending_watch(
         for path, suite in zip(pacts, run.suites, strict=False):
             if any(t.status.value in ("failed", "error") for t in suite.testcases):
                 if path in pending:
-                    outcome.failed.append(path.name)
+                    outcome.failed.append(path)
                 else:
                     outcome.others_failed = True
 
@@ -466,3 +510,73 @@ def _only(project: Any, wanted: list[str]) -> Any:
     keep = {name for level in project.start_order(wanted) for name in level} if wanted else set()
     services = {name: spec for name, spec in project.services.items() if name in keep}
     return dataclasses.replace(project, services=services)
+
+
+@contract.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--consumer",
+    metavar="NAME",
+    help="With --provider: OLD and NEW are consumer versions in "
+    "the store (a pact file's path is still read as a file).",
+)
+@click.option("--provider", metavar="NAME", help="The provider of the pacts in the store.")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_store_option
+def diff(old: str, new: str, **opts: Any) -> None:
+    """What changed from the OLD pact to the NEW one: interactions added, removed and
+    changed (each change a path with its old and new value). OLD and NEW are pact files,
+    or consumer versions in the store with --consumer and --provider (exit 0 the same,
+    1 different, 2 bad input)."""
+    import json
+
+    from splice._internal.contracts.diff import diff_pacts
+
+    consumer, provider, store_url = opts["consumer"], opts["provider"], opts["store_url"]
+    opened: list[Any] = []
+    try:
+        before = _pact_source(old, consumer, provider, store_url, opened)
+        after = _pact_source(new, consumer, provider, store_url, opened)
+    finally:
+        for store in opened:
+            store.close()
+    found = diff_pacts(before, after)
+    if opts["as_json"]:
+        click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in found.lines():
+            click.echo(line)
+    sys.exit(0 if found.same else 1)
+
+
+def _pact_source(
+    arg: str, consumer: str | None, provider: str | None, store_url: str | None, opened: list[Any]
+) -> dict[str, Any]:
+    """A pact file's JSON (checked: a malformed pact is a located error), or the pact a
+    consumer version published, from the store."""
+    import json
+
+    from splice._internal.contracts.broker import find_pact
+    from splice._internal.contracts.pact import read_pact
+
+    path = Path(arg)
+    if path.is_file():
+        read_pact(path)
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+    if not (consumer and provider):
+        raise UsageError(
+            f"{arg!r} is not a pact file",
+            "give two pact files, or two consumer versions with --consumer NAME --provider NAME",
+        )
+    if not opened:
+        opened.append(_open(store_url))
+    found = find_pact(opened[0], provider, consumer, version=arg)
+    if found is None:
+        raise UsageError(
+            f"the store holds no pact of {consumer} version {arg!r} with {provider}",
+            "publish it with `splice contract publish PACT --version V`",
+        )
+    content: dict[str, Any] = found["content"]
+    return content

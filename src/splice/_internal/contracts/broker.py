@@ -9,6 +9,11 @@ server: `splice serve` answers Pact Broker-style calls from the same store.
   contract under a new consumer version needs no new verification (as in the Pact Broker).
 - A pact whose content no version of the provider has verified successfully is *pending*:
   its failures are reported but do not fail the provider's verification.
+- A *work-in-progress* pact (`pacts_for_verification(..., include_wip_since=T)`) is the
+  newest pact of a consumer branch, published since T, that no version of the provider
+  has verified successfully and that the latest pacts do not already include: a consumer's
+  feature branch gets its pact verified by the provider's builds before anyone asks for
+  it, and its failures never fail those builds (it is pending too).
 - `can_i_deploy(P, V, E)` answers from the deployments in E: as a consumer, every provider
   deployed in E must have verified V's pacts; as a provider, V must have verified the pact
   of every consumer version deployed in E.
@@ -214,6 +219,108 @@ def latest_for_provider(
             "content": json.loads(row.content),
         }
         for row in sorted(newest.values(), key=lambda r: r.consumer)
+    ]
+
+
+def pacts_for_verification(
+    store: Store, provider: str, *, include_wip_since: float | None = None
+) -> list[dict[str, Any]]:
+    """The pacts a provider's build verifies: the newest of each consumer (`wip` false),
+    and with `include_wip_since` the work-in-progress pacts (`wip` and `pending` true): of
+    each consumer branch the newest pact published since then that no provider version
+    has verified successfully and that is not one of the newest already."""
+    found = latest_for_provider(store, provider)
+    for pact in found:
+        pact["wip"] = False
+    if include_wip_since is None:
+        return found
+    chosen = {p["sha"] for p in found}
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.pacts)
+            .where(t.pacts.c.provider == provider, t.pacts.c.published_at >= include_wip_since)
+            .order_by(t.pacts.c.published_at)
+        ).all()
+        verified = {
+            sha
+            for (sha,) in conn.execute(
+                select(t.verifications.c.pact_sha).where(
+                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
+                )
+            )
+        }
+    newest: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        newest[(row.consumer, row.branch)] = row
+    wip = []
+    for (consumer, _branch), row in sorted(newest.items()):
+        if row.sha in verified or row.sha in chosen:
+            continue
+        chosen.add(row.sha)
+        wip.append(
+            {
+                "consumer": consumer,
+                "provider": provider,
+                "version": row.consumer_version,
+                "branch": row.branch,
+                "sha": row.sha,
+                "pending": True,
+                "wip": True,
+                "content": json.loads(row.content),
+            }
+        )
+    return found + wip
+
+
+def find_pact(
+    store: Store,
+    provider: str,
+    consumer: str,
+    *,
+    sha: str | None = None,
+    version: str | None = None,
+) -> dict[str, Any] | None:
+    """One published pact, by its content's sha or by the consumer version (the newest
+    publication of that content); None when there is none."""
+    with store.engine.connect() as conn:
+        query = select(t.pacts).where(
+            t.pacts.c.provider == provider, t.pacts.c.consumer == consumer
+        )
+        if sha is not None:
+            query = query.where(t.pacts.c.sha == sha)
+        if version is not None:
+            query = query.where(t.pacts.c.consumer_version == version)
+        row = conn.execute(query.order_by(t.pacts.c.published_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "version": row.consumer_version,
+        "branch": row.branch,
+        "sha": row.sha,
+        "content": json.loads(row.content),
+    }
+
+
+def pact_versions(store: Store, provider: str, consumer: str) -> list[dict[str, Any]]:
+    """Every consumer version that published a pact with the provider, newest first."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.pacts.c.consumer_version, t.pacts.c.branch, t.pacts.c.sha, t.pacts.c.published_at
+            )
+            .where(t.pacts.c.provider == provider, t.pacts.c.consumer == consumer)
+            .order_by(t.pacts.c.published_at.desc())
+        ).all()
+    return [
+        {
+            "version": r.consumer_version,
+            "branch": r.branch,
+            "sha": r.sha,
+            "published_at": r.published_at,
+        }
+        for r in rows
     ]
 
 

@@ -9,10 +9,20 @@ expected a decimal, got string '12.50'`). `splice contract verify` writes these 
 per interaction, so verification runs through the same runner, reports and store as suites.
 The interaction is read from the file when the step runs, so its contents are never
 templated.
+
+A message interaction (V4 `Asynchronous/Messages`, a V3 message pact) is verified the way
+Pact's verifiers do it: the provider's *message producer* endpoint (`base_url` +
+`messages_path`, default `/`) is POSTed `{"description", "providerStates"}` and answers the
+message it would publish: its body is the message's contents (its content type the
+contents' type), and its metadata is the `Pact-Message-Metadata` header, base64-encoded
+JSON (plain JSON is accepted too). Contents and metadata are held to the pact with its
+matching rules.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import ssl
@@ -23,8 +33,8 @@ from typing import Any, ClassVar
 import certifi
 import httpx
 
-from splice._internal.contracts.compare import compare_response
-from splice._internal.contracts.model import Body, Request, Response
+from splice._internal.contracts.compare import compare_message, compare_response
+from splice._internal.contracts.model import Body, Message, Request, Response
 from splice._internal.contracts.pact import Interaction, Pact, read_pact
 from splice._internal.errors import StepError, SuiteError
 from splice._internal.executors.executor_api import Block, StepContext, StepOutput
@@ -37,6 +47,7 @@ class PactBlock(Block):
     file: str
     interaction: int
     base_url: str
+    messages_path: str = "/"
     timeout: float = 30.0
 
 
@@ -101,9 +112,11 @@ class PactExecutor:
     name: ClassVar[str] = "pact"
     block_model: ClassVar[type[Block]] = PactBlock
     result_fields: ClassVar[dict[str, str]] = {
-        "status": "status code of the provider's response",
+        "status": "status code of the provider's response (of its message producer)",
         "mismatches": "every way the response breaks the pact, as 'path: message'",
         "interaction": "the interaction's description",
+        "message": "a message interaction: the message the producer answered "
+        "({contents, metadata})",
     }
     case_insensitive_fields: ClassVar[frozenset[str]] = frozenset()
 
@@ -118,13 +131,11 @@ class PactExecutor:
         if not 0 <= block.interaction < len(pact.interactions):
             raise StepError(f"the pact has no interaction {block.interaction}")
         interaction = pact.interactions[block.interaction]
-        if interaction.kind != "http" or interaction.request is None:
-            raise StepError(
-                f"interaction {block.interaction} is a message: the pact step replays HTTP "
-                "interactions",
-                "message pacts are not verified by splice yet",
-            )
         client = _client(ctx)
+        if interaction.kind == "message" and interaction.message is not None:
+            return _verify_message(client, block, interaction, interaction.message)
+        if interaction.request is None:
+            raise StepError(f"interaction {block.interaction} has no request to replay")
         try:
             response = send(client, block.base_url, interaction.request, block.timeout)
         except httpx.HTTPError as exc:
@@ -149,6 +160,92 @@ class PactExecutor:
             },
             problems=[(m.path, m.message) for m in mismatches],
         )
+
+
+METADATA_HEADER = "Pact-Message-Metadata"
+
+
+def produce(
+    client: httpx.Client, url: str, interaction: Interaction, timeout: float
+) -> tuple[httpx.Response, Message]:
+    """Ask a message producer for the message of an interaction (Pact's convention)."""
+    payload = {
+        "description": interaction.description,
+        "providerStates": [s.to_json() for s in interaction.states],
+    }
+    try:
+        response = client.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise StepError(
+            f"POST {url} (the message producer): {exc}",
+            "is the provider running, and does it answer message requests at that path? "
+            "(--messages-path)",
+        ) from None
+    if not 200 <= response.status_code < 300:
+        raise StepError(
+            f"the message producer at {url} answered {response.status_code} for "
+            f"{interaction.description!r}: {response.text[:200]}",
+            "the producer answers POST {description, providerStates} with the message; "
+            "does it know this description?",
+        )
+    body = actual_response(response).body
+    metadata = _metadata(response.headers.get(METADATA_HEADER), url)
+    ctype = response.headers.get("content-type")
+    if ctype and not any(k.lower() in ("contenttype", "content-type") for k in metadata):
+        metadata["contentType"] = ctype
+    return response, Message(contents=body, metadata=metadata)
+
+
+def _metadata(raw: str | None, url: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    text = raw
+    if not raw.lstrip().startswith("{"):
+        try:
+            text = base64.b64decode(raw, validate=True).decode()
+        except (binascii.Error, ValueError):
+            text = ""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StepError(
+            f"the message producer at {url} sent a {METADATA_HEADER} header that is not a "
+            "JSON object (plain or base64)",
+            f'send {METADATA_HEADER}: base64 of a JSON object such as {{"topic": "orders"}}',
+        )
+    return value
+
+
+def _verify_message(
+    client: httpx.Client, block: PactBlock, interaction: Interaction, expected: Message
+) -> StepOutput:
+    path = block.messages_path if block.messages_path.startswith("/") else "/" + block.messages_path
+    url = block.base_url.rstrip("/") + path
+    response, actual = produce(client, url, interaction, block.timeout)
+    mismatches = compare_message(expected, actual)
+    contents = actual.contents.content if actual.contents else None
+    if isinstance(contents, bytes):
+        contents = "<binary>"
+    return StepOutput(
+        result={
+            "status": response.status_code,
+            "mismatches": [str(m) for m in mismatches],
+            "interaction": interaction.description,
+            "message": {"contents": contents, "metadata": actual.metadata},
+        },
+        request={
+            "method": "POST",
+            "url": url,
+            "body": {
+                "description": interaction.description,
+                "providerStates": [s.to_json() for s in interaction.states],
+            },
+        },
+        response={"status": response.status_code, "metadata": actual.metadata, "body": contents},
+        problems=[(m.path, m.message) for m in mismatches],
+    )
 
 
 _tls: list[ssl.SSLContext] = []

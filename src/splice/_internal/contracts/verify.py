@@ -11,10 +11,14 @@ JSON, HTML) and the store for free:
   variables, in the testcase's data isolation (so they are undone after it); or, as
   Pact's own verifiers do, a POST of `{"state", "params", "action": "setup"}` to a
   state-change URL, with `"action": "teardown"` after the interaction;
-- its one step is a `pact` step that replays the request and compares the response.
+- its one step is a `pact` step that replays the request and compares the response; for
+  a message interaction, one that asks the provider's message producer
+  (`VerifyTarget.messages_path`, Pact's convention: POST `{"description",
+  "providerStates"}`) for the message and compares its contents and metadata.
 
-A state that neither the states file nor a state-change URL covers is a located error
-before anything runs.
+A state of an HTTP interaction that neither the states file nor a state-change URL covers
+is a located error before anything runs; a message producer is sent the states with each
+request, so a message interaction's states need no steps.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class VerifyTarget:
     base_url: str  # a URL, or a template such as "{{ services.payments.url }}"
     states_file: Path | None = None
     state_url: str | None = None
+    messages_path: str = "/"  # the message producer's path under base_url
 
 
 @dataclass
@@ -80,7 +85,8 @@ def verification_suites(
     paths: list[Path], target: VerifyTarget, skipped: list[str] | None = None
 ) -> list[Suite]:
     """One suite per pact file; SuiteError lists every unreadable pact or unknown state.
-    The titles of message interactions (not verified by these suites) go to `skipped`."""
+    The titles of interactions these suites do not verify go to `skipped` (none today:
+    HTTP and message interactions are both verified)."""
     states = read_states(target.states_file) if target.states_file else None
     problems: list[Diagnostic] = []
     suites = []
@@ -92,7 +98,7 @@ def verification_suites(
             continue
         suites.append(_suite(pact, path, target, states, problems))
         if skipped is not None:
-            skipped.extend(i.title for i in pact.interactions if i.kind != "http")
+            skipped.extend(i.title for i in pact.interactions if i.kind not in ("http", "message"))
     if problems:
         raise SuiteError(problems)
     return suites
@@ -113,31 +119,32 @@ def _suite(
     )
     seen: dict[str, int] = {}
     for interaction in pact.interactions:
-        if interaction.kind != "http":
-            continue  # message interactions: not verified from a pact yet (the caller says so)
+        if interaction.kind not in ("http", "message"):
+            continue
         name = interaction.title
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name} #{seen[name]}"
-        testcase = Testcase(name=name, span=interaction.span, tags=["contract"])
+        tags = ["contract"] + (["message"] if interaction.kind == "message" else [])
+        testcase = Testcase(name=name, span=interaction.span, tags=tags)
         testcase.vars = {
             "pact_states": [s.to_json() for s in interaction.states],
             "params": {k: v for s in interaction.states for k, v in s.params.items()},
         }
         testcase.setup, testcase.teardown = _state_steps(interaction, target, states, problems)
+        block: dict[str, object] = {
+            "file": str(path.resolve()),
+            "interaction": interaction.index,
+            "base_url": target.base_url,
+        }
+        if interaction.kind == "message":
+            block["messages_path"] = target.messages_path
+            title = f"message {interaction.description!r}"
+        else:
+            request = interaction.request
+            title = f"{request.method} {request.path}" if request else ""
         testcase.steps = [
-            Step(
-                index=0,
-                name=f"{interaction.request.method if interaction.request else ''} "
-                f"{interaction.request.path if interaction.request else ''}".strip(),
-                span=interaction.span,
-                executor="pact",
-                block={
-                    "file": str(path.resolve()),
-                    "interaction": interaction.index,
-                    "base_url": target.base_url,
-                },
-            )
+            Step(index=0, name=title, span=interaction.span, executor="pact", block=block)
         ]
         suite.testcases.append(testcase)
     return suite
@@ -159,6 +166,8 @@ def _state_steps(
             setup.append(_state_call(target.state_url, n, "setup", interaction.span))
             teardown.append(_state_call(target.state_url, n, "teardown", interaction.span))
             continue
+        if interaction.kind == "message":
+            continue  # the message producer is sent the states with the request
         where = f" in {states.path}" if states is not None else ""
         problems.append(
             Diagnostic(

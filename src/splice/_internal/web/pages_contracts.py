@@ -1,12 +1,16 @@
 """The dashboard's contracts page: each integration (consumer → provider), its latest
-pact and verification, and the verification matrix by version."""
+pact and verification, and the verification matrix by version; and what changed between
+two versions of a pact."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from splice._internal.contracts import broker
+from splice._internal.web.api_contracts import pact_diff
 from splice._internal.web.pages import _store, render
 
 router = APIRouter(include_in_schema=False)
@@ -22,4 +26,38 @@ def contracts_page(request: Request) -> Response:
         nav="contracts",
         integrations=broker.integrations(store),
         matrix=broker.matrix(store, 200),
+    )
+
+
+@router.get("/contracts/{consumer}/{provider}/diff", response_class=HTMLResponse)
+def contract_diff_page(
+    request: Request,
+    consumer: str,
+    provider: str,
+    old: Annotated[str | None, Query(alias="from", max_length=200)] = None,
+    new: Annotated[str | None, Query(alias="to", max_length=200)] = None,
+) -> Response:
+    try:
+        found = pact_diff(request, provider, consumer, old, new)
+    except HTTPException as exc:
+        return render(
+            request,
+            "contract_diff.html.j2",
+            title="Contract diff",
+            nav="contracts",
+            consumer=consumer,
+            provider=provider,
+            problem=str(exc.detail),
+            found=None,
+            status_code=404,
+        )
+    return render(
+        request,
+        "contract_diff.html.j2",
+        title=f"{consumer} → {provider}: {found['from']} → {found['to']}",
+        nav="contracts",
+        consumer=consumer,
+        provider=provider,
+        problem=None,
+        found=found,
     )

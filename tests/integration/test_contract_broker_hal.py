@@ -1,0 +1,238 @@
+"""The broker API speaks HAL as the Pact Broker does: an index of `_links`, pacts with
+theirs, "pacts for verification" with pending and WIP, so a Pact verifier that navigates by
+links (pact-python's `Verifier` with `broker_source`) verifies from `splice serve` and
+publishes its results to it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from splice._internal.contracts import broker
+from splice._internal.store import Store, tokens
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
+PACT = json.loads((EXAMPLE / "pacts" / "shop-payments.json").read_text())
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Broker:
+    store: Store
+    url: str  # the broker's base URL: .../api
+    write: str
+
+    def put(self, path: str, body: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.write}"}
+        return httpx.put(self.url + path, json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def hal(tmp_path: Path) -> Iterator[Broker]:
+    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    write = tokens.create(store, "ci", "write")
+    try:
+        with BackgroundServer(create_app(store, background=False)) as server:
+            yield Broker(store, server.url + "/api", write)
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def provider() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLE / "server.py"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_the_index_and_every_answer_carry_links(hal: Broker) -> None:
+    """The index names the relations; a published pact links to where its verification
+    results go, and following the links leads back to it."""
+    for path in ("", "/"):
+        index = httpx.get(hal.url + path, timeout=30).json()["_links"]
+        assert index["self"]["href"] == hal.url
+        for rel in (
+            "pb:publish-pact",
+            "pb:latest-provider-pacts",
+            "pb:provider-pacts-for-verification",
+        ):
+            assert index[rel]["templated"] is True
+    publish = index["pb:publish-pact"]["href"].format(
+        provider="payments", consumer="shop", consumerApplicationVersion="1.0"
+    )
+    done = httpx.put(
+        publish, json=PACT, headers={"Authorization": f"Bearer {hal.write}"}, timeout=30
+    )
+    assert done.status_code == 200, done.text
+    sha = done.json()["sha"]
+    latest = httpx.get(
+        index["pb:latest-provider-pacts"]["href"].format(provider="payments"), timeout=30
+    ).json()
+    [link] = latest["_links"]["pb:pacts"]
+    assert link["name"] == "shop"
+    pact = httpx.get(link["href"], timeout=30).json()
+    links = pact.pop("_links")
+    assert pact == PACT
+    assert links["self"]["href"] == link["href"]
+    assert links["pb:publish-verification-results"]["href"].endswith(
+        f"/pact-version/{sha}/verification-results"
+    )
+    assert httpx.get(links["pb:consumer-version"]["href"], timeout=30).json()["interactions"]
+    missing = httpx.get(hal.url + "/pacts/provider/payments/consumer/shop/pact-version/" + "0" * 64)
+    assert missing.status_code == 404
+
+
+def test_pacts_for_verification_mark_pending_and_wip(hal: Broker) -> None:
+    """The latest pact of each consumer, pending until verified; a feature branch's newer
+    unverified pact comes as work in progress when asked for."""
+    main = broker.publish(hal.store, PACT, "s1", "main")
+    broker.record_verification(
+        hal.store,
+        consumer="shop",
+        provider="payments",
+        pact_sha=main["sha"],
+        provider_version="p1",
+        success=True,
+    )
+    feature = json.loads(json.dumps(PACT))
+    feature["interactions"] = feature["interactions"][:1]
+    broker.publish(hal.store, feature, "s2", "feature")
+    broker.publish(hal.store, PACT, "s3", "main")  # main again: verified content
+    asked = hal.url + "/pacts/provider/payments/for-verification"
+    plain = httpx.post(asked, json={"includePendingStatus": True}, timeout=30).json()
+    [only] = plain["_embedded"]["pacts"]
+    assert only["verificationProperties"]["pending"] is False
+    wip = httpx.post(
+        asked,
+        json={"includePendingStatus": True, "includeWipPactsSince": "2020-01-01"},
+        timeout=30,
+    ).json()
+    latest, work = wip["_embedded"]["pacts"]
+    assert "wip" not in latest["verificationProperties"]
+    assert work["verificationProperties"]["wip"] is True
+    assert work["verificationProperties"]["pending"] is True
+    assert (
+        httpx.get(work["_links"]["self"]["href"], timeout=30).json()["interactions"]
+        == (feature["interactions"])
+    )
+    bad = httpx.post(asked, json={"includeWipPactsSince": "soon"}, timeout=30)
+    assert bad.status_code == 422
+
+
+def test_pact_pythons_verifier_verifies_from_the_broker_and_publishes(
+    hal: Broker, provider: str
+) -> None:
+    """pact-python's Verifier navigates splice's broker by its links, verifies the shop's
+    pact against the provider, and publishes the result, which ends the pact's pending."""
+    pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
+    assert hal.put("/pacts/provider/payments/consumer/shop/version/1.0", PACT).status_code == 200
+    verifier = (
+        pact.Verifier("payments", host="127.0.0.1")
+        .add_transport(url=provider)
+        .broker_source(hal.url, token=hal.write, use_env=False)
+        .state_handler(provider + "/_pact/state", teardown=True, body=True)
+        .set_publish_options(version="p-7")
+    )
+    verifier.verify()  # raises on any mismatch
+    [found] = broker.latest_for_provider(hal.store, "payments")
+    assert found["pending"] is False
+    rows = broker.matrix(hal.store)
+    assert [(r["provider_version"], r["success"]) for r in rows] == [("p-7", True)]
+
+
+def test_the_diff_between_two_pact_versions_by_api_and_page(hal: Broker) -> None:
+    """What changed between two consumer versions: the API answers as `contract diff
+    --json`, the dashboard shows it, and the contracts page links to it."""
+    newer = json.loads(json.dumps(PACT))
+    newer["interactions"] = newer["interactions"][:2]
+    newer["interactions"][0]["response"]["body"]["content"]["amount"] = "12.50"
+    broker.publish(hal.store, PACT, "1.0")
+    broker.publish(hal.store, newer, "1.1")
+    path = "/pacts/provider/payments/consumer/shop/diff"
+    found = httpx.get(hal.url + path, timeout=30).json()  # default: the two newest
+    assert (found["from"], found["to"], found["versions"]) == ("1.0", "1.1", ["1.1", "1.0"])
+    assert found["removed"] == ["a request for a payment that does not exist"]
+    [changed] = found["changed"]
+    assert {"path": "response.body.content.amount", "old": 12.5, "new": "12.50"} in changed[
+        "changes"
+    ]
+    back = httpx.get(hal.url + path, params={"from": "1.1", "to": "1.0"}, timeout=30).json()
+    assert back["added"] == ["a request for a payment that does not exist"]
+    missing = httpx.get(hal.url + path, params={"from": "0.9"}, timeout=30)
+    assert missing.status_code == 404
+    site = hal.url.removesuffix("/api")
+    assert "/contracts/shop/payments/diff" in httpx.get(site + "/contracts", timeout=30).text
+    page = httpx.get(site + "/contracts/shop/payments/diff", timeout=30)
+    assert page.status_code == 200
+    assert "response.body.content.amount" in page.text
+    assert "a request for a payment that does not exist" in page.text
+    assert httpx.get(site + "/contracts/nobody/payments/diff", timeout=30).status_code == 404
+
+
+def test_pact_pythons_verifier_takes_wip_pacts_as_pending(hal: Broker, provider: str) -> None:
+    """Asked for pending and WIP pacts, pact-python's verifier gets a feature branch's
+    unverified pact as work in progress; its failure is reported and does not fail."""
+    pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
+    main = broker.publish(hal.store, PACT, "s1", "main")
+    broker.record_verification(
+        hal.store,
+        consumer="shop",
+        provider="payments",
+        pact_sha=main["sha"],
+        provider_version="p1",
+        success=True,
+    )
+    feature = json.loads(json.dumps(PACT))
+    feature["interactions"].append(
+        {
+            "type": "Synchronous/HTTP",
+            "description": "a refund",
+            "request": {"method": "POST", "path": "/payments/7/refund"},
+            "response": {"status": 200},
+        }
+    )
+    broker.publish(hal.store, feature, "s2", "refunds")
+    broker.publish(hal.store, PACT, "s3", "main")
+    verifier = (
+        pact.Verifier("payments", host="127.0.0.1")
+        .add_transport(url=provider)
+        .broker_source(hal.url, selector=True, use_env=False)
+        .include_pending()
+        .include_wip_since("2020-01-01")
+        .build()
+        .state_handler(provider + "/_pact/state", teardown=True, body=True)
+    )
+    verifier.verify()  # the WIP pact's failure is pending: no error
+    results = verifier.results
+    assert results["result"] is True, results
+    failed = [r for r in results["interactionResults"] if r["result"] != "OK"]
+    assert [(r["description"], r["pending"]) for r in failed] == [("a refund", True)]

@@ -136,6 +136,12 @@ def cli() -> None:
 @click.option("-v", "--verbose", count=True, help="List every step as it finishes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @click.option(
+    "--contracts/--no-contracts",
+    default=None,
+    help="Verify the pacts of splice.yaml's `contracts:` beside the suites (default: when "
+    "no PATHS are given).",
+)
+@click.option(
     "--watch",
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
@@ -146,6 +152,8 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
     if opts.pop("watch"):
         from splice._internal.cli.watch import watch_command
 
+        opts.pop("contracts")  # watch reruns the suites a change affects, not pacts
+
         sys.exit(watch_command(list(paths), opts))
     from splice._internal.cli.run_command import run_command
 
@@ -155,6 +163,11 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1)
 @_apply(_var_options)
+@click.option(
+    "--contracts/--no-contracts",
+    default=None,
+    help="Check the pact files of `contracts:` too (default: when no PATHS are given).",
+)
 def check(paths: tuple[str, ...], **opts: Any) -> None:
     """Validate suites without running anything: schema, templates, variables."""
     from splice._internal.cli.run_command import check_command

@@ -17,7 +17,7 @@ from splice._internal.runner.control import RunControl
 
 SERVICE_FIXTURE_PREFIX = "splice_"
 # splice's own fixtures: a service named like one of them gets no fixture of its own
-RESERVED = frozenset({"env", "service", "private", "clock"})
+RESERVED = frozenset({"env", "service", "private", "clock", "contract"})
 
 
 def fixture_name(service: str) -> str | None:

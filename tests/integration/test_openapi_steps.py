@@ -93,7 +93,7 @@ def test_a_drifted_response_fails_with_the_pointer_into_the_document(project: Pa
     done = _splice(project, "run", "--no-store")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "openapi: response body.amount: '12.50' is not of type 'number'" in done.stdout
-    assert "openapi.yaml:40:17 #/components/schemas/Payment/properties/amount/type" in (done.stdout)
+    assert "openapi.yaml:40:24 #/components/schemas/Payment/properties/amount/type" in (done.stdout)
 
 
 def test_unknown_paths_methods_statuses_and_bad_requests_fail(project: Path) -> None:

@@ -7,7 +7,8 @@ a splice.yaml, suites or splice options pays for a few path checks and nothing e
 What it adds (docs/how-to/pytest.md): the fixtures `splice_env`, `splice_service`,
 `splice_<name>` per service, `splice_private`, `splice_clock` and `splice_contract`
 (verify a pact); `*.splice.yaml` suites as items; the `integration` marker and
-`--splice-unit` / `--splice-integration`; and splice's JUnit, JSON and HTML reports of the pytest run.
+`--splice-unit` / `--splice-integration`; and splice's JUnit, JSON and HTML reports of the
+pytest run.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import pytest
 
 from splice._internal.store.core import Store
 from splice._internal.store.query_runs import get_run, list_runs
+from tests.support.docs_blocks import check_output
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
@@ -41,6 +42,22 @@ testcases:
       - http: {get: "{{ services.payments.url }}/health"}
         expect: {status: 200}
 """
+
+
+def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
+    """splice with stdout and stderr in one stream, as a terminal shows them."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "splice", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout
 
 
 def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -74,9 +91,9 @@ def _names(run_json: Path) -> list[str]:
 def test_splice_run_verifies_the_contracts_beside_the_suites(project: Path) -> None:
     """One run: the suite's testcase and a testcase per interaction, in the JSON report
     and the store (so history and flaky detection see them)."""
-    done = _splice(project, "run", "--json", "run.json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed, 0 failed" in done.stdout
+    code, out = _on_a_terminal(project, "run", "--json", "run.json")
+    assert code == 0, out
+    check_output("contract-run", out)
     assert _names(project / "run.json") == [
         "health › the provider is healthy",
         "pact shop → payments › a request for a payment (given a payment exists)",

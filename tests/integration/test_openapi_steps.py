@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docs_blocks import check_output
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
 pytestmark = pytest.mark.integration
@@ -47,6 +49,22 @@ testcases:
           openapi: false
         expect: {status: 201}
 """
+
+
+def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
+    """splice with stdout and stderr in one stream, as a terminal shows them."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "splice", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout
 
 
 def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -90,6 +108,9 @@ def test_a_drifted_response_fails_with_the_pointer_into_the_document(project: Pa
     config.write_text(
         config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
     )
+    code, out = _on_a_terminal(project, "run", "--no-store", "payments.splice.yaml")
+    assert code == 1, out
+    check_output("openapi-step-drifted", out)
     done = _splice(project, "run", "--no-store")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "openapi: response body.amount: '12.50' is not of type 'number'" in done.stdout

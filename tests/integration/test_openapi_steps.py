@@ -18,6 +18,7 @@ from tests.support.docs_blocks import check_output
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["pytester"]
 
 PROJECT = """\
 name: payments
@@ -189,3 +190,38 @@ def test_a_document_that_does_not_validate_stops_the_run_before_it_starts(projec
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the OpenAPI document does not validate" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_without_a_document_nothing_of_it_is_loaded(project: Path) -> None:
+    """No `openapi:` anywhere: the run never imports the checker (no cost per step)."""
+    config = project / "splice.yaml"
+    config.write_text(config.read_text().replace("    openapi: openapi.yaml\n", ""))
+    script = (
+        "import sys, splice\n"
+        "run = splice.run(['payments.splice.yaml'])\n"
+        "print(run.status.value, run.openapi,"
+        " 'splice._internal.contracts.openapi_steps' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.split() == ["passed", "[]", "False"], done.stdout + done.stderr
+
+
+def test_suite_items_under_pytest_are_checked_too(pytester: pytest.Pytester) -> None:
+    for name in ("server.py", "openapi.yaml"):
+        shutil.copy(EXAMPLE / name, pytester.path / name)
+    text = PROJECT.replace(
+        "python server.py --port {{ port }}",
+        f"{sys.executable} server.py --port {{{{ port }}}} --drifted",
+    )
+    (pytester.path / "splice.yaml").write_text(text + "suites: [payments.splice.yaml]\n")
+    (pytester.path / "payments.splice.yaml").write_text(SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "openapi: response body.amount: '12.50' is not of type 'number'" in result.stdout.str()

@@ -186,10 +186,12 @@ def test_a_missing_document_is_a_located_error(project: Path) -> None:
 
 def test_a_document_that_does_not_validate_stops_the_run_before_it_starts(project: Path) -> None:
     (project / "openapi.yaml").write_text("openapi: 3.0.3\ninfo: {title: x}\npaths: {}\n")
-    done = _splice(project, "run", "--no-store")
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "the OpenAPI document does not validate" in done.stderr
-    assert "Traceback" not in done.stderr
+    for command in (["run", "--no-store"], ["check"]):
+        done = _splice(project, *command)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "the OpenAPI document does not validate" in done.stderr
+        assert "services ready" not in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_without_a_document_nothing_of_it_is_loaded(project: Path) -> None:

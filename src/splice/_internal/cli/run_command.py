@@ -52,6 +52,10 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
             project, contracts=[p for p in project.contracts if not p.from_store]
         )
     suites = _load_with_contracts(paths, set(ext.merged()), project, wanted, None)
+    if project.openapi:  # the services' OpenAPI documents must validate
+        from splice._internal.contracts.openapi_steps import load_documents
+
+        load_documents(project.openapi)
     n = sum(len(s.testcases) for s in suites)
     services = f", {count(len(project.services), 'service')}" if project.services else ""
     make_console().print(

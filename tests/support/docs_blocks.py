@@ -55,6 +55,8 @@ PRODUCERS = {
     "contract-diff": "tests/integration/test_contract_diff.py",
     "contract-can-i-deploy": "tests/integration/test_contract_broker.py",
     "contract-check-openapi": "tests/integration/test_contract_openapi.py",
+    "contract-run": "tests/integration/test_contract_project.py",
+    "openapi-step-drifted": "tests/integration/test_openapi_steps.py",
     "data-driven-run": "tests/integration/test_data_driven.py",
     "data-driven-missing-column": "tests/unit/test_error_corpus.py",
     "pytest-ctrl-c": "tests/integration/test_pytest_signals.py",

@@ -183,6 +183,27 @@ def test_a_service_is_checked_against_its_kind(validators) -> None:  # type: ign
     assert not validators["project"].is_valid({"services": {"db": {"kind": "postgress"}}})
 
 
+def test_contracts_and_openapi_documents_are_in_the_project_schema(validators) -> None:  # type: ignore[no-untyped-def]
+    """`contracts:` entries and a service's `openapi:` are valid; their misspellings not."""
+    project: dict[str, Any] = {
+        "services": {"api": {"kind": "process", "command": "x", "openapi": "openapi.yaml"}},
+        "contracts": [
+            {"provider": "api", "pacts": ["pacts/*.json"], "states": "states.yaml"},
+            {
+                "provider": "api",
+                "broker": {"provider_name": "payments", "selectors": [{"branch": "main"}]},
+                "state_url": "{{ services.api.url }}/_pact/state",
+            },
+        ],
+    }
+    assert validators["project"].is_valid(project)
+    project["contracts"][0]["stats"] = "states.yaml"
+    assert not validators["project"].is_valid(project)
+    del project["contracts"][0]["stats"]
+    project["contracts"][1]["broker"]["selectors"][0]["lates"] = True
+    assert not validators["project"].is_valid(project)
+
+
 @pytest.mark.parametrize("format_", ["suite", "project", "template"])
 def test_splice_schema_prints_the_schema(format_: str, tmp_path: Path) -> None:
     """`splice schema FORMAT` prints the document; `-o FILE` writes it."""

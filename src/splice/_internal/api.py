@@ -155,7 +155,15 @@ def run_suites(
 ) -> RunResult:
     """Open the project's environment, run `runner` in it, close it: the services'
     variables, data isolation and summary go to the run (`on_open` sees the environment
-    first). Raises `StartFailed`, or `ServiceError` when a reused environment fails."""
+    first). Raises `StartFailed`, or `ServiceError` when a reused environment fails.
+
+    Services with an `openapi:` document: every http step against them is checked against
+    it, and the run's `openapi` holds the documents' operation coverage."""
+    monitor = None
+    if project.openapi:  # read before anything starts: a broken document is a located error
+        from splice._internal.contracts.openapi_steps import OpenApiMonitor, load_documents
+
+        monitor = OpenApiMonitor(load_documents(project.openapi))
     with lifecycle.open_environment(
         project,
         masker=runner.masker,
@@ -165,11 +173,18 @@ def run_suites(
     ) as opened:
         runner.options.builtins = opened.builtins
         runner.options.hooks = [*opened.hooks, *runner.options.hooks]
+        if monitor is not None:
+            urls = opened.builtins.get("services") or {}
+            for doc in monitor.documents:
+                doc.base_url = str((urls.get(doc.service) or {}).get("url") or "")
+            runner.options.hooks.append(monitor)
         runner.result.services = runner.masker.mask(opened.summary)
         if on_open is not None:
             on_open(opened)
         result = runner.run()
     result.services = opened.described()
+    if monitor is not None:
+        result.openapi = monitor.coverage()
     return result
 
 

@@ -5,9 +5,10 @@ splice installed, so it imports nothing of splice until a hook needs it. A sessi
 a splice.yaml, suites or splice options pays for a few path checks and nothing else.
 
 What it adds (docs/how-to/pytest.md): the fixtures `splice_env`, `splice_service`,
-`splice_<name>` per service, `splice_private` and `splice_clock`; `*.splice.yaml` suites
-as items; the `integration` marker and `--splice-unit` / `--splice-integration`; and
-splice's JUnit, JSON and HTML reports of the pytest run.
+`splice_<name>` per service, `splice_private`, `splice_clock` and `splice_contract`
+(verify a pact); `*.splice.yaml` suites as items; the `integration` marker and
+`--splice-unit` / `--splice-integration`; and splice's JUnit, JSON and HTML reports of the
+pytest run.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from splice._internal.pytest.keys import WRITTEN as _WRITTEN
 
 if TYPE_CHECKING:
     from splice._internal.pytest.clock import FrozenClock
+    from splice._internal.pytest.contracts import ContractVerifier
     from splice._internal.pytest.handles import PrivateServices, ServiceHandle, SpliceEnv
     from splice._internal.pytest.state import State
 
 _SUITE_SUFFIXES = (".splice.yaml", ".splice.yml")
 # fixtures that bring up services: a test using any of them is an integration test
-_SERVICE_FIXTURES = frozenset({"splice_env", "splice_service", "splice_private"})
+_SERVICE_FIXTURES = frozenset({"splice_env", "splice_service", "splice_private", "splice_contract"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -355,6 +357,15 @@ def splice_private(request: pytest.FixtureRequest) -> Iterator[Callable[..., Pri
     yield start
     for stop in reversed(stops):
         stop()
+
+
+@pytest.fixture
+def splice_contract(request: pytest.FixtureRequest) -> ContractVerifier:
+    """`splice_contract("pacts/shop-payments.json", provider="payments", states=...)`:
+    verify a pact against the provider; the test fails with each broken interaction."""
+    from splice._internal.pytest.contracts import ContractVerifier
+
+    return ContractVerifier(state_of(request.config))
 
 
 @pytest.fixture

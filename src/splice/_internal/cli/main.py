@@ -155,6 +155,12 @@ def cli() -> None:
     help="The run's id in the store; shards given the same one are stored as one run.",
 )
 @click.option(
+    "--contracts/--no-contracts",
+    default=None,
+    help="Verify the pacts of splice.yaml's `contracts:` beside the suites (default: when "
+    "no PATHS are given).",
+)
+@click.option(
     "--watch",
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
@@ -167,6 +173,8 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
             raise UsageError("--watch runs everything again on a change; it takes no --shard")
         from splice._internal.cli.watch import watch_command
 
+        opts.pop("contracts")  # watch reruns the suites a change affects, not pacts
+
         sys.exit(watch_command(list(paths), opts))
     from splice._internal.cli.run_command import run_command
 
@@ -176,6 +184,11 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1)
 @_apply(_var_options)
+@click.option(
+    "--contracts/--no-contracts",
+    default=None,
+    help="Check the pact files of `contracts:` too (default: when no PATHS are given).",
+)
 def check(paths: tuple[str, ...], **opts: Any) -> None:
     """Validate suites without running anything: schema, templates, variables."""
     from splice._internal.cli.run_command import check_command

@@ -45,7 +45,18 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
-    suites = _load(paths, set(ext.merged()), project)
+    wanted = _contracts_wanted(project, paths, opts.pop("contracts", None))
+    if wanted and any(plan.from_store for plan in project.contracts):
+        import dataclasses  # the store's pacts are checked when they run
+
+        project = dataclasses.replace(
+            project, contracts=[p for p in project.contracts if not p.from_store]
+        )
+    suites = _load_with_contracts(paths, set(ext.merged()), project, wanted, None)
+    if project.openapi:  # the services' OpenAPI documents must validate
+        from splice._internal.contracts.openapi_steps import load_documents
+
+        load_documents(project.openapi)
     n = sum(len(s.testcases) for s in suites)
     services = f", {count(len(project.services), 'service')}" if project.services else ""
     later = sum(1 for s in suites for tc in s.testcases if tc.later is not None)
@@ -61,8 +72,57 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
-    suites = _load(paths, set(ext.merged()), project)
+    wanted = _contracts_wanted(project, paths, opts.pop("contracts", None))
+    suites = _load_with_contracts(paths, set(ext.merged()), project, wanted, opts.get("store"))
     return run_suites(project, suites, opts)
+
+
+def _contracts_wanted(project: Project, paths: list[str], flag: bool | None) -> bool:
+    """Whether the run verifies the project's `contracts:`: by default when no PATHS are
+    given (the project's whole run); `--contracts` adds them to PATHS, `--no-contracts`
+    leaves them out."""
+    if flag is True and not project.contracts:
+        raise UsageError(
+            "--contracts: splice.yaml has no `contracts:` section",
+            "add `contracts: [{provider: SERVICE, pacts: [pacts/*.json]}]`",
+        )
+    return bool(project.contracts) and (flag if flag is not None else not paths)
+
+
+def _load_with_contracts(
+    paths: list[str], var_names: set[str], project: Project, wanted: bool, store_url: Any
+) -> list[Suite]:
+    """The suites, then (when wanted) one suite per pact of `contracts:`; with contracts,
+    a project without suite files is fine."""
+    from splice._internal.errors import SuiteError
+
+    problems = []
+    suites: list[Suite] = []
+    try:
+        suites = _load(paths, var_names, project)
+    except SuiteError as exc:
+        problems.extend(exc.diagnostics)
+    except UsageError as exc:
+        if not (wanted and not paths and exc.message.startswith("no suites")):
+            raise
+    if wanted:
+        from splice._internal.contracts.project_contracts import contract_suites
+
+        store = None
+        if any(plan.from_store for plan in project.contracts):
+            from splice._internal.store import Store
+
+            store = Store.open(store_url, project.root)
+        try:
+            suites.extend(contract_suites(project, store))
+        except SuiteError as exc:
+            problems.extend(exc.diagnostics)
+        finally:
+            if store is not None:
+                store.close()
+    if problems:
+        raise SuiteError(problems)
+    return suites
 
 
 def run_suites(
@@ -255,6 +315,11 @@ def _run_with_services(
         recording.finish(result)
     if on_finish is not None:
         on_finish(result)
+    if result.openapi:
+        from splice._internal.contracts.openapi_steps import coverage_lines
+
+        for line in coverage_lines(result.openapi):
+            make_console().print(line, markup=False)
     if recording is not None:
         held = recording.gate.summary()
         if held:

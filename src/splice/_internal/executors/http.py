@@ -146,6 +146,8 @@ class HttpBlock(Block):
     timeout: str | float | None = None  # the whole exchange
     connect_timeout: str | float | None = None  # to open the connection
     read_timeout: str | float | None = None  # between two reads of the response
+    # checked against the OpenAPI document of the service it reaches (when it has one)
+    openapi: bool = True
 
     @field_validator("method")
     @classmethod

@@ -197,6 +197,8 @@ class RunResult:
     suites: list[SuiteResult] = field(default_factory=list)
     # the services of the run: name, kind, provider, url, started_in, log
     services: list[dict[str, Any]] = field(default_factory=list)
+    # operation coverage of the services' OpenAPI documents (contracts.openapi_steps)
+    openapi: list[dict[str, Any]] = field(default_factory=list)
 
     def testcases(self) -> list[TestcaseResult]:
         return [tc for suite in self.suites for tc in suite.testcases]

@@ -13,7 +13,14 @@ from splice._internal.errors import SuiteError
 from splice._internal.loader.steps import Collector
 from splice._internal.model.durations import parse_duration
 from splice._internal.model.positions import PathKey, Positions
-from splice._internal.project.model import PROJECT_FILE, DataPlan, Migration, Project
+from splice._internal.project.model import (
+    PROJECT_FILE,
+    ContractPlan,
+    DataPlan,
+    Migration,
+    Project,
+    Selector,
+)
 from splice._internal.project.project_schema import (
     SERVICE_COMMON_KEYS,
     ProjectSpec,
@@ -79,9 +86,11 @@ def project_from_document(doc: Document) -> Project:
         service = _service(name, raw, project.provider, doc, out)
         if service is not None:
             project.services[name] = service
+            _openapi(name, raw, doc, project, out)
     _check_dependencies(project, pos, out)
     _check_templates(project, doc, out)
     project.data = _data(spec, doc, project, out)
+    project.contracts = _contracts(spec, doc, project, out)
     out.raise_if_any()
     return project
 
@@ -132,6 +141,8 @@ def _service(
         _check_isolation(name, common.kind, common.isolation, pos, out)
     settings_raw = {k: v for k, v in raw.items() if k not in SERVICE_COMMON_KEYS}
     model = kind.settings_model
+    if common.openapi is not None and "openapi" in model.model_fields:
+        settings_raw["openapi"] = common.openapi  # the mock checks its stubs against it too
     try:
         # the project folder lets the kind check the files its settings name
         settings = model.model_validate(settings_raw, context={PROJECT_DIR: doc.path.parent})
@@ -160,6 +171,24 @@ def _service(
         isolation=common.isolation,
         isolation_span=pos.value((*loc, "isolation")) if common.isolation else None,
     )
+
+
+def _openapi(
+    name: str, raw: dict[str, Any], doc: Document, project: Project, out: Collector
+) -> None:
+    """A service's `openapi:` document must exist (it is read when a run starts)."""
+    shown = raw.get("openapi")
+    if not isinstance(shown, str):
+        return
+    path = doc.path.parent / shown
+    if not path.is_file():
+        out.add(
+            f"OpenAPI document {shown!r} does not exist",
+            doc.positions.value(("services", name, "openapi")),
+            f"paths are relative to {doc.path.parent}",
+        )
+        return
+    project.openapi[name] = (path, shown)
 
 
 def _check_isolation(name: str, kind_name: str, mode: str, pos: Positions, out: Collector) -> None:
@@ -360,3 +389,94 @@ def _data(spec: ProjectSpec, doc: Document, project: Project, out: Collector) ->
             )
         )
     return plan
+
+
+def _contracts(
+    spec: ProjectSpec, doc: Document, project: Project, out: Collector
+) -> list[ContractPlan]:
+    """`contracts:` entries: a provider that is a service, pacts that exist (or the store),
+    a states file that exists, states set one way only."""
+    pos = doc.positions
+    root = doc.path.parent
+    plans = []
+    for i, entry in enumerate(spec.contracts):
+        loc: PathKey = ("contracts", i)
+        ok = True
+        if entry.provider not in project.services:
+            out.add(
+                f"contract provider {entry.provider!r} is not a service of the project",
+                pos.value((*loc, "provider")),
+                did_you_mean(entry.provider, project.services)
+                or "add the provider under `services:` (a process, or an external URL)",
+            )
+            ok = False
+        if bool(entry.pacts) == (entry.broker is not None):
+            out.add(
+                "a contract needs `pacts:` (files) or `broker:` (the store), one of them",
+                pos.key(loc) or pos.value(loc),
+                "for example `pacts: [pacts/*.json]`, or `broker: {selectors: [{latest: true}]}`",
+            )
+            ok = False
+        if entry.states is not None and entry.state_url is not None:
+            out.add(
+                "give `states:` (a states file) or `state_url:`, not both",
+                pos.value((*loc, "state_url")),
+                "a provider state is set by the states file's steps or by the URL",
+            )
+            ok = False
+        files: list[Path] = []
+        for n, pattern in enumerate(entry.pacts):
+            matches = sorted(glob.glob(str(root / pattern), recursive=True))  # noqa: PTH207
+            if not matches:
+                out.add(
+                    f"no pact file matches {pattern!r}",
+                    pos.value((*loc, "pacts", n)),
+                    f"paths are relative to {root}",
+                )
+                ok = False
+            files.extend(Path(m) for m in matches)
+        states = root / entry.states if entry.states is not None else None
+        if states is not None and not states.is_file():
+            out.add(
+                f"states file {entry.states!r} does not exist",
+                pos.value((*loc, "states")),
+                f"paths are relative to {root}",
+            )
+            ok = False
+        if entry.state_url is not None and (problem := syntax_error(entry.state_url)):
+            out.add(problem.message, pos.value((*loc, "state_url")), problem.hint)
+            ok = False
+        selectors = [
+            Selector(
+                latest=bool(s.latest),
+                branch=s.branch,
+                tag=s.tag,
+                deployed=s.deployed,
+                consumer=s.consumer,
+            )
+            for s in (entry.broker.selectors if entry.broker else [])
+        ]
+        for n, selector in enumerate(selectors):
+            if not (selector.latest or selector.branch or selector.tag or selector.deployed):
+                out.add(
+                    "a selector picks no version: give `latest: true`, `branch`, `tag` or "
+                    "`deployed`",
+                    pos.value((*loc, "broker", "selectors", n)),
+                    "`consumer:` alone narrows a selector; add `latest: true` to it",
+                )
+                ok = False
+        if ok:
+            plans.append(
+                ContractPlan(
+                    provider=entry.provider,
+                    pacts=files,
+                    from_store=entry.broker is not None,
+                    provider_name=(entry.broker.provider_name if entry.broker else None)
+                    or entry.provider,
+                    selectors=selectors or [Selector(latest=True)],
+                    states=states,
+                    state_url=entry.state_url,
+                    span=pos.key(loc) or pos.value(loc),
+                )
+            )
+    return plans

@@ -36,6 +36,31 @@ class DataPlan:
 
 
 @dataclass
+class Selector:
+    """One consumer version selector: its keys all apply."""
+
+    latest: bool = False
+    branch: str | None = None
+    tag: str | None = None
+    deployed: str | None = None
+    consumer: str | None = None
+
+
+@dataclass
+class ContractPlan:
+    """An entry of `contracts:`: a provider service and the pacts it is held to."""
+
+    provider: str  # a service of the project
+    pacts: list[Path] = field(default_factory=list)  # files (globs expanded)
+    from_store: bool = False  # the pacts the selectors pick from the store
+    provider_name: str = ""  # the provider's name in the pacts (store)
+    selectors: list[Selector] = field(default_factory=list)
+    states: Path | None = None
+    state_url: str | None = None
+    span: SourceSpan | None = None
+
+
+@dataclass
 class Project:
     name: str
     path: Path | None  # None when there is no project file
@@ -46,6 +71,9 @@ class Project:
     suites: list[str] = field(default_factory=list)
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     data: DataPlan = field(default_factory=DataPlan)
+    contracts: list[ContractPlan] = field(default_factory=list)
+    # services with an OpenAPI document: name -> (path, as splice.yaml writes it)
+    openapi: dict[str, tuple[Path, str]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:

@@ -27,6 +27,8 @@ class ServiceCommonSpec(Spec):
     # per-testcase isolation of this service's data; default: `data.isolation` for
     # databases, and the kind's own way (flush, vhost, prefix) when that is not `none`
     isolation: StrictStr | None = None
+    # the service's OpenAPI document: every http step against it is checked against it
+    openapi: StrictStr | None = None
 
 
 class MigrationSpec(Spec):
@@ -54,6 +56,35 @@ class DataSpec(Spec):
         return value
 
 
+class SelectorSpec(Spec):
+    """Which consumer versions' pacts to verify from the store (Pact's consumer version
+    selectors); the keys of one selector all apply, the selectors add up."""
+
+    latest: bool | None = None  # the newest pact of each consumer (of `branch` when given)
+    branch: StrictStr | None = None  # the newest pact of each consumer on this branch
+    tag: StrictStr | None = None  # the newest consumer version with this tag
+    deployed: StrictStr | None = None  # the consumer versions deployed to this environment
+    consumer: StrictStr | None = None  # only this consumer
+
+
+class BrokerSpec(Spec):
+    """Pacts from the broker in the results store."""
+
+    provider_name: StrictStr | None = None  # the provider's name in the pacts
+    selectors: list[SelectorSpec] = []  # default: [{latest: true}]
+
+
+class ContractSpec(Spec):
+    """A provider service held to consumers' pacts by `splice run` (as `splice contract
+    verify` does): each interaction is a testcase of the run."""
+
+    provider: StrictStr  # the service of `services:` that is the provider
+    pacts: list[StrictStr] = []  # pact files or globs, relative to splice.yaml
+    broker: BrokerSpec | None = None  # or: the latest pacts of its consumers, from the store
+    states: StrictStr | None = None  # states file: each provider state's steps
+    state_url: StrictStr | None = None  # or Pact's state-change URL (a template)
+
+
 class ProjectSpec(Spec):
     name: StrictStr | None = None
     provider: Literal["local", "docker", "external"] = "local"
@@ -62,6 +93,7 @@ class ProjectSpec(Spec):
     suites: list[StrictStr] = []
     services: dict[str, Any] = {}
     data: DataSpec = Field(default_factory=DataSpec)
+    contracts: list[ContractSpec] = []
     workflows: Any = (
         None  # validated by splice._internal.workflows.loader, which reads it with positions
     )

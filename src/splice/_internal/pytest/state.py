@@ -17,7 +17,7 @@ from splice._internal.runner.control import RunControl
 
 SERVICE_FIXTURE_PREFIX = "splice_"
 # splice's own fixtures: a service named like one of them gets no fixture of its own
-RESERVED = frozenset({"env", "service", "private", "clock"})
+RESERVED = frozenset({"env", "service", "private", "clock", "contract"})
 
 
 def fixture_name(service: str) -> str | None:
@@ -69,6 +69,7 @@ class State:
                 if fixture is not None:
                     self.service_fixtures[fixture] = name
         self._processes: Any = None
+        self._openapi: Any = None
         self._tags: set[str] = set()
         # how suites stop on Ctrl-C and SIGTERM, as under `splice run` (pytest/signals.py)
         self.control = RunControl(PytestStopListener(config))
@@ -132,6 +133,19 @@ class State:
                     if handle.password:
                         self.masker.add(handle.password)
         return out
+
+    def openapi_hooks(self, services: dict[str, Any]) -> list[Any]:
+        """The OpenAPI monitor of the session (built once), when a service has an
+        `openapi:` document: suite items' http steps are checked against it."""
+        if self.project is None or not self.project.openapi:
+            return []
+        if self._openapi is None:
+            from splice._internal.contracts.openapi_steps import OpenApiMonitor, load_documents
+
+            self._openapi = OpenApiMonitor(load_documents(self.project.openapi))
+            for doc in self._openapi.documents:
+                doc.base_url = str((services.get(doc.service) or {}).get("url") or "")
+        return [self._openapi]
 
     def steps(self) -> SplicedSteps:
         """A `with` block in which a suite's steps run: a first signal then stops the run

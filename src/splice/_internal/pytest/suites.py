@@ -163,7 +163,10 @@ class SuiteRun:
             secret_names=state.secret_names,
             masker=state.masker,
             control=state.control,
-            hooks=[data] if data is not None else [],
+            hooks=[
+                *([data] if data is not None else []),
+                *state.openapi_hooks(builtins.get("services") or {}),
+            ],
             processes=state.processes,
         )
         with state.steps():

@@ -3,6 +3,8 @@
 The shape is `RunResult.to_dict()` plus two keys: `"schema"` names the format version
 (`splice-run/1`; a breaking change to the shape bumps it) and `"counts"` gives the number of
 testcases per status, so a consumer need not walk every suite to tell how a run went.
+`"openapi"` holds the operation coverage of the services' OpenAPI documents (empty when no
+service has one).
 """
 
 from __future__ import annotations

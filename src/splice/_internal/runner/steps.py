@@ -181,9 +181,12 @@ def _run_executor_step(step: Step, scope: dict[str, Any], env: StepEnv, out: Ste
             return None, [Failure(FailureKind.INTERRUPTED, exc.message, hint=exc.hint)]
         except StepError as exc:
             return None, [Failure(FailureKind.ERROR, exc.message, hint=exc.hint)]
-        found = [
-            Failure(FailureKind.EXPECT, f"{p}: {m}" if p else m, path=p) for p, m in output.problems
-        ]
+        problems = output.problems
+        if step.executor == "http" and getattr(block, "openapi", False):
+            monitor = env.session.state.get("openapi")  # only with an `openapi:` document
+            if monitor is not None:
+                problems = [*problems, *monitor.problems(output.request, output.response)]
+        found = [Failure(FailureKind.EXPECT, f"{p}: {m}" if p else m, path=p) for p, m in problems]
         return output, found + _checks(step, executor, output.result, scope, out)
 
     output, failures = _with_retry(step, scope, env, out, attempt)

@@ -1,0 +1,245 @@
+"""`contracts:` in splice.yaml: `splice run` verifies pacts beside the suites, against the
+provider it started, each interaction a testcase of the run's reports and store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from splice._internal.store.core import Store
+from splice._internal.store.query_runs import get_run, list_runs
+from tests.support.docs_blocks import check_output
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
+
+pytestmark = pytest.mark.integration
+pytest_plugins = ["pytester"]
+
+PROJECT = """\
+name: payments
+services:
+  payments:
+    kind: process
+    command: python server.py --port {{ port }}
+    ready: {http: /health}
+contracts:
+  - provider: payments
+    pacts: [pacts/*.json]
+    states: states.yaml
+"""
+
+SUITE = """\
+name: health
+testcases:
+  - name: the provider is healthy
+    steps:
+      - http: {get: "{{ services.payments.url }}/health"}
+        expect: {status: 200}
+"""
+
+
+def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
+    """splice with stdout and stderr in one stream, as a terminal shows them."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "splice", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout
+
+
+def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "splice", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("server.py", "states.yaml"):
+        shutil.copy(EXAMPLE / name, tmp_path / name)
+    shutil.copytree(EXAMPLE / "pacts", tmp_path / "pacts")
+    (tmp_path / "splice.yaml").write_text(PROJECT)
+    (tmp_path / "health.splice.yaml").write_text(SUITE)
+    return tmp_path
+
+
+def _names(run_json: Path) -> list[str]:
+    run = json.loads(run_json.read_text())
+    return [f"{s['name']} › {t['name']}" for s in run["suites"] for t in s["testcases"]]
+
+
+def test_splice_run_verifies_the_contracts_beside_the_suites(project: Path) -> None:
+    """One run: the suite's testcase and a testcase per interaction, in the JSON report
+    and the store (so history and flaky detection see them)."""
+    code, out = _on_a_terminal(project, "run", "--json", "run.json")
+    assert code == 0, out
+    check_output("contract-run", out)
+    assert _names(project / "run.json") == [
+        "health › the provider is healthy",
+        "pact shop → payments › a request for a payment (given a payment exists)",
+        "pact shop → payments › a new payment",
+        "pact shop → payments › a request for a payment that does not exist",
+    ]
+    store = Store.open(f"sqlite:///{project / '.splice' / 'results.db'}")
+    try:
+        [recorded] = list_runs(store)
+        detail = get_run(store, recorded["id"])
+        assert detail is not None
+        assert sum(len(suite["testcases"]) for suite in detail["suites"]) == 4
+    finally:
+        store.close()
+
+
+def test_a_drifted_provider_fails_the_run_at_the_right_path(project: Path) -> None:
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
+    )
+    done = _splice(project, "run", "--no-store")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "body.amount: expected a decimal, got string '12.50'" in done.stdout
+    assert "2 passed, 2 failed" in done.stdout
+
+
+def test_no_contracts_and_paths_leave_them_out(project: Path) -> None:
+    """`--no-contracts` runs only the suites; PATHS alone too; `--contracts` adds them."""
+    done = _splice(project, "run", "--no-store", "--no-contracts")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
+    done = _splice(project, "run", "--no-store", "health.splice.yaml")
+    assert "1 passed, 0 failed" in done.stdout, done.stdout + done.stderr
+    done = _splice(project, "run", "--no-store", "--contracts", "health.splice.yaml")
+    assert "4 passed, 0 failed" in done.stdout, done.stdout + done.stderr
+    done = _splice(project, "run", "--no-store", "--tag", "contract")
+    assert "3 passed, 0 failed" in done.stdout, done.stdout + done.stderr
+
+
+def test_contracts_alone_need_no_suite_file(project: Path) -> None:
+    (project / "health.splice.yaml").unlink()
+    done = _splice(project, "run", "--no-store")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed, 0 failed" in done.stdout
+
+
+def test_pacts_from_the_store_by_selector(project: Path) -> None:
+    """`broker:` verifies the pacts its selectors pick: here the shop's pact on main (a
+    pact published from a feature branch, which the provider breaks, is left out)."""
+    good = project / "pacts" / "shop-payments.json"
+    bad = json.loads(good.read_text())
+    bad["interactions"][0]["response"]["body"]["content"]["amount"] = "12.50"
+    bad["interactions"][0]["response"]["matchingRules"] = {}
+    (project / "feature.json").write_text(json.dumps(bad))
+    assert (
+        _splice(
+            project, "contract", "publish", str(good), "--version", "1", "--branch", "main"
+        ).returncode
+        == 0
+    )
+    assert (
+        _splice(
+            project, "contract", "publish", "feature.json", "--version", "2", "--branch", "feat"
+        ).returncode
+        == 0
+    )
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("pacts: [pacts/*.json]", "broker: {selectors: [{branch: main}]}")
+    )
+    done = _splice(project, "run", "--json", "run.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed, 0 failed" in done.stdout
+    config.write_text(config.read_text().replace("{branch: main}", "{latest: true}"))
+    done = _splice(project, "run")
+    assert done.returncode == 1, done.stdout + done.stderr  # the newest pact is the feature's
+    assert "body.amount" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "where", "hint"),
+    [
+        ("provider: payments", "provider: paymnets", ":8:15", "did you mean 'payments'?"),
+        ("states: states.yaml", "stats: states.yaml", ":10:5", "did you mean 'states'?"),
+        ("pacts: [pacts/*.json]", "pacts: [nope/*.json]", ":9:13", "paths are relative to"),
+        ("states: states.yaml", "states: missing.yaml", ":10:13", "paths are relative to"),
+        (
+            "    states: states.yaml",
+            "    states: states.yaml\n    state_url: http://x",
+            ":11:16",
+            "not both",
+        ),
+    ],
+)
+def test_bad_contracts_are_located_errors(
+    project: Path, change: str, message: str, where: str, hint: str
+) -> None:
+    config = project / "splice.yaml"
+    config.write_text(config.read_text().replace(change, message))
+    done = _splice(project, "check")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "splice.yaml" + where in done.stderr, done.stderr
+    assert hint in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_reads_the_pacts(project: Path) -> None:
+    """`splice check` validates the pacts (and their states) without starting anything."""
+    (project / "states.yaml").write_text("states: {}\n")
+    done = _splice(project, "check")
+    assert done.returncode == 2
+    assert "provider state 'a payment exists' has no steps defined" in done.stderr
+    assert "shop-payments.json:7:22" in done.stderr
+
+
+TEST_PACT = """
+def test_the_shop_pact(splice_contract):
+    results = splice_contract(
+        "pacts/shop-payments.json", provider="payments", states="states.yaml"
+    )
+    assert [r.status.value for r in results] == ["passed"] * 3
+"""
+
+
+def test_the_splice_contract_fixture_verifies_a_pact(pytester: pytest.Pytester) -> None:
+    """A pytest test verifies a pact against the provider the plugin started; a drifted
+    provider fails the test with splice's located diff."""
+    for name in ("server.py", "states.yaml"):
+        shutil.copy(EXAMPLE / name, pytester.path / name)
+    shutil.copytree(EXAMPLE / "pacts", pytester.path / "pacts")
+    (pytester.path / "splice.yaml").write_text(
+        PROJECT.replace("python server.py", f"{sys.executable} server.py")
+    )
+    pytester.makepyfile(test_pact=TEST_PACT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    (pytester.path / "splice.yaml").write_text(
+        PROJECT.replace(
+            "python server.py --port {{ port }}",
+            f"{sys.executable} server.py --port {{{{ port }}}} --drifted",
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "2 of 3 interaction(s) broke the pact" in out
+    assert "body.amount: expected a decimal, got string '12.50'" in out
+    assert "Traceback" not in out

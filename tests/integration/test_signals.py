@@ -202,6 +202,8 @@ def test_a_signal_during_a_step_cancels_it_and_lets_teardowns_finish(
         "skipped": 2,
         "flaky": 0,
         "interrupted": 1,
+        "xfailed": 0,
+        "xpassed": 0,
     }
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["status"] == "interrupted"

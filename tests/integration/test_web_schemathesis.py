@@ -72,6 +72,14 @@ def _shard_past_its_count(body: Any) -> bool:
     for event in events if isinstance(events, list) else []:
         run = event.get("run") if isinstance(event, dict) else None
         shard = run.get("shard") if isinstance(run, dict) else None
-        if isinstance(shard, dict) and shard.get("index", 0) > shard.get("count", 0):
+        if isinstance(shard, dict) and _whole(shard.get("index")) > _whole(shard.get("count")):
             return True
     return False
+
+
+def _whole(value: Any) -> float:
+    """A generated shard number as the server reads it (numbers and numeric strings), else 0."""
+    try:
+        return float(value) if not isinstance(value, bool) else 0
+    except (TypeError, ValueError):
+        return 0

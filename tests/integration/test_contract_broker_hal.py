@@ -6,7 +6,6 @@ publishes its results to it."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from splice._internal.contracts import broker
 from splice._internal.store import Store, tokens
 from splice._internal.web import create_app
 from splice._internal.web.server import BackgroundServer
+from tests.support.cli import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 PACT = json.loads((EXAMPLE / "pacts" / "shop-payments.json").read_text())
@@ -49,15 +49,9 @@ def hal(tmp_path: Path) -> Iterator[Broker]:
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def provider() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLE / "server.py"), "--port", str(port)],
         stdout=subprocess.PIPE,

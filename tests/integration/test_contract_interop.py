@@ -4,9 +4,7 @@ located diffs, and splice's pacts verify with its Verifier."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.cli import free_port, splice_cli
+
 pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -22,27 +22,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 pytestmark = pytest.mark.integration
 
 
-def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _provider(*flags: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLE / "server.py"), "--port", str(port), *flags],
         stdout=subprocess.PIPE,
@@ -99,7 +80,7 @@ def test_a_pact_python_pact_verifies_in_splice(tmp_path: Path, honest: str) -> N
     """pact-python's V4 pact, its matchers and states, verifies unchanged against a provider
     that honours it."""
     path = _pact_python_pact(tmp_path)
-    done = _splice(
+    done = splice_cli(
         tmp_path,
         "contract",
         "verify",
@@ -117,7 +98,7 @@ def test_a_pact_python_pact_verifies_in_splice(tmp_path: Path, honest: str) -> N
 def test_a_pact_python_pact_fails_at_the_right_path(tmp_path: Path, drifted: str) -> None:
     """Against a provider that drifted, the mismatch names body.amount and the matcher."""
     path = _pact_python_pact(tmp_path)
-    done = _splice(
+    done = splice_cli(
         tmp_path,
         "contract",
         "verify",
@@ -157,7 +138,7 @@ def test_a_splice_pact_verifies_with_pact_pythons_verifier(tmp_path: Path, hones
         "      - http: {get: '{{ services.paymock.url }}/payments/7'}\n"
         "        expect: {status: 200}\n"
     )
-    assert _splice(project, "run", "--no-store").returncode == 0
+    assert splice_cli(project, "run", "--no-store").returncode == 0
     written = project / "pacts" / "shop-payments.json"
     assert json.loads(written.read_text())["interactions"]
     from pact import Verifier

@@ -5,9 +5,7 @@ a consumer's suite that consumes from a real broker (the `message_pact` step).""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import free_port, splice_cli
 from tests.support.docs_blocks import check_output
 
 PRODUCER = Path(__file__).resolve().parents[1] / "support" / "message_producer.py"
@@ -59,27 +58,8 @@ V3_PACT = {
 }
 
 
-def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(*flags: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(PRODUCER), "--port", str(port), *flags],
         stdout=subprocess.PIPE,
@@ -109,7 +89,7 @@ def drifted_producer() -> Iterator[str]:
 def _verify(
     folder: Path, url: str, *extra: str, pact: str = "pact.json"
 ) -> subprocess.CompletedProcess[str]:
-    return _splice(
+    return splice_cli(
         folder,
         "contract",
         "verify",
@@ -204,7 +184,7 @@ def test_a_consumer_suite_writes_message_interactions(consumer: Path) -> None:
     """The message received from a real NATS server, held to `contents`, becomes a V4
     message interaction: the received values as examples, the matchers as rules, only the
     keys the consumer names."""
-    done = _splice(consumer, "run", "--no-store")
+    done = splice_cli(consumer, "run", "--no-store")
     assert done.returncode == 0, done.stdout + done.stderr
     pact = json.loads((consumer / "pacts" / "shop-orders.json").read_text())
     assert pact["consumer"] == {"name": "shop"}
@@ -235,7 +215,7 @@ def test_the_provider_verifies_the_message_pact_the_consumer_wrote(
 ) -> None:
     """Both sides of one message contract: the pact the shop's run wrote verifies against
     the orders provider's message producer."""
-    assert _splice(consumer, "run", "--no-store").returncode == 0
+    assert splice_cli(consumer, "run", "--no-store").returncode == 0
     shutil.copy(consumer / "pacts" / "shop-orders.json", consumer / "pact.json")
     done = _verify(consumer, producer)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -246,7 +226,7 @@ def test_a_message_that_breaks_the_expectation_fails_and_is_not_written(consumer
     """The received message is held to `contents` by the Pact matching engine."""
     suite = CONSUMER_SUITE.replace("id: 42, sku: A-1", 'id: "42", sku: a1')
     (consumer / "shop.splice.yaml").write_text(suite.lstrip())
-    done = _splice(consumer, "run", "--no-store")
+    done = splice_cli(consumer, "run", "--no-store")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "contents.id: expected an integer" in done.stdout, done.stdout
     assert "contents.sku:" in done.stdout
@@ -281,7 +261,7 @@ def test_a_splice_message_pact_verifies_with_pact_pythons_verifier(
     """The message pact a splice run writes passes pact-python's verifier against the same
     message producer: splice's producer convention is the Pact verifiers' own."""
     pact = pytest.importorskip("pact", reason="pact-python is a dev dependency (splice[dev])")
-    assert _splice(consumer, "run", "--no-store").returncode == 0
+    assert splice_cli(consumer, "run", "--no-store").returncode == 0
     verifier = (
         pact.Verifier("orders", host="127.0.0.1")
         .add_transport(protocol="message", port=_port(producer), path="/_pact/message")

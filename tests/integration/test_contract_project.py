@@ -4,9 +4,7 @@ provider it started, each interaction a testcase of the run's reports and store.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from splice._internal.store.core import Store
 from splice._internal.store.query_runs import get_run, list_runs
+from tests.support.cli import on_a_terminal, splice_cli
 from tests.support.docs_blocks import check_output
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -44,35 +43,6 @@ testcases:
 """
 
 
-def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
-    """splice with stdout and stderr in one stream, as a terminal shows them."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    done = subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout
-
-
-def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     for name in ("server.py", "states.yaml"):
@@ -91,7 +61,7 @@ def _names(run_json: Path) -> list[str]:
 def test_splice_run_verifies_the_contracts_beside_the_suites(project: Path) -> None:
     """One run: the suite's testcase and a testcase per interaction, in the JSON report
     and the store (so history and flaky detection see them)."""
-    code, out = _on_a_terminal(project, "run", "--json", "run.json")
+    code, out = on_a_terminal(project, "run", "--json", "run.json")
     assert code == 0, out
     check_output("contract-run", out)
     assert _names(project / "run.json") == [
@@ -115,7 +85,7 @@ def test_a_drifted_provider_fails_the_run_at_the_right_path(project: Path) -> No
     config.write_text(
         config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
     )
-    done = _splice(project, "run", "--no-store")
+    done = splice_cli(project, "run", "--no-store")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "body.amount: expected a decimal, got string '12.50'" in done.stdout
     assert "2 passed, 2 failed" in done.stdout
@@ -123,20 +93,20 @@ def test_a_drifted_provider_fails_the_run_at_the_right_path(project: Path) -> No
 
 def test_no_contracts_and_paths_leave_them_out(project: Path) -> None:
     """`--no-contracts` runs only the suites; PATHS alone too; `--contracts` adds them."""
-    done = _splice(project, "run", "--no-store", "--no-contracts")
+    done = splice_cli(project, "run", "--no-store", "--no-contracts")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 0 failed" in done.stdout
-    done = _splice(project, "run", "--no-store", "health.splice.yaml")
+    done = splice_cli(project, "run", "--no-store", "health.splice.yaml")
     assert "1 passed, 0 failed" in done.stdout, done.stdout + done.stderr
-    done = _splice(project, "run", "--no-store", "--contracts", "health.splice.yaml")
+    done = splice_cli(project, "run", "--no-store", "--contracts", "health.splice.yaml")
     assert "4 passed, 0 failed" in done.stdout, done.stdout + done.stderr
-    done = _splice(project, "run", "--no-store", "--tag", "contract")
+    done = splice_cli(project, "run", "--no-store", "--tag", "contract")
     assert "3 passed, 0 failed" in done.stdout, done.stdout + done.stderr
 
 
 def test_contracts_alone_need_no_suite_file(project: Path) -> None:
     (project / "health.splice.yaml").unlink()
-    done = _splice(project, "run", "--no-store")
+    done = splice_cli(project, "run", "--no-store")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed, 0 failed" in done.stdout
 
@@ -150,13 +120,13 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     bad["interactions"][0]["response"]["matchingRules"] = {}
     (project / "feature.json").write_text(json.dumps(bad))
     assert (
-        _splice(
+        splice_cli(
             project, "contract", "publish", str(good), "--version", "1", "--branch", "main"
         ).returncode
         == 0
     )
     assert (
-        _splice(
+        splice_cli(
             project, "contract", "publish", "feature.json", "--version", "2", "--branch", "feat"
         ).returncode
         == 0
@@ -165,11 +135,11 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     config.write_text(
         config.read_text().replace("pacts: [pacts/*.json]", "broker: {selectors: [{branch: main}]}")
     )
-    done = _splice(project, "run", "--json", "run.json")
+    done = splice_cli(project, "run", "--json", "run.json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed, 0 failed" in done.stdout
     config.write_text(config.read_text().replace("{branch: main}", "{latest: true}"))
-    done = _splice(project, "run")
+    done = splice_cli(project, "run")
     assert done.returncode == 1, done.stdout + done.stderr  # the newest pact is the feature's
     assert "body.amount" in done.stdout
 
@@ -194,7 +164,7 @@ def test_bad_contracts_are_located_errors(
 ) -> None:
     config = project / "splice.yaml"
     config.write_text(config.read_text().replace(change, message))
-    done = _splice(project, "check")
+    done = splice_cli(project, "check")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "splice.yaml" + where in done.stderr, done.stderr
     assert hint in done.stderr
@@ -204,7 +174,7 @@ def test_bad_contracts_are_located_errors(
 def test_check_reads_the_pacts(project: Path) -> None:
     """`splice check` validates the pacts (and their states) without starting anything."""
     (project / "states.yaml").write_text("states: {}\n")
-    done = _splice(project, "check")
+    done = splice_cli(project, "check")
     assert done.returncode == 2
     assert "provider state 'a payment exists' has no steps defined" in done.stderr
     assert "shop-payments.json:7:22" in done.stderr

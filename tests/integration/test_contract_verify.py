@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from splice._internal.store.core import Store
 from splice._internal.store.query_runs import get_run, list_runs
+from tests.support.cli import free_port, on_a_terminal
 from tests.support.docs_blocks import check_output
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -45,22 +45,6 @@ def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
-
-
-def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
-    """Run splice with stdout and stderr in one stream, in the order a terminal shows them."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    done = subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout
 
 
 @pytest.fixture
@@ -103,7 +87,7 @@ def test_a_drifted_provider_fails_at_the_right_paths(project: Path) -> None:
     config.write_text(
         config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
     )
-    code, out = _on_a_terminal(project, *VERIFY)
+    code, out = on_a_terminal(project, *VERIFY)
     assert code == 1, out
     assert "body.amount: expected a decimal, got string '12.50'" in out
     assert "body.amount: expected number 30.0, got string '30.00'" in out  # no rule
@@ -115,7 +99,7 @@ def test_a_drifted_provider_fails_at_the_right_paths(project: Path) -> None:
 def test_the_run_is_recorded_in_the_store(project: Path) -> None:
     """A verification is a run of the store like any other, with a testcase per interaction;
     the console shows what the how-to does."""
-    code, out = _on_a_terminal(project, *VERIFY)
+    code, out = on_a_terminal(project, *VERIFY)
     assert code == 0, out
     check_output("contract-verify", out)
     store = Store.open(f"sqlite:///{project / '.splice' / 'results.db'}")
@@ -130,15 +114,9 @@ def test_the_run_is_recorded_in_the_store(project: Path) -> None:
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def running_provider() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLE / "server.py"), "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -5,7 +5,6 @@ what it breaks), `openapi: false` opts a step out, and the run ends with the cov
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import on_a_terminal, splice_cli
 from tests.support.docs_blocks import check_output
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -52,35 +52,6 @@ testcases:
 """
 
 
-def _on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
-    """splice with stdout and stderr in one stream, as a terminal shows them."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    done = subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout
-
-
-def _splice(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     for name in ("server.py", "openapi.yaml"):
@@ -91,7 +62,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_steps_that_fit_the_document_pass_and_the_coverage_is_shown(project: Path) -> None:
-    done = _splice(project, "run", "--no-store", "--json", "run.json")
+    done = splice_cli(project, "run", "--no-store", "--json", "run.json", columns=200)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OpenAPI coverage of payments (openapi.yaml): 2 of 2 operations exercised" in (
         done.stdout
@@ -109,10 +80,10 @@ def test_a_drifted_response_fails_with_the_pointer_into_the_document(project: Pa
     config.write_text(
         config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
     )
-    code, out = _on_a_terminal(project, "run", "--no-store", "payments.splice.yaml")
+    code, out = on_a_terminal(project, "run", "--no-store", "payments.splice.yaml")
     assert code == 1, out
     check_output("openapi-step-drifted", out)
-    done = _splice(project, "run", "--no-store")
+    done = splice_cli(project, "run", "--no-store", columns=200)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "openapi: response body.amount: '12.50' is not of type 'number'" in done.stdout
     assert "openapi.yaml:40:24 #/components/schemas/Payment/properties/amount/type" in (done.stdout)
@@ -139,7 +110,7 @@ testcases:
           json: {amount: "twelve"}
 """
     )
-    done = _splice(project, "run", "--no-store", "--json", "run.json")
+    done = splice_cli(project, "run", "--no-store", "--json", "run.json", columns=200)
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "openapi: request path: no operation of the document has the path /refunds" in out
@@ -168,7 +139,7 @@ testcases:
         expect: {status: 404}
 """
     )
-    done = _splice(project, "run", "--no-store")
+    done = splice_cli(project, "run", "--no-store", columns=200)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "openapi: response status: 404 is not documented by GET /payments/{id}" in done.stdout
     assert "(documented: 200;" in done.stdout
@@ -177,7 +148,7 @@ testcases:
 def test_a_missing_document_is_a_located_error(project: Path) -> None:
     config = project / "splice.yaml"
     config.write_text(config.read_text().replace("openapi: openapi.yaml", "openapi: nope.yaml"))
-    done = _splice(project, "check")
+    done = splice_cli(project, "check", columns=200)
     assert done.returncode == 2
     assert "OpenAPI document 'nope.yaml' does not exist" in done.stderr
     assert "splice.yaml:7:14" in done.stderr
@@ -187,7 +158,7 @@ def test_a_missing_document_is_a_located_error(project: Path) -> None:
 def test_a_document_that_does_not_validate_stops_the_run_before_it_starts(project: Path) -> None:
     (project / "openapi.yaml").write_text("openapi: 3.0.3\ninfo: {title: x}\npaths: {}\n")
     for command in (["run", "--no-store"], ["check"]):
-        done = _splice(project, *command)
+        done = splice_cli(project, *command, columns=200)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "the OpenAPI document does not validate" in done.stderr
         assert "services ready" not in done.stderr

@@ -18,7 +18,8 @@ from rich.console import Console
 
 from splice._internal.errors import StepInterrupted
 from splice._internal.executors.executor_api import StepContext, TestcaseSession
-from splice._internal.executors.http import HttpBlock, HttpExecutor
+from splice._internal.executors.http import HttpExecutor
+from splice._internal.executors.http_blocks import HttpBlock
 from splice._internal.model.results import FAIL_FAST, RUN_INTERRUPTED, RunResult, Status
 from splice._internal.reporting.console import ConsoleReporter
 from splice._internal.reporting.html import write_html

@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from splice._internal.errors import StepError
 from splice._internal.executors import executor_registry as registry
 from splice._internal.executors.executor_api import Block, BlockProblem, StepContext, StepOutput
-from splice._internal.executors.http import Auth, HttpBlock
+from splice._internal.executors.http_blocks import Auth, HttpBlock
 from splice._internal.source.validation import HintedValueError
 from splice._internal.templating import is_template
 

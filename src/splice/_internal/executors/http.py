@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import difflib
 import functools
 import hashlib
 import json
@@ -25,14 +24,12 @@ import ssl
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import certifi
 import httpx
-from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from splice._internal.errors import StepError, StepInterrupted
 from splice._internal.executors._watchdog import when_cancelled
@@ -43,145 +40,23 @@ from splice._internal.executors.executor_api import (
     TestcaseSession,
     block_properties,
 )
+from splice._internal.executors.http_blocks import (
+    METHODS,
+    PREVIEW_BYTES,
+    Auth,
+    BodySource,
+    FilePart,
+    HttpBlock,
+)
+from splice._internal.executors.http_trust import (
+    OAuth2Tokens,
+    TlsSettings,
+    TrustFirst,
+    failure_reason,
+    make_tls_context,
+    tls_of,
+)
 from splice._internal.model.durations import parse_duration
-from splice._internal.source.validation import HintedValueError
-
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-# any case, as the validator upper-cases it: `[Gg][Ee][Tt]|...` (JSON Schema has no flags)
-_METHOD_SCHEMA = {
-    "type": "string",
-    "pattern": "^(" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in METHODS) + ")$",
-    "description": "one of " + ", ".join(METHODS) + " (any case)",
-}
-_BODY_KEYS = ("json", "form", "multipart", "body")
-_PREVIEW = 4096
-
-
-class OAuth2(Block):
-    """OAuth 2.0 client credentials (RFC 6749 section 4.4): a token from `token_url`."""
-
-    token_url: str
-    client_id: str
-    client_secret: str
-    scope: str | None = None
-    audience: str | None = None  # asked by Auth0 and others
-
-    @field_validator("token_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem is not None:
-            raise HintedValueError(*problem)
-        return value
-
-
-class Auth(Block):
-    user: str | None = None
-    password: str = ""
-    bearer: str | None = None
-    scheme: Literal["basic", "digest"] = "basic"  # for `user`: Basic or Digest (RFC 7616)
-    oauth2: OAuth2 | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Auth:
-        kinds = [k for k in ("user", "bearer", "oauth2") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("auth takes one of `user` (and `password`), `bearer` or `oauth2`")
-        if self.bearer is not None and "scheme" in self.model_fields_set:
-            raise ValueError("`scheme` is for `user` and `password`; a bearer token has none")
-        return self
-
-
-class BodySource(Block):
-    """A request body that is not text: the bytes of a file, or base64."""
-
-    file: str | None = None  # relative to the suite file
-    base64: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> BodySource:
-        if (self.file is None) == (self.base64 is None):
-            raise ValueError("a body is either `{file: PATH}` or `{base64: DATA}`")
-        if self.base64 is not None:
-            try:
-                binascii.a2b_base64(self.base64.encode())
-            except (binascii.Error, ValueError):
-                raise HintedValueError(
-                    "`base64` is not valid base64", "padding `=` and A-Z a-z 0-9 + / only"
-                ) from None
-        return self
-
-
-class FilePart(Block):
-    file: str
-    filename: str | None = None
-    content_type: str | None = None
-
-
-class ClientCert(Block):
-    """A client certificate for mutual TLS: PEM files, relative to the suite file."""
-
-    file: str  # the certificate (and its chain); may hold the key too
-    key: str | None = None
-    password: str | None = None  # of an encrypted key
-
-
-class HttpBlock(Block):
-    method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
-    url: str
-    params: dict[str, Any] = {}
-    headers: dict[str, str | int | float | bool] = {}
-    cookies: dict[str, str | int | float] = {}
-    # which of the testcase's kept cookies go with this request: all, none, or these names
-    send_cookies: bool | list[str] = True
-    json_: Any = Field(default=None, alias="json")
-    form: dict[str, Any] | None = None
-    multipart: dict[str, str | FilePart] | None = None
-    body: str | BodySource | None = None
-    auth: Auth | None = None
-    follow_redirects: bool = True
-    verify: bool = True
-    ca: str | None = None  # PEM file of the CAs to trust instead of the usual ones
-    cert: ClientCert | None = None
-    timeout: str | float | None = None  # the whole exchange
-    connect_timeout: str | float | None = None  # to open the connection
-    read_timeout: str | float | None = None  # between two reads of the response
-    # checked against the OpenAPI document of the service it reaches (when it has one)
-    openapi: bool = True
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in METHODS:
-            close = difflib.get_close_matches(upper, METHODS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown HTTP method {value!r}: expected one of {', '.join(METHODS)}{hint}"
-            )
-        return upper
-
-    @field_validator("timeout", "connect_timeout", "read_timeout")
-    @classmethod
-    def _timeout(cls, value: Any) -> Any:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem is not None:
-            raise HintedValueError(*problem)
-        return value
-
-    @model_validator(mode="after")
-    def _one_body(self) -> HttpBlock:
-        given = [k for k in _BODY_KEYS if getattr(self, "json_" if k == "json" else k) is not None]
-        if len(given) > 1:
-            raise ValueError(f"a request has one body, found {' and '.join(given)}")
-        return self
 
 
 class HttpExecutor:
@@ -245,23 +120,23 @@ class HttpExecutor:
         return f"{str(block.get('method', 'GET')).upper()} {block.get('url', '')}"
 
     def __init__(self) -> None:
-        self._tls: dict[_Tls, ssl.SSLContext] = {}
-        self._tokens = _Tokens()
+        self._tls: dict[TlsSettings, ssl.SSLContext] = {}
+        self._tokens = OAuth2Tokens()
         self._tls_lock = threading.Lock()
-        self._trusted: set[_Tls] = set()  # contexts that have the usual CAs loaded
+        self._trusted: set[TlsSettings] = set()  # contexts that have the usual CAs loaded
 
-    def _tls_context(self, tls: _Tls) -> ssl.SSLContext:
+    def _tls_context(self, tls: TlsSettings) -> ssl.SSLContext:
         """One TLS context per setting for the whole run. A context that trusts the usual
         CAs gets their bundle (~30 ms to load, more than a short run takes) before its
         first https request, in `_trust`: a run that only speaks plain HTTP never loads it."""
         with self._tls_lock:
             context = self._tls.get(tls)
             if context is None:
-                context = _make_tls_context(tls)
+                context = make_tls_context(tls)
                 self._tls[tls] = context
             return context
 
-    def _trust(self, tls: _Tls) -> None:
+    def _trust(self, tls: TlsSettings) -> None:
         """Load the usual CAs into `tls`'s context (once), if it trusts them."""
         if not tls.verify or tls.ca is not None or tls in self._trusted:
             return
@@ -270,7 +145,7 @@ class HttpExecutor:
                 self._tls[tls].load_verify_locations(cafile=certifi.where())
                 self._trusted.add(tls)
 
-    def _client(self, session: TestcaseSession, tls: _Tls) -> tuple[httpx.Client, _Sockets]:
+    def _client(self, session: TestcaseSession, tls: TlsSettings) -> tuple[httpx.Client, _Sockets]:
         key = f"http.client.{tls}"
         client: httpx.Client | None = session.state.get(key)
         if client is None:
@@ -281,14 +156,16 @@ class HttpExecutor:
             transport = httpx.HTTPTransport(verify=context)
             client = httpx.Client(
                 verify=context,
-                transport=_TrustFirst(transport, functools.partial(self._trust, tls)),
+                transport=TrustFirst(transport, functools.partial(self._trust, tls)),
             )
             session.state[key] = client
             session.state[f"{key}.sockets"] = _Sockets()
             session.on_close(client.close)
         return client, session.state[f"{key}.sockets"]
 
-    def _authenticate(self, auth: Auth, kwargs: dict[str, Any], tls: _Tls, timeout: float) -> None:
+    def _authenticate(
+        self, auth: Auth, kwargs: dict[str, Any], tls: TlsSettings, timeout: float
+    ) -> None:
         if auth.oauth2 is not None:
             context = self._tls_context(tls)
             self._trust(tls)
@@ -304,7 +181,7 @@ class HttpExecutor:
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
         deadline = timeout if timeout is not None else 30.0
-        tls = _tls_of(block, ctx.base_dir)
+        tls = tls_of(block, ctx.base_dir)
         client, sockets = self._client(ctx.session, tls)
         kwargs: dict[str, Any] = {
             "headers": {
@@ -380,136 +257,6 @@ def _query_text(value: Any) -> str:
     return converted if isinstance(converted, str) else str(converted)
 
 
-class _Tokens:
-    """OAuth2 client-credentials tokens, fetched once and shared by every testcase, and
-    fetched again shortly before they expire (`expires_in`)."""
-
-    MARGIN = 30.0  # seconds before expiry when a token is renewed
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, spec: OAuth2, context: ssl.SSLContext, timeout: float) -> str:
-        key = (spec.token_url, spec.client_id, spec.client_secret, spec.scope or "")
-        with self._lock:  # one fetch at a time: parallel testcases wait for the first
-            found = self._tokens.get(key)
-            if found is not None and time.monotonic() < found[1]:
-                return found[0]
-            token, lifetime = _fetch_token(spec, context, timeout)
-            renew_at = time.monotonic() + max(lifetime - self.MARGIN, lifetime / 2)
-            self._tokens[key] = (token, renew_at)
-            return token
-
-
-def _fetch_token(spec: OAuth2, context: ssl.SSLContext, timeout: float) -> tuple[str, float]:
-    form = {"grant_type": "client_credentials"}
-    if spec.scope:
-        form["scope"] = spec.scope
-    if spec.audience:
-        form["audience"] = spec.audience
-    where = f"the OAuth2 token endpoint {spec.token_url}"
-    try:
-        response = httpx.post(
-            spec.token_url,
-            data=form,
-            auth=(spec.client_id, spec.client_secret),
-            timeout=timeout,
-            verify=context,
-        )
-    except httpx.HTTPError as exc:
-        raise StepError(f"cannot reach {where}: {_reason(exc)}") from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-        error = body.get("error") if isinstance(body, dict) else None
-        raise StepError(
-            f"{where} answered {response.status_code}"
-            + (f" ({error})" if error else "")
-            + " instead of a token",
-            "check `client_id`, `client_secret` and `scope` (mark the secret with `secrets:`)",
-        )
-    expires = body.get("expires_in")
-    lifetime = float(expires) if isinstance(expires, int | float) and expires > 0 else 3600.0
-    return str(body["access_token"]), lifetime
-
-
-@dataclass(frozen=True)
-class _Tls:
-    """What a TLS context is made of; the key of the run's cache of contexts."""
-
-    verify: bool
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-def _tls_of(block: HttpBlock, base: Path) -> _Tls:
-    cert = block.cert
-    return _Tls(
-        block.verify,
-        base / block.ca if block.ca else None,
-        base / cert.file if cert else None,
-        base / cert.key if cert and cert.key else None,
-        cert.password if cert else None,
-    )
-
-
-def _make_tls_context(tls: _Tls) -> ssl.SSLContext:
-    if not tls.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif tls.ca is None:
-        # the usual CAs are loaded before the first https request (`HttpExecutor._trust`);
-        # PROTOCOL_TLS_CLIENT checks the hostname and requires a certificate, as
-        # ssl.create_default_context does
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    else:
-        try:
-            context = ssl.create_default_context(cafile=str(tls.ca))
-        except (OSError, ssl.SSLError) as exc:
-            raise StepError(
-                f"cannot load the CA file {str(tls.ca)!r}: {_tls_reason(exc)}",
-                "`ca:` names a PEM file of certificates, relative to the suite file",
-            ) from exc
-    if tls.cert is not None:
-        try:
-            context.load_cert_chain(tls.cert, tls.key, tls.password)
-        except (OSError, ssl.SSLError) as exc:
-            raise StepError(
-                f"cannot load the client certificate {str(tls.cert)!r}: {_tls_reason(exc)}",
-                "`cert: {file, key}` name PEM files (the key may be in `file`); "
-                "`password` decrypts an encrypted key",
-            ) from exc
-    return context
-
-
-def _tls_reason(exc: OSError | ssl.SSLError) -> str:
-    if isinstance(exc, ssl.SSLError):
-        return exc.reason or str(exc)
-    return exc.strerror or str(exc)
-
-
-class _TrustFirst(httpx.BaseTransport):
-    """A transport that has the CA bundle loaded before each https request (a redirect's
-    too): see `HttpExecutor._tls_context`."""
-
-    def __init__(self, transport: httpx.BaseTransport, trust: Any) -> None:
-        self._transport, self._load = transport, trust
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            self._load()
-        return self._transport.handle_request(request)
-
-    def close(self) -> None:
-        self._transport.close()
-
-
 class _Sockets:
     """The sockets of one client's connections (learnt from httpcore's `trace` extension),
     so that an interrupt can shut them down from another thread: closing a socket does not
@@ -570,34 +317,12 @@ def _failure(
         )
     if isinstance(exc, httpx.ConnectError):
         return StepError(
-            f"cannot connect to {block.url}: {_reason(exc)}",
+            f"cannot connect to {block.url}: {failure_reason(exc)}",
             "is the service running and listening on that host and port?",
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return StepError(f"invalid URL {block.url!r}: {exc}", "URLs start with http:// or https://")
-    return StepError(f"{block.method} {block.url} failed: {_reason(exc)}")
-
-
-@functools.lru_cache(maxsize=4096)
-def url_problem(url: str) -> tuple[str, str] | None:
-    """Why `url` cannot be requested (message, hint), or None when it can (cached: steps
-    repeat their URLs, and parsing one costs ~0.1 ms)."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        return (
-            f"invalid URL {url!r}: {exc}",
-            "check the host (an IPv6 address goes in brackets: http://[::1]:8080/) and the port",
-        )
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return (
-            f"{url!r} is not an http:// or https:// URL",
-            "write the whole URL, e.g. http://127.0.0.1:8080/orders, or build it from a "
-            "variable: '{{ services.app.url }}/orders'",
-        )
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return (f"invalid URL {url!r}: port {parsed.port} is out of range", "ports are 1 to 65535")
-    return None
+    return StepError(f"{block.method} {block.url} failed: {failure_reason(exc)}")
 
 
 def _param(value: Any) -> Any:
@@ -726,15 +451,6 @@ def _request_body(block: HttpBlock) -> Any:
     return block.body
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Connection refused" in text or "[Errno 111]" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "unknown host (DNS lookup failed)"
-    return text
-
-
 def _sets_cookies(response: httpx.Response) -> bool:
     """Whether the response has the headers `response.cookies` reads cookies from."""
     return "set-cookie" in response.headers or "set-cookie2" in response.headers
@@ -771,7 +487,7 @@ def _output(response: httpx.Response, request_summary: dict[str, Any]) -> StepOu
         "set_cookies": set_cookies(response),
     }
     if text is None:
-        shown: Any = "base64:" + base64.b64encode(raw[:_PREVIEW]).decode()
+        shown: Any = "base64:" + base64.b64encode(raw[:PREVIEW_BYTES]).decode()
     else:
         shown = parsed if parsed is not None else text
     response_summary = {

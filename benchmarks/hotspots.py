@@ -18,7 +18,7 @@ from pyinstrument import Profiler
 
 from benchmarks.servers import running
 from benchmarks.step_overhead import write_suite
-from splice._internal.runner import run as run_module
+from splice._internal.runner import suite_session as run_module
 from splice._internal.runner.events import EventBus
 from splice._internal.runner.planner import load_all
 from splice._internal.runner.run import Runner, RunOptions
@@ -27,7 +27,7 @@ from splice._internal.runner.run import Runner, RunOptions
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     profiler = Profiler(interval=0.0005)
-    original = run_module.run_testcase  # type: ignore[attr-defined]
+    original = run_module.run_testcase
 
     def profiled(*args: Any, **kwargs: Any) -> Any:
         profiler.start()
@@ -36,7 +36,7 @@ def main() -> None:
         finally:
             profiler.stop()
 
-    run_module.run_testcase = profiled  # type: ignore[attr-defined]
+    run_module.run_testcase = profiled
     with running("fast") as url, tempfile.TemporaryDirectory(prefix="splice-bench-") as tmp:
         suites, _ = load_all([write_suite(Path(tmp) / "steps.splice.yaml", n)])
         result = Runner(suites, RunOptions(external={"base_url": url}), EventBus()).run()

@@ -172,8 +172,15 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 def _junit(path: Path, size: int) -> None:
-    """JUnit XML of `size` bytes or a little more: about 200,000 testcases, a fifth failing."""
-    passing = '<testcase classname="pkg.module{0}" name="test_{0}" time="0.01" line="{0}"/>\n'
+    """JUnit XML of `size` bytes or a little more: about 20,000 testcases, a fifth failing,
+    each with 2.5 KB of output (bytes are what the memory bound is about; fewer testcases
+    keep the store's share of the test's time small)."""
+    output = "<system-out>" + "INFO pkg.module{0}: a line of what the test printed\n" * 48
+    passing = (
+        '<testcase classname="pkg.module{0}" name="test_{0}" time="0.01" line="{0}">'
+        + output
+        + "</system-out></testcase>\n"
+    )
     failing = (
         '<testcase classname="pkg.module{0}" name="test_{0}" time="0.01" line="{0}">'
         '<failure message="assert {0} == 0">' + "E  assert False\n" * 40 + "</failure>"

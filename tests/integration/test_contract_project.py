@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,6 +143,80 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     done = splice_cli(project, "run")
     assert done.returncode == 1, done.stdout + done.stderr  # the newest pact is the feature's
     assert "body.amount" in done.stdout
+
+
+API_RUN = """
+import json, sys
+import splice
+
+def names(result):
+    return [f"{t.suite} › {t.name}" for t in result.testcases()]
+
+whole = splice.run(project=".")
+suites_only = splice.run(["health.splice.yaml"], project=".")
+added = splice.run(["health.splice.yaml"], project=".", contracts=True)
+left_out = splice.run(project=".", contracts=False)
+loaded = sorted(m for m in sys.modules if m.startswith(("splice._internal.cli", "splice._internal.store")))
+print(json.dumps({"whole": [whole.status.value, names(whole)], "suites_only": names(suites_only),
+                  "added": len(names(added)), "left_out": len(names(left_out)), "loaded": loaded}))
+"""
+
+
+def test_the_python_api_verifies_the_contracts_as_splice_run_does(project: Path) -> None:
+    """`splice.run` verifies `contracts:` by the rules of `splice run` (no paths: with
+    them; `contracts=True` adds them to paths, False leaves them out), through the same
+    loader, and imports neither the CLI nor the store."""
+    done = subprocess.run(
+        [sys.executable, "-c", API_RUN], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["whole"] == [
+        "passed",
+        [
+            "health › the provider is healthy",
+            "pact shop → payments › a request for a payment (given a payment exists)",
+            "pact shop → payments › a new payment",
+            "pact shop → payments › a request for a payment that does not exist",
+        ],
+    ]
+    assert found["suites_only"] == ["health › the provider is healthy"]
+    assert (found["added"], found["left_out"]) == (4, 1)
+    assert found["loaded"] == []
+
+
+API_ERRORS = """
+import json
+import splice
+
+try:
+    splice.run(project=".")
+except splice.SuiteError as exc:
+    [problem] = exc.diagnostics
+    print(json.dumps([problem.message, problem.span.line, problem.hint]))
+problems = splice.check(project=".")
+print(json.dumps(len(problems)))
+"""
+
+
+def test_the_python_api_says_where_a_store_contract_is(project: Path) -> None:
+    """An entry with `broker:` needs the store, which `splice.run` does not open: a
+    located error with the way out, not a silent skip; `splice.check` passes it, as
+    `splice check` does."""
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("pacts: [pacts/*.json]", "broker: {selectors: [{latest: true}]}")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", API_ERRORS], cwd=project, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    error, checked = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    message, line, hint = error
+    assert "reads its pacts from the store, which splice.run() does not open" in message
+    assert line == 8
+    assert "pass contracts=False" in hint
+    assert checked == 0
 
 
 @pytest.mark.parametrize(

@@ -62,11 +62,16 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_steps_that_fit_the_document_pass_and_the_coverage_is_shown(project: Path) -> None:
-    done = splice_cli(project, "run", "--no-store", "--json", "run.json", columns=200)
+    done = splice_cli(
+        project, "run", "--no-store", "--json", "run.json", "--html", "run.html", columns=200
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OpenAPI coverage of payments (openapi.yaml): 2 of 2 operations exercised" in (
         done.stdout
     )
+    page = (project / "run.html").read_text()
+    assert 'id="openapi-payments"' in page
+    assert "2 of 2 operations exercised" in page
     run = json.loads((project / "run.json").read_text())
     [coverage] = run["openapi"]
     assert coverage["exercised"] == 2

@@ -145,6 +145,48 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     assert "body.amount" in done.stdout
 
 
+def test_provider_version_records_the_verifications_in_the_broker(project: Path) -> None:
+    """`splice run --provider-version V` records one verification result per pact of
+    `contracts:` against V (failed when an interaction failed), as `splice contract verify
+    --provider-version` does; without pacts to verify, or with --no-store, it is refused."""
+    from sqlalchemy import select
+
+    from splice._internal.store import schema as t
+
+    done = splice_cli(project, "run", "--provider-version", "2.0", "--provider-branch", "main")
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
+    )
+    done = splice_cli(project, "run", "--provider-version", "2.1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    store = Store.open(f"sqlite:///{project / '.splice' / 'results.db'}")
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.verifications.c.consumer,
+                    t.verifications.c.provider,
+                    t.verifications.c.provider_version,
+                    t.verifications.c.provider_branch,
+                    t.verifications.c.success,
+                ).order_by(t.verifications.c.id)
+            ).all()
+    finally:
+        store.close()
+    assert [tuple(row) for row in rows] == [
+        ("shop", "payments", "2.0", "main", True),
+        ("shop", "payments", "2.1", "", False),
+    ]
+    done = splice_cli(project, "run", "--no-contracts", "--provider-version", "3")
+    assert done.returncode == 2
+    assert "this run verifies none" in done.stderr
+    done = splice_cli(project, "run", "--no-store", "--provider-version", "3")
+    assert done.returncode == 2
+    assert "which --no-store turns off" in done.stderr
+
+
 API_RUN = """
 import json, sys
 import splice

@@ -71,7 +71,15 @@ def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     suites = _load_with_contracts(
         paths, set(ext.merged()), project, opts.pop("contracts", None), opts.get("store")
     )
-    return run_suites(project, suites, opts)
+    from splice._internal.cli.contract_results import pact_paths, verification_recorder
+
+    on_finish = verification_recorder(
+        pact_paths(suites),
+        opts.pop("provider_version", None),
+        opts.pop("provider_branch", ""),
+        opts,
+    )
+    return run_suites(project, suites, opts, on_finish=on_finish)
 
 
 def _load_with_contracts(

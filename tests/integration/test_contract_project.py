@@ -187,6 +187,17 @@ def test_provider_version_records_the_verifications_in_the_broker(project: Path)
     assert "which --no-store turns off" in done.stderr
 
 
+def test_contracts_asked_for_without_a_section_is_a_usage_error(project: Path) -> None:
+    """`--contracts` on a project without `contracts:` says so, with the section to add."""
+    config = project / "splice.yaml"
+    text = config.read_text()
+    config.write_text(text[: text.index("contracts:")])
+    done = splice_cli(project, "run", "--no-store", "--contracts")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "splice.yaml has no `contracts:` section" in done.stderr
+    assert "add `contracts: [{provider: SERVICE" in done.stderr
+
+
 API_RUN = """
 import json, sys
 import splice

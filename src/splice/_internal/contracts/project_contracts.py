@@ -34,7 +34,8 @@ def contracts_wanted(project: Project, paths: Sequence[object], flag: bool | Non
     given (the project's whole run); True adds them to the paths, False leaves them out."""
     if flag is True and not project.contracts:
         raise UsageError(
-            "contracts were asked for (--contracts), but splice.yaml has no `contracts:` section",
+            "contracts were asked for (--contracts, contracts=True), but splice.yaml has no "
+            "`contracts:` section",
             "add `contracts: [{provider: SERVICE, pacts: [pacts/*.json]}]`",
         )
     return bool(project.contracts) and (flag if flag is not None else not paths)

@@ -24,6 +24,7 @@ class StorePact:
     version: str
     sha: str
     content: dict[str, Any]
+    branch: str = ""
 
 
 def select_pacts(store: Store, provider: str, selectors: list[Selector]) -> list[StorePact]:
@@ -76,7 +77,7 @@ def select_pacts(store: Store, provider: str, selectors: list[Selector]) -> list
         for row in fits:
             chosen.setdefault(row.sha, row)
     return [
-        StorePact(r.consumer, r.consumer_version, r.sha, json.loads(r.content))
+        StorePact(r.consumer, r.consumer_version, r.sha, json.loads(r.content), r.branch)
         for r in sorted(chosen.values(), key=lambda r: (r.consumer, r.published_at))
     ]
 

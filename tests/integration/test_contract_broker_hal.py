@@ -230,3 +230,39 @@ def test_pact_pythons_verifier_takes_wip_pacts_as_pending(hal: Broker, provider:
     assert results["result"] is True, results
     failed = [r for r in results["interactionResults"] if r["result"] != "OK"]
     assert [(r["description"], r["pending"]) for r in failed] == [("a refund", True)]
+
+
+def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
+    """`consumerVersionSelectors` pick what is verified (a branch's newest pact, a
+    consumer's latest), each pact still marked pending until verified; a typo in a key is a
+    400 that names it and the closest key."""
+    broker.publish(hal.store, PACT, "s1", "main")
+    feature = json.loads(json.dumps(PACT))
+    feature["interactions"] = feature["interactions"][:1]
+    broker.publish(hal.store, feature, "s2", "feature")
+    asked = hal.url + "/pacts/provider/payments/for-verification"
+
+    def versions(*selectors: dict[str, object]) -> list[str]:
+        answer = httpx.post(
+            asked,
+            json={"consumerVersionSelectors": list(selectors), "includePendingStatus": True},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        pacts = answer.json()["_embedded"]["pacts"]
+        assert all(p["verificationProperties"]["pending"] for p in pacts)
+        return [
+            httpx.get(p["_links"]["self"]["href"], timeout=30).json()["interactions"].__len__()
+            for p in pacts
+        ]
+
+    assert versions({"branch": "main"}) == [len(PACT["interactions"])]
+    assert versions({"latest": True, "consumer": "shop"}) == [1]  # the feature's, newest
+    assert versions({"branch": "nope"}) == []
+    typo = httpx.post(asked, json={"consumerVersionSelectors": [{"brnch": "main"}]}, timeout=30)
+    assert typo.status_code == 400
+    assert "consumerVersionSelectors[0]: unknown selector key 'brnch'" in typo.text
+    assert "did you mean 'branch'?" in typo.text
+    main = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": True}]}, timeout=30)
+    assert main.status_code == 400
+    assert "select" in main.text and "branch" in main.text

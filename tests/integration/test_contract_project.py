@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,6 +143,143 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     done = splice_cli(project, "run")
     assert done.returncode == 1, done.stdout + done.stderr  # the newest pact is the feature's
     assert "body.amount" in done.stdout
+
+
+def test_provider_version_records_the_verifications_in_the_broker(project: Path) -> None:
+    """`splice run --provider-version V` records one verification result per pact of
+    `contracts:` against V (failed when an interaction failed), as `splice contract verify
+    --provider-version` does; without pacts to verify, or with --no-store, it is refused."""
+    from sqlalchemy import select
+
+    from splice._internal.store import schema as t
+
+    done = splice_cli(project, "run", "--provider-version", "2.0", "--provider-branch", "main")
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("--port {{ port }}", "--port {{ port }} --drifted")
+    )
+    done = splice_cli(project, "run", "--provider-version", "2.1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    store = Store.open(f"sqlite:///{project / '.splice' / 'results.db'}")
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.verifications.c.consumer,
+                    t.verifications.c.provider,
+                    t.verifications.c.provider_version,
+                    t.verifications.c.provider_branch,
+                    t.verifications.c.success,
+                ).order_by(t.verifications.c.id)
+            ).all()
+    finally:
+        store.close()
+    assert [tuple(row) for row in rows] == [
+        ("shop", "payments", "2.0", "main", True),
+        ("shop", "payments", "2.1", "", False),
+    ]
+    done = splice_cli(project, "run", "--no-contracts", "--provider-version", "3")
+    assert done.returncode == 2
+    assert "this run verifies none" in done.stderr
+    done = splice_cli(project, "run", "--no-store", "--provider-version", "3")
+    assert done.returncode == 2
+    assert "which --no-store turns off" in done.stderr
+
+
+def test_contracts_asked_for_without_a_section_is_a_usage_error(project: Path) -> None:
+    """`--contracts` on a project without `contracts:` says so, with the section to add."""
+    config = project / "splice.yaml"
+    text = config.read_text()
+    config.write_text(text[: text.index("contracts:")])
+    done = splice_cli(project, "run", "--no-store", "--contracts")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "splice.yaml has no `contracts:` section" in done.stderr
+    assert "add `contracts: [{provider: SERVICE" in done.stderr
+
+
+API_RUN = """
+import json, sys
+import splice
+
+def names(result):
+    return [f"{t.suite} › {t.name}" for t in result.testcases()]
+
+whole = splice.run(project=".")
+suites_only = splice.run(["health.splice.yaml"], project=".")
+added = splice.run(["health.splice.yaml"], project=".", contracts=True)
+left_out = splice.run(project=".", contracts=False)
+loaded = sorted(m for m in sys.modules if m.startswith(("splice._internal.cli", "splice._internal.store")))
+print(json.dumps({"whole": [whole.status.value, names(whole)], "suites_only": names(suites_only),
+                  "added": len(names(added)), "left_out": len(names(left_out)), "loaded": loaded}))
+"""
+
+
+def test_the_python_api_verifies_the_contracts_as_splice_run_does(project: Path) -> None:
+    """`splice.run` verifies `contracts:` by the rules of `splice run` (no paths: with
+    them; `contracts=True` adds them to paths, False leaves them out), through the same
+    loader, and imports neither the CLI nor the store."""
+    done = subprocess.run(
+        [sys.executable, "-c", API_RUN],
+        check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["whole"] == [
+        "passed",
+        [
+            "health › the provider is healthy",
+            "pact shop → payments › a request for a payment (given a payment exists)",
+            "pact shop → payments › a new payment",
+            "pact shop → payments › a request for a payment that does not exist",
+        ],
+    ]
+    assert found["suites_only"] == ["health › the provider is healthy"]
+    assert (found["added"], found["left_out"]) == (4, 1)
+    assert found["loaded"] == []
+
+
+API_ERRORS = """
+import json
+import splice
+
+try:
+    splice.run(project=".")
+except splice.SuiteError as exc:
+    [problem] = exc.diagnostics
+    print(json.dumps([problem.message, problem.span.line, problem.hint]))
+problems = splice.check(project=".")
+print(json.dumps(len(problems)))
+"""
+
+
+def test_the_python_api_says_where_a_store_contract_is(project: Path) -> None:
+    """An entry with `broker:` needs the store, which `splice.run` does not open: a
+    located error with the way out, not a silent skip; `splice.check` passes it, as
+    `splice check` does."""
+    config = project / "splice.yaml"
+    config.write_text(
+        config.read_text().replace("pacts: [pacts/*.json]", "broker: {selectors: [{latest: true}]}")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", API_ERRORS],
+        check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    error, checked = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    message, line, hint = error
+    assert "reads its pacts from the store, which splice.run() does not open" in message
+    assert line == 8
+    assert "pass contracts=False" in hint
+    assert checked == 0
 
 
 @pytest.mark.parametrize(

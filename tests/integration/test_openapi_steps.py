@@ -62,17 +62,56 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_steps_that_fit_the_document_pass_and_the_coverage_is_shown(project: Path) -> None:
-    done = splice_cli(project, "run", "--no-store", "--json", "run.json", columns=200)
+    done = splice_cli(
+        project, "run", "--no-store", "--json", "run.json", "--html", "run.html", columns=200
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OpenAPI coverage of payments (openapi.yaml): 2 of 2 operations exercised" in (
         done.stdout
     )
+    page = (project / "run.html").read_text()
+    assert 'id="openapi-payments"' in page
+    assert "2 of 2 operations exercised" in page
     run = json.loads((project / "run.json").read_text())
     [coverage] = run["openapi"]
     assert coverage["exercised"] == 2
     assert coverage["missing"] == []
     ops = {o["operation"]: o["hit"] for o in coverage["operations"]}
     assert ops == {"POST /payments": [201], "GET /payments/{id}": [200]}
+
+
+def test_the_store_keeps_the_coverage_and_the_dashboard_shows_it(project: Path) -> None:
+    """A stored run keeps its operation coverage (the store's `openapi` column), and the
+    dashboard's run page shows it as a table per document."""
+    import httpx
+
+    from splice._internal.store.core import Store
+    from splice._internal.store.query_runs import get_run, list_runs
+    from splice._internal.web import create_app
+    from splice._internal.web.server import BackgroundServer
+
+    done = splice_cli(project, "run", columns=200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    store = Store.open(f"sqlite:///{project / '.splice' / 'results.db'}")
+    try:
+        [recorded] = list_runs(store)
+        detail = get_run(store, recorded["id"])
+        assert detail is not None
+        [coverage] = detail["openapi"]
+        assert (coverage["service"], coverage["exercised"], coverage["documented"]) == (
+            "payments",
+            2,
+            2,
+        )
+        with BackgroundServer(create_app(store, background=False)) as server:
+            page = httpx.get(f"{server.url}/runs/{recorded['id']}", timeout=30).text
+            api = httpx.get(f"{server.url}/api/runs/{recorded['id']}", timeout=30).json()
+    finally:
+        store.close()
+    assert 'id="openapi-payments"' in page
+    assert "2 of 2 operations exercised" in page
+    assert '<td class="mono">GET /payments/{id}</td><td>200, 404</td><td>200</td>' in page
+    assert api["openapi"] == detail["openapi"]
 
 
 def test_a_drifted_response_fails_with_the_pointer_into_the_document(project: Path) -> None:

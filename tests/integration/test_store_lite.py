@@ -87,10 +87,18 @@ def _extra_events() -> list[list[dict[str, Any]]]:
             {
                 "event": "run_finished",
                 "run_id": "x1",
-                "run": {"status": "interrupted", "finished_at": 1002.0, "services": []},
+                "run": {
+                    "status": "interrupted",
+                    "finished_at": 1002.0,
+                    "services": [],
+                    "openapi": [COVERAGE],
+                },
             },
         ],
     ]
+
+
+COVERAGE = {"service": "payments", "document": "openapi.yaml", "documented": 1, "exercised": 0}
 
 
 def _batches() -> list[list[dict[str, Any]]]:
@@ -132,6 +140,7 @@ def test_the_sqlite3_writer_stores_the_same_rows_as_the_sqlalchemy_writer(tmp_pa
     expected, got = _rows(full_path), _rows(lite_path)
     assert sum(len(rows) for rows in expected.values()) > 1000
     assert any(row[1] == "interrupted" for row in expected["runs"])
+    assert sum(COVERAGE["service"] in str(row) for row in expected["runs"]) == 1  # its openapi
     for table in expected:
         assert got[table] == expected[table], table
 

@@ -198,3 +198,43 @@ def test_step_with_only_checks_can_be_opened(tmp_path: Path) -> None:
     [step] = page.xpath('//details[contains(@class, "step")]')
     assert step.get("open") is None  # passing: closed until clicked
     assert step.xpath('.//table[@class="checks"]')
+
+
+def test_openapi_coverage_is_a_table_per_document(tmp_path: Path) -> None:
+    """Each OpenAPI document's operation coverage is on the page: how many of its
+    operations were exercised, and per operation the statuses documented and those hit
+    (an operation never hit says so)."""
+    coverage = [
+        {
+            "service": "payments",
+            "document": "specs/payments.yaml",
+            "documented": 2,
+            "exercised": 1,
+            "missing": ["POST /payments"],
+            "operations": [
+                {"operation": "GET /payments/{id}", "statuses": ["200", "404"], "hit": [200]},
+                {"operation": "POST /payments", "statuses": ["201"], "hit": []},
+            ],
+        }
+    ]
+    page = _page(make_run(tmp_path, [_step(1, "http")], openapi=coverage))
+    [section] = page.xpath('//section[@id="openapi-payments"]')
+    heading = " ".join(section.xpath(".//h2")[0].text_content().split())
+    assert heading == (
+        "OpenAPI coverage of payments specs/payments.yaml 1 of 2 operations exercised"
+    )
+    rows = [
+        [" ".join(td.text_content().split()) for td in tr.xpath("./td")]
+        for tr in section.xpath(".//tbody/tr")
+    ]
+    assert rows == [
+        ["GET /payments/{id}", "200, 404", "200"],
+        ["POST /payments", "201", "not exercised"],
+    ]
+    assert section.xpath('.//tbody/tr[@class="missed"]/td/code')[0].text == "POST /payments"
+
+
+def test_no_openapi_section_without_a_document(tmp_path: Path) -> None:
+    """A run without OpenAPI documents shows no coverage section."""
+    page = _page(make_run(tmp_path, [_step(1, "http")]))
+    assert not page.xpath('//section[contains(@class, "openapi")]')

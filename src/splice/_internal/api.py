@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splice._internal.environment import lifecycle
 from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
@@ -28,6 +28,9 @@ from splice._internal.runner.inputs import external_vars
 from splice._internal.runner.planner import Selection, discover, load_all, select
 from splice._internal.runner.run import Runner, RunOptions
 from splice._internal.runner.secrets import run_masker
+
+if TYPE_CHECKING:
+    from splice._internal.contracts.project_contracts import StorePacts
 
 StrPath = str | PathLike[str]
 
@@ -80,22 +83,65 @@ def load_suites(
     return suites
 
 
+def load_run_suites(
+    paths: Sequence[StrPath],
+    project: Project,
+    var_names: Iterable[str],
+    *,
+    contracts: bool | None = None,
+    store_pacts: StorePacts | None = None,
+) -> list[Suite]:
+    """What a run runs (`splice run`, `splice check`, `splice.run`, `splice.check`): the
+    suites of `paths` (as `load_suites`) and, when `contracts` asks (None: when no paths
+    are given), one suite per pact of the project's `contracts:`, the pacts of its entries
+    with `broker:` from `store_pacts` (default: a located error, no store is open). With
+    contracts, a project without suite files is fine. Raises `SuiteError` with every
+    problem of both, located."""
+    from splice._internal.contracts.project_contracts import contracts_wanted
+
+    wanted = contracts_wanted(project, paths, contracts)
+    problems: list[Diagnostic] = []
+    suites: list[Suite] = []
+    try:
+        suites = load_suites(paths, project, var_names)
+    except SuiteError as exc:
+        problems.extend(exc.diagnostics)
+    except UsageError as exc:
+        if not (wanted and not paths and exc.message.startswith("no suites")):
+            raise
+    if wanted:
+        from splice._internal.contracts.project_contracts import contract_suites, no_store
+
+        try:
+            suites.extend(contract_suites(project, store_pacts or no_store))
+        except SuiteError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
 def check(
     paths: Sequence[StrPath] = (),
     *,
     project: StrPath | Project | None = None,
     vars: Mapping[str, Any] | None = None,
     var_files: Sequence[StrPath] = (),
+    contracts: bool | None = None,
 ) -> list[Diagnostic]:
     """Validate the project file and suites without running anything; the problems found
-    (empty when there are none), each with its file, line, column and hint.
+    (empty when there are none), each with its file, line, column and hint. `contracts`
+    as in `run`: the pact and states files of `contracts:` are read too (pacts kept in the
+    store are not).
 
     Raises `UsageError` when no suite is found, `SuiteError` when a var file is broken."""
     ext = external_vars((), tuple(str(f) for f in var_files), ())
     ext.cli.update(vars or {})
     try:
+        from splice._internal.contracts.project_contracts import skip_store
+
         found = find_project(project)
-        load_suites(paths, found, ext.merged())
+        load_run_suites(paths, found, ext.merged(), contracts=contracts, store_pacts=skip_store)
     except SuiteError as exc:
         return list(exc.diagnostics)
     return []
@@ -117,10 +163,14 @@ def run(
     listeners: Iterable[Listener] = (),
     hooks: Iterable[AttemptHook] = (),
     reuse_up: bool = True,
+    contracts: bool | None = None,
 ) -> RunResult:
     """Run suites as `splice run` does, without its console, store or reports: the
     project's services are started (or those of a running `splice up` reused) and stopped
-    again; `listeners` hear every event; the result says what happened.
+    again; `listeners` hear every event; the result says what happened. The pacts of the
+    project's `contracts:` are verified beside the suites as `splice run` verifies them:
+    by default when no `paths` are given; `contracts=True` adds them to `paths`, False
+    leaves them out (entries with `broker:` need the store: `splice run`).
 
     Raises `SuiteError` (with every located problem) before anything runs, `UsageError`
     when nothing is selected, and `splice.StartFailed` when the services do not start."""
@@ -128,7 +178,7 @@ def run(
     ext.cli.update(vars or {})
     external = ext.merged()
     found = find_project(project)
-    suites = load_suites(paths, found, external)
+    suites = load_run_suites(paths, found, external, contracts=contracts)
     selected = select(suites, Selection(list(keywords), list(tags), list(exclude_tags)))
     if not selected:
         raise UsageError("no testcase matches the selection", "check keywords and tags")

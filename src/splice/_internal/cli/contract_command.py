@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from splice._internal.cli.contract_results import verification_recorder
 from splice._internal.cli.store_commands import _open, _store_option, store_run_options
 from splice._internal.errors import UsageError
 
@@ -198,15 +199,9 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
             "(or a V3 message pact under `messages`)",
         )
     project = _only(project, wanted)
-    version, branch = opts.pop("provider_version"), opts.pop("provider_branch")
-    on_finish = None
-    if version:
-        if opts.get("no_store"):
-            raise UsageError(
-                "--provider-version records results in the store, which --no-store turns off",
-                "leave out one of them",
-            )
-        on_finish = _recorder(pacts, version, branch, opts.get("store"))
+    on_finish = verification_recorder(
+        pacts, opts.pop("provider_version"), opts.pop("provider_branch"), opts
+    )
     outcome = PendingOutcome()
     if pending:
         on_finish = _pending_watch(pacts, pending, outcome, on_finish)
@@ -322,35 +317,6 @@ def _pending_watch(
                     outcome.others_failed = True
 
     return watch
-
-
-def _recorder(pacts: list[Path], version: str, branch: str, store_url: str | None) -> Any:
-    """After the run: one verification result per pact (passed when all its interactions
-    passed), against the provider's version, in the store."""
-    import json
-
-    from splice._internal.contracts.broker import canonical, record_verification
-
-    def record(run: Any) -> None:
-        store = _open(store_url)
-        try:
-            for path, suite in zip(pacts, run.suites, strict=False):
-                document = json.loads(path.read_text(encoding="utf-8"))
-                _, sha = canonical(document)
-                record_verification(
-                    store,
-                    consumer=str(document["consumer"]["name"]),
-                    provider=str(document["provider"]["name"]),
-                    pact_sha=sha,
-                    provider_version=version,
-                    branch=branch,
-                    success=all(t.status.value in ("passed", "flaky") for t in suite.testcases),
-                    run_id=run.id,
-                )
-        finally:
-            store.close()
-
-    return record
 
 
 @contract.command("check-openapi")

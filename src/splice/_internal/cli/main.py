@@ -161,6 +161,20 @@ def cli() -> None:
     "no PATHS are given).",
 )
 @click.option(
+    "--provider-version",
+    metavar="VERSION",
+    envvar="SPLICE_PROVIDER_VERSION",
+    show_envvar=True,
+    help="Record the results of the `contracts:` verifications in the store's broker "
+    "against this version of their provider (the matrix of `can-i-deploy`).",
+)
+@click.option(
+    "--provider-branch",
+    default="",
+    metavar="BRANCH",
+    help="With --provider-version: the provider version's branch.",
+)
+@click.option(
     "--watch",
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
@@ -174,6 +188,13 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
         from splice._internal.cli.watch import watch_command
 
         opts.pop("contracts")  # watch reruns the suites a change affects, not pacts
+        if opts.pop("provider_version"):
+            raise UsageError(
+                "--watch verifies no pacts, so it records no results: it takes no "
+                "--provider-version",
+                "leave out --watch to record the verification of `contracts:`",
+            )
+        opts.pop("provider_branch")
 
         sys.exit(watch_command(list(paths), opts))
     from splice._internal.cli.run_command import run_command

@@ -45,14 +45,10 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
-    wanted = _contracts_wanted(project, paths, opts.pop("contracts", None))
-    if wanted and any(plan.from_store for plan in project.contracts):
-        import dataclasses  # the store's pacts are checked when they run
-
-        project = dataclasses.replace(
-            project, contracts=[p for p in project.contracts if not p.from_store]
-        )
-    suites = _load_with_contracts(paths, set(ext.merged()), project, wanted, None)
+    # the store's pacts are checked when they run
+    suites = _load_with_contracts(
+        paths, set(ext.merged()), project, opts.pop("contracts", None), read_store=False
+    )
     if project.openapi:  # the services' OpenAPI documents must validate
         from splice._internal.contracts.openapi_steps import load_documents
 
@@ -72,57 +68,47 @@ def check_command(paths: list[str], opts: dict[str, Any]) -> int:
 def run_command(paths: list[str], opts: dict[str, Any]) -> int:
     ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
     project = _project()
-    wanted = _contracts_wanted(project, paths, opts.pop("contracts", None))
-    suites = _load_with_contracts(paths, set(ext.merged()), project, wanted, opts.get("store"))
-    return run_suites(project, suites, opts)
+    suites = _load_with_contracts(
+        paths, set(ext.merged()), project, opts.pop("contracts", None), opts.get("store")
+    )
+    from splice._internal.cli.contract_results import pact_paths, verification_recorder
 
-
-def _contracts_wanted(project: Project, paths: list[str], flag: bool | None) -> bool:
-    """Whether the run verifies the project's `contracts:`: by default when no PATHS are
-    given (the project's whole run); `--contracts` adds them to PATHS, `--no-contracts`
-    leaves them out."""
-    if flag is True and not project.contracts:
-        raise UsageError(
-            "--contracts: splice.yaml has no `contracts:` section",
-            "add `contracts: [{provider: SERVICE, pacts: [pacts/*.json]}]`",
-        )
-    return bool(project.contracts) and (flag if flag is not None else not paths)
+    on_finish = verification_recorder(
+        pact_paths(suites),
+        opts.pop("provider_version", None),
+        opts.pop("provider_branch", ""),
+        opts,
+    )
+    return run_suites(project, suites, opts, on_finish=on_finish)
 
 
 def _load_with_contracts(
-    paths: list[str], var_names: set[str], project: Project, wanted: bool, store_url: Any
+    paths: list[str],
+    var_names: set[str],
+    project: Project,
+    flag: bool | None,
+    store_url: str | None = None,
+    *,
+    read_store: bool = True,
 ) -> list[Suite]:
-    """The suites, then (when wanted) one suite per pact of `contracts:`; with contracts,
-    a project without suite files is fine."""
-    from splice._internal.errors import SuiteError
+    """The suites and the pacts of `contracts:` (`api.load_run_suites`), those of entries
+    with `broker:` read from the store at `store_url` (not read with `read_store` False:
+    `splice check`)."""
+    from splice._internal.api import load_run_suites
+    from splice._internal.contracts.project_contracts import skip_store
 
-    problems = []
-    suites: list[Suite] = []
+    if not read_store or not any(plan.from_store for plan in project.contracts):
+        return load_run_suites(paths, project, var_names, contracts=flag, store_pacts=skip_store)
+    from splice._internal.contracts.store_pacts import from_store
+    from splice._internal.store import Store
+
+    store = Store.open(store_url, project.root)
     try:
-        suites = _load(paths, var_names, project)
-    except SuiteError as exc:
-        problems.extend(exc.diagnostics)
-    except UsageError as exc:
-        if not (wanted and not paths and exc.message.startswith("no suites")):
-            raise
-    if wanted:
-        from splice._internal.contracts.project_contracts import contract_suites
-
-        store = None
-        if any(plan.from_store for plan in project.contracts):
-            from splice._internal.store import Store
-
-            store = Store.open(store_url, project.root)
-        try:
-            suites.extend(contract_suites(project, store))
-        except SuiteError as exc:
-            problems.extend(exc.diagnostics)
-        finally:
-            if store is not None:
-                store.close()
-    if problems:
-        raise SuiteError(problems)
-    return suites
+        return load_run_suites(
+            paths, project, var_names, contracts=flag, store_pacts=from_store(store, project.root)
+        )
+    finally:
+        store.close()
 
 
 def run_suites(

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 
 from splice._internal.errors import UsageError
+from splice._internal.project.model import Selector
 from splice._internal.store import schema as t
 from splice._internal.store.core import Store
 
@@ -187,6 +188,35 @@ def record_deployment(store: Store, pacticipant: str, version: str, environment:
         )
 
 
+def _selected(store: Store, provider: str, selectors: list[Selector]) -> list[dict[str, Any]]:
+    """The pacts `selectors` pick (`contracts.store_pacts.select_pacts`), each with whether
+    it is pending (never verified successfully by any version of the provider)."""
+    from splice._internal.contracts.store_pacts import select_pacts
+
+    picked = select_pacts(store, provider, selectors)
+    with store.engine.connect() as conn:
+        verified = {
+            sha
+            for (sha,) in conn.execute(
+                select(t.verifications.c.pact_sha).where(
+                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
+                )
+            )
+        }
+    return [
+        {
+            "consumer": p.consumer,
+            "provider": provider,
+            "version": p.version,
+            "branch": p.branch,
+            "sha": p.sha,
+            "pending": p.sha not in verified,
+            "content": p.content,
+        }
+        for p in picked
+    ]
+
+
 def latest_for_provider(
     store: Store, provider: str, branch: str | None = None
 ) -> list[dict[str, Any]]:
@@ -223,13 +253,20 @@ def latest_for_provider(
 
 
 def pacts_for_verification(
-    store: Store, provider: str, *, include_wip_since: float | None = None
+    store: Store,
+    provider: str,
+    *,
+    include_wip_since: float | None = None,
+    selectors: list[Selector] | None = None,
 ) -> list[dict[str, Any]]:
-    """The pacts a provider's build verifies: the newest of each consumer (`wip` false),
-    and with `include_wip_since` the work-in-progress pacts (`wip` and `pending` true): of
-    each consumer branch the newest pact published since then that no provider version
-    has verified successfully and that is not one of the newest already."""
-    found = latest_for_provider(store, provider)
+    """The pacts a provider's build verifies: those the consumer version `selectors` pick
+    (none: the newest of each consumer; `wip` false), and with `include_wip_since` the
+    work-in-progress pacts (`wip` and `pending` true): of each consumer branch the newest
+    pact published since then that no provider version has verified successfully and that
+    is not one of those already chosen."""
+    found = (
+        _selected(store, provider, selectors) if selectors else latest_for_provider(store, provider)
+    )
     for pact in found:
         pact["wip"] = False
     if include_wip_since is None:

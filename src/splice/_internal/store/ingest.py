@@ -133,6 +133,8 @@ class Ingest:
             values: dict[str, Any] = {}
             if isinstance(body.get("services"), list):
                 values["services"] = dumps(self._services(conn, run_id, body, shard)) or "[]"
+            if isinstance(body.get("openapi"), list) and body["openapi"]:
+                values["openapi"] = dumps(body["openapi"]) or "[]"
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
             finished_at = float(body.get("finished_at") or now)

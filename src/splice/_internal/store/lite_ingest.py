@@ -147,6 +147,11 @@ class LiteIngest:
                     "UPDATE runs SET services = ? WHERE id = ?",
                     (dumps(self._services(run_id, body, shard)) or "[]", run_id),
                 )
+            if isinstance(body.get("openapi"), list) and body["openapi"]:
+                conn.execute(
+                    "UPDATE runs SET openapi = ? WHERE id = ?",
+                    (dumps(body["openapi"]) or "[]", run_id),
+                )
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")
             if shard is not None:

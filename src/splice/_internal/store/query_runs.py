@@ -119,6 +119,7 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
         run["cwd"] = row.cwd
         run["environment"] = loads(row.environment)
         run["services"] = loads(row.services)
+        run["openapi"] = loads(row.openapi) or []
         results = conn.execute(
             select(
                 t.results.c.id,

@@ -113,7 +113,9 @@ class Recorder(RunListener):
         if logs:
             self._put(stream.artifacts(self._run_id, logs))
         if self._final is not None:
-            self._final["run"]["services"] = stream.run_finished(run)["run"]["services"]
+            end = stream.run_finished(run)["run"]  # the services and coverage, now known
+            self._final["run"]["services"] = end["services"]
+            self._final["run"]["openapi"] = end["openapi"]
         self.close()
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> list[str]:

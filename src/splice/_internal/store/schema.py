@@ -68,6 +68,8 @@ runs = Table(
     # `xfail:` testcases: failed as expected (the run passes), passed when strict (it fails)
     Column("xfailed", Integer, nullable=False, server_default="0"),
     Column("xpassed", Integer, nullable=False, server_default="0"),
+    # the operation coverage of the run's OpenAPI documents (RunResult.openapi), as JSON
+    Column("openapi", Text, nullable=False, server_default="[]"),
     Index("ix_runs_started", "started_at"),
     Index("ix_runs_branch", "branch", "started_at"),
     Index("ix_runs_status", "status", "started_at"),

@@ -79,6 +79,7 @@ def run_finished(run: RunResult, status: str | None = None) -> dict[str, Any]:
         "duration": run.duration,
         "finished_at": time.time(),
         "services": _plain(run.services),
+        "openapi": _plain(run.openapi),
     }
     return {"event": "run_finished", "run_id": run.id, "run": body}
 

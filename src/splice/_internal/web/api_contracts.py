@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from splice._internal.contracts import broker
 from splice._internal.errors import UsageError
+from splice._internal.project.model import Selector
+from splice._internal.source.validation import did_you_mean
 from splice._internal.web.api import WRITE_ERRORS, error_answer, router, store_of
 from splice._internal.web.auth import api_write
 
@@ -53,8 +55,8 @@ class PactIn(BaseModel):
 
 
 class ForVerificationIn(BaseModel):
-    """The Pact Broker's "pacts for verification" request; the selectors are accepted,
-    and the latest pact of each consumer is what is selected."""
+    """The Pact Broker's "pacts for verification" request: the consumer version selectors
+    pick the pacts (`selectors`; none: the latest pact of each consumer)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     consumerVersionSelectors: list[dict[str, Any]] = []
@@ -235,13 +237,76 @@ def for_verification_resource(request: Request, provider: Name) -> dict[str, Any
     }
 
 
+_SELECTOR_KEYS = {
+    "latest",
+    "branch",
+    "tag",
+    "consumer",
+    "environment",
+    "deployed",
+    "released",
+    "deployedOrReleased",
+    "mainBranch",
+    "matchingBranch",
+    "fallbackTag",
+    "fallbackBranch",
+}
+_UNSUPPORTED = {
+    "mainBranch": 'the store keeps no main branch of a pacticipant: select {"branch": "main"}',
+    "matchingBranch": 'select the branch by name: {"branch": B}',
+    "fallbackTag": "give the fallback as a selector of its own",
+    "fallbackBranch": "give the fallback as a selector of its own",
+    "released": 'the store records deployments, not releases: {"deployed": true, "environment": E}',
+}
+
+
+def selector(given: dict[str, Any], index: int) -> Selector:
+    """A Pact consumer version selector as the store's `Selector`; a key splice does not
+    know, or one it does not interpret, is a 400 that names it and the way out."""
+    where = f"consumerVersionSelectors[{index}]"
+    for key, value in given.items():
+        if key not in _SELECTOR_KEYS:
+            hint = did_you_mean(key, _SELECTOR_KEYS) or ""
+            raise HTTPException(400, f"{where}: unknown selector key {key!r}; {hint}")
+        if key in _UNSUPPORTED and value not in (None, False):
+            raise HTTPException(400, f"{where}: {key!r} is not supported; {_UNSUPPORTED[key]}")
+    for key in ("branch", "tag", "consumer", "environment"):
+        if given.get(key) is not None and not isinstance(given[key], str):
+            raise HTTPException(400, f"{where}.{key}: expected a string, got {given[key]!r}")
+    for key in ("latest", "deployed", "deployedOrReleased"):
+        if given.get(key) is not None and not isinstance(given[key], bool):
+            raise HTTPException(400, f"{where}.{key}: expected true or false, got {given[key]!r}")
+    environment = given.get("environment")
+    if (given.get("deployed") or given.get("deployedOrReleased")) and not environment:
+        raise HTTPException(
+            400, f'{where}: name the environment of the deployed versions ("environment": E)'
+        )
+    picks = ("latest", "branch", "tag", "environment", "deployed", "deployedOrReleased")
+    if not any(given.get(key) for key in picks):
+        raise HTTPException(
+            400,
+            f"{where}: a selector picks by latest, branch, tag or environment "
+            "(consumer only narrows one of those)",
+        )
+    return Selector(
+        latest=bool(given.get("latest")),
+        branch=given.get("branch"),
+        tag=given.get("tag"),
+        deployed=environment,
+        consumer=given.get("consumer"),
+    )
+
+
 @router.post(_BASE + "/for-verification", tags=["contracts"])
 def for_verification(request: Request, provider: Name, asked: ForVerificationIn) -> dict[str, Any]:
     """The pacts a provider's build verifies (Pact Broker: pacts for verification): the
     latest of each consumer, and with `includeWipPactsSince` the work-in-progress ones;
     each says whether it is `pending` (its failures should not fail the build) and `wip`."""
     found = broker.pacts_for_verification(
-        store_of(request), provider, include_wip_since=_since(asked.includeWipPactsSince)
+        store_of(request),
+        provider,
+        include_wip_since=_since(asked.includeWipPactsSince),
+        selectors=[selector(s, n) for n, s in enumerate(asked.consumerVersionSelectors)],
     )
     pacts = []
     for p in found:
@@ -253,6 +318,8 @@ def for_verification(request: Request, provider: Name, asked: ForVerificationIn)
                 + (
                     "it is work in progress: never verified, published since the date asked"
                     if p["wip"]
+                    else "the consumer version selectors pick it"
+                    if asked.consumerVersionSelectors
                     else "it is the latest pact of the consumer"
                 ),
             }
@@ -270,8 +337,12 @@ def for_verification(request: Request, provider: Name, asked: ForVerificationIn)
         links = _pact_links(request, provider, p["consumer"], p["sha"], p["version"])
         pacts.append(
             {
-                "shortDescription": f"latest pact of {p['consumer']}"
-                + (" (work in progress)" if p["wip"] else ""),
+                "shortDescription": (
+                    f"pact of {p['consumer']} {p['version']} (selected)"
+                    if asked.consumerVersionSelectors and not p["wip"]
+                    else f"latest pact of {p['consumer']}"
+                    + (" (work in progress)" if p["wip"] else "")
+                ),
                 "verificationProperties": properties,
                 "_links": {"self": links["self"]},
             }

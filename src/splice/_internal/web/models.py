@@ -119,6 +119,10 @@ class RunDetail(RunSummary):
     cwd: str
     environment: Any
     services: Any
+    openapi: Any = Field(
+        default_factory=list,
+        description="the operation coverage of the run's OpenAPI documents, as in the JSON report",
+    )
     suites: list[SuiteBlock]
     logs: list[Log]
     jobs: list[WorkflowJob] = Field(default_factory=list, description="a workflow run's jobs")

@@ -7,11 +7,17 @@ import difflib
 import functools
 from typing import Annotated, Any, Literal
 
-import httpx
-from pydantic import Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from splice._internal.executors.executor_api import (
     Block,
+    unrendered,
 )
 from splice._internal.model.durations import parse_duration
 from splice._internal.source.validation import HintedValueError
@@ -38,7 +44,9 @@ class OAuth2(Block):
 
     @field_validator("token_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if unrendered(info.context, value):  # checked once rendered: httpx loads then
+            return value
         problem = url_problem(value)
         if problem is not None:
             raise HintedValueError(*problem)
@@ -140,7 +148,9 @@ class HttpBlock(Block):
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if unrendered(info.context, value):  # checked once rendered: httpx loads then
+            return value
         problem = url_problem(value)
         if problem is not None:
             raise HintedValueError(*problem)
@@ -157,7 +167,10 @@ class HttpBlock(Block):
 @functools.lru_cache(maxsize=4096)
 def url_problem(url: str) -> tuple[str, str] | None:
     """Why `url` cannot be requested (message, hint), or None when it can (cached: steps
-    repeat their URLs, and parsing one costs ~0.1 ms)."""
+    repeat their URLs, and parsing one costs ~0.1 ms). httpx loads here, not with the
+    block model, so checking a suite whose URLs are all templates does not import it."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

@@ -33,6 +33,12 @@ BODY_KEYS = ("json", "form", "multipart", "body")
 PREVIEW_BYTES = 4096
 
 
+def _empty() -> Any:
+    """A field whose default is a new empty dict: built by a factory, not deep-copied
+    from `{}` on every validation (twice a step: as loaded and as rendered)."""
+    return Field(default_factory=dict, json_schema_extra={"default": {}})
+
+
 class OAuth2(Block):
     """OAuth 2.0 client credentials (RFC 6749 section 4.4): a token from `token_url`."""
 
@@ -107,9 +113,9 @@ class ClientCert(Block):
 class HttpBlock(Block):
     method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
     url: str
-    params: dict[str, Any] = {}
-    headers: dict[str, str | int | float | bool] = {}
-    cookies: dict[str, str | int | float] = {}
+    params: dict[str, Any] = _empty()
+    headers: dict[str, str | int | float | bool] = _empty()
+    cookies: dict[str, str | int | float] = _empty()
     # which of the testcase's kept cookies go with this request: all, none, or these names
     send_cookies: bool | list[str] = True
     json_: Any = Field(default=None, alias="json")

@@ -153,7 +153,8 @@ def measure(n: int, runs: int, with_peers: bool) -> Table:
             table.rows.append([name, f"{value * 1000:.3f}", above, how])
     worst = max(inproc, cli_step) - loop
     table.notes.append(
-        f"target: splice ≤ {TARGET_OVERHEAD * 1000:.1f} ms/step above httpx; measured {worst * 1000:.3f} ms "
+        f"target: splice ≤ {TARGET_OVERHEAD * 1000:.1f} ms/step above httpx; "
+        f"measured {worst * 1000:.3f} ms "
         f"(worse of in-process and CLI): {verdict(worst <= TARGET_OVERHEAD)}"
     )
     table.notes.append(

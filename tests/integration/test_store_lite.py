@@ -23,6 +23,7 @@ from splice._internal.store.ingest import Ingest
 from splice._internal.store.lite import LiteStore
 from splice._internal.store.lite_ingest import LiteIngest
 from splice._internal.store.synthetic import runs
+from tests.support.modules import heavy, imported_by
 
 pytestmark = pytest.mark.integration
 
@@ -249,35 +250,6 @@ def test_a_lite_run_queues_the_webhooks_of_the_store(tmp_path: Path) -> None:
     assert json.loads(payload)["event"] == "run.finished"
 
 
-_IMPORTED = """
-import runpy, sys, json
-sys.argv = ["splice", *sys.argv[1:]]
-code = 0
-try:
-    runpy.run_module("splice", run_name="__main__")
-except SystemExit as exit:
-    code = exit.code
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
-"""
-
-
-def _modules(args: list[str], cwd: Path) -> tuple[int, set[str]]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _IMPORTED, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    found = json.loads(proc.stderr.strip().splitlines()[-1])
-    return found["code"], set(found["modules"])
-
-
-def _heavy(modules: set[str], names: tuple[str, ...]) -> set[str]:
-    return {m for m in modules if m.split(".")[0] in names}
-
-
 def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_path: Path) -> None:
     """`splice run` of one exec step into the default store (created by an earlier run)
     loads no SQLAlchemy, Alembic, store queries or Jinja2 (its template only reads a
@@ -286,12 +258,12 @@ def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_pat
         "name: one\nvars: {word: hi}\ntestcases:\n  - name: t\n    steps:\n"
         "      - exec: 'echo {{ word }}'\n        expect: {stdout: \"hi\\n\"}\n"
     )
-    first, _ = _modules(["run", "one.splice.yaml"], tmp_path)  # creates the store
-    code, modules = _modules(["run", "one.splice.yaml"], tmp_path)
+    first, _ = imported_by(["run", "one.splice.yaml"], tmp_path)  # creates the store
+    code, modules = imported_by(["run", "one.splice.yaml"], tmp_path)
     assert (first, code) == (0, 0)
-    assert _heavy(modules, ("sqlalchemy", "alembic", "jinja2")) == set()
+    assert heavy(modules, ("sqlalchemy", "alembic", "jinja2")) == set()
     assert "splice._internal.store.lite_ingest" in modules
     assert not {m for m in modules if m.startswith("splice._internal.store.query")}
-    code, modules = _modules(["--version"], tmp_path)
+    code, modules = imported_by(["--version"], tmp_path)
     assert code == 0
-    assert _heavy(modules, ("sqlalchemy", "pydantic", "jinja2", "httpx", "click", "rich")) == set()
+    assert heavy(modules, ("sqlalchemy", "pydantic", "jinja2", "httpx", "click", "rich")) == set()

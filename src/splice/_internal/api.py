@@ -3,7 +3,9 @@ the same functions (`find_project`, `load_suites`, `run_suites`), adding a conso
 store and reports on top.
 
 Nothing here imports `splice._internal.cli`: a program that embeds splice loads the loader, the
-runner, the environment lifecycle and the executors its suites use, and nothing more.
+runner, the environment lifecycle and the executors its suites use, and nothing more. The
+runner and the lifecycle load only when something runs, so checking suites (`splice check`,
+`splice.check`) does not import them.
 """
 
 from __future__ import annotations
@@ -14,20 +16,20 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from splice._internal.environment import lifecycle
-from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
 from splice._internal.errors import Diagnostic, SuiteError, UsageError
-from splice._internal.masking import Masker
-from splice._internal.model.results import RunResult
 from splice._internal.model.suite import Suite
 from splice._internal.project.model import Project
 from splice._internal.runner.analysis import analyse
-from splice._internal.runner.events import EventBus, Listener
-from splice._internal.runner.hooks import AttemptHook
 from splice._internal.runner.inputs import external_vars
 from splice._internal.runner.planner import Selection, discover, load_all, select
-from splice._internal.runner.run import Runner, RunOptions
-from splice._internal.runner.secrets import run_masker
+
+if TYPE_CHECKING:
+    from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
+    from splice._internal.masking import Masker
+    from splice._internal.model.results import RunResult
+    from splice._internal.runner.events import Listener
+    from splice._internal.runner.hooks import AttemptHook
+    from splice._internal.runner.run import Runner
 
 if TYPE_CHECKING:
     from splice._internal.contracts.project_contracts import StorePacts
@@ -174,6 +176,10 @@ def run(
 
     Raises `SuiteError` (with every located problem) before anything runs, `UsageError`
     when nothing is selected, and `splice.StartFailed` when the services do not start."""
+    from splice._internal.runner.events import EventBus
+    from splice._internal.runner.run import Runner, RunOptions
+    from splice._internal.runner.secrets import run_masker
+
     ext = external_vars((), tuple(str(f) for f in var_files), tuple(secrets))
     ext.cli.update(vars or {})
     external = ext.merged()
@@ -209,6 +215,8 @@ def run_suites(
 
     Services with an `openapi:` document: every http step against them is checked against
     it, and the run's `openapi` holds the documents' operation coverage."""
+    from splice._internal.environment import lifecycle
+
     monitor = None
     if project.openapi:  # read before anything starts: a broken document is a located error
         from splice._internal.contracts.openapi_steps import OpenApiMonitor, load_documents
@@ -247,6 +255,8 @@ def open_environment(
 ) -> Iterator[OpenEnvironment]:
     """The project's services, running (started, or those of `splice up`) with their data
     prepared, for the `with` block; stopped at its end. See `splice.open_environment`."""
+    from splice._internal.environment import lifecycle
+
     found = find_project(project)
     with lifecycle.open_environment(found, masker=masker, reuse_up=reuse_up) as opened:
         yield opened

@@ -19,7 +19,7 @@ def shard() -> None:
 
 
 def register(group: click.Group) -> None:
-    from splice._internal.cli.store_commands import store_run_options
+    from splice._internal.cli.store_options import store_run_options
 
     @group.command("run")
     @click.argument("paths", nargs=-1)

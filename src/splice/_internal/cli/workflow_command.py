@@ -34,7 +34,7 @@ def list_() -> None:
 
 def _register(group: click.Group) -> None:
     from splice._internal.cli.option_sets import _apply, _var_options
-    from splice._internal.cli.store_commands import store_run_options
+    from splice._internal.cli.store_options import store_run_options
 
     @group.command("run")
     @click.argument("name")

@@ -31,6 +31,19 @@ class Block(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
+# The validation context of a block checked as the suite was written, before its templates
+# are rendered (the loader ignores errors in templated values): a validator may skip work
+# on a template, whose own problems show once it is rendered and validated again.
+UNRENDERED: dict[str, bool] = {"unrendered": True}
+
+
+def unrendered(context: Any, value: Any) -> bool:
+    """Whether `value` is a template validated before rendering (see `UNRENDERED`)."""
+    if not (isinstance(context, dict) and context.get("unrendered")):
+        return False
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
 @dataclass
 class StepOutput:
     """What an executor hands back.

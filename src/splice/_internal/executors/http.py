@@ -26,10 +26,9 @@ import time
 import weakref
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import certifi
-import httpx
 
 from splice._internal.errors import StepError, StepInterrupted
 from splice._internal.executors._watchdog import when_cancelled
@@ -51,12 +50,16 @@ from splice._internal.executors.http_blocks import (
 from splice._internal.executors.http_trust import (
     OAuth2Tokens,
     TlsSettings,
-    TrustFirst,
     failure_reason,
     make_tls_context,
     tls_of,
 )
 from splice._internal.model.durations import parse_duration
+
+if TYPE_CHECKING:
+    # httpx loads with the first request, not with the executor: checking a suite loads the
+    # executor for its block model and needs no HTTP client
+    import httpx
 
 
 class HttpExecutor:
@@ -152,6 +155,10 @@ class HttpExecutor:
             # httpx fixes TLS settings per client, so a testcase that mixes them (verify
             # on and off, two client certificates) has a client (and a cookie jar) for
             # each; most use one.
+            import httpx
+
+            from splice._internal.executors.http_transport import TrustFirst
+
             context = self._tls_context(tls)
             transport = httpx.HTTPTransport(verify=context)
             client = httpx.Client(
@@ -174,11 +181,15 @@ class HttpExecutor:
         elif auth.bearer is not None:
             kwargs["headers"]["Authorization"] = f"Bearer {auth.bearer}"
         elif auth.scheme == "digest":
+            import httpx
+
             kwargs["auth"] = httpx.DigestAuth(auth.user or "", auth.password)
         else:
             kwargs["auth"] = (auth.user or "", auth.password)
 
     def execute(self, block: HttpBlock, ctx: StepContext) -> StepOutput:
+        import httpx
+
         timeout = parse_duration(block.timeout) if block.timeout is not None else ctx.timeout
         deadline = timeout if timeout is not None else 30.0
         tls = tls_of(block, ctx.base_dir)
@@ -242,6 +253,8 @@ def _with_params(url: str, params: dict[str, Any]) -> httpx.URL | str:
     a key the URL already has keeps both values, a list value adds one per item."""
     if not params:
         return url
+    import httpx
+
     parsed = httpx.URL(url)
     query = parsed.params
     for key, value in params.items():
@@ -296,6 +309,8 @@ def _failure(
     exc: httpx.HTTPError | httpx.InvalidURL, block: HttpBlock, timeout: float, expired: bool
 ) -> StepError:
     """An httpx error as the step's error, with what to check next."""
+    import httpx
+
     connect_limit = block.connect_timeout is not None
     if (
         expired
@@ -384,6 +399,8 @@ def _jar_for(
     returned, to put back. None when the testcase's jar serves as it is."""
     if send is True and not extra:
         return None
+    import httpx
+
     kept = client.cookies
     sent = httpx.Cookies()
     for cookie in kept.jar:

@@ -7,11 +7,17 @@ import difflib
 import functools
 from typing import Annotated, Any, Literal
 
-import httpx
-from pydantic import Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from splice._internal.executors.executor_api import (
     Block,
+    unrendered,
 )
 from splice._internal.model.durations import parse_duration
 from splice._internal.source.validation import HintedValueError
@@ -27,6 +33,12 @@ BODY_KEYS = ("json", "form", "multipart", "body")
 PREVIEW_BYTES = 4096
 
 
+def _empty() -> Any:
+    """A field whose default is a new empty dict: built by a factory, not deep-copied
+    from `{}` on every validation (twice a step: as loaded and as rendered)."""
+    return Field(default_factory=dict, json_schema_extra={"default": {}})
+
+
 class OAuth2(Block):
     """OAuth 2.0 client credentials (RFC 6749 section 4.4): a token from `token_url`."""
 
@@ -38,7 +50,9 @@ class OAuth2(Block):
 
     @field_validator("token_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if unrendered(info.context, value):  # checked once rendered: httpx loads then
+            return value
         problem = url_problem(value)
         if problem is not None:
             raise HintedValueError(*problem)
@@ -99,9 +113,9 @@ class ClientCert(Block):
 class HttpBlock(Block):
     method: Annotated[str, WithJsonSchema(_METHOD_SCHEMA)] = "GET"
     url: str
-    params: dict[str, Any] = {}
-    headers: dict[str, str | int | float | bool] = {}
-    cookies: dict[str, str | int | float] = {}
+    params: dict[str, Any] = _empty()
+    headers: dict[str, str | int | float | bool] = _empty()
+    cookies: dict[str, str | int | float] = _empty()
     # which of the testcase's kept cookies go with this request: all, none, or these names
     send_cookies: bool | list[str] = True
     json_: Any = Field(default=None, alias="json")
@@ -140,7 +154,9 @@ class HttpBlock(Block):
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if unrendered(info.context, value):  # checked once rendered: httpx loads then
+            return value
         problem = url_problem(value)
         if problem is not None:
             raise HintedValueError(*problem)
@@ -157,7 +173,10 @@ class HttpBlock(Block):
 @functools.lru_cache(maxsize=4096)
 def url_problem(url: str) -> tuple[str, str] | None:
     """Why `url` cannot be requested (message, hint), or None when it can (cached: steps
-    repeat their URLs, and parsing one costs ~0.1 ms)."""
+    repeat their URLs, and parsing one costs ~0.1 ms). httpx loads here, not with the
+    block model, so checking a suite whose URLs are all templates does not import it."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

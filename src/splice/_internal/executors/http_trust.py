@@ -8,9 +8,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from splice._internal.errors import StepError
 from splice._internal.executors.http_blocks import HttpBlock, OAuth2
@@ -53,6 +50,8 @@ def _fetch_token(spec: OAuth2, context: ssl.SSLContext, timeout: float) -> tuple
         form["scope"] = spec.scope
     if spec.audience:
         form["audience"] = spec.audience
+    import httpx
+
     where = f"the OAuth2 token endpoint {spec.token_url}"
     try:
         response = httpx.post(
@@ -137,19 +136,3 @@ def tls_reason(exc: OSError | ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLError):
         return exc.reason or str(exc)
     return exc.strerror or str(exc)
-
-
-class TrustFirst(httpx.BaseTransport):
-    """A transport that has the CA bundle loaded before each https request (a redirect's
-    too): see `HttpExecutor._tls_context`."""
-
-    def __init__(self, transport: httpx.BaseTransport, trust: Any) -> None:
-        self._transport, self._load = transport, trust
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            self._load()
-        return self._transport.handle_request(request)
-
-    def close(self) -> None:
-        self._transport.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from splice._internal.executors import executor_registry as registry
+from splice._internal.executors.executor_api import UNRENDERED
 from splice._internal.loader.steps import Collector
 from splice._internal.loader.suite_schema import ForeachSqlSpec
 from splice._internal.model.positions import PathKey
@@ -42,7 +43,7 @@ def later_rows(
         return None
     model = registry.get("sql").block_model
     try:
-        model.model_validate(block)
+        model.model_validate(block, context=UNRENDERED)
     except ValidationError as exc:
         found = from_validation_error(exc, model, pos, here, skip_templates=True, data=block)
         if found:

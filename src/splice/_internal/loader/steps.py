@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from splice._internal.errors import Diagnostic, SourceSpan, SuiteError, display_path
 from splice._internal.executors import executor_registry as registry
-from splice._internal.executors.executor_api import normalize_shorthand
+from splice._internal.executors.executor_api import UNRENDERED, normalize_shorthand
 from splice._internal.loader.custom_checks import CheckImportError, resolve
 from splice._internal.loader.suite_schema import CaptureSpec, RetrySpec, StepCommonSpec
 from splice._internal.model.durations import parse_duration
@@ -280,7 +280,7 @@ def _check_block(executor: str, raw: Any, loc: PathKey, pos: Positions, out: Col
         out.add(message, pos.value(loc), getattr(exc, "hint", None) or hint)
         return raw
     try:
-        cls.block_model.model_validate(value)
+        cls.block_model.model_validate(value, context=UNRENDERED)
     except ValidationError as exc:
         diags = from_validation_error(
             exc,

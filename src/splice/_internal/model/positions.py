@@ -14,6 +14,25 @@ from splice._internal.errors import SourceSpan
 PathKey = tuple[str | int, ...]
 
 
+class _PrefixIndex:
+    """Every path of a values table by each of its prefixes, built on first use and again
+    when the table has grown (it is filled while the document is read)."""
+
+    def __init__(self) -> None:
+        self._by_prefix: dict[PathKey, list[PathKey]] = {}
+        self._size = -1
+        self._table = 0
+
+    def paths(self, values: dict[PathKey, SourceSpan], prefix: PathKey) -> list[PathKey]:
+        if self._size != len(values) or self._table != id(values):
+            by_prefix: dict[PathKey, list[PathKey]] = {}
+            for path in values:
+                for cut in range(len(path) + 1):
+                    by_prefix.setdefault(path[:cut], []).append(path)
+            self._by_prefix, self._size, self._table = by_prefix, len(values), id(values)
+        return [p for p in self._by_prefix.get(prefix, ()) if p in values]
+
+
 @dataclass
 class Positions:
     """Spans of values (and of mapping keys) in one YAML document."""
@@ -23,6 +42,10 @@ class Positions:
     keys: dict[PathKey, SourceSpan] = field(default_factory=dict)
     # a view of a sub-tree (see `sub`) shares the tables and prefixes look-ups with `root`
     root: PathKey = ()
+    # the paths under each prefix, shared by every view of the document: `spans` of one
+    # step's view would otherwise scan the whole document's table, so loading a suite
+    # was quadratic in its steps (2 s of a 200-testcase suite's 3 s load)
+    _under: _PrefixIndex = field(default_factory=_PrefixIndex, repr=False, compare=False)
 
     def value(self, loc: PathKey) -> SourceSpan | None:
         """The span of the value at `loc`, or of its nearest enclosing value."""
@@ -36,7 +59,8 @@ class Positions:
     def spans(self) -> list[tuple[PathKey, SourceSpan]]:
         """(relative path, span) of every value in this view, in file order."""
         n = len(self.root)
-        found = [(k[n:], v) for k, v in self.values.items() if k[:n] == self.root]
+        values = self.values
+        found = [(k[n:], values[k]) for k in self._under.paths(values, self.root)]
         return sorted(found, key=lambda kv: (kv[1].line, kv[1].column))
 
     def key_names(self) -> set[str]:
@@ -50,4 +74,4 @@ class Positions:
 
     def sub(self, prefix: PathKey) -> Positions:
         """A view re-rooted at `prefix` (no copy: steps of large suites stay cheap)."""
-        return Positions(self.path, self.values, self.keys, self.root + prefix)
+        return Positions(self.path, self.values, self.keys, self.root + prefix, self._under)

@@ -7,19 +7,27 @@ scheduler runs the task again on another worker (Dask's own rescheduling of a lo
 worker's tasks), the shard's results come from that run, and the run records that the
 shard ran more than once. A shard whose task keeps killing workers (Dask's
 `allowed-failures`, 3 by default) is reported as an error with its testcases named.
+
+Starting a local cluster takes seconds (a scheduler, worker processes that import dask
+and splice), so it starts in the background when the `with` block opens, while the
+caller plans the shards; `run` waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from splice._internal.errors import UsageError
 from splice._internal.shards.worker import ShardResult, ShardTask, run_shard
 
 CONNECT_TIMEOUT = "10s"
+# imported by each local worker as it starts, not when its first shard arrives
+PRELOAD = "splice._internal.shards.worker"
 INSTALL = "pip install 'splice[dask]'"
 
 
@@ -39,15 +47,30 @@ def _distributed() -> Any:
 
 
 class DaskBackend:
-    """A Dask client for the duration of a `with` block (and the cluster it started)."""
+    """A Dask client for the duration of a `with` block (and the cluster it started).
+    Entering starts connecting in the background; `run` waits for it, and leaving
+    closes whatever was started, also when the block ends before `run`."""
 
     def __init__(self, address: str | None, workers: int) -> None:
         self.address = address
         self.workers = workers
         self.client: Any = None
         self.cluster: Any = None
+        self._opening: Future[None] | None = None
 
     def __enter__(self) -> DaskBackend:
+        _distributed()  # a missing install is an error at once, not in the background
+        pool = ThreadPoolExecutor(1, thread_name_prefix="splice-dask-start")
+        self._opening = pool.submit(self._open)
+        pool.shutdown(wait=False)
+        return self
+
+    def _ready(self) -> None:
+        if self._opening is None:
+            raise RuntimeError("DaskBackend.run outside its `with` block")
+        self._opening.result()  # the cluster's or the connection's error, as raised
+
+    def _open(self) -> None:
         distributed = _distributed()
         if self.address is None:
             self.cluster = distributed.LocalCluster(
@@ -56,9 +79,10 @@ class DaskBackend:
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                preload=[PRELOAD],
             )
             self.client = distributed.Client(self.cluster)
-            return self
+            return
         try:
             self.client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
@@ -68,9 +92,11 @@ class DaskBackend:
                 "start it (`dask scheduler`) or check the address; without one, "
                 "`--on dask` starts a local cluster",
             ) from exc
-        return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._opening is not None:
+            with contextlib.suppress(Exception):  # raised to the caller by `run` already
+                self._opening.result()  # close what it started, not half of it
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
@@ -83,6 +109,7 @@ class DaskBackend:
         on_lost: Callable[[ShardLost], None],
     ) -> None:
         """Run every shard; call `on_result` as each finishes (in finishing order)."""
+        self._ready()
         distributed = _distributed()
         tag = uuid.uuid4().hex[:8]
         futures = {

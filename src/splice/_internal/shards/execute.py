@@ -76,8 +76,37 @@ def run_shards(
     paths: list[str],
     console: Console | None = None,
 ) -> RunResult:
-    out = console or Console(highlight=False)
     keys = [f"{s.name}::{tc.name}" for s in suites for tc in s.testcases]
+    address = parse_on(opts["on"])
+    workers = max(1, min(int(opts["shards"]), len(keys)))
+    # the cluster starts (or the scheduler is reached) while the store is read and the
+    # shards planned; the run is stored before the cluster's second of closing
+    with DaskBackend(address, workers) as backend:
+        return _run_on(
+            backend,
+            project,
+            suites,
+            opts,
+            keys,
+            external=external,
+            secret_names=secret_names,
+            paths=paths,
+            out=console or Console(highlight=False),
+        )
+
+
+def _run_on(
+    backend: DaskBackend,
+    project: Project,
+    suites: list[Suite],
+    opts: dict[str, Any],
+    keys: list[str],
+    *,
+    external: dict[str, Any],
+    secret_names: set[str],
+    paths: list[str],
+    out: Console,
+) -> RunResult:
     history = durations(project, opts, keys)
     shards = plan(suites, history, opts["shards"])
     known = "recorded durations" if history else "counts (no history)"
@@ -131,9 +160,7 @@ def run_shards(
                 lost.append(failure)
                 out.print(f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False)
 
-            address = parse_on(opts["on"])
-            with DaskBackend(address, len(shards)) as backend:
-                backend.run(tasks, done, gone)
+            backend.run(tasks, done, gone)
     except KeyboardInterrupt:
         run.interrupted = True
     run.duration = time.perf_counter() - clock

@@ -263,3 +263,11 @@ def test_no_json_report_crashes_the_importer(store: Store, data: bytes) -> None:
         assert exc.status == 409, exc
         event("a conflict")
     _stored_values_are_finite(store)
+
+
+def test_a_raw_control_character_beside_a_huge_integer_is_refused(store: Store) -> None:
+    """An integer past 64 bits sends the report to the pure-Python parser, whose error for a
+    raw control character inside a string is the standard library's: still a BadImport."""
+    data = b'{"schema": "splice-run/1", "n": 123456789012345678901234567890, "s": "\x00failed"}'
+    with pytest.raises(BadImport, match="not valid JSON"):
+        store_stream(store, io.BytesIO(data), RunMeta(source="upload"), Format.REPORT, "x.json")

@@ -8,6 +8,7 @@ testcases one by one, each checked against the upload API's schema
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import IO, Any, TypeVar
 
@@ -94,7 +95,7 @@ def _events(
                 "run_id": run_id,
                 "suite": suite.model_dump(mode="json"),
             }
-    except ijson.JSONError as exc:  # changed since the first pass
+    except _SYNTAX_ERRORS as exc:  # changed since the first pass
         raise _syntax(exc) from None
     status = "interrupted" if report.interrupted else report.status
     yield {
@@ -106,6 +107,11 @@ def _events(
             "finished_at": report.started_at + report.duration if report.started_at else None,
         },
     }
+
+
+# yajl's errors, and the standard library's that the pure-Python parser (taken for integers
+# past 64 bits) raises for a bad string, such as a control character inside one
+_SYNTAX_ERRORS = (ijson.JSONError, json.JSONDecodeError)
 
 
 class _Overflow(Exception):
@@ -125,7 +131,7 @@ def _survey(handle: IO[bytes], parser: Any) -> tuple[Any, list[int]]:
             if prefix == "suites.item" and event == "start_map":
                 counts.append(0)
             builder.event(event, value)
-    except ijson.JSONError as exc:
+    except _SYNTAX_ERRORS as exc:
         if parser is ijson and "integer overflow" in str(exc.args[0] if exc.args else ""):
             raise _Overflow from None
         raise _syntax(exc) from None

@@ -500,7 +500,7 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         assert any(b"erl_child_setup" in command for command in commands), commands
         folder = Path(service.state["rabbitmq.admin"]["home"]).parent
         assert folder.is_dir() and "heartbeat = 30" in (folder / "rabbitmq.conf").read_text()
-        assert len(_processes_mentioning(node)) >= 2  # the script and beam.smp
+        assert _processes_mentioning(node) != []  # beam.smp (`erl` execs it: no script)
         ctx = _ctx(env.vars())
         try:
             made = _run(ctx, declare={"exchanges": [{"name": "h", "type": "x-consistent-hash"}]})

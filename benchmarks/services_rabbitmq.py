@@ -13,8 +13,10 @@ HTTP management API, on a node started with the management plugin).
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import Table, ms
+from benchmarks.common import BenchError, Table, ms
 from splice._internal.executors.amqp import AmqpBlock, AmqpExecutor
 from splice._internal.executors.executor_api import StepContext, TestcaseSession
 from splice._internal.services.kind_api import RunningService, ServiceSpec, StartContext
@@ -66,13 +68,94 @@ class _Bench:
             resources=self.resources,
             vars={},
         )
+        self.spawned = time.time()
         clock = time.perf_counter()
         service = kind.start_local(ctx)
-        return service, time.perf_counter() - clock
+        took = time.perf_counter() - clock
+        self.ready_at = self.spawned + took
+        self.log = ctx.log_path.read_text(errors="replace") if ctx.log_path.is_file() else ""
+        return service, took
 
     def close(self) -> None:
         self.resources.close()
         self.reaper.close()
+
+
+# the node's log lines that end each phase of its start, in order
+_MARKS = (
+    ("Erlang VM up, prelaunch (config parsed, feature flags read): first log line", r""),
+    ("logging switched, Ra systems started: `Starting broker`", r"Starting broker"),
+    (
+        "applications loaded and started, every module's attributes read for boot steps: "
+        "first boot step",
+        r"Running boot step pre_boot",
+    ),
+    (
+        "boot steps: database, feature flags, default vhost and user, listener: "
+        "`Server startup complete`",
+        r"Server startup complete",
+    ),
+)
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)([+-]\d\d:\d\d)", re.M)
+
+
+def phases(log: str, spawned: float, ready_at: float) -> list[float]:
+    """Seconds of each phase of `_MARKS`, then of the readiness probe, read from the
+    timestamps of the node's log."""
+    ends = []
+    for _, pattern in _MARKS:
+        for line in log.splitlines():
+            stamp = _STAMP.match(line)
+            if stamp and re.search(pattern, line):
+                when = datetime.datetime.fromisoformat(stamp.group(1) + stamp.group(2))
+                ends.append(when.timestamp())
+                break
+        else:
+            # a line without its own stamp (`Starting broker...` follows the banner):
+            # the stamp of the next stamped line after it
+            at = log.find(pattern) if pattern else -1
+            later = _STAMP.search(log, at) if at >= 0 else None
+            if later is None:
+                raise BenchError(f"the node's log has no line matching {pattern!r}")
+            when = datetime.datetime.fromisoformat(later.group(1) + later.group(2))
+            ends.append(when.timestamp())
+    out, previous = [], spawned
+    for end in [*ends, ready_at]:
+        out.append(max(0.0, end - previous))
+        previous = end
+    return out
+
+
+def phase_times(starts: int = STARTS) -> Table:
+    table = Table(
+        f"RabbitMQ: where a start's time goes (splice local provider, median of {starts})",
+        COMMAND,
+        ["phase (ends at)", "median", "of the starts"],
+    )
+    bench = _Bench()
+    rows: list[list[float]] = []
+    try:
+        for _ in range(starts):
+            service, _ = bench.start()
+            assert service.log_path is not None
+            deadline = time.monotonic() + 10  # the broker writes its log a moment later
+            log = bench.log
+            while "Server startup complete" not in log and time.monotonic() < deadline:
+                time.sleep(0.05)
+                log = service.log_path.read_text(errors="replace")
+            rows.append(phases(log, bench.spawned, bench.ready_at))
+            service.stop()
+    finally:
+        bench.close()
+    labels = [label for label, _ in _MARKS] + ["readiness probe: AMQP handshake answered"]
+    for i, label in enumerate(labels):
+        values = [r[i] for r in rows]
+        table.rows.append([label, ms(statistics.median(values)), ", ".join(ms(v) for v in values)])
+    table.notes.append(
+        "phases end at the timestamps of the node's own log lines; the first one starts "
+        "when splice writes the node's files and spawns `erl`"
+    )
+    return table
 
 
 def _packaged(bench: _Bench) -> tuple[float, float]:
@@ -137,7 +220,8 @@ def ready_times(starts: int = STARTS) -> Table:
             runs["splice"].append((took, time.perf_counter() - clock))
             runs["packaged"].append(_packaged(bench))
         labels = {
-            "splice": "splice local provider (trimmed plugins folder, `-sname`, own epmd)",
+            "splice": "splice local provider (`erl` started directly, trimmed plugins "
+            "folder, one folder of module links first on the code path, `-sname`, own epmd)",
             "packaged": "`rabbitmq-server` as packaged, private node (peer)",
         }
         for key, label in labels.items():
@@ -273,7 +357,7 @@ def isolation_costs(times: int = ISOLATIONS) -> Table:
         table.rows.append(
             [
                 "vhost via the HTTP management API",
-                ms(_median(lambda: _http_cycle(api, next(keys)), times)),
+                ms(_median(lambda: _http_cycle(api, http, next(keys)), times)),
                 str(times),
             ]
         )
@@ -297,8 +381,10 @@ def _ctl_cycle(state: dict[str, Any], n: int) -> None:
     rabbitmq_admin.delete_vhost(state, f"c{n}", "splice")
 
 
-def _http_cycle(api: str, n: int) -> None:
-    auth = "Basic " + base64.b64encode(b"splice:splice").decode()
+def _http_cycle(api: str, service: RunningService, n: int) -> None:
+    # the node's own login: its password is generated once per machine, not `splice`
+    login = f"{service.endpoint.user}:{service.endpoint.password}".encode()
+    auth = "Basic " + base64.b64encode(login).decode()
 
     def call(method: str, path: str, body: object = None) -> None:
         data = json.dumps(body).encode() if body is not None else None
@@ -312,13 +398,15 @@ def _http_cycle(api: str, n: int) -> None:
             pass
 
     call("PUT", f"/vhosts/h{n}", {})
-    call("PUT", f"/permissions/h{n}/splice", {"configure": ".*", "write": ".*", "read": ".*"})
+    every = {"configure": ".*", "write": ".*", "read": ".*"}
+    call("PUT", f"/permissions/h{n}/{service.endpoint.user}", every)
     call("DELETE", f"/vhosts/h{n}")
 
 
 def run() -> str:
     """The three tables as one Markdown section."""
-    return "\n".join(t.markdown() for t in (ready_times(), round_trips(), isolation_costs()))
+    tables = (ready_times(), phase_times(), round_trips(), isolation_costs())
+    return "\n".join(t.markdown() for t in tables)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ boot); the nothing-left-behind test starts a second one of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shutil
 import subprocess
@@ -500,7 +501,7 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         assert any(b"erl_child_setup" in command for command in commands), commands
         folder = Path(service.state["rabbitmq.admin"]["home"]).parent
         assert folder.is_dir() and "heartbeat = 30" in (folder / "rabbitmq.conf").read_text()
-        assert len(_processes_mentioning(node)) >= 2  # the script and beam.smp
+        assert _processes_mentioning(node) != []  # beam.smp (`erl` execs it: no script)
         ctx = _ctx(env.vars())
         try:
             made = _run(ctx, declare={"exchanges": [{"name": "h", "type": "x-consistent-hash"}]})
@@ -512,3 +513,56 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
     assert _processes_mentioning(f"-port {epmd_port} ") == []
     assert [pid for pid, started in tagged if owners.alive(pid, started)] == []
     assert not folder.exists()
+
+
+def _evaluate(service: RunningService, expression: str) -> str:
+    admin = service.state["rabbitmq.admin"]
+    done = subprocess.run(
+        [admin["erl_call"], "-address", admin["address"], "-e"],
+        input=expression + "\n",
+        env={"HOME": admin["home"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_node_runs_erl_directly_with_a_short_code_path(tmp_path: Path) -> None:
+    """The node is `erl` itself (no script), its code path holds the trimmed plugins
+    folder but not the installation's whole one; a module of Erlang/OTP is loaded from
+    the folder of links, the broker's own from the trimmed plugins folder (which the
+    broker puts in front at boot)."""
+    install = rabbitmq_install.find("b")
+    if install.erl_call is None or install.erl is None:
+        pytest.skip("needs Erlang's erl and erl_call")
+    project = _project(tmp_path, "services: {b: {kind: rabbitmq}}")
+    with Environment(project) as env:
+        env.start()
+        service = env.services["b"]
+        assert service.pid is not None
+        assert Path(f"/proc/{service.pid}/exe").resolve().name == "beam.smp"
+        folder = Path(service.state["rabbitmq.admin"]["home"]).parent
+        path = _evaluate(service, "code:get_path().")
+        assert str(folder / "modules") in path and str(folder / "plugins") in path
+        assert str(install.plugins) not in path
+        which = _evaluate(service, "{code:which(ssl), code:which(rabbit_vhost)}.")
+        assert f'"{folder / "modules"}/ssl.beam"' in which, which
+        assert f"{folder / 'plugins'}/rabbit-" in which, which
+
+
+def test_node_starts_through_the_script_where_erl_is_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an `erl` to start directly, the node is started by `rabbitmq-server` as
+    before, and serves AMQP."""
+    found = rabbitmq_install.find("b")
+    monkeypatch.setattr(rabbitmq_install, "find", lambda name: dataclasses.replace(found, erl=None))
+    project = _project(tmp_path, "services: {b: {kind: rabbitmq}}")
+    with Environment(project) as env:
+        env.start()
+        service = env.services["b"]
+        assert service.pid is not None
+        assert Path(f"/proc/{service.pid}/exe").resolve().name != "beam.smp"  # the script
+        handshake(service.endpoint.url, 10.0)

@@ -41,6 +41,7 @@ class Install:
     version: str
     epmd: str
     erl_call: str | None
+    erl: str | None = None  # Erlang's `erl`: the node is started with it, not the script
 
 
 def find(service: str) -> Install:
@@ -73,6 +74,7 @@ def find(service: str) -> Install:
         version=_version(plugins) or "an unknown version",
         epmd=epmd,
         erl_call=_erlang_tool("erl_call"),
+        erl=shutil.which("erl"),
     )
 
 
@@ -136,7 +138,7 @@ def applications(plugins: Path) -> dict[str, Path]:
     return found
 
 
-def trimmed(service: str, plugins: Path, wanted: list[str], into: Path) -> None:
+def trimmed(service: str, plugins: Path, wanted: list[str], into: Path) -> set[str]:
     """Fill `into` with links to only the applications the broker and `wanted` plugins
     need. The broker reads every .app file of its plugins folder at boot and searches
     every application folder for each module it loads: with ~20 of the ~70 folders a
@@ -151,16 +153,64 @@ def trimmed(service: str, plugins: Path, wanted: list[str], into: Path) -> None:
             hint=did_you_mean(unknown[0], offered)
             or f"this installation offers: {', '.join(offered)}",
         )
+    needed, otp = _closure(apps, ["rabbit", "rabbitmq_prelaunch", *wanted])
+    into.mkdir(parents=True, exist_ok=True)
+    for app in sorted(needed):
+        (into / apps[app].name).symlink_to(apps[app])
+    return otp
+
+
+def _closure(apps: dict[str, Path], roots: list[str]) -> tuple[set[str], set[str]]:
+    """The applications of `apps` that `roots` need, and the others named on the way
+    (those of Erlang/OTP)."""
     needed: set[str] = set()
-    todo = ["rabbit", "rabbitmq_prelaunch", *wanted]
+    elsewhere: set[str] = set()
+    todo = list(roots)
     while todo:
         app = todo.pop()
-        if app in needed or app not in apps:  # not here: an OTP application
+        if app in needed or app in elsewhere:
+            continue
+        if app not in apps:
+            elsewhere.add(app)
             continue
         needed.add(app)
         text = (apps[app] / "ebin" / f"{app}.app").read_text(errors="replace")
         for listed in _APP_LIST.findall(text):
             todo += [a.strip() for a in listed.split(",") if a.strip()]
+    return needed, elsewhere
+
+
+# one folder of every module the node loads ----------------------------------------------
+_STICKY = frozenset({"kernel", "stdlib", "compiler"})  # Erlang loads these from their own
+
+
+def erlang_lib(erl: str) -> Path | None:
+    """The `lib` folder of the Erlang/OTP that `erl` runs."""
+    lib = Path(os.path.realpath(erl)).parent.parent / "lib"
+    return lib if lib.is_dir() else None
+
+
+def module_folder(plugins: Path, otp: set[str], erl: str, into: Path) -> bool:
+    """Fill `into` with links to the .beam files of the broker's applications (the
+    trimmed plugins folder `plugins`) and of the Erlang/OTP applications they need.
+
+    The node loads ~950 modules at boot (it reads every module's attributes to find its
+    boot steps); Erlang looks for each one in every folder of its code path in turn, ~100
+    folders long, each miss a file system call on a dirty I/O thread. With this folder
+    first on the path every module is found at the first try: measured, ~0.2-0.4 s less
+    CPU per start on a 2-core machine. False when Erlang's own folder is not found."""
+    lib = erlang_lib(erl)
+    if lib is None:
+        return False
+    otp_apps, _ = _closure(applications(lib), sorted(otp))
+    folders = [d / "ebin" for d in plugins.iterdir()]
+    otp_all = applications(lib)
+    folders += [otp_all[a] / "ebin" for a in sorted(otp_apps) if a not in _STICKY]
     into.mkdir(parents=True, exist_ok=True)
-    for app in sorted(needed):
-        (into / apps[app].name).symlink_to(apps[app])
+    seen: set[str] = set()
+    for folder in folders:
+        for beam in folder.glob("*.beam"):
+            if beam.name not in seen:
+                seen.add(beam.name)
+                (into / beam.name).symlink_to(beam)
+    return True

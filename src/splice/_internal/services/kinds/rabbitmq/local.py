@@ -10,13 +10,16 @@ Nothing is shared with the machine's own broker or another splice run:
   so no daemon outlives the run, even on a machine that had none;
 - /etc/rabbitmq (rabbitmq-env.conf, rabbitmq.conf, enabled_plugins) is not read.
 
-Start time, measured on a 2-core machine (docs/reference/services/rabbitmq.md): a plain
-`rabbitmq-server` is ready in ~3.9 s. Three changes bring it to ~2.7 s: a plugins
-folder holding only the applications the broker needs (-0.8 s), starting Erlang
-distribution at boot with `-sname` so the broker skips its one-off "epmd starter" Erlang
-VM (-0.2 s), and no env file for it to source. Scheduler flags (`+S 1:1`, fewer dirty
-schedulers) were measured too and made it slower or no faster; the rest is Erlang loading
-and JIT-compiling the ~1,000 modules the broker scans for its boot steps.
+Start time (docs/reference/services/rabbitmq.md, benchmarks/services_rabbitmq.py, which
+also times each phase from the node's log): a plain `rabbitmq-server` is ready in ~3.9 s
+on a quiet 2-core machine. What splice does instead: a plugins folder holding only the
+applications the broker needs; `erl` started directly with the script's arguments (no
+shells, and no ERL_LIBS of the whole plugins folder, ~70 more folders on the code path);
+one folder of links to every module the node loads, first on the code path, so that none
+of the ~950 modules it loads at boot is looked for in ~100 folders in turn; Erlang
+distribution started at boot with `-sname`, so the broker skips its one-off "epmd
+starter" VM. Scheduler flags (`+S 1:1`, fewer dirty schedulers) were measured too and made
+it slower or no faster; what remains is Erlang loading and JIT-compiling those modules.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         )
         procs.append(_start_epmd(ctx, install, epmd_port, folder))
         args = [
-            install.server,
+            *_command(install, folder, env),
             # distribution started by Erlang itself (see the module's docstring)
             *("-sname", node, "-start_epmd", "false"),
             *("-kernel", "inet_dist_listen_min", str(dist_port)),
@@ -164,7 +167,8 @@ def _prepare(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("RABBITMQ_", "ERL_EPMD_")) and k not in ("ERL_FLAGS", "ERL_AFLAGS")
+        if not k.startswith(("RABBITMQ_", "ERL_EPMD_"))
+        and k not in ("ERL_FLAGS", "ERL_AFLAGS", "ERL_LIBS", "ERL_ZFLAGS")
     }
     env.update(
         HOME=str(home),
@@ -183,10 +187,14 @@ def _prepare(
         RABBITMQ_PID_FILE=str(folder / "rabbitmq.pid"),
     )
     if install.plugins is not None:
-        rabbitmq_install.trimmed(
+        otp = rabbitmq_install.trimmed(
             ctx.spec.name, install.plugins, settings.plugins, folder / "plugins"
         )
         env["RABBITMQ_PLUGINS_DIR"] = str(folder / "plugins")
+        if install.erl is not None and rabbitmq_install.module_folder(
+            folder / "plugins", otp, install.erl, folder / "modules"
+        ):
+            env[_MODULES] = str(folder / "modules")
     elif settings.plugins:
         raise ServiceError(
             ctx.spec.name,
@@ -194,6 +202,33 @@ def _prepare(
             hint="remove `plugins:`, or use `provider: docker`",
         )
     return env
+
+
+# What `rabbitmq-server` (3.x) passes to `erl`, with its defaults: the shell script and the
+# `rabbitmq-env` it sources are skipped (they cost ~0.1 s of shells), and so is the
+# ERL_LIBS they set, the installation's whole plugins folder: ~70 more folders on the
+# code path, searched for each of the ~950 modules the node loads.
+_VM_ARGS = (
+    "-noinput",
+    *("-boot", "start_sasl", "+W", "w"),
+    *("+MBas", "ageffcbf", "+MHas", "ageffcbf", "+MBlmbcs", "512", "+MHlmbcs", "512"),
+    *("+MMmcs", "30", "+P", "1048576", "+t", "5000000", "+stbt", "db", "+zdbbl", "128000"),
+    *("+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"),
+    *("+B", "i"),  # SIGINT ignored, as the script does; SIGTERM stops the broker
+    *("-syslog", "logger", "[]", "-syslog", "syslog_error_logger", "false"),
+    *("-kernel", "prevent_overlapping_partitions", "false"),
+)
+_MODULES = "SPLICE_RABBITMQ_MODULES"  # in _prepare's env only: the folder of module links
+
+
+def _command(install: rabbitmq_install.Install, folder: Path, env: dict[str, str]) -> list[str]:
+    """`erl` with the broker's arguments, or the `rabbitmq-server` script where this
+    installation's layout is not known well enough to skip it."""
+    modules = env.pop(_MODULES, None)
+    if install.erl is None or install.plugins is None or modules is None:
+        return [install.server]
+    env.update(ERL_LIBS=str(folder / "plugins"), ERL_MAX_ETS_TABLES="50000", ERL_MAX_PORTS="65536")
+    return [install.erl, "-pa", modules, *_VM_ARGS, "-s", "rabbit", "boot"]
 
 
 def _start_epmd(

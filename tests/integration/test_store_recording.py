@@ -199,7 +199,6 @@ from splice._internal.runner.events import EventBus
 from splice._internal.runner.planner import load_all
 from splice._internal.runner.run import Runner, RunOptions
 from splice._internal.store.attach import StoreOptions, attach
-from tests.support.pg_store import new_database, postgres_server
 
 folder = Path(sys.argv[1])
 suites, _ = load_all(sorted(folder.glob("*.splice.yaml")))

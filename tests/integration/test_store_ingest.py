@@ -78,8 +78,8 @@ def _lite(path: Path, events: list[list[dict[str, Any]]]) -> str:
 
 def _assert_same(expected: dict[str, list[Any]], got: dict[str, list[Any]]) -> None:
     assert sum(len(rows) for rows in expected.values()) > 1000
-    for table in expected:
-        assert got[table] == expected[table], table
+    for table, rows in expected.items():
+        assert got[table] == rows, table
 
 
 def test_the_postgresql_writer_stores_the_same_rows_as_the_sqlite3_writer(

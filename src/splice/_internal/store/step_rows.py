@@ -50,7 +50,7 @@ def step_rows(
     """Rows of `steps` (dicts shaped like `StepResult`) for one attempt or one suite."""
     # the hot loop of ingest (one pass per step): names bound locally, no call per column
     # that a plain value does not need
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     append = rows.append
     point = integration_point
     encode = dumps

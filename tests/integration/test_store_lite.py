@@ -24,86 +24,12 @@ from splice._internal.store.lite import LiteStore
 from splice._internal.store.lite_ingest import LiteIngest
 from splice._internal.store.synthetic import runs
 from tests.support.modules import heavy, imported_by
+from tests.support.store_events import COVERAGE, batches
 
 pytestmark = pytest.mark.integration
 
 # set from the wall clock of the writing process, so never equal between two writers
 _CLOCK_COLUMNS = {("runs", "updated_at")}
-
-
-def _extra_events() -> list[list[dict[str, Any]]]:
-    """Events the generated history lacks: a testcase opened and then finished, suite
-    steps, artifacts, tags, and a run interrupted with a testcase still open."""
-    step = {
-        "index": 0,
-        "name": "GET /orders/17",
-        "executor": "http",
-        "status": "passed",
-        "started_at": 1000.0,
-        "duration": 0.01,
-        "request": {"method": "GET", "url": "http://127.0.0.1:8000/orders/17"},
-        "response": {"status": 200},
-        "location": {"path": "a.splice.yaml", "line": 4, "column": 9},
-    }
-    test = {"suite": "a", "name": "one", "path": "a.splice.yaml", "line": 3, "tags": ["smoke"]}
-    done = {
-        **test,
-        "status": "failed",
-        "started_at": 1000.0,
-        "duration": 0.2,
-        "attempts": [
-            {
-                "number": 1,
-                "status": "failed",
-                "started_at": 1000.0,
-                "duration": 0.2,
-                "steps": [{**step, "status": "failed", "failures": [{"message": "no"}]}],
-            }
-        ],
-    }
-    head = {"started_at": 999.0, "total": 2, "project": "p", "host": "elsewhere", "pid": 1}
-    return [
-        [
-            {"event": "run_started", "run_id": "x1", "run": head},
-            {"event": "testcase_started", "run_id": "x1", "test": {**test, "started_at": 1000}},
-            {"event": "testcase_finished", "run_id": "x1", "testcase": done, "quarantined": True},
-            {
-                "event": "suite_finished",
-                "run_id": "x1",
-                "suite": {"name": "a", "setup": [step], "teardown": [step]},
-            },
-            {
-                "event": "artifacts",
-                "run_id": "x1",
-                "items": [{"kind": "service-log", "name": "app", "content": "started\n"}],
-            },
-            {"event": "heartbeat", "run_id": "x1"},
-        ],
-        [
-            {
-                "event": "testcase_started",
-                "run_id": "x1",
-                "test": {**test, "name": "two", "started_at": 1001.0},
-            },
-            {
-                "event": "run_finished",
-                "run_id": "x1",
-                "run": {
-                    "status": "interrupted",
-                    "finished_at": 1002.0,
-                    "services": [],
-                    "openapi": [COVERAGE],
-                },
-            },
-        ],
-    ]
-
-
-COVERAGE = {"service": "payments", "document": "openapi.yaml", "documented": 1, "exercised": 0}
-
-
-def _batches() -> list[list[dict[str, Any]]]:
-    return [*runs(runs=40, tests=12, steps=3, seed=3, now=2_000_000_000.0), *_extra_events()]
 
 
 def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -128,14 +54,14 @@ def test_the_sqlite3_writer_stores_the_same_rows_as_the_sqlalchemy_writer(tmp_pa
     full_path, lite_path = tmp_path / "full.db", tmp_path / "lite.db"
     full = Store.open(str(full_path))
     ingest = Ingest(full)
-    for batch in _batches():
+    for batch in batches():
         ingest.apply(batch)
     full.close()
     Store.open(str(lite_path)).close()  # the same empty schema
     lite = LiteStore.open(str(lite_path), tmp_path)
     assert lite is not None
     writer = LiteIngest(lite)
-    for batch in _batches():
+    for batch in batches():
         writer.apply(batch)
     lite.close()
     expected, got = _rows(full_path), _rows(lite_path)

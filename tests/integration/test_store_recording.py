@@ -26,6 +26,7 @@ from splice._internal.runner.run import Runner, RunOptions
 from splice._internal.store import Store, StoreError, resolve_url
 from splice._internal.store import schema as t
 from splice._internal.store.attach import StoreOptions, attach
+from tests.support.pg_store import new_database, postgres_server
 
 pytestmark = pytest.mark.integration
 
@@ -55,22 +56,8 @@ testcases:
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
     """A PostgreSQL server started by splice's own postgres kind, shared by this module."""
-    pytest.importorskip(
-        "splice._internal.services.kinds.postgres", reason="the postgres kind is not written yet"
-    )
-    from splice._internal.environment.services import Environment
-    from splice._internal.project.loader import load_project
-
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"splice-store-pg-{uuid.uuid4().hex[:8]}"
-    folder.mkdir()
-    (folder / "splice.yaml").write_text("services:\n  db: {kind: postgres}\n")
-    try:
-        with Environment(load_project(folder / "splice.yaml")) as env:
-            env.start()
-            yield str(env.services["db"].endpoint.extra["sqlalchemy_url"])
-    finally:
-        (folder / "splice.yaml").unlink()
-        folder.rmdir()
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -79,15 +66,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'results.db'}"
         return
-    server = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(request.getfixturevalue("postgres")) as url:
+        yield url
 
 
 def _run(folder: Path, store_url: str, **external: Any) -> tuple[Any, Any]:

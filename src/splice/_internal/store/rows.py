@@ -16,28 +16,57 @@ _ID_SEGMENT = re.compile(
 _SQL_TABLE = re.compile(r"\b(?:from|into|update|table|join)\s+([\w.\"`]+)", re.IGNORECASE)
 _SQL_SERVICE = re.compile(r"^service '([^']+)'")
 _TOPIC_KEYS = ("subject", "topic", "queue", "exchange", "routing_key", "channel", "stream")
-# one encoder for every value: json.dumps with options builds a new encoder per call
+# one encoder for every value: json.dumps with options builds a new encoder per call, and
+# even JSONEncoder.encode builds its C encoder anew on each call; the C encoder is made once
+# here (no circular check: events are decoded JSON or built from the runner's results)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=repr, separators=(",", ":"))
+_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE: Any = (
+    _C_ENCODER(None, repr, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _C_ENCODER is not None
+    else None
+)
+
+
+def _encode(value: Any) -> str:
+    if _ENCODE is None or isinstance(value, str):  # the C encoder wants a container or scalar
+        return _ENCODER.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 def dumps(value: Any) -> str | None:
     """Compact JSON of `value` with long strings and lists cut; None for nothing."""
-    if value is None or (not value and isinstance(value, dict | list)):
+    if not value and (value is None or isinstance(value, dict | list)):
         return None
-    text = _ENCODER.encode(value)
+    text = _encode(value)
     if len(text) <= _JSON_LIMIT:
         return text
-    return _ENCODER.encode(_excerpt(value))
+    return _encode(_excerpt(value))
 
 
 def scrub(value: Any) -> Any:
-    """`value` with NUL characters replaced: PostgreSQL text cannot hold them."""
+    """`value` with NUL characters replaced: PostgreSQL text cannot hold them.
+
+    Nearly no event holds one, and rebuilding every dict and list of an event costs more
+    than all the rest of its ingest; so the event is first encoded by the C encoder, which
+    writes a NUL as `\\u0000`, and returned as it is when that text has none.
+    """
+    if isinstance(value, dict | list):
+        try:
+            if "\\u0000" not in _encode(value):
+                return value
+        except (TypeError, ValueError, RecursionError):  # not JSON: checked value by value
+            pass
+    return _scrubbed(value)
+
+
+def _scrubbed(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub(v) for v in value]
+        return [_scrubbed(v) for v in value]
     return value
 
 
@@ -132,6 +161,10 @@ def _endpoint(url: str) -> str:
     return _normalised(path)
 
 
-@functools.lru_cache(maxsize=4096)
 def _normalised(path: str) -> str:
-    return "/".join(":id" if _ID_SEGMENT.match(s) else s for s in path.split("/"))
+    # not cached: paths hold ids, so nearly every one is new; most segments are short words
+    # ("orders", "v1"), which only the digits alternative of `_ID_SEGMENT` can match
+    return "/".join(
+        ":id" if s.isdecimal() or (len(s) >= 8 and _ID_SEGMENT.match(s)) else s
+        for s in path.split("/")
+    )

@@ -48,45 +48,55 @@ def step_rows(
     addresses: dict[str, str],
 ) -> list[tuple[Any, ...]]:
     """Rows of `steps` (dicts shaped like `StepResult`) for one attempt or one suite."""
-    rows = []
+    # the hot loop of ingest (one pass per step): names bound locally, no call per column
+    # that a plain value does not need
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    point = integration_point
+    encode = dumps
     for step in steps:
         if not isinstance(step, dict):
             raise BadStep("a step must be an object")
         get = step.get
-        executor = str(get("executor", ""))[:64]
+        executor = get("executor", "")
+        if type(executor) is not str or len(executor) > 64:
+            executor = str(executor)[:64]
         request = get("request")
-        service, target = integration_point(
-            executor, request if isinstance(request, dict) else None, addresses
-        )
+        service, target = point(executor, request if isinstance(request, dict) else None, addresses)
         location = get("location")
-        if isinstance(location, dict) and location.get("path"):
-            where: str | None = (
-                f"{location['path']}:{location.get('line', 0)}:{location.get('column', 0)}"
-            )
+        if location is None or isinstance(location, str):
+            where: str | None = location
+        elif isinstance(location, dict) and location.get("path"):
+            where = f"{location['path']}:{location.get('line', 0)}:{location.get('column', 0)}"
         else:
-            where = location if isinstance(location, str) else None
-        skip = get("skip_reason")
-        rows.append(
+            where = None
+        name, phase, status, skip = (
+            get("name", ""),
+            get("phase", "test"),
+            get("status", ""),
+            get("skip_reason"),
+        )
+        append(
             (
                 run_id,
                 result_id,
                 attempt,
                 suite,
                 int(get("index") or 0),
-                str(get("name", "")),
+                name if type(name) is str else str(name),
                 executor,
-                str(get("phase", "test"))[:16],
-                str(get("status", ""))[:16],
+                phase if type(phase) is str and len(phase) <= 16 else str(phase)[:16],
+                status if type(status) is str and len(status) <= 16 else str(status)[:16],
                 float(get("started_at") or 0.0),
                 float(get("duration") or 0.0),
                 int(get("polls") or 1),
                 where,
-                service[:200],
+                service if len(service) <= 200 else service[:200],
                 target,
-                dumps(request),
-                dumps(get("response")),
-                dumps(get("captures")),
-                dumps(get("failures")),
+                encode(request),
+                encode(get("response")),
+                encode(get("captures")),
+                encode(get("failures")),
                 None if skip is None else str(skip),
             )
         )

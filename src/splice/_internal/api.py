@@ -99,9 +99,11 @@ def load_run_suites(
     with `broker:` from `store_pacts` (default: a located error, no store is open). With
     contracts, a project without suite files is fine. Raises `SuiteError` with every
     problem of both, located."""
-    from splice._internal.contracts.project_contracts import contracts_wanted
+    wanted = False
+    if project.contracts or contracts:  # else no contracts module is imported
+        from splice._internal.contracts.project_contracts import contracts_wanted
 
-    wanted = contracts_wanted(project, paths, contracts)
+        wanted = contracts_wanted(project, paths, contracts)
     problems: list[Diagnostic] = []
     suites: list[Suite] = []
     try:
@@ -140,10 +142,11 @@ def check(
     ext = external_vars((), tuple(str(f) for f in var_files), ())
     ext.cli.update(vars or {})
     try:
-        from splice._internal.contracts.project_contracts import skip_store
-
         found = find_project(project)
-        load_run_suites(paths, found, ext.merged(), contracts=contracts, store_pacts=skip_store)
+        store_pacts = None
+        if found.contracts:
+            from splice._internal.contracts.project_contracts import skip_store as store_pacts
+        load_run_suites(paths, found, ext.merged(), contracts=contracts, store_pacts=store_pacts)
     except SuiteError as exc:
         return list(exc.diagnostics)
     return []

@@ -95,6 +95,9 @@ def _load_with_contracts(
     with `broker:` read from the store at `store_url` (not read with `read_store` False:
     `splice check`)."""
     from splice._internal.api import load_run_suites
+
+    if not project.contracts:  # no contracts module imported (--contracts: a located error)
+        return load_run_suites(paths, project, var_names, contracts=flag)
     from splice._internal.contracts.project_contracts import skip_store
 
     if not read_store or not any(plan.from_store for plan in project.contracts):

@@ -266,3 +266,75 @@ def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     main = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": True}]}, timeout=30)
     assert main.status_code == 400
     assert "select" in main.text and "branch" in main.text
+
+
+def _published(hal: Broker) -> None:
+    broker.publish(hal.store, PACT, "s1", "master", tags=["prod"])
+    sha = broker.publish(hal.store, PACT, "s2", "feature", tags=["beta", "alpha"])["sha"]
+    broker.record_verification(
+        hal.store,
+        consumer="shop",
+        provider="payments",
+        pact_sha=sha,
+        provider_version="p1",
+        success=True,
+        branch="main",
+    )
+    broker.record_deployment(hal.store, "shop", "s1", "production")
+
+
+def test_pacticipants_list_and_link_to_their_versions_and_branches(hal: Broker) -> None:
+    """The index links the pacticipants; each links to its versions (newest first, with
+    branch, tags and deployments) and branches; its main branch is `main` or `master`."""
+    _published(hal)
+    index = httpx.get(hal.url, timeout=30).json()["_links"]
+    assert index["pb:pacticipant"]["templated"] is True
+    listed = httpx.get(index["pb:pacticipants"]["href"], timeout=30).json()
+    names = [p["name"] for p in listed["_embedded"]["pacticipants"]]
+    assert names == ["payments", "shop"]
+    shop = httpx.get(index["pb:pacticipant"]["href"].format(pacticipant="shop"), timeout=30)
+    assert shop.status_code == 200, shop.text
+    about = shop.json()
+    assert (about["name"], about["mainBranch"], about["latestVersion"]) == ("shop", "master", "s2")
+    assert about["createdAt"].endswith("+00:00")
+    versions = httpx.get(about["_links"]["pb:versions"]["href"], timeout=30).json()
+    found = [
+        (v["number"], v["branch"], v["tags"], v["deployedTo"])
+        for v in versions["_embedded"]["versions"]
+    ]
+    assert found == [
+        ("s2", "feature", ["alpha", "beta"], []),
+        ("s1", "master", ["prod"], ["production"]),
+    ]
+    one = httpx.get(about["_links"]["pb:latest-version"]["href"], timeout=30).json()
+    assert one["number"] == "s2"
+    assert one["_links"]["pb:pacticipant"]["href"] == about["_links"]["self"]["href"]
+    branches = httpx.get(about["_links"]["pb:branches"]["href"], timeout=30).json()
+    assert [(b["name"], b["latestVersion"]) for b in branches["_embedded"]["branches"]] == [
+        ("feature", "s2"),
+        ("master", "s1"),
+    ]
+    provider = httpx.get(hal.url + "/pacticipants/payments", timeout=30).json()
+    assert (provider["mainBranch"], provider["latestVersion"]) == ("main", "p1")
+
+
+def test_an_unknown_pacticipant_or_version_is_a_404_naming_the_known_ones(hal: Broker) -> None:
+    empty = httpx.get(hal.url + "/pacticipants/shop", timeout=30)
+    assert empty.status_code == 404
+    assert "publish a pact first" in empty.json()["detail"]
+    _published(hal)
+    assert httpx.get(hal.url + "/pacticipants/shop", timeout=30).status_code == 200
+    for path in ("", "/versions", "/branches", "/versions/s1"):
+        typo = httpx.get(hal.url + "/pacticipants/shopp" + path, timeout=30)
+        assert typo.status_code == 404, path
+        detail = typo.json()["detail"]
+        assert "unknown pacticipant 'shopp'" in detail
+        assert "known pacticipants: payments, shop" in detail
+        assert "did you mean 'shop'?" in detail
+    version = httpx.get(hal.url + "/pacticipants/shop/versions/s9", timeout=30)
+    assert version.status_code == 404
+    assert version.json()["detail"] == (
+        "unknown version 's9' of 'shop'; its latest versions: s2, s1"
+    )
+    listed = httpx.get(hal.url + "/pacticipants", timeout=30).json()
+    assert len(listed["_embedded"]["pacticipants"]) == 2

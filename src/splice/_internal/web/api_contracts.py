@@ -144,6 +144,10 @@ def _index(request: Request) -> dict[str, Any]:
                 title="The latest pact between a consumer and a provider",
                 templated=True,
             ),
+            "pb:pacticipants": _link(f"{root}/pacticipants", title="Pacticipants"),
+            "pb:pacticipant": _link(
+                f"{root}/pacticipants/{{pacticipant}}", title="A pacticipant", templated=True
+            ),
             "pb:contracts": _link(f"{root}/contracts", title="Integrations and the matrix"),
             "curies": [{"name": "pb", "href": f"{root}/doc/{{rel}}", "templated": True}],
         }

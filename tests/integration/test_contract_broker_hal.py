@@ -234,7 +234,7 @@ def test_pact_pythons_verifier_takes_wip_pacts_as_pending(hal: Broker, provider:
 
 def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     """`consumerVersionSelectors` pick what is verified (a branch's newest pact, a
-    consumer's latest), each pact still marked pending until verified; a typo in a key is a
+    consumer's latest, each consumer's main branch's), each pact still marked pending until verified; a typo in a key is a
     400 that names it and the closest key."""
     broker.publish(hal.store, PACT, "s1", "main")
     feature = json.loads(json.dumps(PACT))
@@ -263,9 +263,22 @@ def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     assert typo.status_code == 400
     assert "consumerVersionSelectors[0]: unknown selector key 'brnch'" in typo.text
     assert "did you mean 'branch'?" in typo.text
-    main = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": True}]}, timeout=30)
-    assert main.status_code == 400
-    assert "select" in main.text and "branch" in main.text
+    # mainBranch: each consumer's newest pact on `main`, else on `master`, else none
+    web = json.loads(json.dumps(PACT))
+    web["consumer"]["name"] = "web"
+    web["interactions"] = web["interactions"][:2]
+    broker.publish(hal.store, web, "w1", "master")
+    broker.publish(hal.store, feature | {"consumer": {"name": "web"}}, "w2", "develop")
+    broker.publish(hal.store, feature | {"consumer": {"name": "app"}}, "a1", "feature")
+    assert versions({"mainBranch": True}) == [len(PACT["interactions"]), 2]
+    assert versions({"mainBranch": True, "consumer": "web"}) == [2]
+    assert versions({"mainBranch": True, "consumer": "app"}) == []
+    bad = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": "yes"}]}, timeout=30)
+    assert bad.status_code == 400
+    assert "consumerVersionSelectors[0].mainBranch: expected true or false" in bad.text
+    still = httpx.post(asked, json={"consumerVersionSelectors": [{"released": True}]}, timeout=30)
+    assert still.status_code == 400
+    assert "'released' is not supported" in still.text
 
 
 def _published(hal: Broker) -> None:

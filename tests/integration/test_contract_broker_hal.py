@@ -234,7 +234,7 @@ def test_pact_pythons_verifier_takes_wip_pacts_as_pending(hal: Broker, provider:
 
 def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     """`consumerVersionSelectors` pick what is verified (a branch's newest pact, a
-    consumer's latest), each pact still marked pending until verified; a typo in a key is a
+    consumer's latest, each consumer's main branch's), each pact still marked pending until verified; a typo in a key is a
     400 that names it and the closest key."""
     broker.publish(hal.store, PACT, "s1", "main")
     feature = json.loads(json.dumps(PACT))
@@ -263,6 +263,91 @@ def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     assert typo.status_code == 400
     assert "consumerVersionSelectors[0]: unknown selector key 'brnch'" in typo.text
     assert "did you mean 'branch'?" in typo.text
-    main = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": True}]}, timeout=30)
-    assert main.status_code == 400
-    assert "select" in main.text and "branch" in main.text
+    # mainBranch: each consumer's newest pact on `main`, else on `master`, else none
+    web = json.loads(json.dumps(PACT))
+    web["consumer"]["name"] = "web"
+    web["interactions"] = web["interactions"][:2]
+    broker.publish(hal.store, web, "w1", "master")
+    broker.publish(hal.store, feature | {"consumer": {"name": "web"}}, "w2", "develop")
+    broker.publish(hal.store, feature | {"consumer": {"name": "app"}}, "a1", "feature")
+    assert versions({"mainBranch": True}) == [len(PACT["interactions"]), 2]
+    assert versions({"mainBranch": True, "consumer": "web"}) == [2]
+    assert versions({"mainBranch": True, "consumer": "app"}) == []
+    bad = httpx.post(asked, json={"consumerVersionSelectors": [{"mainBranch": "yes"}]}, timeout=30)
+    assert bad.status_code == 400
+    assert "consumerVersionSelectors[0].mainBranch: expected true or false" in bad.text
+    still = httpx.post(asked, json={"consumerVersionSelectors": [{"released": True}]}, timeout=30)
+    assert still.status_code == 400
+    assert "'released' is not supported" in still.text
+
+
+def _published(hal: Broker) -> None:
+    broker.publish(hal.store, PACT, "s1", "master", tags=["prod"])
+    sha = broker.publish(hal.store, PACT, "s2", "feature", tags=["beta", "alpha"])["sha"]
+    broker.record_verification(
+        hal.store,
+        consumer="shop",
+        provider="payments",
+        pact_sha=sha,
+        provider_version="p1",
+        success=True,
+        branch="main",
+    )
+    broker.record_deployment(hal.store, "shop", "s1", "production")
+
+
+def test_pacticipants_list_and_link_to_their_versions_and_branches(hal: Broker) -> None:
+    """The index links the pacticipants; each links to its versions (newest first, with
+    branch, tags and deployments) and branches; its main branch is `main` or `master`."""
+    _published(hal)
+    index = httpx.get(hal.url, timeout=30).json()["_links"]
+    assert index["pb:pacticipant"]["templated"] is True
+    listed = httpx.get(index["pb:pacticipants"]["href"], timeout=30).json()
+    names = [p["name"] for p in listed["_embedded"]["pacticipants"]]
+    assert names == ["payments", "shop"]
+    shop = httpx.get(index["pb:pacticipant"]["href"].format(pacticipant="shop"), timeout=30)
+    assert shop.status_code == 200, shop.text
+    about = shop.json()
+    assert (about["name"], about["mainBranch"], about["latestVersion"]) == ("shop", "master", "s2")
+    assert about["createdAt"].endswith("+00:00")
+    versions = httpx.get(about["_links"]["pb:versions"]["href"], timeout=30).json()
+    found = [
+        (v["number"], v["branch"], v["tags"], v["deployedTo"])
+        for v in versions["_embedded"]["versions"]
+    ]
+    assert found == [
+        ("s2", "feature", ["alpha", "beta"], []),
+        ("s1", "master", ["prod"], ["production"]),
+    ]
+    one = httpx.get(about["_links"]["pb:latest-version"]["href"], timeout=30).json()
+    assert one["number"] == "s2"
+    assert one["_links"]["pb:pacticipant"]["href"] == about["_links"]["self"]["href"]
+    branches = httpx.get(about["_links"]["pb:branches"]["href"], timeout=30).json()
+    assert [(b["name"], b["latestVersion"]) for b in branches["_embedded"]["branches"]] == [
+        ("feature", "s2"),
+        ("master", "s1"),
+    ]
+    provider = httpx.get(hal.url + "/pacticipants/payments", timeout=30).json()
+    assert (provider["mainBranch"], provider["latestVersion"]) == ("main", "p1")
+
+
+def test_an_unknown_pacticipant_or_version_is_a_404_naming_the_known_ones(hal: Broker) -> None:
+    empty = httpx.get(hal.url + "/pacticipants/shop", timeout=30)
+    assert empty.status_code == 404
+    assert "publish a pact first" in empty.json()["detail"]
+    _published(hal)
+    assert httpx.get(hal.url + "/pacticipants/shop", timeout=30).status_code == 200
+    for path in ("", "/versions", "/branches", "/versions/s1"):
+        typo = httpx.get(hal.url + "/pacticipants/shopp" + path, timeout=30)
+        assert typo.status_code == 404, path
+        detail = typo.json()["detail"]
+        assert "unknown pacticipant 'shopp'" in detail
+        assert "known pacticipants: payments, shop" in detail
+        assert "did you mean 'shop'?" in detail
+    version = httpx.get(hal.url + "/pacticipants/shop/versions/s9", timeout=30)
+    assert version.status_code == 404
+    assert version.json()["detail"] == (
+        "unknown version 's9' of 'shop'; its latest versions: s2, s1"
+    )
+    listed = httpx.get(hal.url + "/pacticipants", timeout=30).json()
+    assert len(listed["_embedded"]["pacticipants"]) == 2

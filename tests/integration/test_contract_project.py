@@ -139,7 +139,11 @@ def test_pacts_from_the_store_by_selector(project: Path) -> None:
     done = splice_cli(project, "run", "--json", "run.json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed, 0 failed" in done.stdout
-    config.write_text(config.read_text().replace("{branch: main}", "{latest: true}"))
+    config.write_text(config.read_text().replace("{branch: main}", "{main_branch: true}"))
+    done = splice_cli(project, "run")
+    assert done.returncode == 0, done.stdout + done.stderr  # main's pact, not the feature's
+    assert "4 passed, 0 failed" in done.stdout
+    config.write_text(config.read_text().replace("{main_branch: true}", "{latest: true}"))
     done = splice_cli(project, "run")
     assert done.returncode == 1, done.stdout + done.stderr  # the newest pact is the feature's
     assert "body.amount" in done.stdout

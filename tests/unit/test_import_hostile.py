@@ -187,6 +187,37 @@ def test_a_report_holding_a_huge_integer_is_stored(store: Store, tmp_path: Path)
         assert str(2**80) in conn.execute(select(t.steps.c.captures)).scalar_one()
 
 
+def test_a_reports_openapi_coverage_is_stored_with_its_run(store: Store, tmp_path: Path) -> None:
+    """The report's `openapi` (operation coverage) goes into the run, as a live run's
+    does; one that is not a list of objects is refused at its place."""
+    from splice._internal.store.query_runs import get_run
+
+    coverage = [
+        {
+            "service": "payments",
+            "document": "openapi.yaml",
+            "documented": 2,
+            "exercised": 1,
+            "missing": ["DELETE /payments/{id}"],
+            "operations": [
+                {"operation": "GET /payments/{id}", "statuses": ["200"], "hit": ["200"]},
+                {"operation": "DELETE /payments/{id}", "statuses": ["204"], "hit": []},
+            ],
+        }
+    ]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(valid_report() | {"openapi": coverage}))
+    done = store_file(store, path, RunMeta(source="upload"))
+    run = get_run(store, done.run_id)
+    assert run is not None and run["openapi"] == coverage
+    path.write_text(json.dumps(valid_report()))  # none: the run's coverage is empty
+    plain = get_run(store, store_file(store, path, RunMeta(source="upload")).run_id)
+    assert plain is not None and plain["openapi"] == []
+    path.write_text(json.dumps(valid_report() | {"openapi": {"service": "payments"}}))
+    with pytest.raises(BadImport, match=r"^openapi: Input should be a valid list"):
+        store_file(store, path, RunMeta(source="upload"))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -53,6 +53,11 @@ def select_pacts(store: Store, provider: str, selectors: list[Selector]) -> list
             ).where(t.deployments.c.current.is_(True))
         ):
             deployed.setdefault(environment, set()).add((name, version))
+    mains: dict[str, str | None] = {}
+    if any(s.main_branch for s in selectors):
+        from splice._internal.contracts.pacticipants import main_branch
+
+        mains = {r.consumer: main_branch(store, r.consumer) for r in rows}
     chosen: dict[str, Any] = {}  # sha → row
     for selector in selectors:
         fits = [
@@ -60,6 +65,7 @@ def select_pacts(store: Store, provider: str, selectors: list[Selector]) -> list
             for r in rows
             if (selector.consumer is None or r.consumer == selector.consumer)
             and (selector.branch is None or r.branch == selector.branch)
+            and (not selector.main_branch or r.branch == mains[r.consumer])
             and (
                 selector.tag is None
                 or selector.tag in tags.get((r.consumer, r.consumer_version), ())

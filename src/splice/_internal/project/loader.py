@@ -453,14 +453,16 @@ def _contracts(
                 tag=s.tag,
                 deployed=s.deployed,
                 consumer=s.consumer,
+                main_branch=bool(s.main_branch),
             )
             for s in (entry.broker.selectors if entry.broker else [])
         ]
         for n, selector in enumerate(selectors):
-            if not (selector.latest or selector.branch or selector.tag or selector.deployed):
+            picks = (selector.latest, selector.branch, selector.tag, selector.deployed)
+            if not (any(picks) or selector.main_branch):
                 out.add(
-                    "a selector picks no version: give `latest: true`, `branch`, `tag` or "
-                    "`deployed`",
+                    "a selector picks no version: give `latest: true`, `branch`, "
+                    "`main_branch: true`, `tag` or `deployed`",
                     pos.value((*loc, "broker", "selectors", n)),
                     "`consumer:` alone narrows a selector; add `latest: true` to it",
                 )

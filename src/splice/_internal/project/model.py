@@ -44,6 +44,9 @@ class Selector:
     tag: str | None = None
     deployed: str | None = None
     consumer: str | None = None
+    # the newest pact of each consumer on its main branch (`contracts.pacticipants`:
+    # `main`, else `master`, when it has versions there)
+    main_branch: bool = False
 
 
 @dataclass

@@ -65,6 +65,7 @@ class SelectorSpec(Spec):
     tag: StrictStr | None = None  # the newest consumer version with this tag
     deployed: StrictStr | None = None  # the consumer versions deployed to this environment
     consumer: StrictStr | None = None  # only this consumer
+    main_branch: bool | None = None  # the newest pact of each consumer on `main` (or `master`)
 
 
 class BrokerSpec(Spec):

@@ -116,6 +116,8 @@ class ReportHead(_In):
     host: Annotated[str, Field(max_length=255)] = ""
     cwd: str = ""
     services: list[dict[str, Any]] = Field(default_factory=list)
+    # the operation coverage of the services' OpenAPI documents (RunResult.openapi)
+    openapi: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RunReport(ReportHead):

@@ -105,6 +105,8 @@ def _events(
             "status": status,
             "duration": report.duration,
             "finished_at": report.started_at + report.duration if report.started_at else None,
+            # as the live run's run_finished carries it, into runs.openapi
+            "openapi": head["openapi"],
         },
     }
 

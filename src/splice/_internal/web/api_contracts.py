@@ -144,6 +144,10 @@ def _index(request: Request) -> dict[str, Any]:
                 title="The latest pact between a consumer and a provider",
                 templated=True,
             ),
+            "pb:pacticipants": _link(f"{root}/pacticipants", title="Pacticipants"),
+            "pb:pacticipant": _link(
+                f"{root}/pacticipants/{{pacticipant}}", title="A pacticipant", templated=True
+            ),
             "pb:contracts": _link(f"{root}/contracts", title="Integrations and the matrix"),
             "curies": [{"name": "pb", "href": f"{root}/doc/{{rel}}", "templated": True}],
         }
@@ -252,7 +256,6 @@ _SELECTOR_KEYS = {
     "fallbackBranch",
 }
 _UNSUPPORTED = {
-    "mainBranch": 'the store keeps no main branch of a pacticipant: select {"branch": "main"}',
     "matchingBranch": 'select the branch by name: {"branch": B}',
     "fallbackTag": "give the fallback as a selector of its own",
     "fallbackBranch": "give the fallback as a selector of its own",
@@ -273,7 +276,7 @@ def selector(given: dict[str, Any], index: int) -> Selector:
     for key in ("branch", "tag", "consumer", "environment"):
         if given.get(key) is not None and not isinstance(given[key], str):
             raise HTTPException(400, f"{where}.{key}: expected a string, got {given[key]!r}")
-    for key in ("latest", "deployed", "deployedOrReleased"):
+    for key in ("latest", "deployed", "deployedOrReleased", "mainBranch"):
         if given.get(key) is not None and not isinstance(given[key], bool):
             raise HTTPException(400, f"{where}.{key}: expected true or false, got {given[key]!r}")
     environment = given.get("environment")
@@ -282,10 +285,10 @@ def selector(given: dict[str, Any], index: int) -> Selector:
             400, f'{where}: name the environment of the deployed versions ("environment": E)'
         )
     picks = ("latest", "branch", "tag", "environment", "deployed", "deployedOrReleased")
-    if not any(given.get(key) for key in picks):
+    if not any(given.get(key) for key in (*picks, "mainBranch")):
         raise HTTPException(
             400,
-            f"{where}: a selector picks by latest, branch, tag or environment "
+            f"{where}: a selector picks by latest, branch, mainBranch, tag or environment "
             "(consumer only narrows one of those)",
         )
     return Selector(
@@ -294,10 +297,15 @@ def selector(given: dict[str, Any], index: int) -> Selector:
         tag=given.get("tag"),
         deployed=environment,
         consumer=given.get("consumer"),
+        main_branch=bool(given.get("mainBranch")),
     )
 
 
-@router.post(_BASE + "/for-verification", tags=["contracts"])
+@router.post(
+    _BASE + "/for-verification",
+    tags=["contracts"],
+    responses={400: error_answer("a consumer version selector splice does not know or answer")},
+)
 def for_verification(request: Request, provider: Name, asked: ForVerificationIn) -> dict[str, Any]:
     """The pacts a provider's build verifies (Pact Broker: pacts for verification): the
     latest of each consumer, and with `includeWipPactsSince` the work-in-progress ones;

@@ -136,6 +136,7 @@ def _application(lifespan: Any) -> FastAPI:
     )
     from splice._internal.web import api, forms, pages, pages_contracts
     from splice._internal.web import api_contracts as _contracts  # noqa: F401 - adds its routes
+    from splice._internal.web import api_pacticipants as _pacticipants  # noqa: F401 - adds its routes
     from splice._internal.web import api_triggers as _triggers  # noqa: F401 - adds its routes
     from splice._internal.web import api_writes as _writes  # noqa: F401 - adds its routes to api.router
 

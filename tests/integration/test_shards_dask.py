@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from splice._internal.shards.planner import imbalance_of
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
 
@@ -73,6 +74,16 @@ def test_two_shards_on_a_local_cluster_are_one_run(tmp_path: Path) -> None:
     assert run["status"] == "passed" and run["source"] == "shards"
     names = sorted(f"{s['name']}::{tc['name']}" for s in run["suites"] for tc in s["testcases"])
     assert names == sorted([*(f"a::t{i}" for i in range(6)), *(f"b::t{i}" for i in range(4))])
+    # the run page's shards: the worker process of each, its testcases, the imbalance
+    shards = run["shards"]
+    assert [(s["name"], s["state"], s["status"]) for s in shards] == [
+        ("shard 1/2", "finished", "passed"),
+        ("shard 2/2", "finished", "passed"),
+    ]
+    assert {str(s["pid"]) for s in shards} == pids
+    assert [s["done"] for s in shards] == [s["planned"] for s in shards] == [5, 5]
+    durations = [s["duration"] for s in shards]
+    assert run["shard_imbalance"] == pytest.approx(imbalance_of(durations))
     again = _splice(tmp_path, "shard", "run", "--shards", "2")
     assert "by recorded durations" in again.stdout, again.stdout
 
@@ -110,6 +121,8 @@ def test_a_worker_killed_mid_shard_has_its_shard_rerun(tmp_path: Path) -> None:
     assert sum(len(s["testcases"]) for s in run["suites"]) == 4
     notes = [log["content"] for log in run["logs"] if log["kind"] == "shard"]
     assert notes and "a worker was lost" in notes[0]
+    assert sorted(s["starts"] for s in run["shards"]) == [1, 2]
+    assert [s["state"] for s in run["shards"]] == ["finished", "finished"]
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from splice._internal.shards.planner import imbalance_of
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
 from tests.support.docs_blocks import check_output
@@ -180,6 +181,9 @@ def test_shards_reporting_to_one_run_id_end_as_one_run(
     assert token not in first.stdout + first.stderr
     halfway = _stored(store_url, "ci-42")
     assert halfway["status"] == "running"
+    # the run page's shards: the first ended, the second not started yet
+    assert [s["state"] for s in halfway["shards"]] == ["finished", "pending"]
+    assert halfway["shard_imbalance"] is None
     # the machine's own store keeps its shard's part as a finished run of its own
     local = _stored(f"sqlite:///{root / '.splice' / 'results.db'}", "ci-42")
     assert local["status"] != "running" and local["total"] == halfway["total"]
@@ -192,13 +196,33 @@ def test_shards_reporting_to_one_run_id_end_as_one_run(
     assert sorted(keys) == sorted(ALL)
     assert run["status"] == "failed"
     assert run["total"] == len(ALL)
-    ends = sorted(a["content"] for a in run.get("logs", []) if a["kind"] == "shard-end")
-    assert ends == ["failed", "passed"]
+    assert sorted(s["status"] for s in run["shards"]) == ["failed", "passed"]
+    _check_shards(url, "ci-42", _plan(root, 2, "0"))
     listing = httpx.get(f"{url}/api/runs", timeout=10).json()
     runs = listing["runs"] if isinstance(listing, dict) else listing
     assert [r["id"] for r in runs] == ["ci-42"]
     again = _splice(root, "run", "--shard", "1/2", *common, env=env)  # the run is over
     assert "already finished" in again.stderr + again.stdout
+
+
+def _check_shards(url: str, run_id: str, plan: dict[str, Any]) -> None:
+    """GET /api/runs/{id} and the run page show each shard: where it ran, its testcases
+    done of planned (the plan's), its time, and the imbalance of the shards' durations."""
+    run = httpx.get(f"{url}/api/runs/{run_id}", timeout=10).json()
+    shards = run["shards"]
+    planned = [len(s["testcases"]) for s in plan["shards"]]
+    assert [s["name"] for s in shards] == ["shard 1/2", "shard 2/2"]
+    assert [(s["state"], s["done"], s["planned"]) for s in shards] == [
+        ("finished", n, n) for n in planned
+    ]
+    assert all(s["host"] == socket.gethostname() and s["pid"] for s in shards)
+    durations = [s["duration"] for s in shards]
+    assert run["shard_imbalance"] == pytest.approx(imbalance_of(durations))
+    page = httpx.get(f"{url}/runs/{run_id}", timeout=10).text
+    for shard, count in zip(shards, planned, strict=True):
+        assert f"<b>{shard['name']}</b>" in page
+        assert f"{count} / {count}" in page
+    assert f"imbalance <b>{run['shard_imbalance'] * 100:.1f}%</b>" in page
 
 
 def test_the_k8s_job_command_runs_its_shard_with_the_job_index(tmp_path: Path) -> None:
@@ -240,3 +264,8 @@ def test_shards_on_one_machine_join_one_run_in_the_local_store(tmp_path: Path) -
     keys = [tc["key"] for suite in run["suites"] for tc in suite["testcases"]]
     assert sorted(keys) == sorted(ALL)
     assert (run["status"], run["total"]) == ("failed", len(ALL))
+    assert [(s["state"], s["planned"]) for s in run["shards"]] == [
+        ("finished", s["done"]) for s in run["shards"]
+    ]
+    assert sum(s["done"] for s in run["shards"]) == len(ALL)
+    assert run["shard_imbalance"] is not None

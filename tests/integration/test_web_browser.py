@@ -264,3 +264,42 @@ def test_history_trends_and_comparison_pages(site: Site, page: Any) -> None:
     assert page.locator("h2", has_text="Newly failing").count() == 1
     assert page.locator("h2", has_text="Fixed").count() == 1
     assert page.errors == []
+
+
+def _shard_event(kind: str, index: int, **run: Any) -> dict[str, Any]:
+    return {
+        "event": kind,
+        "run_id": "sharded",
+        "run": {**run, "shard": {"index": index, "count": 2}},
+    }
+
+
+def test_the_shards_of_a_running_run_update_live(site: Site, page: Any) -> None:
+    """A sharded run's page lists its shards; as one ends and the other starts the table
+    follows without a reload by hand, and once both ended it shows their imbalance."""
+    started = time.time()
+    Ingest(site.store).apply(
+        [_shard_event("run_started", 1, started_at=started, total=2, host="ci-a", pid=11)]
+    )
+    page.goto(site.url + "/runs/sharded")
+    rows = page.locator("table.shards tbody tr")
+    sync_api.expect(rows).to_have_count(2)
+    sync_api.expect(rows.nth(0).locator(".pill")).to_have_text("running")
+    sync_api.expect(rows.nth(1).locator(".pill")).to_have_text("pending")
+    assert "ci-a" in rows.nth(0).inner_text()
+    end = {"status": "passed", "duration": 2.0, "finished_at": started + 2}
+    Ingest(site.store).apply(
+        [
+            _shard_event("run_finished", 1, **end),
+            _shard_event("run_started", 2, started_at=started, total=2, host="ci-b", pid=12),
+        ]
+    )
+    sync_api.expect(rows.nth(0).locator(".pill")).to_have_text("passed", timeout=15000)
+    sync_api.expect(rows.nth(1).locator(".pill")).to_have_text("running")
+    assert "ci-b" in rows.nth(1).inner_text()
+    Ingest(site.store).apply([_shard_event("run_finished", 2, **{**end, "duration": 6.0})])
+    # 6 s against a mean of 4 s
+    sync_api.expect(page.locator("p.sub", has_text="imbalance")).to_contain_text(
+        "imbalance 50.0%", timeout=15000
+    )
+    assert page.errors == []

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from splice._internal.errors import UsageError
 from splice._internal.model.suite import Suite, Testcase
+from splice._internal.shards.planner import Shard, Unit, imbalance, imbalance_of
 from splice._internal.shards.static import (
     ShardSpec,
     check_run_id,
@@ -21,7 +22,8 @@ from splice._internal.shards.static import (
     read_durations,
 )
 from splice._internal.store.errors import IngestError
-from splice._internal.store.shard_runs import outcome, shard_of
+from splice._internal.store.query_shards import shard_imbalance, shards_of
+from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 
 
 def _suite(name: str, count: int, serial: bool = False) -> Suite:
@@ -131,6 +133,48 @@ def test_a_run_of_shards_ends_with_its_last_shard_and_its_worst_status() -> None
     assert outcome({"shard 1/2": "passed", "shard 2/2": "failed"}, 2) == "failed"
     assert outcome({"shard 1/2": "interrupted", "shard 2/2": "failed"}, 2) == "interrupted"
     assert outcome({"shard 1/1": "passed"}, 1) == "passed"
+    # an end as kept now (JSON with its status), beside a bare status kept before
+    ended = end_item(ShardOf(2, 2), "error", {"shard": {"done": 3}}, now=5.0)["content"]
+    assert outcome({"shard 1/2": "passed", "shard 2/2": ended}, 2) == "error"
+
+
+def _artifacts(*shards: tuple[int, float, float | None, int | None]) -> list[dict[str, object]]:
+    """(index, started_at, duration or None while it runs, done) of shards of 3."""
+    items: list[dict[str, object]] = []
+    for index, started, duration, done in shards:
+        shard = ShardOf(index, 3)
+        body = {"host": f"ci-{index}", "pid": 100 + index, "started_at": started, "total": 4}
+        items.append(start_item(shard, body, now=0.0))
+        if duration is not None:
+            end = {"duration": duration, "finished_at": started + duration, "shard": {"done": done}}
+            items.append(end_item(shard, "passed", end, now=0.0))
+    return items
+
+
+def test_the_shards_of_a_run_show_what_ran_where_and_what_is_left() -> None:
+    """Each shard of the run by index: pending before it starts, running, then finished
+    with its testcases done of planned; no imbalance until every shard ended."""
+    shards = shards_of(_artifacts((2, 10.0, 6.0, 4), (1, 11.0, None, None)))
+    assert [(s["name"], s["state"]) for s in shards] == [
+        ("shard 1/3", "running"),
+        ("shard 2/3", "finished"),
+        ("shard 3/3", "pending"),
+    ]
+    assert (shards[0]["host"], shards[0]["pid"], shards[0]["started_at"]) == ("ci-1", 101, 11.0)
+    assert (shards[1]["done"], shards[1]["planned"], shards[1]["duration"]) == (4, 4, 6.0)
+    assert shard_imbalance(shards) is None
+    # what any artifacts event could send under these kinds: not a shard, or too many
+    odd = [{"kind": "shard-start", "name": n, "content": "{"} for n in ("x", "shard 1/999999")]
+    assert shards_of(odd) == []
+
+
+def test_the_imbalance_of_finished_shards_is_the_planner_s_measure() -> None:
+    """Slowest shard above the mean of all: the same function `splice shard` reports by."""
+    shards = shards_of(_artifacts((1, 0.0, 3.0, 4), (2, 0.0, 6.0, 4), (3, 0.0, 3.0, 4)))
+    assert shard_imbalance(shards) == pytest.approx(0.5)  # 6 over a mean of 4
+    planned = [Shard(i, [Unit("s", [f"t{i}"], d)]) for i, d in enumerate((3.0, 6.0, 3.0))]
+    assert imbalance(planned) == imbalance_of([3.0, 6.0, 3.0]) == shard_imbalance(shards)
+    assert imbalance_of([]) == imbalance_of([0.0, 0.0]) == 0.0
 
 
 def test_a_bad_shard_in_an_event_is_refused() -> None:

@@ -129,6 +129,7 @@ def _run_on(
     clock = time.perf_counter()
     if recorder is not None:
         recorder.run_started(run, len(keys))
+        recorder.artifacts([_shard_started(s, len(shards), run.started_at) for s in shards])
     try:
         with tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp:
             tasks = [
@@ -155,10 +156,13 @@ def _run_on(
                     out.print(f"  its services did not start: {result.error}", markup=False)
                 if recorder is not None:
                     _record(recorder, result, starts)
+                    recorder.artifacts(_shard_ended(result, shards, starts, count))
 
             def gone(failure: ShardLost) -> None:
                 lost.append(failure)
                 out.print(f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False)
+                if recorder is not None:
+                    recorder.artifacts([_shard_lost(failure, len(shards))])
 
             backend.run(tasks, done, gone)
     except KeyboardInterrupt:
@@ -199,6 +203,40 @@ def _record(recorder: Any, result: ShardResult, starts: int) -> None:
         recorder.suite_finished(suite)
     if starts > 1:
         recorder.artifacts([_note(result.index, f"ran {starts} times (a worker was lost)")])
+
+
+def _shard_started(shard: Shard, count: int, started: float) -> dict[str, Any]:
+    """A Dask shard as the run page lists it (`store.query_shards`) until it ends: its
+    planned testcases, counted from the run's start (Dask may queue it a while)."""
+    from splice._internal.store.shard_runs import ShardOf, start_item
+
+    planned = sum(len(u.testcases) for u in shard.units)
+    return start_item(ShardOf(shard.index + 1, count), {"total": planned}, started)
+
+
+def _shard_ended(
+    result: ShardResult, shards: list[Shard], starts: int, done: int
+) -> list[dict[str, Any]]:
+    """A finished Dask shard: the worker's host and pid, its time and testcases done."""
+    from splice._internal.store.shard_runs import ShardOf, end_item, start_item
+
+    now = time.time()
+    shard = ShardOf(result.index + 1, len(shards))
+    planned = sum(len(u.testcases) for u in shards[result.index].units)
+    began = {"host": result.host, "pid": result.pid, "started_at": now - result.duration}
+    ok = not result.error and all(tc.status.ok for s in result.suites for tc in s.testcases)
+    end = {"duration": result.duration, "finished_at": now, "shard": {"done": done}}
+    return [
+        start_item(shard, {**began, "total": planned}, now),
+        end_item(shard, "passed" if ok else "failed", end, now, starts=starts),
+    ]
+
+
+def _shard_lost(failure: ShardLost, count: int) -> dict[str, Any]:
+    from splice._internal.store.shard_runs import ShardOf, end_item
+
+    shard = ShardOf(failure.task.index + 1, count)
+    return end_item(shard, "error", {}, time.time(), lost=failure.reason)
 
 
 def _status(run: RunResult, lost: list[ShardLost]) -> Status:

@@ -70,8 +70,14 @@ def plan(suites: list[Suite], durations: dict[str, float], count: int) -> list[S
 
 def imbalance(shards: list[Shard]) -> float:
     """How far the heaviest shard is above a perfect split, as a fraction (0.0 = perfect)."""
-    total = sum(s.expected for s in shards)
-    if not shards or total == 0:
+    return imbalance_of([s.expected for s in shards])
+
+
+def imbalance_of(loads: list[float]) -> float:
+    """How far the largest of `loads` (a shard's expected or measured seconds) is above
+    their mean, as a fraction (0.0 = perfect): the one measure of balance, for the plan
+    (`splice shard`) and for the shards of a finished run (the run page)."""
+    total = sum(loads)
+    if not loads or total == 0:
         return 0.0
-    ideal = total / len(shards)
-    return max(s.expected for s in shards) / ideal - 1.0
+    return max(loads) / (total / len(loads)) - 1.0

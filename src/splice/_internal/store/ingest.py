@@ -24,7 +24,7 @@ from splice._internal.store.finish import finish_runs
 from splice._internal.store.identity import TestIds
 from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
 from splice._internal.store.rows import dumps, loads, scrub, service_addresses
-from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of
+from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 
 __all__ = ["Ingest", "IngestError"]
 
@@ -140,7 +140,8 @@ class Ingest:
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")
             if shard is not None:
-                status_or_none = self._shard_ended(conn, run_id, shard, status)
+                item = end_item(shard, status, body, now)
+                status_or_none = self._shard_ended(conn, run_id, shard, item)
                 if status_or_none is None:
                     return  # other shards of the run are still to end
                 status, duration = status_or_none, None  # from the first start to the last end
@@ -162,6 +163,7 @@ class Ingest:
             # another shard of the run started it: join, adding this shard's testcases
             total = exists.total + int(body.get("total") or 0)
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(total=total))
+            self._shard_started(conn, run_id, shard, body, now)
             return
         if exists and shard is not None:
             raise IngestError(
@@ -174,6 +176,7 @@ class Ingest:
         services = body.get("services") or []
         self._addresses[run_id] = service_addresses(services if isinstance(services, list) else [])
         started = float(body.get("started_at") or now)
+        sent = body  # a shard's own start keeps its pid
         if shard is not None:  # no pid: the run lives on when this shard's process ends
             body = {**body, "pid": None, "pid_start": None}
         else:
@@ -199,6 +202,14 @@ class Ingest:
                 total=int(body.get("total") or 0),
             )
         )
+        if shard is not None:
+            self._shard_started(conn, run_id, shard, sent, now)
+
+    def _shard_started(
+        self, conn: Connection, run_id: str, shard: ShardOf, body: dict[str, Any], now: float
+    ) -> None:
+        item = start_item(shard, body, now)
+        conn.execute(t.artifacts.insert().values(run_id=run_id, result_id=None, **item))
 
     def _services(
         self, conn: Connection, run_id: str, body: dict[str, Any], shard: ShardOf | None
@@ -212,10 +223,9 @@ class Ingest:
         return [*(before if isinstance(before, list) else []), *services]
 
     def _shard_ended(
-        self, conn: Connection, run_id: str, shard: ShardOf, status: str
+        self, conn: Connection, run_id: str, shard: ShardOf, item: dict[str, Any]
     ) -> str | None:
         """Keep a shard's end; the run's status when it was the last shard, else None."""
-        item = end_item(shard, status)
         conn.execute(t.artifacts.insert().values(run_id=run_id, result_id=None, **item))
         rows = conn.execute(
             select(t.artifacts.c.name, t.artifacts.c.content).where(

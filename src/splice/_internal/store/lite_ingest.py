@@ -28,7 +28,7 @@ from splice._internal.store.flaky_score import (
 from splice._internal.store.lite import LiteStore
 from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
 from splice._internal.store.rows import dumps, loads, service_addresses
-from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of
+from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 from splice._internal.store.step_rows import COLUMNS, BadStep, step_rows, target_stats
 
 _CHUNK = 500  # keys per `IN (...)`
@@ -155,7 +155,8 @@ class LiteIngest:
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")
             if shard is not None:
-                status_or_none = self._shard_ended(run_id, shard, status)
+                item = end_item(shard, status, body, now)
+                status_or_none = self._shard_ended(run_id, shard, item)
                 if status_or_none is None:
                     return  # other shards of the run are still to end
                 status, duration = status_or_none, None  # from the first start to the last end
@@ -178,6 +179,7 @@ class LiteIngest:
                 "UPDATE runs SET total = total + ? WHERE id = ?",
                 (int(body.get("total") or 0), run_id),
             )
+            self._keep(run_id, start_item(shard, body, now))
             return
         if exists and shard is not None:
             raise IngestError(
@@ -217,6 +219,8 @@ class LiteIngest:
                 int(body.get("total") or 0),
             ),
         )
+        if shard is not None:
+            self._keep(run_id, start_item(shard, body, now))
 
     def _services(self, run_id: str, body: dict[str, Any], shard: ShardOf | None) -> list[Any]:
         """The run's services: a shard's are added to those of the shards before it."""
@@ -227,14 +231,17 @@ class LiteIngest:
         before = loads(row[0]) if row is not None else []
         return [*(before if isinstance(before, list) else []), *services]
 
-    def _shard_ended(self, run_id: str, shard: ShardOf, status: str) -> str | None:
-        """Keep a shard's end; the run's status when it was the last shard, else None."""
-        item = end_item(shard, status)
+    def _keep(self, run_id: str, item: dict[str, Any]) -> None:
+        """Keep a shard's start or end (`store.shard_runs`) as an artifact of the run."""
         self.conn.execute(
             "INSERT INTO artifacts (run_id, result_id, kind, name, content, size)"
             " VALUES (?, NULL, ?, ?, ?, ?)",
             (run_id, item["kind"], item["name"], item["content"], item["size"]),
         )
+
+    def _shard_ended(self, run_id: str, shard: ShardOf, item: dict[str, Any]) -> str | None:
+        """Keep a shard's end; the run's status when it was the last shard, else None."""
+        self._keep(run_id, item)
         rows = self.conn.execute(
             "SELECT name, content FROM artifacts WHERE run_id = ? AND kind = ?",
             (run_id, item["kind"]),

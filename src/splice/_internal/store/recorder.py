@@ -41,11 +41,14 @@ class Recorder(RunListener):
         self._run_id: str | None = None
         self._final: dict[str, Any] | None = None
         self._closed = False
+        self._done = 0  # testcases finished: a shard's end says how many it ran
 
     def _put(self, event: dict[str, Any]) -> None:
         marked = event
         if self.shard is not None and event["event"] in ("run_started", "run_finished"):
             shard = {"index": self.shard[0], "count": self.shard[1]}
+            if event["event"] == "run_finished":
+                shard["done"] = self._done
             marked = {**event, "run": {**event["run"], "shard": shard}}
         for writer in self.writers:
             writer.put(marked if any(w is writer for w in self.shared) else event)
@@ -64,6 +67,7 @@ class Recorder(RunListener):
         """Steps are written with their testcase (or suite): whole attempts, one batch."""
 
     def testcase_finished(self, suite: SuiteResult, testcase: TestcaseResult) -> None:
+        self._done += 1
         if self._run_id:
             held = testcase.id in self.quarantined and not testcase.status.ok
             self._put(stream.testcase_finished(self._run_id, testcase, held))

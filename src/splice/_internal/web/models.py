@@ -114,6 +114,26 @@ class WorkflowJob(BaseModel):
     message: str
 
 
+class RunShard(BaseModel):
+    """A shard of a run (static, `splice run --shard I/N --run-id ID`, or on Dask), as it
+    stands."""
+
+    name: str = Field(description="`shard I/N`")
+    index: int
+    count: int
+    state: str = Field(description="pending, running, finished, or lost (it never ended)")
+    status: str = Field(description="how it ended, as a run's status; running until then")
+    host: str = Field(description="the machine that ran it")
+    pid: int | None
+    started_at: float | None
+    finished_at: float | None
+    duration: float | None
+    planned: int | None = Field(description="its testcases, as planned when it started")
+    done: int | None = Field(description="its testcases run, known once it ended")
+    starts: int = Field(default=1, description="more than 1: rerun after its worker was lost")
+    message: str = Field(default="", description="why a lost shard never ended")
+
+
 class RunDetail(RunSummary):
     command: Any
     cwd: str
@@ -126,6 +146,12 @@ class RunDetail(RunSummary):
     suites: list[SuiteBlock]
     logs: list[Log]
     jobs: list[WorkflowJob] = Field(default_factory=list, description="a workflow run's jobs")
+    shards: list[RunShard] = Field(default_factory=list, description="a sharded run's shards")
+    shard_imbalance: float | None = Field(
+        default=None,
+        description="once every shard ended: how far the slowest took above their mean, "
+        "as a fraction (0.0 = perfect), the measure `splice shard` plans by",
+    )
 
 
 class Attempt(BaseModel):

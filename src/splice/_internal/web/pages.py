@@ -131,6 +131,8 @@ def run_page(request: Request, run_id: str) -> Response:
         critical_total=sum(_job_time(j, now) for j in run["jobs"] if j["name"] in path),
         jobs_left=sum(1 for j in run["jobs"] if j["status"] in ("pending", "running")),
         jobs_signature=",".join(f"{j['name']}:{j['status']}" for j in run["jobs"]),
+        shards_left=sum(1 for s in run["shards"] if s["state"] in ("pending", "running")),
+        shards_signature=",".join(f"{s['name']}:{s['state']}" for s in run["shards"]),
         now=now,
     )
 

@@ -55,10 +55,12 @@
     if (!el) { return; }
     var seen = el.dataset.done;
     var jobs = el.dataset.jobs || "";
+    var shards = el.dataset.shards || "";
     poll("/api/runs/" + encodeURIComponent(el.dataset.liveRun), 2, function (run) {
       if (!jobs) { setProgress(el, run.done, run.total); }  // a workflow shows jobs done
       var now = (run.jobs || []).map(function (j) { return j.name + ":" + j.status; }).join(",");
-      if (run.status !== "running" || String(run.done) !== seen || now !== jobs) {
+      var parts = (run.shards || []).map(function (s) { return s.name + ":" + s.state; }).join(",");
+      if (run.status !== "running" || String(run.done) !== seen || now !== jobs || parts !== shards) {
         window.location.reload(); return false;
       }
       return true;

@@ -1,0 +1,105 @@
+"""The shards of one run (static, `splice run --shard I/N --run-id ID`, or on Dask,
+`splice shard run`), from the `shard-start` and `shard-end` artifacts kept with it
+(`store.shard_runs`; a Dask run writes them from the process that runs it): which
+host and process ran each, its state, how long it took or has run, its testcases done of
+planned, and once all ended, how far the slowest was from a perfect balance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from splice._internal.shards.planner import imbalance_of
+from splice._internal.store.shard_runs import MAX_SHARDS, SHARD_END, SHARD_START, end_state
+
+SHARD_KINDS = (SHARD_START, SHARD_END)
+
+
+def shards_of(artifacts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every shard of the run, by index: pending until it starts, running until its end
+    is kept, then finished."""
+    shards: dict[str, dict[str, Any]] = {}
+    for item in artifacts:
+        kind, name = item.get("kind"), str(item.get("name", ""))
+        if kind not in SHARD_KINDS or _index(name) == (0, 0):
+            continue  # a shard's name is `shard I/N` (any artifact event may send one)
+        shard = shards.setdefault(name, _blank(name, "running"))
+        content = str(item.get("content") or "")
+        if kind == SHARD_START:
+            state = _loads(content)
+            shard["host"] = str(state.get("host") or "")
+            shard["pid"] = state.get("pid") if isinstance(state.get("pid"), int) else None
+            shard["started_at"] = _number(state.get("started_at"))
+            planned = _number(state.get("planned"))
+            shard["planned"] = int(planned) if planned is not None else None
+        else:
+            end = end_state(content)
+            shard["state"] = "finished"
+            shard["status"] = str(end.get("status") or "error")
+            shard["finished_at"] = _number(end.get("finished_at"))
+            shard["duration"] = _number(end.get("duration"))
+            done = _number(end.get("done"))
+            shard["done"] = int(done) if done is not None else None
+            starts = _number(end.get("starts"))
+            shard["starts"] = int(starts) if starts is not None else 1
+            if end.get("lost"):  # a Dask shard whose worker was lost, every time it ran
+                shard["state"], shard["message"] = "lost", str(end["lost"])
+    count = max((s["count"] for s in shards.values()), default=0)
+    for index in range(1, count + 1):
+        shards.setdefault(f"shard {index}/{count}", _blank(f"shard {index}/{count}", "pending"))
+    return sorted(shards.values(), key=lambda s: (s["index"], s["name"]))
+
+
+def shard_imbalance(shards: list[dict[str, Any]]) -> float | None:
+    """How far the slowest shard took above the mean of all, as a fraction (the measure
+    `splice shard` plans by); None until every shard of the run ended with its duration."""
+    if not shards:
+        return None
+    durations = [s["duration"] for s in shards]
+    if any(s["state"] != "finished" or d is None for s, d in zip(shards, durations, strict=True)):
+        return None
+    return imbalance_of([float(d) for d in durations])
+
+
+def _blank(name: str, state: str) -> dict[str, Any]:
+    index, count = _index(name)
+    return {
+        "name": name,
+        "index": index,
+        "count": count,
+        "state": state,
+        "status": state,
+        "host": "",
+        "pid": None,
+        "started_at": None,
+        "finished_at": None,
+        "duration": None,
+        "planned": None,
+        "done": None,
+        "starts": 1,  # a Dask shard runs again when its worker is lost
+        "message": "",
+    }
+
+
+def _index(name: str) -> tuple[int, int]:
+    """(index, count) from a shard's name, `shard I/N`; (0, 0) for a name not of that form."""
+    index, _, count = name.removeprefix("shard ").partition("/")
+    if not (name.startswith("shard ") and index.isdigit() and count.isdigit()):
+        return (0, 0)
+    i, n = int(index), int(count)
+    return (i, n) if 1 <= i <= n <= MAX_SHARDS else (0, 0)
+
+
+def _loads(content: str) -> dict[str, Any]:
+    try:
+        state = json.loads(content)
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

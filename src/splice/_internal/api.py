@@ -143,9 +143,11 @@ def check(
     ext.cli.update(vars or {})
     try:
         found = find_project(project)
-        store_pacts = None
+        store_pacts: StorePacts | None = None
         if found.contracts:
-            from splice._internal.contracts.project_contracts import skip_store as store_pacts
+            from splice._internal.contracts.project_contracts import skip_store
+
+            store_pacts = skip_store
         load_run_suites(paths, found, ext.merged(), contracts=contracts, store_pacts=store_pacts)
     except SuiteError as exc:
         return list(exc.diagnostics)

@@ -78,16 +78,16 @@ class VerificationIn(BaseModel):
     providerApplicationVersion: StrictStr = Field(min_length=1, max_length=200)
 
 
-def _root(request: Request) -> str:
+def api_root(request: Request) -> str:
     """The broker's base URL, absolute, as HAL links give it."""
     return str(request.base_url).rstrip("/") + "/api"
 
 
-def _q(name: str) -> str:
+def quoted(name: str) -> str:
     return quote(name, safe="")
 
 
-def _link(href: str, **more: Any) -> dict[str, Any]:
+def hal_link(href: str, **more: Any) -> dict[str, Any]:
     return {"href": href, **more}
 
 
@@ -95,17 +95,17 @@ def _pact_links(
     request: Request, provider: str, consumer: str, sha: str, version: str
 ) -> dict[str, Any]:
     """The `_links` of a pact: itself, its parties, where its verification results go."""
-    root = _root(request)
-    pacts = f"{root}/pacts/provider/{_q(provider)}/consumer/{_q(consumer)}"
+    root = api_root(request)
+    pacts = f"{root}/pacts/provider/{quoted(provider)}/consumer/{quoted(consumer)}"
     return {
-        "self": _link(
+        "self": hal_link(
             f"{pacts}/pact-version/{sha}", name=f"Pact between {consumer} and {provider}"
         ),
-        "pb:consumer": _link(f"{root}/pacticipants/{_q(consumer)}", name=consumer),
-        "pb:provider": _link(f"{root}/pacticipants/{_q(provider)}", name=provider),
-        "pb:consumer-version": _link(f"{pacts}/version/{_q(version)}", name=version),
-        "pb:latest-pact-version": _link(f"{pacts}/latest"),
-        "pb:publish-verification-results": _link(
+        "pb:consumer": hal_link(f"{root}/pacticipants/{quoted(consumer)}", name=consumer),
+        "pb:provider": hal_link(f"{root}/pacticipants/{quoted(provider)}", name=provider),
+        "pb:consumer-version": hal_link(f"{pacts}/version/{quoted(version)}", name=version),
+        "pb:latest-pact-version": hal_link(f"{pacts}/latest"),
+        "pb:publish-verification-results": hal_link(
             f"{pacts}/pact-version/{sha}/verification-results",
             title="Publish verification results",
         ),
@@ -121,34 +121,34 @@ def _with_links(request: Request, found: dict[str, Any]) -> dict[str, Any]:
 
 
 def _index(request: Request) -> dict[str, Any]:
-    root = _root(request)
+    root = api_root(request)
     provider = f"{root}/pacts/provider/{{provider}}"
     return {
         "_links": {
-            "self": _link(root, title="Index"),
-            "pb:publish-pact": _link(
+            "self": hal_link(root, title="Index"),
+            "pb:publish-pact": hal_link(
                 provider + "/consumer/{consumer}/version/{consumerApplicationVersion}",
                 title="Publish a pact",
                 templated=True,
             ),
-            "pb:latest-provider-pacts": _link(
+            "pb:latest-provider-pacts": hal_link(
                 provider + "/latest", title="Latest pacts by provider", templated=True
             ),
-            "pb:provider-pacts-for-verification": _link(
+            "pb:provider-pacts-for-verification": hal_link(
                 provider + "/for-verification",
                 title="Pacts to be verified by a provider",
                 templated=True,
             ),
-            "pb:latest-pact": _link(
+            "pb:latest-pact": hal_link(
                 provider + "/consumer/{consumer}/latest",
                 title="The latest pact between a consumer and a provider",
                 templated=True,
             ),
-            "pb:pacticipants": _link(f"{root}/pacticipants", title="Pacticipants"),
-            "pb:pacticipant": _link(
+            "pb:pacticipants": hal_link(f"{root}/pacticipants", title="Pacticipants"),
+            "pb:pacticipant": hal_link(
                 f"{root}/pacticipants/{{pacticipant}}", title="A pacticipant", templated=True
             ),
-            "pb:contracts": _link(f"{root}/contracts", title="Integrations and the matrix"),
+            "pb:contracts": hal_link(f"{root}/contracts", title="Integrations and the matrix"),
             "curies": [{"name": "pb", "href": f"{root}/doc/{{rel}}", "templated": True}],
         }
     }
@@ -232,11 +232,13 @@ def _since(value: datetime | date | None) -> float | None:
 def for_verification_resource(request: Request, provider: Name) -> dict[str, Any]:
     """The "pacts for verification" resource a HAL client navigates to before it POSTs
     its selectors there."""
-    href = f"{_root(request)}/pacts/provider/{_q(provider)}/for-verification"
+    href = f"{api_root(request)}/pacts/provider/{quoted(provider)}/for-verification"
     return {
         "_links": {
-            "self": _link(href, title="Pacts to be verified by a provider (POST selectors)"),
-            "pb:provider": _link(f"{_root(request)}/pacticipants/{_q(provider)}", name=provider),
+            "self": hal_link(href, title="Pacts to be verified by a provider (POST selectors)"),
+            "pb:provider": hal_link(
+                f"{api_root(request)}/pacticipants/{quoted(provider)}", name=provider
+            ),
         }
     }
 
@@ -355,10 +357,10 @@ def for_verification(request: Request, provider: Name, asked: ForVerificationIn)
                 "_links": {"self": links["self"]},
             }
         )
-    root = _root(request)
+    root = api_root(request)
     return {
         "_embedded": {"pacts": pacts},
-        "_links": {"self": _link(f"{root}/pacts/provider/{_q(provider)}/for-verification")},
+        "_links": {"self": hal_link(f"{root}/pacts/provider/{quoted(provider)}/for-verification")},
     }
 
 
@@ -367,8 +369,8 @@ def latest_pacts(request: Request, provider: Name) -> dict[str, Any]:
     """The newest pact of each consumer of the provider, marked pending when no version of
     the provider has verified it."""
     found = broker.latest_for_provider(store_of(request), provider)
-    root = _root(request)
-    base = f"{root}/pacts/provider/{_q(provider)}"
+    root = api_root(request)
+    base = f"{root}/pacts/provider/{quoted(provider)}"
     listed = [
         {
             "consumer": p["consumer"],
@@ -380,8 +382,8 @@ def latest_pacts(request: Request, provider: Name) -> dict[str, Any]:
         for p in found
     ]
     links = [
-        _link(
-            f"{base}/consumer/{_q(p['consumer'])}/pact-version/{p['sha']}",
+        hal_link(
+            f"{base}/consumer/{quoted(p['consumer'])}/pact-version/{p['sha']}",
             title=f"Pact between {p['consumer']} ({p['version']}) and {provider}",
             name=p["consumer"],
         )
@@ -391,8 +393,8 @@ def latest_pacts(request: Request, provider: Name) -> dict[str, Any]:
         "provider": provider,
         "pacts": listed,
         "_links": {
-            "self": _link(f"{base}/latest"),
-            "pb:provider": _link(f"{root}/pacticipants/{_q(provider)}", name=provider),
+            "self": hal_link(f"{base}/latest"),
+            "pb:provider": hal_link(f"{root}/pacticipants/{quoted(provider)}", name=provider),
             "pb:pacts": links,
         },
     }
@@ -436,8 +438,9 @@ def verification_result(
         provider_version=version,
         success=success,
     )
-    root = _root(request)
-    pact = f"{root}/pacts/provider/{_q(provider)}/consumer/{_q(consumer)}/pact-version/{sha}"
+    root = api_root(request)
+    pair = f"provider/{quoted(provider)}/consumer/{quoted(consumer)}"
+    pact = f"{root}/pacts/{pair}/pact-version/{sha}"
     return {
         "consumer": consumer,
         "provider": provider,
@@ -445,8 +448,8 @@ def verification_result(
         "success": success,
         "providerApplicationVersion": version,
         "_links": {
-            "self": _link(pact + "/verification-results"),
-            "pb:pact-version": _link(pact),
+            "self": hal_link(pact + "/verification-results"),
+            "pb:pact-version": hal_link(pact),
         },
     }
 

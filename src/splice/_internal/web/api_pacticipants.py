@@ -22,7 +22,7 @@ from splice._internal.contracts import pacticipants as p
 from splice._internal.source.validation import did_you_mean
 from splice._internal.store.core import Store
 from splice._internal.web.api import error_answer, router, store_of
-from splice._internal.web.api_contracts import Name, _link, _q, _root
+from splice._internal.web.api_contracts import Name, api_root, hal_link, quoted
 
 _UNKNOWN: dict[int | str, dict[str, Any]] = {
     404: error_answer("no pacticipant (or version) of that name")
@@ -34,7 +34,7 @@ def _when(at: float | None) -> str | None:
 
 
 def _base(request: Request, name: str) -> str:
-    return f"{_root(request)}/pacticipants/{_q(name)}"
+    return f"{api_root(request)}/pacticipants/{quoted(name)}"
 
 
 def _known(store: Store, name: str) -> None:
@@ -52,7 +52,7 @@ def _known(store: Store, name: str) -> None:
 
 
 def _version(request: Request, name: str, v: p.Version) -> dict[str, Any]:
-    href = f"{_base(request, name)}/versions/{_q(v.number)}"
+    href = f"{_base(request, name)}/versions/{quoted(v.number)}"
     return {
         "number": v.number,
         "branch": v.branch or None,
@@ -60,8 +60,8 @@ def _version(request: Request, name: str, v: p.Version) -> dict[str, Any]:
         "deployedTo": v.deployed,
         "createdAt": _when(v.created),
         "_links": {
-            "self": _link(href, title="Version", name=v.number),
-            "pb:pacticipant": _link(_base(request, name), name=name),
+            "self": hal_link(href, title="Version", name=v.number),
+            "pb:pacticipant": hal_link(_base(request, name), name=name),
         },
     }
 
@@ -71,12 +71,12 @@ def _pacticipant(request: Request, store: Store, name: str) -> dict[str, Any]:
     about = p.summary(store, name)
     latest = about["latestVersion"]
     links = {
-        "self": _link(base, name=name),
-        "pb:versions": _link(f"{base}/versions", title="Versions"),
-        "pb:branches": _link(f"{base}/branches", title="Branches"),
+        "self": hal_link(base, name=name),
+        "pb:versions": hal_link(f"{base}/versions", title="Versions"),
+        "pb:branches": hal_link(f"{base}/branches", title="Branches"),
     }
     if latest is not None:
-        links["pb:latest-version"] = _link(f"{base}/versions/{_q(latest)}", name=latest)
+        links["pb:latest-version"] = hal_link(f"{base}/versions/{quoted(latest)}", name=latest)
     return {
         "name": name,
         "mainBranch": about["mainBranch"],
@@ -92,7 +92,7 @@ def list_pacticipants(request: Request) -> dict[str, Any]:
     store = store_of(request)
     return {
         "_embedded": {"pacticipants": [_pacticipant(request, store, n) for n in p.known(store)]},
-        "_links": {"self": _link(f"{_root(request)}/pacticipants", title="Pacticipants")},
+        "_links": {"self": hal_link(f"{api_root(request)}/pacticipants", title="Pacticipants")},
     }
 
 
@@ -115,8 +115,8 @@ def versions(request: Request, name: Name) -> dict[str, Any]:
     return {
         "_embedded": {"versions": found},
         "_links": {
-            "self": _link(f"{_base(request, name)}/versions", title="Versions"),
-            "pb:pacticipant": _link(_base(request, name), name=name),
+            "self": hal_link(f"{_base(request, name)}/versions", title="Versions"),
+            "pb:pacticipant": hal_link(_base(request, name), name=name),
         },
     }
 
@@ -148,7 +148,7 @@ def branches(request: Request, name: Name) -> dict[str, Any]:
             "latestVersion": b.latest,
             "updatedAt": _when(b.updated),
             "_links": {
-                "pb:latest-version": _link(f"{base}/versions/{_q(b.latest)}", name=b.latest)
+                "pb:latest-version": hal_link(f"{base}/versions/{quoted(b.latest)}", name=b.latest)
             },
         }
         for b in p.branches(store, name)
@@ -156,7 +156,7 @@ def branches(request: Request, name: Name) -> dict[str, Any]:
     return {
         "_embedded": {"branches": found},
         "_links": {
-            "self": _link(f"{base}/branches", title="Branches"),
-            "pb:pacticipant": _link(base, name=name),
+            "self": hal_link(f"{base}/branches", title="Branches"),
+            "pb:pacticipant": hal_link(base, name=name),
         },
     }

@@ -188,6 +188,15 @@ def record_deployment(store: Store, pacticipant: str, version: str, environment:
         )
 
 
+def _verified_shas(conn: Any, provider: str) -> set[str]:
+    """The pacts (by sha) that some version of `provider` verified successfully: those
+    no longer pending."""
+    query = select(t.verifications.c.pact_sha).where(
+        t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
+    )
+    return {sha for (sha,) in conn.execute(query)}
+
+
 def _selected(store: Store, provider: str, selectors: list[Selector]) -> list[dict[str, Any]]:
     """The pacts `selectors` pick (`contracts.store_pacts.select_pacts`), each with whether
     it is pending (never verified successfully by any version of the provider)."""
@@ -195,14 +204,7 @@ def _selected(store: Store, provider: str, selectors: list[Selector]) -> list[di
 
     picked = select_pacts(store, provider, selectors)
     with store.engine.connect() as conn:
-        verified = {
-            sha
-            for (sha,) in conn.execute(
-                select(t.verifications.c.pact_sha).where(
-                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
-                )
-            )
-        }
+        verified = _verified_shas(conn, provider)
     return [
         {
             "consumer": p.consumer,
@@ -230,14 +232,7 @@ def latest_for_provider(
         newest: dict[str, Any] = {}
         for row in rows:
             newest[row.consumer] = row
-        verified = {
-            sha
-            for (sha,) in conn.execute(
-                select(t.verifications.c.pact_sha).where(
-                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
-                )
-            )
-        }
+        verified = _verified_shas(conn, provider)
     return [
         {
             "consumer": row.consumer,
@@ -278,14 +273,7 @@ def pacts_for_verification(
             .where(t.pacts.c.provider == provider, t.pacts.c.published_at >= include_wip_since)
             .order_by(t.pacts.c.published_at)
         ).all()
-        verified = {
-            sha
-            for (sha,) in conn.execute(
-                select(t.verifications.c.pact_sha).where(
-                    t.verifications.c.provider == provider, t.verifications.c.success.is_(True)
-                )
-            )
-        }
+        verified = _verified_shas(conn, provider)
     newest: dict[tuple[str, str], Any] = {}
     for row in rows:
         newest[(row.consumer, row.branch)] = row

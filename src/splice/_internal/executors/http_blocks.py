@@ -51,12 +51,7 @@ class OAuth2(Block):
     @field_validator("token_url")
     @classmethod
     def _url(cls, value: str, info: ValidationInfo) -> str:
-        if unrendered(info.context, value):  # checked once rendered: httpx loads then
-            return value
-        problem = url_problem(value)
-        if problem is not None:
-            raise HintedValueError(*problem)
-        return value
+        return checked_url(value, info)
 
 
 class Auth(Block):
@@ -155,12 +150,7 @@ class HttpBlock(Block):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str, info: ValidationInfo) -> str:
-        if unrendered(info.context, value):  # checked once rendered: httpx loads then
-            return value
-        problem = url_problem(value)
-        if problem is not None:
-            raise HintedValueError(*problem)
-        return value
+        return checked_url(value, info)
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpBlock:
@@ -168,6 +158,17 @@ class HttpBlock(Block):
         if len(given) > 1:
             raise ValueError(f"a request has one body, found {' and '.join(given)}")
         return self
+
+
+def checked_url(value: str, info: ValidationInfo) -> str:
+    """A block's URL field, refused with the reason when it cannot be requested; a
+    template is let through, and checked once rendered (httpx loads then)."""
+    if unrendered(info.context, value):
+        return value
+    problem = url_problem(value)
+    if problem is not None:
+        raise HintedValueError(*problem)
+    return value
 
 
 @functools.lru_cache(maxsize=4096)

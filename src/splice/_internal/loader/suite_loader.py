@@ -22,14 +22,14 @@ from splice._internal.loader.templates import load_templates
 from splice._internal.model.positions import PathKey, Positions
 from splice._internal.model.suite import Step, Suite, Testcase, Xfail
 from splice._internal.source.validation import describe, from_validation_error
-from splice._internal.source.yaml_source import Document, read_yaml
+from splice._internal.source.yaml_source import Document, gc_paused, read_yaml
 from splice._internal.templating import syntax_error
 
 
 def load_suite(path: Path) -> Suite:
     """Load and validate one suite; raises `SuiteError` with every problem found."""
-    doc = read_yaml(path)
-    return suite_from_document(doc)
+    with gc_paused():  # the steps' models are as many small, acyclic objects
+        return suite_from_document(read_yaml(path))
 
 
 def suite_from_document(doc: Document) -> Suite:

@@ -190,8 +190,11 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
-    target = VerifyTarget(base_url, states_file, state_url, opts.pop("messages_path"))
+    target = VerifyTarget(
+        base_url, states_file, state_url, opts.pop("messages_path"), sorted(project.services)
+    )
     suites = verification_suites(pacts, target)
+    wanted += _brokers(project, suites)
     if not any(suite.testcases for suite in suites):
         raise UsageError(
             "the pacts hold no interaction to verify",
@@ -467,6 +470,26 @@ def can_i_deploy(pacticipant: str, version: str, environment: str, store_url: st
     else:
         out.print(f"can i deploy {pacticipant} {version} to {environment}: no")
     sys.exit(0 if decision.ok else 1)
+
+
+def _brokers(project: Any, suites: list[Any]) -> list[str]:
+    """The services that messages are received from (`messages:` of the states file):
+    each a step's `service:`, else every service of the step's kind."""
+    from splice._internal.contracts.message_routes import KINDS
+
+    found: set[str] = set()
+    for suite in suites:
+        for testcase in suite.testcases:
+            for step in testcase.steps:
+                if step.executor not in KINDS or not isinstance(step.block, dict):
+                    continue
+                name = step.block.get("service")
+                if isinstance(name, str):
+                    found.add(name)
+                elif "subscribe" in step.block or "consume" in step.block:
+                    kind = "rabbitmq" if step.executor == "amqp" else step.executor
+                    found.update(n for n, s in project.services.items() if s.kind == kind)
+    return sorted(found)
 
 
 def _only(project: Any, wanted: list[str]) -> Any:

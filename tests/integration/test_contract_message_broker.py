@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import splice_cli
+from tests.support.docs_blocks import check_output
 
 PUBLISHER = Path(__file__).resolve().parents[1] / "support" / "order_publisher.py"
 
@@ -221,6 +222,8 @@ def test_bad_messages_entries_are_located_errors(
     assert hint in out, out
     assert "provider.yaml:" in out, out
     assert "Traceback" not in out
+    if "create event" in states:
+        check_output("contract-message-unknown-description", done.stdout + done.stderr)
 
 
 def test_a_message_interaction_no_entry_matches_is_a_located_error(tmp_path: Path) -> None:

@@ -45,6 +45,16 @@ def contract() -> None:
     "a pending pact (never verified yet) does not fail the verification.",
 )
 @click.option(
+    "--consumer-version-selectors",
+    "selectors",
+    multiple=True,
+    metavar="JSON",
+    help="With --from-store: which consumer versions' pacts to verify, a Pact consumer "
+    """version selector such as '{"branch": "main"}', '{"mainBranch": true}', """
+    """'{"deployed": true, "environment": "production"}' (repeatable, or a JSON list; """
+    "they add up). Default: the latest pact of each consumer.",
+)
+@click.option(
     "--include-wip-since",
     "wip_since",
     metavar="DATE",
@@ -154,6 +164,7 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     provider, base_url = opts.pop("provider"), opts.pop("provider_base_url")
     from_store, provider_name = opts.pop("from_store"), opts.pop("provider_name")
     wip_since = _wip_since(opts.pop("wip_since"), from_store)
+    selectors = _selectors(opts.pop("selectors"), from_store)
     if bool(pacts) == bool(from_store):
         raise UsageError(
             "give PACT files or --from-store (one of them)",
@@ -186,7 +197,9 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
                 "--from-store with --provider-base-url needs --provider-name NAME",
                 "the provider's name in the pacts",
             )
-        pacts, pending, wip = _pacts_from_store(name, project.root, opts.get("store"), wip_since)
+        pacts, pending, wip = _pacts_from_store(
+            name, project.root, opts.get("store"), wip_since, selectors
+        )
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
@@ -260,25 +273,54 @@ def _wip_since(value: str | None, from_store: bool) -> float | None:
     return when.timestamp()
 
 
+def _selectors(texts: tuple[str, ...], from_store: bool) -> list[Any]:
+    """--consumer-version-selectors as the store's selectors (`contracts.selectors`)."""
+    from splice._internal.contracts.selectors import SelectorProblem, parse_json_selectors
+
+    if not texts:
+        return []
+    if not from_store:
+        raise UsageError(
+            "--consumer-version-selectors selects pacts from the store: add --from-store",
+            "PACT files are verified as they are",
+        )
+    try:
+        return parse_json_selectors(texts, "--consumer-version-selectors")
+    except SelectorProblem as problem:
+        raise UsageError(
+            f"{problem.where}: {problem.message}",
+            problem.hint or """for example --consumer-version-selectors '{"branch": "main"}'""",
+        ) from None
+
+
 def _pacts_from_store(
-    provider: str, root: Path, store_url: str | None, wip_since: float | None = None
+    provider: str,
+    root: Path,
+    store_url: str | None,
+    wip_since: float | None = None,
+    selectors: list[Any] | None = None,
 ) -> tuple[list[Path], set[Path], dict[Path, str]]:
-    """The latest pact of each consumer (and the work-in-progress pacts since `wip_since`),
-    written under .splice/pacts/ to be verified; which of them are pending; the WIP ones
-    with their branch."""
+    """The pacts the selectors pick (none: the latest pact of each consumer), and the
+    work-in-progress pacts since `wip_since`, written under .splice/pacts/ to be verified;
+    which of them are pending; the WIP ones with their branch."""
     import json
 
     from splice._internal.contracts.broker import pacts_for_verification
 
     store = _open(store_url)
     try:
-        found = pacts_for_verification(store, provider, include_wip_since=wip_since)
+        found = pacts_for_verification(
+            store, provider, include_wip_since=wip_since, selectors=selectors or None
+        )
     finally:
         store.close()
     if not found:
         raise UsageError(
-            f"the store holds no pact for the provider {provider!r}",
-            "publish one with `splice contract publish`",
+            f"the store holds no pact for the provider {provider!r}"
+            + (" that the consumer version selectors pick" if selectors else ""),
+            "widen the selectors, or publish one with `splice contract publish`"
+            if selectors
+            else "publish one with `splice contract publish`",
         )
     folder = root / ".splice" / "pacts"
     folder.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,49 @@ _UNSUPPORTED = {
 _PICKS = ("latest", "branch", "tag", "environment", "deployed", "deployedOrReleased", "mainBranch")
 
 
+_TEXT = {"type": ["string", "null"]}
+_FLAG = {"type": ["boolean", "null"]}
+_GIVEN = {"type": "string", "minLength": 1}
+
+
+def _unless_true(flag: str) -> dict[str, Any]:
+    """`flag` true needs a named environment (as `read_selector` says)."""
+    return {
+        "anyOf": [
+            {"properties": {flag: {"enum": [False, None]}}},
+            {"required": ["environment"], "properties": {"environment": _GIVEN}},
+        ]
+    }
+
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A consumer version selector: its keys all apply; it picks by latest, "
+    "branch, mainBranch, tag or environment (consumer only narrows one of those)",
+    "properties": {
+        **dict.fromkeys(("branch", "tag", "consumer", "environment"), _TEXT),
+        **dict.fromkeys(("latest", "deployed", "deployedOrReleased", "mainBranch"), _FLAG),
+        **{key: {"enum": [False, None]} for key in _UNSUPPORTED},
+    },
+    "additionalProperties": False,
+    "allOf": [
+        {
+            "anyOf": [
+                {"required": ["latest"], "properties": {"latest": {"const": True}}},
+                {"required": ["mainBranch"], "properties": {"mainBranch": {"const": True}}},
+                {"required": ["branch"], "properties": {"branch": _GIVEN}},
+                {"required": ["tag"], "properties": {"tag": _GIVEN}},
+                {"required": ["environment"], "properties": {"environment": _GIVEN}},
+            ]
+        },
+        _unless_true("deployed"),
+        _unless_true("deployedOrReleased"),
+    ],
+}
+"""The JSON Schema of a selector that `read_selector` answers, for the API's document (it
+also refuses, with a 400 that names the problem, what this schema does not admit)."""
+
+
 class SelectorProblem(Exception):
     """A selector splice cannot answer: where it is, what is wrong, the way out."""
 
@@ -65,7 +108,7 @@ def read_selector(given: Any, where: str) -> Selector:
             raise SelectorProblem(
                 where, f"unknown selector key {key!r}", did_you_mean(str(key), KEYS) or ""
             )
-        if key in _UNSUPPORTED and value not in (None, False):
+        if key in _UNSUPPORTED and value is not None and value is not False:
             raise SelectorProblem(where, f"{key!r} is not supported", _UNSUPPORTED[key])
     for key in ("branch", "tag", "consumer", "environment"):
         if given.get(key) is not None and not isinstance(given[key], str):

@@ -29,6 +29,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from splice._internal.contracts import broker
+from splice._internal.contracts.selectors import SCHEMA as SELECTOR_SCHEMA
 from splice._internal.contracts.selectors import SelectorProblem, read_selector
 from splice._internal.errors import UsageError
 from splice._internal.project.model import Selector
@@ -59,7 +60,11 @@ class ForVerificationIn(BaseModel):
     pick the pacts (`selectors`; none: the latest pact of each consumer)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    consumerVersionSelectors: list[dict[str, Any]] = []
+    # validated by `contracts.selectors.read_selector` (a 400 naming the problem); the
+    # document shows the selectors it answers
+    consumerVersionSelectors: list[dict[str, Any]] = Field(
+        default=[], json_schema_extra={"items": SELECTOR_SCHEMA}
+    )
     includePendingStatus: StrictBool = False
     includeWipPactsSince: datetime | date | None = None
     providerVersionBranch: StrictStr | None = None

@@ -167,6 +167,31 @@ def test_a_message_received_over_mqtt_is_verified(tmp_path: Path) -> None:
     assert "1 passed, 0 failed" in done.stdout
 
 
+AMQP_PROJECT = PROJECT.replace("{{kind: nats}}", "{{kind: rabbitmq}}").replace(
+    "NATS_URL", "AMQP_URL"
+)
+
+
+def test_a_message_received_over_amqp_is_verified(tmp_path: Path) -> None:
+    """RabbitMQ (the one slow broker here): a private queue bound to the exchange before
+    the trigger; the exchange and routing key are the metadata, a wrong one a mismatch."""
+    pact = json.loads(json.dumps(PACT))
+    pact["interactions"][0]["metadata"] = {"exchange": "orders", "routingKey": "order.shipped"}
+    states = STATES.replace(
+        "nats: {service: bus, subscribe: orders.created",
+        "amqp: {service: bus, subscribe: {exchange: orders, routing_key: order.created}",
+    )
+    _project(tmp_path, states=states, project=AMQP_PROJECT)
+    (tmp_path / "pacts" / "shop-orders.json").write_text(json.dumps(pact))
+    done = splice_cli(tmp_path, "run", "--no-store")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "metadata.routingKey: expected 'order.shipped', got 'order.created'" in done.stdout, (
+        done.stdout
+    )
+    assert "metadata.exchange" not in done.stdout
+    assert "body." not in done.stdout  # the contents honour the pact
+
+
 @pytest.mark.parametrize(
     ("states", "message", "hint"),
     [

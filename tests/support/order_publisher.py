@@ -2,9 +2,11 @@
 
     NATS_URL=nats://... python order_publisher.py --port 8000 [--drifted | --silent]
     MQTT_URL=mqtt://... python order_publisher.py --port 8000
+    AMQP_URL=amqp://... python order_publisher.py --port 8000
 
 PUT /orders/{id} stores an order (a provider state); POST /orders/{id}/announce publishes
-its "order created" event on `orders.created` (NATS) or `orders/created` (MQTT) and
+its "order created" event on `orders.created` (NATS), `orders/created` (MQTT) or the
+topic exchange `orders` with routing key `order.created` (AMQP, declared at start), and
 answers 202, or 404 for an order it does not hold. `--drifted` sends the id as a string;
 `--silent` publishes on another subject, so the event never arrives. GET /health: 200.
 """
@@ -26,6 +28,12 @@ ORDERS: dict[int, dict[str, Any]] = {}
 
 def _publish(event: dict[str, Any]) -> None:
     payload = json.dumps(event).encode()
+    if os.environ.get("AMQP_URL"):
+        key = "order.elsewhere" if SETTINGS["silent"] else "order.created"
+        with _amqp() as channel:
+            props = pika_properties()
+            channel.basic_publish("orders", key, payload, properties=props)
+        return
     if os.environ.get("MQTT_URL"):
         import paho.mqtt.publish as mqtt
 
@@ -44,6 +52,28 @@ def _publish(event: dict[str, Any]) -> None:
         await client.close()
 
     asyncio.run(send())
+
+
+def _amqp() -> Any:
+    import contextlib
+
+    import pika
+
+    @contextlib.contextmanager
+    def channel() -> Any:
+        connection = pika.BlockingConnection(pika.URLParameters(os.environ["AMQP_URL"]))
+        try:
+            yield connection.channel()
+        finally:
+            connection.close()
+
+    return channel()
+
+
+def pika_properties() -> Any:
+    import pika
+
+    return pika.BasicProperties(content_type="application/json", headers={"source": "orders"})
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -89,6 +119,9 @@ def main() -> None:
     parser.add_argument("--silent", action="store_true")
     args = parser.parse_args()
     SETTINGS.update(drifted=args.drifted, silent=args.silent)
+    if os.environ.get("AMQP_URL"):
+        with _amqp() as channel:
+            channel.exchange_declare("orders", exchange_type="topic")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(f"orders listening on {args.port}", flush=True)
     try:

@@ -295,3 +295,92 @@ def test_include_wip_since_needs_the_store_and_a_date(project: Path) -> None:
     assert bad.returncode == 2
     assert "--include-wip-since 'last week' is not a date" in bad.stderr
     assert "Traceback" not in done.stderr + bad.stderr
+
+
+def test_consumer_version_selectors_pick_the_pacts_verified(project: Path) -> None:
+    """--consumer-version-selectors (Pact's JSON, repeatable) picks the consumer versions
+    whose pacts are verified, by the broker's own selection: the main branch's pact, not
+    the newest one published from a feature branch; a tag; several add up."""
+    publish = ["contract", "publish", "--version"]
+    _ok(
+        _splice(
+            project, *publish, "s1", "--branch", "main", "--tag", "prod", "pacts/shop-payments.json"
+        )
+    )
+    _ok(_splice(project, *publish, "s2", "--branch", "refunds", "pacts/shop-payments-v2.json"))
+    verify = ["contract", "verify", "--from-store", "--provider", "payments"]
+    verify += ["--states", "states.yaml", "--no-store", "--consumer-version-selectors"]
+    main = _ok(_splice(project, *verify, '{"branch": "main"}'))
+    assert "running 3 testcases from 1 suite" in main, main
+    assert "3 passed, 0 failed" in main
+    tagged = _ok(_splice(project, *verify, '{"tag": "prod", "consumer": "shop"}'))
+    assert "3 passed, 0 failed" in tagged
+    both = _splice(
+        project,
+        *verify,
+        '{"mainBranch": true}',
+        "--consumer-version-selectors",
+        '{"branch": "refunds"}',
+    )
+    assert "running 7 testcases from 2 suites" in both.stdout, both.stdout + both.stderr
+    files = _splice(
+        project,
+        "contract",
+        "verify",
+        "pacts/shop-payments.json",
+        "--provider",
+        "payments",
+        "--consumer-version-selectors",
+        '{"latest": true}',
+    )
+    assert files.returncode == 2
+    assert "add --from-store" in files.stderr
+    none = _splice(project, *verify, '{"branch": "nowhere"}')
+    assert none.returncode == 2
+    assert (
+        "the store holds no pact for the provider 'payments' that the consumer version selectors pick"
+        in none.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "message", "hint"),
+    [
+        (
+            "{branch: main}",
+            "--consumer-version-selectors '{branch: main}': not JSON",
+            "quote the object for the shell",
+        ),
+        (
+            '{"brnch": "main"}',
+            "--consumer-version-selectors[0]: unknown selector key 'brnch'",
+            "did you mean 'branch'?",
+        ),
+        (
+            '[{"latest": true}, {}]',
+            "--consumer-version-selectors[1]: a selector picks by latest, branch",
+            '{"branch": "main"}',
+        ),
+        (
+            '{"mainBranch": "yes"}',
+            "--consumer-version-selectors[0].mainBranch: expected true or false, got 'yes'",
+            "",
+        ),
+        (
+            '"main"',
+            "--consumer-version-selectors[0]: a selector is a JSON object, found a string",
+            "",
+        ),
+    ],
+    ids=["not-json", "typo", "empty", "not-a-bool", "not-an-object"],
+)
+def test_bad_consumer_version_selectors_are_usage_errors(
+    project: Path, given: str, message: str, hint: str
+) -> None:
+    """Each names the selector, what is wrong and the way out; nothing runs."""
+    verify = ["contract", "verify", "--from-store", "--provider", "payments"]
+    done = _splice(project, *verify, "--consumer-version-selectors", given)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr, done.stderr
+    assert hint in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -279,6 +279,12 @@ def test_consumer_version_selectors_pick_the_pacts(hal: Broker) -> None:
     still = httpx.post(asked, json={"consumerVersionSelectors": [{"released": True}]}, timeout=30)
     assert still.status_code == 400
     assert "'released' is not supported" in still.text
+    empty = httpx.post(asked, json={"consumerVersionSelectors": [{}]}, timeout=30)
+    assert empty.status_code == 400
+    assert (
+        "consumerVersionSelectors[0]: a selector picks by latest, branch, mainBranch" in empty.text
+    )
+    assert '{"branch": "main"}' in empty.json()["detail"]  # the way out
 
 
 def _published(hal: Broker) -> None:

@@ -16,6 +16,7 @@ import pytest
 from splice._internal.shards.planner import imbalance_of
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
+from tests.support.openapi_shards import merged_coverage, openapi_project
 
 pytest.importorskip("distributed", reason="install splice[dask]")
 pytestmark = pytest.mark.integration
@@ -86,6 +87,15 @@ def test_two_shards_on_a_local_cluster_are_one_run(tmp_path: Path) -> None:
     assert run["shard_imbalance"] == pytest.approx(imbalance_of(durations))
     again = _splice(tmp_path, "shard", "run", "--shards", "2")
     assert "by recorded durations" in again.stdout, again.stdout
+
+
+def test_dask_shards_check_openapi_steps_and_merge_their_coverage(tmp_path: Path) -> None:
+    """Each worker checks its http steps against the document and keeps its coverage;
+    the stored run has the union of both shards' operations and statuses."""
+    root = openapi_project(tmp_path / "project")
+    result = _splice(root, "shard", "run", "--shards", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    merged_coverage(_stored(root, result.stdout))
 
 
 KILL_WORKER = """

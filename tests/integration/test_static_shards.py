@@ -23,6 +23,7 @@ from splice._internal.shards.planner import imbalance_of
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
 from tests.support.docs_blocks import check_output
+from tests.support.openapi_shards import merged_coverage, openapi_project
 
 pytestmark = pytest.mark.integration
 
@@ -269,3 +270,26 @@ def test_shards_on_one_machine_join_one_run_in_the_local_store(tmp_path: Path) -
     ]
     assert sum(s["done"] for s in run["shards"]) == len(ALL)
     assert run["shard_imbalance"] is not None
+
+
+def test_shards_merge_their_openapi_coverage_in_the_local_store(tmp_path: Path) -> None:
+    """Each shard's operation coverage adds to the run's (the SQLite store's writer): the
+    union of the operations and statuses both shards hit, not the last shard's alone."""
+    root = openapi_project(tmp_path / "project")
+    for i in (1, 2):
+        done = _splice(root, "run", "--shard", f"{i}/2", "--run-id", "cov-1", "-q")
+        assert done.returncode == 0, done.stdout + done.stderr
+    merged_coverage(_stored(f"sqlite:///{root / '.splice' / 'results.db'}", "cov-1"))
+
+
+def test_shards_reporting_to_a_server_merge_their_openapi_coverage(
+    tmp_path: Path, server: tuple[str, str, str]
+) -> None:
+    """The same through `--report-to` (the server's SQLAlchemy ingest)."""
+    url, token, store_url = server
+    root = openapi_project(tmp_path / "project")
+    common = ["--report-to", url, "--run-id", "cov-2", "-q", "--no-store"]
+    for i in (1, 2):
+        done = _splice(root, "run", "--shard", f"{i}/2", *common, env={"SPLICE_TOKEN": token})
+        assert done.returncode == 0, done.stdout + done.stderr
+    merged_coverage(_stored(store_url, "cov-2"))

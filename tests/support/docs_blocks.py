@@ -52,6 +52,7 @@ PRODUCERS = {
     "contract-verify-drifted": "tests/integration/test_contract_verify.py",
     "contract-state-without-steps": "tests/integration/test_contract_verify.py",
     "contract-message-drifted": "tests/integration/test_contract_messages.py",
+    "contract-message-unknown-description": "tests/integration/test_contract_message_broker.py",
     "contract-diff": "tests/integration/test_contract_diff.py",
     "contract-can-i-deploy": "tests/integration/test_contract_broker.py",
     "contract-check-openapi": "tests/integration/test_contract_openapi.py",

@@ -237,10 +237,7 @@ def run_suites(
         runner.options.builtins = opened.builtins
         runner.options.hooks = [*opened.hooks, *runner.options.hooks]
         if monitor is not None:
-            urls = opened.builtins.get("services") or {}
-            for doc in monitor.documents:
-                doc.base_url = str((urls.get(doc.service) or {}).get("url") or "")
-            runner.options.hooks.append(monitor)
+            monitor.attach(opened.builtins, runner.options.hooks)
         runner.result.services = runner.masker.mask(opened.summary)
         if on_open is not None:
             on_open(opened)

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from splice._internal.cli.contract_results import verification_recorder
+from splice._internal.cli.contract_sources import (
+    PendingOutcome,
+    brokers,
+    only,
+    pacts_from_store,
+    parse_selectors,
+    parse_wip_since,
+    pending_watch,
+)
 from splice._internal.cli.store_commands import _open, _store_option, store_run_options
 from splice._internal.errors import UsageError
 
@@ -43,6 +51,16 @@ def contract() -> None:
     is_flag=True,
     help="Verify the latest pact of each consumer of the provider, from the results store; "
     "a pending pact (never verified yet) does not fail the verification.",
+)
+@click.option(
+    "--consumer-version-selectors",
+    "selectors",
+    multiple=True,
+    metavar="JSON",
+    help="With --from-store: which consumer versions' pacts to verify, a Pact consumer "
+    """version selector such as '{"branch": "main"}', '{"mainBranch": true}', """
+    """'{"deployed": true, "environment": "production"}' (repeatable, or a JSON list; """
+    "they add up). Default: the latest pact of each consumer.",
 )
 @click.option(
     "--include-wip-since",
@@ -153,7 +171,8 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
 
     provider, base_url = opts.pop("provider"), opts.pop("provider_base_url")
     from_store, provider_name = opts.pop("from_store"), opts.pop("provider_name")
-    wip_since = _wip_since(opts.pop("wip_since"), from_store)
+    wip_since = parse_wip_since(opts.pop("wip_since"), from_store)
+    selectors = parse_selectors(opts.pop("selectors"), from_store)
     if bool(pacts) == bool(from_store):
         raise UsageError(
             "give PACT files or --from-store (one of them)",
@@ -186,25 +205,30 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
                 "--from-store with --provider-base-url needs --provider-name NAME",
                 "the provider's name in the pacts",
             )
-        pacts, pending, wip = _pacts_from_store(name, project.root, opts.get("store"), wip_since)
+        pacts, pending, wip = pacts_from_store(
+            name, project.root, opts.get("store"), wip_since, selectors
+        )
     states_file, state_url = opts.pop("states_file"), opts.pop("state_url")
     if states_file is not None and not states_file.is_file():
         raise UsageError(f"states file {str(states_file)!r} does not exist", "check --states")
-    target = VerifyTarget(base_url, states_file, state_url, opts.pop("messages_path"))
+    target = VerifyTarget(
+        base_url, states_file, state_url, opts.pop("messages_path"), sorted(project.services)
+    )
     suites = verification_suites(pacts, target)
+    wanted += brokers(project, suites)
     if not any(suite.testcases for suite in suites):
         raise UsageError(
             "the pacts hold no interaction to verify",
             "a pact lists its HTTP interactions and messages under `interactions` "
             "(or a V3 message pact under `messages`)",
         )
-    project = _only(project, wanted)
+    project = only(project, wanted)
     on_finish = verification_recorder(
         pacts, opts.pop("provider_version"), opts.pop("provider_branch"), opts
     )
     outcome = PendingOutcome()
     if pending:
-        on_finish = _pending_watch(pacts, pending, outcome, on_finish)
+        on_finish = pending_watch(pacts, pending, outcome, on_finish)
     defaults: dict[str, Any] = {
         "var_pairs": (),
         "var_files": (),
@@ -232,91 +256,6 @@ def verify_command(pacts: list[Path], opts: dict[str, Any]) -> int:
     if code == 1 and outcome.failed and not outcome.others_failed:
         return 0
     return code
-
-
-def _wip_since(value: str | None, from_store: bool) -> float | None:
-    """--include-wip-since as a timestamp (a date is its midnight, UTC)."""
-    from datetime import UTC, datetime
-
-    if value is None:
-        return None
-    if not from_store:
-        raise UsageError(
-            "--include-wip-since selects pacts from the store: add --from-store",
-            "work-in-progress pacts are the store's newest unverified pacts of each branch",
-        )
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(
-            f"--include-wip-since {value!r} is not a date",
-            "write a date such as 2026-12-01 or a date-time such as 2026-12-01T09:30:00Z",
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-def _pacts_from_store(
-    provider: str, root: Path, store_url: str | None, wip_since: float | None = None
-) -> tuple[list[Path], set[Path], dict[Path, str]]:
-    """The latest pact of each consumer (and the work-in-progress pacts since `wip_since`),
-    written under .splice/pacts/ to be verified; which of them are pending; the WIP ones
-    with their branch."""
-    import json
-
-    from splice._internal.contracts.broker import pacts_for_verification
-
-    store = _open(store_url)
-    try:
-        found = pacts_for_verification(store, provider, include_wip_since=wip_since)
-    finally:
-        store.close()
-    if not found:
-        raise UsageError(
-            f"the store holds no pact for the provider {provider!r}",
-            "publish one with `splice contract publish`",
-        )
-    folder = root / ".splice" / "pacts"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, pending, wip = [], set(), {}
-    for pact in found:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in pact["version"])
-        path = folder / f"{pact['consumer']}-{provider}-{safe}.json"
-        path.write_text(json.dumps(pact["content"], indent=2), encoding="utf-8")
-        paths.append(path)
-        if pact["pending"]:
-            pending.add(path)
-        if pact["wip"]:
-            wip[path] = str(pact["branch"] or "")
-    return paths, pending, wip
-
-
-@dataclass
-class PendingOutcome:
-    """Which pending pacts failed, and whether any other pact did."""
-
-    failed: list[Path] = field(default_factory=list)
-    others_failed: bool = False
-
-
-def _pending_watch(
-    pacts: list[Path], pending: set[Path], outcome: PendingOutcome, then: Any
-) -> Any:
-    """After the run: the failed pacts that are pending, and whether others failed (only
-    those fail the verification)."""
-
-    def watch(run: Any) -> None:
-        if then is not None:
-            then(run)
-        for path, suite in zip(pacts, run.suites, strict=False):
-            if any(t.status.value in ("failed", "error") for t in suite.testcases):
-                if path in pending:
-                    outcome.failed.append(path)
-                else:
-                    outcome.others_failed = True
-
-    return watch
 
 
 @contract.command("check-openapi")
@@ -467,15 +406,6 @@ def can_i_deploy(pacticipant: str, version: str, environment: str, store_url: st
     else:
         out.print(f"can i deploy {pacticipant} {version} to {environment}: no")
     sys.exit(0 if decision.ok else 1)
-
-
-def _only(project: Any, wanted: list[str]) -> Any:
-    """The project with only the provider and what it depends on (none for a URL)."""
-    import dataclasses
-
-    keep = {name for level in project.start_order(wanted) for name in level} if wanted else set()
-    services = {name: spec for name, spec in project.services.items() if name in keep}
-    return dataclasses.replace(project, services=services)
 
 
 @contract.command("diff")

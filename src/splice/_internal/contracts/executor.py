@@ -16,7 +16,10 @@ Pact's verifiers do it: the provider's *message producer* endpoint (`base_url` +
 message it would publish: its body is the message's contents (its content type the
 contents' type), and its metadata is the `Pact-Message-Metadata` header, base64-encoded
 JSON (plain JSON is accepted too). Contents and metadata are held to the pact with its
-matching rules.
+matching rules. With `via:` (nats, mqtt, amqp or kafka) and `receive:` (that executor's
+block taking the message; see `contracts.message_routes`) the message is taken from the
+real broker and held to the pact instead, and no producer is asked; one that never
+arrives is a failure at `message`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import json
 import ssl
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import certifi
 import httpx
@@ -36,7 +39,7 @@ import httpx
 from splice._internal.contracts.compare import compare_message, compare_response
 from splice._internal.contracts.model import Body, Message, Request, Response
 from splice._internal.contracts.pact import Interaction, Pact, read_pact
-from splice._internal.errors import StepError, SuiteError
+from splice._internal.errors import StepError, StepInterrupted, SuiteError
 from splice._internal.executors.executor_api import Block, StepContext, StepOutput
 
 _cache: dict[tuple[str, float], Pact] = {}
@@ -49,6 +52,8 @@ class PactBlock(Block):
     base_url: str
     messages_path: str = "/"
     timeout: float = 30.0
+    via: Literal["nats", "mqtt", "amqp", "kafka"] | None = None
+    receive: dict[str, Any] = {}  # the `via` executor's block that takes the message
 
 
 def load_cached(path: Path) -> Pact:
@@ -131,6 +136,8 @@ class PactExecutor:
         if not 0 <= block.interaction < len(pact.interactions):
             raise StepError(f"the pact has no interaction {block.interaction}")
         interaction = pact.interactions[block.interaction]
+        if interaction.kind == "message" and interaction.message is not None and block.via:
+            return _verify_received(block, ctx, interaction, interaction.message)
         client = _client(ctx)
         if interaction.kind == "message" and interaction.message is not None:
             return _verify_message(client, block, interaction, interaction.message)
@@ -244,6 +251,52 @@ def _verify_message(
             },
         },
         response={"status": response.status_code, "metadata": actual.metadata, "body": contents},
+        problems=[(m.path, m.message) for m in mismatches],
+    )
+
+
+def _verify_received(
+    block: PactBlock, ctx: StepContext, interaction: Interaction, expected: Message
+) -> StepOutput:
+    from pydantic import ValidationError
+
+    from splice._internal.contracts.message_routes import received_message
+    from splice._internal.executors import executor_registry as registry
+
+    assert block.via is not None
+    request = {"description": interaction.description, "via": block.via, **block.receive}
+    taker = registry.instance(block.via)
+    try:
+        output = taker.execute(taker.block_model.model_validate(block.receive), ctx)
+    except ValidationError as exc:
+        raise StepError(f"the {block.via} block of `receive:` is invalid: {exc}") from None
+    except StepInterrupted:
+        raise
+    except StepError as exc:  # nothing came: the provider did not honour the pact
+        return StepOutput(
+            result={
+                "status": None,
+                "mismatches": [f"message: never arrived: {exc.message}"],
+                "interaction": interaction.description,
+                "message": None,
+            },
+            request=request,
+            response=None,
+            problems=[("message", f"never arrived: {exc.message}")],
+        )
+    contents, metadata, ctype = received_message(block.via, output.result.get("message"))
+    actual = Message(contents=Body(contents, ctype, empty=contents is None), metadata=metadata)
+    mismatches = compare_message(expected, actual)
+    shown = contents if not isinstance(contents, bytes) else "<binary>"
+    return StepOutput(
+        result={
+            "status": None,
+            "mismatches": [str(m) for m in mismatches],
+            "interaction": interaction.description,
+            "message": {"contents": shown, "metadata": metadata},
+        },
+        request=request,
+        response={"metadata": metadata, "body": shown},
         problems=[(m.path, m.message) for m in mismatches],
     )
 

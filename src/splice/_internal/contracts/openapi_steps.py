@@ -196,6 +196,14 @@ class OpenApiMonitor:
         self.documents = documents
         self._lock = threading.Lock()
 
+    def attach(self, builtins: dict[str, Any], hooks: list[Any]) -> None:
+        """Check the steps of a runner whose environment's variables are `builtins`
+        (each document's service URL from them) by joining its `hooks`."""
+        urls = builtins.get("services") or {}
+        for doc in self.documents:
+            doc.base_url = str((urls.get(doc.service) or {}).get("url") or "")
+        hooks.append(self)
+
     # AttemptHook ---------------------------------------------------------------------
     def attempt_started(self, suite: Any, testcase: Any, scope: Any, session: Any) -> None:
         session.state[SESSION_KEY] = self

@@ -71,7 +71,10 @@ def contract_suites(project: Project, store_pacts: StorePacts = no_store) -> lis
             if not paths:
                 continue
         target = VerifyTarget(
-            f"{{{{ services.{plan.provider}.url }}}}", plan.states, plan.state_url
+            f"{{{{ services.{plan.provider}.url }}}}",
+            plan.states,
+            plan.state_url,
+            services=sorted(project.services),
         )
         try:
             suites.extend(verification_suites(paths, target))

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from splice._internal.model.openapi_coverage import merge_all
 from splice._internal.model.results import (
     AttemptResult,
     Failure,
@@ -176,6 +177,7 @@ def _run_on(
                     recorder.testcase_finished(suite, tc)
     run.status = _status(run, lost)
     run.services = [e for r in results.values() for e in r.services]
+    run.openapi = merge_all(r.openapi for r in results.values())  # every shard's operations
     if recording is not None:
         if recorder is not None:
             recorder.run_finished(run)

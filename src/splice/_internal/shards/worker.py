@@ -42,6 +42,7 @@ class ShardResult:
     duration: float
     services: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""  # the environment did not start: why
+    openapi: list[dict[str, Any]] = field(default_factory=list)  # its operation coverage
 
 
 def run_shard(task: ShardTask) -> ShardResult:
@@ -61,6 +62,11 @@ def run_shard(task: ShardTask) -> ShardResult:
         lifecycle.load_suites(project, list(task.paths), root=Path(task.cwd)), set(task.keys)
     )
     masker = run_masker(project, task.external, set(task.secret_names))
+    monitor = None
+    if project.openapi:  # as `splice run`: steps checked against the documents, coverage kept
+        from splice._internal.contracts.openapi_steps import OpenApiMonitor, load_documents
+
+        monitor = OpenApiMonitor(load_documents(project.openapi))
     quiet = Console(stderr=True, quiet=True)
     result = ShardResult(task.index, [], socket.gethostname(), os.getpid(), 0.0)
     run_id = f"shard{task.index}-{os.getpid()}"
@@ -79,7 +85,11 @@ def run_shard(task: ShardTask) -> ShardResult:
                 secret_names=set(task.secret_names) | set(project.secrets),
             )
             if runner is not None:
+                if monitor is not None:
+                    monitor.attach(active.builtins, runner.options.hooks)
                 result.suites = runner.run().suites
+                if monitor is not None:
+                    result.openapi = monitor.coverage()
         result.services = masker.mask(lifecycle.summary(active))
     except lifecycle.StartFailed as failed:
         result.error = masker.text(str(failed.error))

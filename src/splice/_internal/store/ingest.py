@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from splice._internal.model.openapi_coverage import merge as merge_coverage
 from splice._internal.store import schema as t
 from splice._internal.store.bulk import BadStep, insert_rows, step_rows, write_steps
 from splice._internal.store.core import Store
@@ -134,7 +135,9 @@ class Ingest:
             if isinstance(body.get("services"), list):
                 values["services"] = dumps(self._services(conn, run_id, body, shard)) or "[]"
             if isinstance(body.get("openapi"), list) and body["openapi"]:
-                values["openapi"] = dumps(body["openapi"]) or "[]"
+                stored = conn.execute(select(t.runs.c.openapi).where(t.runs.c.id == run_id))
+                merged = merge_coverage(loads(stored.scalar()), body["openapi"])
+                values["openapi"] = dumps(merged) or "[]"
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
             finished_at = float(body.get("finished_at") or now)

@@ -16,6 +16,7 @@ from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 from typing import Any
 
+from splice._internal.model.openapi_coverage import merge as merge_coverage
 from splice._internal.store.errors import IngestError
 from splice._internal.store.flaky_score import (
     OUTAGE_MIN,
@@ -148,9 +149,10 @@ class LiteIngest:
                     (dumps(self._services(run_id, body, shard)) or "[]", run_id),
                 )
             if isinstance(body.get("openapi"), list) and body["openapi"]:
+                stored = conn.execute("SELECT openapi FROM runs WHERE id = ?", (run_id,))
+                merged = merge_coverage(loads(stored.fetchone()[0]), body["openapi"])
                 conn.execute(
-                    "UPDATE runs SET openapi = ? WHERE id = ?",
-                    (dumps(body["openapi"]) or "[]", run_id),
+                    "UPDATE runs SET openapi = ? WHERE id = ?", (dumps(merged) or "[]", run_id)
                 )
             finished_at = float(body.get("finished_at") or now)
             duration = body.get("duration")

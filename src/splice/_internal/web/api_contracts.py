@@ -29,9 +29,10 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from splice._internal.contracts import broker
+from splice._internal.contracts.selectors import SCHEMA as SELECTOR_SCHEMA
+from splice._internal.contracts.selectors import SelectorProblem, read_selector
 from splice._internal.errors import UsageError
 from splice._internal.project.model import Selector
-from splice._internal.source.validation import did_you_mean
 from splice._internal.web.api import WRITE_ERRORS, error_answer, router, store_of
 from splice._internal.web.auth import api_write
 
@@ -59,7 +60,11 @@ class ForVerificationIn(BaseModel):
     pick the pacts (`selectors`; none: the latest pact of each consumer)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    consumerVersionSelectors: list[dict[str, Any]] = []
+    # validated by `contracts.selectors.read_selector` (a 400 naming the problem); the
+    # document shows the selectors it answers
+    consumerVersionSelectors: list[dict[str, Any]] = Field(
+        default=[], json_schema_extra={"items": SELECTOR_SCHEMA}
+    )
     includePendingStatus: StrictBool = False
     includeWipPactsSince: datetime | date | None = None
     providerVersionBranch: StrictStr | None = None
@@ -243,64 +248,14 @@ def for_verification_resource(request: Request, provider: Name) -> dict[str, Any
     }
 
 
-_SELECTOR_KEYS = {
-    "latest",
-    "branch",
-    "tag",
-    "consumer",
-    "environment",
-    "deployed",
-    "released",
-    "deployedOrReleased",
-    "mainBranch",
-    "matchingBranch",
-    "fallbackTag",
-    "fallbackBranch",
-}
-_UNSUPPORTED = {
-    "matchingBranch": 'select the branch by name: {"branch": B}',
-    "fallbackTag": "give the fallback as a selector of its own",
-    "fallbackBranch": "give the fallback as a selector of its own",
-    "released": 'the store records deployments, not releases: {"deployed": true, "environment": E}',
-}
-
-
 def selector(given: dict[str, Any], index: int) -> Selector:
-    """A Pact consumer version selector as the store's `Selector`; a key splice does not
-    know, or one it does not interpret, is a 400 that names it and the way out."""
-    where = f"consumerVersionSelectors[{index}]"
-    for key, value in given.items():
-        if key not in _SELECTOR_KEYS:
-            hint = did_you_mean(key, _SELECTOR_KEYS) or ""
-            raise HTTPException(400, f"{where}: unknown selector key {key!r}; {hint}")
-        if key in _UNSUPPORTED and value not in (None, False):
-            raise HTTPException(400, f"{where}: {key!r} is not supported; {_UNSUPPORTED[key]}")
-    for key in ("branch", "tag", "consumer", "environment"):
-        if given.get(key) is not None and not isinstance(given[key], str):
-            raise HTTPException(400, f"{where}.{key}: expected a string, got {given[key]!r}")
-    for key in ("latest", "deployed", "deployedOrReleased", "mainBranch"):
-        if given.get(key) is not None and not isinstance(given[key], bool):
-            raise HTTPException(400, f"{where}.{key}: expected true or false, got {given[key]!r}")
-    environment = given.get("environment")
-    if (given.get("deployed") or given.get("deployedOrReleased")) and not environment:
-        raise HTTPException(
-            400, f'{where}: name the environment of the deployed versions ("environment": E)'
-        )
-    picks = ("latest", "branch", "tag", "environment", "deployed", "deployedOrReleased")
-    if not any(given.get(key) for key in (*picks, "mainBranch")):
-        raise HTTPException(
-            400,
-            f"{where}: a selector picks by latest, branch, mainBranch, tag or environment "
-            "(consumer only narrows one of those)",
-        )
-    return Selector(
-        latest=bool(given.get("latest")),
-        branch=given.get("branch"),
-        tag=given.get("tag"),
-        deployed=environment,
-        consumer=given.get("consumer"),
-        main_branch=bool(given.get("mainBranch")),
-    )
+    """A Pact consumer version selector as the store's `Selector` (`contracts.selectors`);
+    a key splice does not know, or one it does not interpret, is a 400 that names it and
+    the way out."""
+    try:
+        return read_selector(given, f"consumerVersionSelectors[{index}]")
+    except SelectorProblem as problem:
+        raise HTTPException(400, str(problem)) from None
 
 
 @router.post(

@@ -40,7 +40,11 @@ from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
 from splice._internal.services.kinds.rabbitmq.client import endpoint_for, handshake, make_url
 from splice._internal.services.readiness import tcp_probe, wait_ready
 
-STOP_GRACE = 10.0  # a broker shuts down in ~1 s after SIGTERM
+# The node is thrown away with its folder when it stops, so nothing its graceful
+# shutdown (~1 s after SIGTERM, most of it Erlang's own) would save is ever read again:
+# it is killed, and the grace is only for the kernel to end the processes.
+STOP_SIGNAL = signal.SIGKILL
+STOP_GRACE = 10.0
 
 
 def config_text(settings: Any, port: int, password: str) -> str:
@@ -74,7 +78,7 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
 
     def release() -> None:
         for proc in reversed(procs):
-            res.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+            res.stop(proc, sig=STOP_SIGNAL, grace=STOP_GRACE)
         for port in ports:
             res.release_port(port)
         res.remove_dir(folder)
@@ -112,9 +116,9 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         raise
 
     def stop() -> None:
-        # SIGTERM to the group (the script and beam.smp); Resources.stop then ends what
-        # Erlang started in sessions of its own (erl_child_setup) if it is still there
-        res.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+        # SIGKILL to the group (beam.smp, or the script and beam.smp); Resources.stop then
+        # ends what Erlang started in sessions of its own (erl_child_setup), then epmd
+        res.stop(proc, sig=STOP_SIGNAL, grace=STOP_GRACE)
         del procs[-1]
         release()
 
@@ -191,10 +195,14 @@ def _prepare(
             ctx.spec.name, install.plugins, settings.plugins, folder / "plugins"
         )
         env["RABBITMQ_PLUGINS_DIR"] = str(folder / "plugins")
-        if install.erl is not None and rabbitmq_install.module_folder(
-            folder / "plugins", otp, install.erl, folder / "modules"
-        ):
+        names = None
+        if install.erl is not None:
+            names = rabbitmq_install.module_folder(
+                folder / "plugins", otp, install.erl, folder / "modules"
+            )
+        if names is not None:
             env[_MODULES] = str(folder / "modules")
+            (folder / _PRELOAD).write_text(f"[{','.join(map(_atom, names))}].\n")
     elif settings.plugins:
         raise ServiceError(
             ctx.spec.name,
@@ -219,6 +227,20 @@ _VM_ARGS = (
     *("-kernel", "prevent_overlapping_partitions", "false"),
 )
 _MODULES = "SPLICE_RABBITMQ_MODULES"  # in _prepare's env only: the folder of module links
+_PRELOAD = "preload.eterm"  # the names of the modules the node loads at boot
+# Before the broker boots, load every module it will load anyway, in parallel (one process
+# per module: the JIT compiles them on every scheduler), instead of one by one in the
+# boot process as its scan of module attributes for boot steps does. A failure only
+# leaves modules to be loaded later as usual.
+_PRELOAD_EVAL = (
+    'case file:consult("{path}") of {{ok, [M]}} -> catch code:ensure_modules_loaded(M); '
+    "_ -> ok end."
+)
+
+
+def _atom(name: str) -> str:
+    quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{quoted}'"
 
 
 def _command(install: rabbitmq_install.Install, folder: Path, env: dict[str, str]) -> list[str]:
@@ -228,7 +250,10 @@ def _command(install: rabbitmq_install.Install, folder: Path, env: dict[str, str
     if install.erl is None or install.plugins is None or modules is None:
         return [install.server]
     env.update(ERL_LIBS=str(folder / "plugins"), ERL_MAX_ETS_TABLES="50000", ERL_MAX_PORTS="65536")
-    return [install.erl, "-pa", modules, *_VM_ARGS, "-s", "rabbit", "boot"]
+    preload = _PRELOAD_EVAL.format(
+        path=str(folder / _PRELOAD).replace("\\", "\\\\").replace('"', '\\"')
+    )
+    return [install.erl, "-pa", modules, *_VM_ARGS, "-eval", preload, "-s", "rabbit", "boot"]
 
 
 def _start_epmd(

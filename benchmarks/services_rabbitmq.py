@@ -83,7 +83,11 @@ class _Bench:
 
 # the node's log lines that end each phase of its start, in order
 _MARKS = (
-    ("Erlang VM up, prelaunch (config parsed, feature flags read): first log line", r""),
+    (
+        "Erlang VM up, modules loaded (in parallel), prelaunch (config parsed, feature "
+        "flags read): first log line",
+        r"",
+    ),
     ("logging switched, Ra systems started: `Starting broker`", r"Starting broker"),
     (
         "applications loaded and started, every module's attributes read for boot steps: "
@@ -221,7 +225,8 @@ def ready_times(starts: int = STARTS) -> Table:
             runs["packaged"].append(_packaged(bench))
         labels = {
             "splice": "splice local provider (`erl` started directly, trimmed plugins "
-            "folder, one folder of module links first on the code path, `-sname`, own epmd)",
+            "folder, one folder of module links first on the code path, modules loaded "
+            "in parallel before boot, `-sname`, own epmd; stopped with SIGKILL)",
             "packaged": "`rabbitmq-server` as packaged, private node (peer)",
         }
         for key, label in labels.items():
@@ -237,8 +242,9 @@ def ready_times(starts: int = STARTS) -> Table:
     finally:
         bench.close()
     table.notes.append(
-        "ready = files + spawn + an AMQP handshake (login, vhost open); stop = SIGTERM, "
-        "the broker's graceful shutdown (~1 s of it is Erlang's own), folder removed"
+        "ready = files + spawn + an AMQP handshake (login, vhost open); stop: splice "
+        "kills its throwaway node (SIGKILL), the packaged row is stopped with SIGTERM, the "
+        "broker's graceful shutdown (~1 s of it is Erlang's own); folder removed"
     )
     return table
 

@@ -82,8 +82,14 @@ class Worker:
         if not isinstance(order_id, int):
             log.warning("order.created without an integer id: %r", event)
             return
+        # an order that is gone (or shipped) before the work starts is not worked on: a
+        # backlog of stale events then costs no time
+        if not self.store.is_pending(order_id, event.get("created_at")):
+            log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)
+            return
         # connection.sleep keeps answering heartbeats, unlike time.sleep
         self.connection.sleep(self.config.ship_delay)
+        # checked again on write: the order may have gone while the worker worked
         order = self.store.ship_order(order_id, event.get("created_at"))
         if order is None:
             log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)

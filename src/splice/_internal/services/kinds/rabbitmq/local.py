@@ -18,8 +18,10 @@ shells, and no ERL_LIBS of the whole plugins folder, ~70 more folders on the cod
 one folder of links to every module the node loads, first on the code path, so that none
 of the ~950 modules it loads at boot is looked for in ~100 folders in turn; Erlang
 distribution started at boot with `-sname`, so the broker skips its one-off "epmd
-starter" VM. Scheduler flags (`+S 1:1`, fewer dirty schedulers) were measured too and made
-it slower or no faster; what remains is Erlang loading and JIT-compiling those modules.
+starter" VM; and every module it loads at boot loaded first, in parallel (see
+_PRELOAD_EVAL). Scheduler flags (`+S 1:1`, fewer dirty schedulers) were measured too and
+made it slower or no faster; what remains is Erlang loading and JIT-compiling those
+modules. It is stopped with SIGKILL (see STOP_SIGNAL).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from typing import Any
 from splice._internal.model.durations import parse_duration
 from splice._internal.services.credentials import service_password
 from splice._internal.services.kind_api import Endpoint, RunningService, ServiceError, StartContext
+from splice._internal.services.kinds.postgres import cache
 from splice._internal.services.kinds.rabbitmq import admin as rabbitmq_admin
 from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
+from splice._internal.services.kinds.rabbitmq import node_cache
 from splice._internal.services.kinds.rabbitmq.client import endpoint_for, handshake, make_url
 from splice._internal.services.readiness import tcp_probe, wait_ready
 
@@ -69,7 +73,48 @@ def config_text(settings: Any, port: int, password: str) -> str:
 
 
 def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningService:
-    """Start a node, wait for a real AMQP handshake, return it with how to stop it."""
+    """Start a node from the cached initialised folder (built first when missing; see
+    node_cache.py), wait for a real AMQP handshake, return it with how to stop it."""
+    settings = ctx.spec.settings
+    password = service_password(settings.password, ctx.cache_dir)
+    machine = service_password(None, ctx.cache_dir)
+    key = node_cache.key(install, settings, password, machine)
+    node = node_cache.node_name(key)
+
+    def cached() -> Path | None:
+        return cache.cached_folder(
+            ctx.cache_dir / "rabbitmq",
+            key,
+            lambda folder: _launch(ctx, install, node, password, keep=folder).stop(),
+            service=ctx.spec.name,
+            cancelled=ctx.cancelled,
+        )
+
+    seed = cached()
+    if seed is not None and not node_cache.complete(seed, node):
+        node_cache.discard(seed)  # damaged: built again
+        seed = cached()
+    try:
+        return _launch(ctx, install, node, password, seed=seed)
+    except ServiceError:
+        if seed is None or ctx.cancelled.is_set():
+            raise
+    # a cached folder the node could not start from: built again, tried once more
+    node_cache.discard(seed)
+    return _launch(ctx, install, node, password, seed=cached())
+
+
+def _launch(
+    ctx: StartContext,
+    install: rabbitmq_install.Install,
+    node: str,
+    password: str,
+    *,
+    seed: Path | None = None,
+    keep: Path | None = None,
+) -> RunningService:
+    """A node on a new folder, its database copied from `seed` (else made at boot);
+    with `keep`, the node's stop is a clean shutdown that leaves its database there."""
     settings = ctx.spec.settings
     res = ctx.resources
     folder = res.tempdir("rabbitmq", fast=True)
@@ -86,8 +131,6 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     try:
         amqp_port, dist_port, epmd_port = res.port(), res.port(), res.port()
         ports += [amqp_port, dist_port, epmd_port]
-        node = f"splice-{secrets.token_hex(4)}@localhost"
-        password = service_password(settings.password, ctx.cache_dir)
         env = _prepare(
             ctx,
             install,
@@ -97,6 +140,7 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
             amqp_port=amqp_port,
             dist_port=dist_port,
             epmd_port=epmd_port,
+            seed=seed,
         )
         procs.append(_start_epmd(ctx, install, epmd_port, folder))
         args = [
@@ -116,6 +160,13 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         raise
 
     def stop() -> None:
+        if keep is not None:
+            try:
+                _keep(ctx, proc, folder / "mnesia", keep)
+            finally:
+                del procs[-1]
+                release()
+            return
         # SIGKILL to the group (beam.smp, or the script and beam.smp); Resources.stop then
         # ends what Erlang started in sessions of its own (erl_child_setup), then epmd
         res.stop(proc, sig=STOP_SIGNAL, grace=STOP_GRACE)
@@ -138,6 +189,24 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     )
 
 
+def _keep(ctx: StartContext, proc: subprocess.Popen[bytes], database: Path, into: Path) -> None:
+    """Shut the node down cleanly (SIGTERM), then copy its database folder to `into`."""
+    ctx.resources.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+    if proc.returncode != 0:
+        raise ServiceError(
+            ctx.spec.name,
+            f"the node that initialises the cached folder {into.parent} did not shut down "
+            f"cleanly (exit status {proc.returncode})",
+            hint="read the broker's log above; a bad `config` line is the usual cause",
+        )
+    try:
+        cache.copy_tree(database, into, ctx.resources)
+    except OSError as exc:
+        raise ServiceError(
+            ctx.spec.name, f"cannot keep the node's initialised folder in {into.parent}: {exc}"
+        ) from exc
+
+
 def _endpoint(url: str, node: str) -> Endpoint:
     endpoint = endpoint_for(url)
     endpoint.extra["node"] = node
@@ -154,12 +223,23 @@ def _prepare(
     amqp_port: int,
     dist_port: int,
     epmd_port: int,
+    seed: Path | None,
 ) -> dict[str, str]:
-    """Write the node's files; return its environment."""
+    """Write the node's files, its database a copy of `seed` if given; return its
+    environment."""
     settings = ctx.spec.settings
     home = folder / "home"
-    for sub in ("home", "mnesia", "log"):
+    for sub in ("home", "log") if seed is not None else ("home", "mnesia", "log"):
         (folder / sub).mkdir()
+    if seed is not None:
+        try:
+            cache.copy_tree(seed, folder / "mnesia", ctx.resources)
+        except OSError as exc:
+            raise ServiceError(
+                ctx.spec.name,
+                f"cannot copy the cached node folder {seed}: {exc}",
+                hint=f"delete {seed} to rebuild it",
+            ) from exc
     cookie = home / ".erlang.cookie"
     cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
     cookie.chmod(0o400)  # Erlang refuses a cookie others can read

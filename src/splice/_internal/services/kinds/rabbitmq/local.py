@@ -2,9 +2,10 @@
 
 Nothing is shared with the machine's own broker or another splice run:
 
-- the node is `splice-<random>@localhost`; AMQP, distribution and epmd ports are
-  reserved through Resources; its files (mnesia, logs, config, cookie in a private
-  HOME) live in one temporary folder on tmpfs;
+- the node is `splice-<key>@localhost`, the name of its cached initialised database
+  (node_cache.py); AMQP, distribution and epmd ports are reserved through Resources; its
+  files (a copy of that database, logs, config, cookie in a private HOME) live in one
+  temporary folder on tmpfs;
 - it registers with an epmd of its own on a private port (ERL_EPMD_PORT), spawned and
   stopped with it. The machine's shared epmd (4369) is never used and never started,
   so no daemon outlives the run, even on a machine that had none;

@@ -11,7 +11,8 @@ A RabbitMQ database belongs to the node name it was made by. So the node name is
 per cached folder (`splice-<key>@localhost`); nodes of two runs may then share a name,
 which is harmless as each registers with an epmd of its own on a private port. The key
 covers what the folder depends on: the RabbitMQ and Erlang installation, the login and
-vhost the broker creates at first start, the plugins and config lines. The password is
+vhost the broker creates at first start, the plugins, and the config lines that change
+what a first boot writes (see _DATABASE_KEYS). The password is
 in it only as an HMAC keyed with the machine's own generated secret, so a folder or node
 name gives no way to guess it.
 
@@ -49,8 +50,19 @@ def key(install: Any, settings: Any, password: str, machine_secret: str) -> str:
         login,
         settings.vhost,
         sorted(settings.plugins),
-        sorted((k, str(v)) for k, v in settings.config.items()),
+        sorted((k, str(v)) for k, v in settings.config.items() if _in_database(k)),
     )
+
+
+# `config` lines that change what a first boot writes into the database: the default
+# login, vhost, permissions and tags, definitions to import, feature flags to enable.
+# Others (ports, timeouts, limits) do not, so a port in `config` does not make a new
+# cached folder for every run.
+_DATABASE_KEYS = ("default_", "definitions", "load_definitions", "feature_flags")
+
+
+def _in_database(config_key: str) -> bool:
+    return config_key.startswith(_DATABASE_KEYS) or "feature_flags" in config_key
 
 
 def node_name(cache_key: str) -> str:

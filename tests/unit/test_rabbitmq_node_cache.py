@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from splice._internal.services.kinds.rabbitmq import RabbitmqSettings
+from splice._internal.services.kinds.rabbitmq import RabbitmqSettings, node_cache
 from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
-from splice._internal.services.kinds.rabbitmq import node_cache
 
 INSTALL = rabbitmq_install.Install(
     server="/usr/lib/rabbitmq/bin/rabbitmq-server",

@@ -3,7 +3,8 @@
     DATABASE_URL=... REDIS_URL=... AMQP_URL=... python -m shop.worker
 
 It consumes from its own durable queue `shop.worker`, bound to the exchange `shop` with
-`order.*`. For each `order.created` it works for SHIP_DELAY seconds (0.2 by default; this
+`order.*`. For each `order.created` of an order still pending (an event of an order that
+is gone or shipped is skipped at once) it works for SHIP_DELAY seconds (0.2 by default; this
 stands for a call to a warehouse), marks the order `shipped` in PostgreSQL, drops its
 Redis cache entry and publishes `order.shipped`; with KAFKA_BOOTSTRAP set it also writes
 a shipment event to the Kafka topic `shipments` (see shop/events.py). Other events are

@@ -1,7 +1,8 @@
 """The rabbitmq kind (local, external, docker) and the amqp executor against real brokers.
 
-One node is started through the local provider for the module (a node takes ~3 s to
-boot); the nothing-left-behind test starts a second one of its own.
+One node is started through the local provider for the module (a node takes ~1.5-3 s
+to boot); the nothing-left-behind test starts a second one of its own. The cached node
+folder has tests of its own: test_rabbitmq_cache.py.
 """
 
 from __future__ import annotations

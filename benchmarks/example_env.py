@@ -67,12 +67,18 @@ def measure(runs: int = 3) -> Table:
 
     for name, values in readies.items():
         table.rows.append(row(f"service `{name}` ready", values))
-    table.rows.append(row("the seven testcases (two wait for the worker's 1 s of work)", tests))
+    table.rows.append(
+        row(
+            "the testcases (three wait for the worker's 0.5 s of work on an order "
+            "(SHIP_DELAY), one for a Kafka consumer group's ~1 s join)",
+            tests,
+        )
+    )
     table.rows.append(row("`splice run` wall time: start, data, tests, stop", walls))
     table.notes.append(
-        "PostgreSQL, Redis and RabbitMQ start in parallel, then the app and the worker; "
-        "RabbitMQ's Erlang boot dominates. Servers come from this machine's Debian packages "
-        "(local provider), PostgreSQL from splice's initialised-cluster cache."
+        "PostgreSQL, Redis, RabbitMQ and Kafka start in parallel, then the app and the "
+        "worker; RabbitMQ's Erlang boot dominates. Servers come from this machine's Debian "
+        "packages (local provider), PostgreSQL from splice's initialised-cluster cache."
     )
     return table
 

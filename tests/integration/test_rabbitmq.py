@@ -1,7 +1,8 @@
 """The rabbitmq kind (local, external, docker) and the amqp executor against real brokers.
 
-One node is started through the local provider for the module (a node takes ~3 s to
-boot); the nothing-left-behind test starts a second one of its own.
+One node is started through the local provider for the module (a node takes ~1.5-3 s
+to boot); the nothing-left-behind test starts a second one of its own. The cached node
+folder has tests of its own: test_rabbitmq_cache.py.
 """
 
 from __future__ import annotations
@@ -501,7 +502,10 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         assert any(b"erl_child_setup" in command for command in commands), commands
         folder = Path(service.state["rabbitmq.admin"]["home"]).parent
         assert folder.is_dir() and "heartbeat = 30" in (folder / "rabbitmq.conf").read_text()
-        assert _processes_mentioning(node) != []  # beam.smp (`erl` execs it: no script)
+        # beam.smp (`erl` execs it: no script); by its folder, as nodes of other runs
+        # started from the same cached folder have the same name
+        assert _processes_mentioning(str(folder)) != []
+        assert node in "".join(_processes_mentioning(str(folder)))
         ctx = _ctx(env.vars())
         try:
             made = _run(ctx, declare={"exchanges": [{"name": "h", "type": "x-consistent-hash"}]})
@@ -509,7 +513,7 @@ def test_node_with_plugins_and_config_leaves_nothing_behind(tmp_path: Path) -> N
         finally:
             ctx.session.close()
         epmd_port = service.state["rabbitmq.admin"]["env"]["ERL_EPMD_PORT"]
-    assert _processes_mentioning(node) == []
+    assert _processes_mentioning(str(folder)) == []
     assert _processes_mentioning(f"-port {epmd_port} ") == []
     assert [pid for pid, started in tagged if owners.alive(pid, started)] == []
     assert not folder.exists()
@@ -532,8 +536,9 @@ def _evaluate(service: RunningService, expression: str) -> str:
 def test_node_runs_erl_directly_with_a_short_code_path(tmp_path: Path) -> None:
     """The node is `erl` itself (no script), its code path holds the trimmed plugins
     folder but not the installation's whole one; a module of Erlang/OTP is loaded from
-    the folder of links, the broker's own from the trimmed plugins folder (which the
-    broker puts in front at boot)."""
+    the folder of links, and so is the broker's own: every module the node loads at
+    boot is loaded before the broker starts (in parallel); all are listed in the node's
+    folder."""
     install = rabbitmq_install.find("b")
     if install.erl_call is None or install.erl is None:
         pytest.skip("needs Erlang's erl and erl_call")
@@ -549,7 +554,15 @@ def test_node_runs_erl_directly_with_a_short_code_path(tmp_path: Path) -> None:
         assert str(install.plugins) not in path
         which = _evaluate(service, "{code:which(ssl), code:which(rabbit_vhost)}.")
         assert f'"{folder / "modules"}/ssl.beam"' in which, which
-        assert f"{folder / 'plugins'}/rabbit-" in which, which
+        assert f'"{folder / "modules"}/rabbit_vhost.beam"' in which, which
+        listed = folder / "preload.eterm"
+        not_loaded = _evaluate(
+            service,
+            f'{{ok, [M]}} = file:consult("{listed}"), '
+            "{length(M), [X || X <- M, code:is_loaded(X) =:= false]}.",
+        )
+        count = int(not_loaded.split("{ok, {")[1].split(",")[0])
+        assert count > 500 and not_loaded.strip().endswith(", []}}"), not_loaded
 
 
 def test_node_starts_through_the_script_where_erl_is_not_found(

@@ -68,6 +68,16 @@ class Store:
             ).fetchone()
         return as_json(row) if row else None
 
+    def is_pending(self, order_id: int, created_at: str | None) -> bool:
+        """Whether the order of this event is still there and pending (see ship_order)."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "select 1 from orders where id = %s and status = 'pending'"
+                " and (%s::timestamptz is null or created_at = %s::timestamptz)",
+                (order_id, created_at, created_at),
+            ).fetchone()
+        return row is not None
+
     def ship_order(self, order_id: int, created_at: str | None) -> dict[str, Any] | None:
         """Mark a pending order shipped; None when there is no such pending order.
 

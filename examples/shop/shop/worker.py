@@ -3,7 +3,8 @@
     DATABASE_URL=... REDIS_URL=... AMQP_URL=... python -m shop.worker
 
 It consumes from its own durable queue `shop.worker`, bound to the exchange `shop` with
-`order.*`. For each `order.created` it works for SHIP_DELAY seconds (0.2 by default; this
+`order.*`. For each `order.created` of an order still pending (an event of an order that
+is gone or shipped is skipped at once) it works for SHIP_DELAY seconds (0.2 by default; this
 stands for a call to a warehouse), marks the order `shipped` in PostgreSQL, drops its
 Redis cache entry and publishes `order.shipped`; with KAFKA_BOOTSTRAP set it also writes
 a shipment event to the Kafka topic `shipments` (see shop/events.py). Other events are
@@ -82,8 +83,14 @@ class Worker:
         if not isinstance(order_id, int):
             log.warning("order.created without an integer id: %r", event)
             return
+        # an order that is gone (or shipped) before the work starts is not worked on: a
+        # backlog of stale events then costs no time
+        if not self.store.is_pending(order_id, event.get("created_at")):
+            log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)
+            return
         # connection.sleep keeps answering heartbeats, unlike time.sleep
         self.connection.sleep(self.config.ship_delay)
+        # checked again on write: the order may have gone while the worker worked
         order = self.store.ship_order(order_id, event.get("created_at"))
         if order is None:
             log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)

@@ -1,6 +1,6 @@
 """Initialised data folders kept between runs, and servers that refuse to run as root.
 
-Used by the postgres and mysql kinds alike. Making a database's data folder (`initdb`,
+Used by the postgres, mysql and rabbitmq kinds alike. Making a database's data folder (`initdb`,
 `mariadb-install-db`) takes 0.5-1.5 s; copying a made one takes a tenth of that. So the
 folder is made once per version and settings, kept under the cache folder, and copied
 into a fresh temporary folder (tmpfs) for each start.

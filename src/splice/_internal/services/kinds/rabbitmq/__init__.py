@@ -11,7 +11,7 @@ by a name prefix.
 
 Ready when an AMQP handshake (login, vhost open) succeeds. Exported:
 `services.bus.url` = `amqp://user:password@127.0.0.1:PORT/%2F`, `.vhost`, `.prefix`.
-How the node is started and why it is fast: rabbitmq_local.py; how vhosts are made
+How the node is started and why it is fast: local.py and node_cache.py; how vhosts are made
 without AMQP: rabbitmq_admin.py; declaring topology: rabbitmq_topology.py.
 """
 

@@ -2,9 +2,10 @@
 
 Nothing is shared with the machine's own broker or another splice run:
 
-- the node is `splice-<random>@localhost`; AMQP, distribution and epmd ports are
-  reserved through Resources; its files (mnesia, logs, config, cookie in a private
-  HOME) live in one temporary folder on tmpfs;
+- the node is `splice-<key>@localhost`, the name of its cached initialised database
+  (node_cache.py); AMQP, distribution and epmd ports are reserved through Resources; its
+  files (a copy of that database, logs, config, cookie in a private HOME) live in one
+  temporary folder on tmpfs;
 - it registers with an epmd of its own on a private port (ERL_EPMD_PORT), spawned and
   stopped with it. The machine's shared epmd (4369) is never used and never started,
   so no daemon outlives the run, even on a machine that had none;
@@ -18,8 +19,10 @@ shells, and no ERL_LIBS of the whole plugins folder, ~70 more folders on the cod
 one folder of links to every module the node loads, first on the code path, so that none
 of the ~950 modules it loads at boot is looked for in ~100 folders in turn; Erlang
 distribution started at boot with `-sname`, so the broker skips its one-off "epmd
-starter" VM. Scheduler flags (`+S 1:1`, fewer dirty schedulers) were measured too and made
-it slower or no faster; what remains is Erlang loading and JIT-compiling those modules.
+starter" VM; and every module it loads at boot loaded first, in parallel (see
+_PRELOAD_EVAL). Scheduler flags (`+S 1:1`, fewer dirty schedulers) were measured too and
+made it slower or no faster; what remains is Erlang loading and JIT-compiling those
+modules. It is stopped with SIGKILL (see STOP_SIGNAL).
 """
 
 from __future__ import annotations
@@ -35,12 +38,18 @@ from typing import Any
 from splice._internal.model.durations import parse_duration
 from splice._internal.services.credentials import service_password
 from splice._internal.services.kind_api import Endpoint, RunningService, ServiceError, StartContext
+from splice._internal.services.kinds.postgres import cache
 from splice._internal.services.kinds.rabbitmq import admin as rabbitmq_admin
 from splice._internal.services.kinds.rabbitmq import install as rabbitmq_install
+from splice._internal.services.kinds.rabbitmq import node_cache
 from splice._internal.services.kinds.rabbitmq.client import endpoint_for, handshake, make_url
 from splice._internal.services.readiness import tcp_probe, wait_ready
 
-STOP_GRACE = 10.0  # a broker shuts down in ~1 s after SIGTERM
+# The node is thrown away with its folder when it stops, so nothing its graceful
+# shutdown (~1 s after SIGTERM, most of it Erlang's own) would save is ever read again:
+# it is killed, and the grace is only for the kernel to end the processes.
+STOP_SIGNAL = signal.SIGKILL
+STOP_GRACE = 10.0
 
 
 def config_text(settings: Any, port: int, password: str) -> str:
@@ -65,7 +74,48 @@ def config_text(settings: Any, port: int, password: str) -> str:
 
 
 def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningService:
-    """Start a node, wait for a real AMQP handshake, return it with how to stop it."""
+    """Start a node from the cached initialised folder (built first when missing; see
+    node_cache.py), wait for a real AMQP handshake, return it with how to stop it."""
+    settings = ctx.spec.settings
+    password = service_password(settings.password, ctx.cache_dir)
+    machine = service_password(None, ctx.cache_dir)
+    key = node_cache.key(install, settings, password, machine)
+    node = node_cache.node_name(key)
+
+    def cached() -> Path | None:
+        return cache.cached_folder(
+            ctx.cache_dir / "rabbitmq",
+            key,
+            lambda folder: _launch(ctx, install, node, password, keep=folder).stop(),
+            service=ctx.spec.name,
+            cancelled=ctx.cancelled,
+        )
+
+    seed = cached()
+    if seed is not None and not node_cache.complete(seed, node):
+        node_cache.discard(seed)  # damaged: built again
+        seed = cached()
+    try:
+        return _launch(ctx, install, node, password, seed=seed)
+    except ServiceError:
+        if seed is None or ctx.cancelled.is_set():
+            raise
+    # a cached folder the node could not start from: built again, tried once more
+    node_cache.discard(seed)
+    return _launch(ctx, install, node, password, seed=cached())
+
+
+def _launch(
+    ctx: StartContext,
+    install: rabbitmq_install.Install,
+    node: str,
+    password: str,
+    *,
+    seed: Path | None = None,
+    keep: Path | None = None,
+) -> RunningService:
+    """A node on a new folder, its database copied from `seed` (else made at boot);
+    with `keep`, the node's stop is a clean shutdown that leaves its database there."""
     settings = ctx.spec.settings
     res = ctx.resources
     folder = res.tempdir("rabbitmq", fast=True)
@@ -74,7 +124,7 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
 
     def release() -> None:
         for proc in reversed(procs):
-            res.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+            res.stop(proc, sig=STOP_SIGNAL, grace=STOP_GRACE)
         for port in ports:
             res.release_port(port)
         res.remove_dir(folder)
@@ -82,8 +132,6 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     try:
         amqp_port, dist_port, epmd_port = res.port(), res.port(), res.port()
         ports += [amqp_port, dist_port, epmd_port]
-        node = f"splice-{secrets.token_hex(4)}@localhost"
-        password = service_password(settings.password, ctx.cache_dir)
         env = _prepare(
             ctx,
             install,
@@ -93,6 +141,7 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
             amqp_port=amqp_port,
             dist_port=dist_port,
             epmd_port=epmd_port,
+            seed=seed,
         )
         procs.append(_start_epmd(ctx, install, epmd_port, folder))
         args = [
@@ -112,9 +161,16 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
         raise
 
     def stop() -> None:
-        # SIGTERM to the group (the script and beam.smp); Resources.stop then ends what
-        # Erlang started in sessions of its own (erl_child_setup) if it is still there
-        res.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+        if keep is not None:
+            try:
+                _keep(ctx, proc, folder / "mnesia", keep)
+            finally:
+                del procs[-1]
+                release()
+            return
+        # SIGKILL to the group (beam.smp, or the script and beam.smp); Resources.stop then
+        # ends what Erlang started in sessions of its own (erl_child_setup), then epmd
+        res.stop(proc, sig=STOP_SIGNAL, grace=STOP_GRACE)
         del procs[-1]
         release()
 
@@ -134,6 +190,24 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     )
 
 
+def _keep(ctx: StartContext, proc: subprocess.Popen[bytes], database: Path, into: Path) -> None:
+    """Shut the node down cleanly (SIGTERM), then copy its database folder to `into`."""
+    ctx.resources.stop(proc, sig=signal.SIGTERM, grace=STOP_GRACE)
+    if proc.returncode != 0:
+        raise ServiceError(
+            ctx.spec.name,
+            f"the node that initialises the cached folder {into.parent} did not shut down "
+            f"cleanly (exit status {proc.returncode})",
+            hint="read the broker's log above; a bad `config` line is the usual cause",
+        )
+    try:
+        cache.copy_tree(database, into, ctx.resources)
+    except OSError as exc:
+        raise ServiceError(
+            ctx.spec.name, f"cannot keep the node's initialised folder in {into.parent}: {exc}"
+        ) from exc
+
+
 def _endpoint(url: str, node: str) -> Endpoint:
     endpoint = endpoint_for(url)
     endpoint.extra["node"] = node
@@ -150,12 +224,23 @@ def _prepare(
     amqp_port: int,
     dist_port: int,
     epmd_port: int,
+    seed: Path | None,
 ) -> dict[str, str]:
-    """Write the node's files; return its environment."""
+    """Write the node's files, its database a copy of `seed` if given; return its
+    environment."""
     settings = ctx.spec.settings
     home = folder / "home"
-    for sub in ("home", "mnesia", "log"):
+    for sub in ("home", "log") if seed is not None else ("home", "mnesia", "log"):
         (folder / sub).mkdir()
+    if seed is not None:
+        try:
+            cache.copy_tree(seed, folder / "mnesia", ctx.resources)
+        except OSError as exc:
+            raise ServiceError(
+                ctx.spec.name,
+                f"cannot copy the cached node folder {seed}: {exc}",
+                hint=f"delete {seed} to rebuild it",
+            ) from exc
     cookie = home / ".erlang.cookie"
     cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
     cookie.chmod(0o400)  # Erlang refuses a cookie others can read
@@ -191,10 +276,14 @@ def _prepare(
             ctx.spec.name, install.plugins, settings.plugins, folder / "plugins"
         )
         env["RABBITMQ_PLUGINS_DIR"] = str(folder / "plugins")
-        if install.erl is not None and rabbitmq_install.module_folder(
-            folder / "plugins", otp, install.erl, folder / "modules"
-        ):
+        names = None
+        if install.erl is not None:
+            names = rabbitmq_install.module_folder(
+                folder / "plugins", otp, install.erl, folder / "modules"
+            )
+        if names is not None:
             env[_MODULES] = str(folder / "modules")
+            (folder / _PRELOAD).write_text(f"[{','.join(map(_atom, names))}].\n")
     elif settings.plugins:
         raise ServiceError(
             ctx.spec.name,
@@ -219,6 +308,20 @@ _VM_ARGS = (
     *("-kernel", "prevent_overlapping_partitions", "false"),
 )
 _MODULES = "SPLICE_RABBITMQ_MODULES"  # in _prepare's env only: the folder of module links
+_PRELOAD = "preload.eterm"  # the names of the modules the node loads at boot
+# Before the broker boots, load every module it will load anyway, in parallel (one process
+# per module: the JIT compiles them on every scheduler), instead of one by one in the
+# boot process as its scan of module attributes for boot steps does. A failure only
+# leaves modules to be loaded later as usual.
+_PRELOAD_EVAL = (
+    'case file:consult("{path}") of {{ok, [M]}} -> catch code:ensure_modules_loaded(M); '
+    "_ -> ok end."
+)
+
+
+def _atom(name: str) -> str:
+    quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{quoted}'"
 
 
 def _command(install: rabbitmq_install.Install, folder: Path, env: dict[str, str]) -> list[str]:
@@ -228,7 +331,10 @@ def _command(install: rabbitmq_install.Install, folder: Path, env: dict[str, str
     if install.erl is None or install.plugins is None or modules is None:
         return [install.server]
     env.update(ERL_LIBS=str(folder / "plugins"), ERL_MAX_ETS_TABLES="50000", ERL_MAX_PORTS="65536")
-    return [install.erl, "-pa", modules, *_VM_ARGS, "-s", "rabbit", "boot"]
+    preload = _PRELOAD_EVAL.format(
+        path=str(folder / _PRELOAD).replace("\\", "\\\\").replace('"', '\\"')
+    )
+    return [install.erl, "-pa", modules, *_VM_ARGS, "-eval", preload, "-s", "rabbit", "boot"]
 
 
 def _start_epmd(

@@ -25,6 +25,7 @@ from splice._internal.runner.planner import Selection, discover, load_all, selec
 
 if TYPE_CHECKING:
     from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
+    from splice._internal.environment.warm import WarmOptions
     from splice._internal.masking import Masker
     from splice._internal.model.results import RunResult
     from splice._internal.runner.events import Listener
@@ -213,10 +214,12 @@ def run_suites(
     reuse_up: bool = True,
     listener: StartListener | None = None,
     on_open: Callable[[OpenEnvironment], None] | None = None,
+    warm: WarmOptions | None = None,
 ) -> RunResult:
     """Open the project's environment, run `runner` in it, close it: the services'
     variables, data isolation and summary go to the run (`on_open` sees the environment
-    first). Raises `StartFailed`, or `ServiceError` when a reused environment fails.
+    first; `warm` attaches to the project's warm pool). Raises `StartFailed`, or
+    `ServiceError` when a reused environment fails.
 
     Services with an `openapi:` document: every http step against them is checked against
     it, and the run's `openapi` holds the documents' operation coverage."""
@@ -233,6 +236,7 @@ def run_suites(
         run_id=runner.result.id,
         reuse_up=reuse_up,
         listener=listener,
+        warm=warm,
     ) as opened:
         runner.options.builtins = opened.builtins
         runner.options.hooks = [*opened.hooks, *runner.options.hooks]

@@ -20,6 +20,7 @@ from splice._internal.words import count
 
 if TYPE_CHECKING:
     from splice._internal.environment.lifecycle import StartFailed
+    from splice._internal.environment.warm import WarmOptions
     from splice._internal.masking import Masker
     from splice._internal.reporting.console import ConsoleReporter
     from splice._internal.runner.events import EventBus
@@ -178,6 +179,16 @@ def run_suites(
             recording.close()
 
 
+def _warm(project: Project, opts: dict[str, Any]) -> WarmOptions | None:
+    """`--warm`/`--no-warm`, else splice.yaml's `warm:`: how the run uses a warm pool."""
+    from splice._internal.environment.warm import DEFAULT_IDLE, WarmOptions
+
+    wanted = opts.get("warm")
+    if wanted is False or (wanted is None and project.warm_idle is None):
+        return None
+    return WarmOptions(idle=project.warm_idle if project.warm_idle is not None else DEFAULT_IDLE)
+
+
 def _static_shard(
     selected: list[Suite], opts: dict[str, Any]
 ) -> tuple[list[Suite], dict[str, Any]]:
@@ -292,7 +303,13 @@ def _run_with_services(
         console.logs_kept_in = opened.logs_folder
 
     try:
-        result = run_in_environment(runner, project, listener=ConsoleStart(err), on_open=on_open)
+        result = run_in_environment(
+            runner,
+            project,
+            listener=ConsoleStart(err),
+            on_open=on_open,
+            warm=_warm(project, opts),
+        )
     except StartFailed as failed:
         print_service_error(failed.error, err)
         _record_failed_start(runner, recording, failed, started_at)

@@ -96,8 +96,9 @@ def _serve(project: Project, console: Console, warm_key: str | None, idle: float
             if warm_key is not None:
                 seconds = idle if idle is not None else warm.DEFAULT_IDLE
                 pool = {"key": warm_key, "idle": seconds}
-                warm.watch_idle(project, seconds, stop)
             write_state(project, opened.services, pool)
+            if pool is not None:  # after the state: a run waiting for it holds the lock
+                warm.supervise(project, opened.services, pool["idle"], stop)
             console.print("ready", highlight=False)
             stop.wait()
             return 0

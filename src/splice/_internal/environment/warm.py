@@ -26,7 +26,6 @@ run killed with `kill -9` leaves a lease whose pid is gone, which does not count
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -121,11 +120,8 @@ def _locked(project: Project) -> Iterator[None]:
 
 
 def _lease_alive(path: Path) -> bool:
-    try:
-        pid, start = path.read_text().split()
-    except (OSError, ValueError):
-        return False
-    return owners.start_time(int(pid)) == start
+    held = _lease(path)
+    return bool(held) and owners.start_time(int(held["pid"])) == held["start"]
 
 
 def live_leases(project: Project) -> list[int]:
@@ -140,14 +136,15 @@ def live_leases(project: Project) -> list[int]:
     return sorted(found)
 
 
-def _take_lease(project: Project) -> tuple[int, Path]:
+def _take_lease(project: Project) -> Path:
     """A lease for this process, under the lock: the smallest free number."""
     taken = set(live_leases(project))
     number = next(n for n in range(1, len(taken) + 2) if n not in taken)
     path = _folder(project) / f"{number}.lease"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{os.getpid()} {owners.start_time(os.getpid())}")
-    return number, path
+    pid = os.getpid()
+    _write_private(path, json.dumps({"pid": pid, "start": owners.start_time(pid)}))
+    return path
 
 
 def stop_supervisor(pid: int, timeout: float = 30.0) -> None:
@@ -212,7 +209,7 @@ def _ensure_pool(project: Project, options: WarmOptions) -> None:
 def attached(project: Project, options: WarmOptions) -> Iterator[ReusedEnvironment]:
     """The pool's services with this run's own share of each (see the module)."""
     with _locked(project):
-        number, lease = _take_lease(project)
+        lease = _take_lease(project)
         try:
             _ensure_pool(project, options)
         except BaseException:
@@ -225,98 +222,161 @@ def attached(project: Project, options: WarmOptions) -> Iterator[ReusedEnvironme
                 "the running `splice up` does not have every service of the project",
                 "stop it with `splice down`, then run again",
             )
-        with _own_share(project, reused, number) as share:
-            yield share
-    finally:
-        lease.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _own_share(
-    project: Project, reused: ReusedEnvironment, number: int
-) -> Iterator[ReusedEnvironment]:
-    depended = {d for spec in project.services.values() for d in spec.depends_on}
-    key = f"w{number}"
-    services: dict[str, RunningService] = {}
-    undo: list[Any] = []
-    try:
-        for name, pooled in reused.services.items():
-            if name in depended or pooled.spec.provider == "external":
-                services[name] = pooled
-                continue
-            endpoint, release = _share(pooled, key, number)
-            if endpoint is None:
-                services[name] = pooled
-                continue
-            undo.append(release)
+        state = read_state(project) or {}
+        warm = state.get("warm") and state.get("pid") == reused.pid
+        share = _claim(project, lease, reused.pid, options.timeout) if warm else {}
+        services = dict(reused.services)
+        for name, saved in share.items():
+            pooled = services[name]
             services[name] = RunningService(
                 pooled.spec,
-                endpoint,
+                Endpoint(**saved),
                 log_path=pooled.log_path,
                 pid=pooled.pid,
                 state=dict(pooled.state),
             )
-        yield ReusedEnvironment(reused.pid, services)
-    finally:
-        for name, service in services.items():
-            if service is not reused.services.get(name):
-                with contextlib.suppress(Exception):
-                    service.stop()  # the run's own isolation objects (templates, pools)
-        for release in reversed(undo):
-            with contextlib.suppress(Exception):
-                release()
-
-
-def _share(pooled: RunningService, key: str, number: int) -> tuple[Endpoint | None, Any]:
-    """This run's endpoint of a pooled service, and how to give it back."""
-    kind: Any = registry.get(pooled.spec.kind)
-    holder = RunningService(pooled.spec, pooled.endpoint, state=dict(pooled.state))
-    if pooled.spec.kind == "redis":
-        databases = int(getattr(pooled.spec.settings, "databases", 16))
-        slot = databases - number
-        if slot < 1:
-            raise ServiceError(
-                pooled.name,
-                f"{number} warm runs at once need {number + 1} Redis databases, "
-                f"but the server has {databases}",
-                hint="raise `databases:` for this service",
-            )
-        kind.prepare_isolation(holder, "flush")
-        endpoint: Endpoint = kind.acquire(holder, "flush", key, slot=slot)
-
-        def release_redis() -> None:
-            kind.release(holder, "flush", key, endpoint, slot=slot)
-
-        return endpoint, release_redis
-    mode = RUN_MODES.get(pooled.spec.kind)
-    if mode is None:
-        return None, None
-    kind.prepare_isolation(holder, mode)
-    got: Endpoint | None = kind.acquire(holder, mode, key)
-    if got is None:
-        holder.stop()
-        return None, None
-
-    def release() -> None:
         try:
-            kind.release(holder, mode, key, got)
+            yield ReusedEnvironment(reused.pid, services)
         finally:
-            holder.stop()
+            for name in share:
+                with contextlib.suppress(Exception):
+                    services[name].stop()  # the run's own isolation (templates, pools)
+    finally:
+        lease.unlink(missing_ok=True)  # the supervisor gives the share back
 
-    return dataclasses.replace(got), release
+
+def _claim(project: Project, lease: Path, supervisor: int, timeout: float) -> dict[str, Any]:
+    """Move one ready share of the supervisor into this run's lease (waiting for one)."""
+    folder = _folder(project)
+    deadline = time.monotonic() + timeout
+    while True:
+        with _locked(project):
+            ready = sorted(folder.glob(f"{supervisor}-*.ready"))
+            if ready:
+                share: dict[str, Any] = json.loads(ready[0].read_text())
+                held = json.loads(lease.read_text())
+                _write_private(lease, json.dumps({**held, "share": ready[0].stem}))
+                ready[0].unlink()
+                return share
+        if time.monotonic() > deadline:
+            raise ServiceError(
+                "warm pool",
+                f"the supervisor had no share ready within {timeout:g}s",
+                hint=f"read {project.root / STATE_DIR / 'warm.log'}",
+            )
+        time.sleep(0.02)
 
 
-def watch_idle(project: Project, idle: float, stop: threading.Event) -> threading.Thread:
-    """In the supervisor: set `stop` once no run has been attached for `idle` seconds."""
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically, readable by the user alone (shares hold passwords)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+class Shares:
+    """In the supervisor: keeps `READY` shares made ahead (`<id>.ready`), and gives back
+    each one handed out once no live lease holds it (its run ended or was killed)."""
+
+    READY = 2
+
+    def __init__(self, project: Project, services: dict[str, RunningService]) -> None:
+        self.project = project
+        self.folder = _folder(project)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob("*.ready"):  # of a supervisor killed before
+            stale.unlink(missing_ok=True)
+        depended = {d for spec in project.services.values() for d in spec.depends_on}
+        # a service another one depends on stays shared: it knows only its one address
+        self.services = {
+            n: s
+            for n, s in services.items()
+            if n not in depended and s.spec.provider != "external" and _mode_of(s) is not None
+        }
+        self.made: dict[str, list[tuple[str, Any]]] = {}  # share id -> how to give it back
+        self._ids = iter(range(1, 1 << 62))
+        self._slots = {
+            n: list(range(1, int(getattr(s.spec.settings, "databases", 16))))
+            for n, s in self.services.items()
+            if s.spec.kind == "redis"
+        }
+        for service in self.services.values():
+            mode = _mode_of(service)
+            assert mode is not None
+            registry.get(service.spec.kind).prepare_isolation(service, mode)  # type: ignore[attr-defined]
+
+    def tick(self) -> int:
+        """Give back what no run holds, make shares up to READY; the runs attached."""
+        with _locked(self.project):
+            leases = [p for p in self.folder.glob("*.lease") if _lease_alive(p)]
+            held = {_lease(p).get("share") for p in leases}
+            ready = {p.stem for p in self.folder.glob("*.ready")}
+            gone = [i for i in self.made if i not in held and i not in ready]
+        for share_id in gone:
+            self._give_back(share_id)
+        for _ in range(self.READY - len(ready)):
+            self._make()
+        return len(leases)
+
+    def _make(self) -> None:
+        share_id = f"{os.getpid()}-s{next(self._ids)}"
+        endpoints: dict[str, Any] = {}
+        undo: list[tuple[str, Any]] = []
+        self.made[share_id] = undo
+        for name, service in self.services.items():
+            kind: Any = registry.get(service.spec.kind)
+            mode = _mode_of(service)
+            extra: dict[str, int] = {}
+            if name in self._slots:
+                if not self._slots[name]:
+                    return  # every database is handed out: a run waits for one
+                extra = {"slot": self._slots[name].pop()}
+            endpoint = kind.acquire(service, mode, share_id, **extra)
+            undo.append((name, (endpoint, extra)))
+            if endpoint is not None:
+                endpoints[name] = endpoint.__dict__
+        _write_private(self.folder / f"{share_id}.ready", json.dumps(endpoints))
+
+    def _give_back(self, share_id: str) -> None:
+        for name, (endpoint, extra) in reversed(self.made.pop(share_id, [])):
+            service = self.services[name]
+            kind: Any = registry.get(service.spec.kind)
+            with contextlib.suppress(Exception):
+                kind.release(service, _mode_of(service), share_id, endpoint, **extra)
+            if "slot" in extra:
+                self._slots[name].append(extra["slot"])
+
+
+def _mode_of(service: RunningService) -> str | None:
+    """The isolation that gives a run its own share of a pooled service."""
+    return "flush" if service.spec.kind == "redis" else RUN_MODES.get(service.spec.kind)
+
+
+def _lease(path: Path) -> dict[str, Any]:
+    try:
+        held: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return held
+
+
+def supervise(
+    project: Project, services: dict[str, RunningService], idle: float, stop: threading.Event
+) -> threading.Thread:
+    """In the supervisor: keep shares ready and give back those of runs that ended; set
+    `stop` once no run has been attached for `idle` seconds."""
+    shares = Shares(project, services)
 
     def watch() -> None:
         last = time.monotonic()
-        while not stop.wait(min(0.2, idle / 4)):
-            if live_leases(project):
+        shares.tick()
+        while not stop.wait(min(0.05, idle / 4)):
+            if shares.tick():
                 last = time.monotonic()
             elif time.monotonic() - last >= idle:
                 stop.set()
 
-    thread = threading.Thread(target=watch, name="splice-warm-idle", daemon=True)
+    thread = threading.Thread(target=watch, name="splice-warm", daemon=True)
     thread.start()
     return thread

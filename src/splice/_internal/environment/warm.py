@@ -59,6 +59,7 @@ DEFAULT_IDLE = 600.0  # seconds without an attached run before the pool stops
 RUN_MODES = {
     "postgres": "template",
     "mysql": "template",
+    "mariadb": "template",
     "rabbitmq": "vhost",
     "nats": "prefix",
     "mqtt": "prefix",

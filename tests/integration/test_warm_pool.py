@@ -211,3 +211,36 @@ def test_no_warm_overrides_the_project_setting(tmp_path: Path) -> None:
     root = _project(tmp_path, PROJECT + "    warm: true\n")
     _run(root, "--no-warm")
     assert not (root / ".splice" / "up.json").exists()
+
+
+RABBIT = """
+    name: warm-bus
+    services:
+      bus: {kind: rabbitmq}
+"""
+
+VHOST = """
+    name: vhost
+    testcases:
+      - name: notes its vhost and declares a queue in it
+        steps:
+          - exec: {command: "echo '{{ services.bus.vhost }}' >> vhosts.txt", shell: true}
+          - amqp: {service: bus, declare: {queues: [mine]}}
+"""
+
+
+def test_rabbitmq_runs_get_a_vhost_of_their_own(tmp_path: Path) -> None:
+    """Two warm runs on one RabbitMQ node (same pid), each in a vhost of its own, not the
+    node's default one."""
+    root = _project(tmp_path, RABBIT, VHOST)
+    try:
+        _run(root, "--warm")
+        node = _server_pids(root)
+        _run(root, "--warm")
+        assert _server_pids(root) == node
+        vhosts = (root / "suites" / "vhosts.txt").read_text().split()  # beside the suite
+        assert len(vhosts) == 2 and len(set(vhosts)) == 2 and "/" not in vhosts, vhosts
+    finally:
+        pid = int(_state(root)["pid"]) if (root / ".splice" / "up.json").exists() else 0
+        splice_cli(root, "down")
+        _wait(lambda: not pid or not alive(pid), "the pool stopped")

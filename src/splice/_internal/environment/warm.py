@@ -259,6 +259,12 @@ def _claim(project: Project, lease: Path, supervisor: int, timeout: float) -> di
                 _write_private(lease, json.dumps({**held, "share": ready[0].stem}))
                 ready[0].unlink()
                 return share
+        if not alive(supervisor):
+            raise ServiceError(
+                "warm pool",
+                "the supervisor stopped while this run waited for its share",
+                hint=f"read {project.root / STATE_DIR / 'warm.log'}, then run again",
+            )
         if time.monotonic() > deadline:
             raise ServiceError(
                 "warm pool",
@@ -369,11 +375,18 @@ def supervise(
     `stop` once no run has been attached for `idle` seconds."""
     shares = Shares(project, services)
 
+    def tick() -> int:
+        try:
+            return shares.tick()
+        except Exception as exc:  # noqa: BLE001 - a server gone wrong: said in warm.log
+            print(f"warm pool: could not make or give back a share: {exc}", flush=True)
+            return 1  # not idle: a run may be waiting
+
     def watch() -> None:
         last = time.monotonic()
-        shares.tick()
+        tick()
         while not stop.wait(min(0.05, idle / 4)):
-            if shares.tick():
+            if tick():
                 last = time.monotonic()
             elif time.monotonic() - last >= idle:
                 stop.set()

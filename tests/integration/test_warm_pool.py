@@ -202,6 +202,7 @@ def test_the_idle_timeout_stops_the_pool(tmp_path: Path) -> None:
         assert _state(root)["warm"]["idle"] == 1.0
         _wait(lambda: not any(alive(p) for p in (supervisor, *servers)), "the pool stopped")
         assert splice_cli(root, "status").stdout.strip() == "nothing is up"
+        assert not list((root / ".splice" / "warm").glob("*.ready"))  # shares made ahead
     finally:
         splice_cli(root, "down")
 

@@ -181,11 +181,11 @@ def run_suites(
 
 def _warm(project: Project, opts: dict[str, Any]) -> WarmOptions | None:
     """`--warm`/`--no-warm`, else splice.yaml's `warm:`: how the run uses a warm pool."""
-    from splice._internal.environment.warm import DEFAULT_IDLE, WarmOptions
-
     wanted = opts.get("warm")
     if wanted is False or (wanted is None and project.warm_idle is None):
-        return None
+        return None  # and the pool's module is never imported
+    from splice._internal.environment.warm import DEFAULT_IDLE, WarmOptions
+
     return WarmOptions(idle=project.warm_idle if project.warm_idle is not None else DEFAULT_IDLE)
 
 

@@ -110,6 +110,8 @@ def _serve(project: Project, console: Console, warm_key: str | None, idle: float
         return 3
     finally:
         remove_state(project)
+        if warm_key is not None:
+            warm.forget_shares(project)
 
 
 def _print_details(state: dict[str, Any], console: Console) -> None:

@@ -355,6 +355,12 @@ class Shares:
                 self._slots[name].append(extra["slot"])
 
 
+def forget_shares(project: Project) -> None:
+    """In a supervisor that stops: its shares made ahead go (they name its servers)."""
+    for ready in _folder(project).glob(f"{os.getpid()}-*.ready"):
+        ready.unlink(missing_ok=True)
+
+
 def _mode_of(service: RunningService) -> str | None:
     """The isolation that gives a run its own share of a pooled service."""
     return "flush" if service.spec.kind == "redis" else RUN_MODES.get(service.spec.kind)

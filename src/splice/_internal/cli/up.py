@@ -31,6 +31,7 @@ from splice._internal.environment.up_state import (
 from splice._internal.errors import UsageError
 from splice._internal.project.model import Project
 from splice._internal.services.kind_api import Endpoint, ServiceSpec
+from splice._internal.words import count
 
 
 def up(
@@ -175,7 +176,12 @@ def status(project: Project, console: Console) -> int:
         f" (pid {state['pid']})"
     )
     if state.get("warm"):
-        console.print(f"warm pool: stops after {state['warm']['idle']:g}s without a run")
+        from splice._internal.environment.warm import live_leases
+
+        runs = count(len(live_leases(project)), "run")
+        console.print(
+            f"warm pool: {runs} attached; stops after {state['warm']['idle']:g}s without a run"
+        )
     console.print(table)
     for problem in problems:
         print_service_error(problem, console)

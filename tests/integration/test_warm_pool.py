@@ -249,3 +249,15 @@ def test_rabbitmq_runs_get_a_vhost_of_their_own(tmp_path: Path) -> None:
         pid = int(_state(root)["pid"]) if (root / ".splice" / "up.json").exists() else 0
         splice_cli(root, "down")
         _wait(lambda: not pid or not alive(pid), "the pool stopped")
+
+
+def test_the_python_api_attaches_too(pool: Path) -> None:
+    """`splice.run(warm=True)` attaches to the pool `splice run --warm` left, with a share
+    of its own (its suite expects none of the first run's row and key)."""
+    import splice
+
+    _run(pool, "--warm")
+    servers = _server_pids(pool)
+    result = splice.run([pool / "suites"], project=pool / "splice.yaml", warm=True)
+    assert result.status.value == "passed", result.testcases()[0].attempts[0].steps
+    assert _server_pids(pool) == servers

@@ -20,7 +20,6 @@ from splice._internal.words import count
 
 if TYPE_CHECKING:
     from splice._internal.environment.lifecycle import StartFailed
-    from splice._internal.environment.warm import WarmOptions
     from splice._internal.masking import Masker
     from splice._internal.reporting.console import ConsoleReporter
     from splice._internal.runner.events import EventBus
@@ -179,16 +178,6 @@ def run_suites(
             recording.close()
 
 
-def _warm(project: Project, opts: dict[str, Any]) -> WarmOptions | None:
-    """`--warm`/`--no-warm`, else splice.yaml's `warm:`: how the run uses a warm pool."""
-    wanted = opts.get("warm")
-    if wanted is False or (wanted is None and project.warm_idle is None):
-        return None  # and the pool's module is never imported
-    from splice._internal.environment.warm import DEFAULT_IDLE, WarmOptions
-
-    return WarmOptions(idle=project.warm_idle if project.warm_idle is not None else DEFAULT_IDLE)
-
-
 def _static_shard(
     selected: list[Suite], opts: dict[str, Any]
 ) -> tuple[list[Suite], dict[str, Any]]:
@@ -285,6 +274,7 @@ def _run_with_services(
     (`on_finish` sees the finished run first)."""
 
     from splice._internal.api import run_suites as run_in_environment
+    from splice._internal.api import warm_options
     from splice._internal.cli.services import (
         EXIT_SERVICES,
         ConsoleStart,
@@ -308,7 +298,7 @@ def _run_with_services(
             project,
             listener=ConsoleStart(err),
             on_open=on_open,
-            warm=_warm(project, opts),
+            warm=warm_options(project, opts.get("warm")),
         )
     except StartFailed as failed:
         print_service_error(failed.error, err)

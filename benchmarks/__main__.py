@@ -33,6 +33,7 @@ from benchmarks import (
     step_overhead,
     step_overhead_versions,
     store,
+    warm_pool,
 )
 from benchmarks.common import ROOT, BenchError, Table
 
@@ -80,6 +81,7 @@ def _benchmarks(args: argparse.Namespace) -> dict[str, Callable[[], str]]:
         "data_driven": lambda: data_driven.measure(
             n=200 if args.quick else 1000, runs=1 if args.quick else 3
         ).markdown(),
+        "warm_pool": lambda: warm_pool.measure(runs=3 if args.quick else 7).markdown(),
     }
 
 

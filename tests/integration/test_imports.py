@@ -27,6 +27,7 @@ SPLICE_NEVER = (
     "splice._internal.contracts",
     "splice._internal.web",
     "splice._internal.store.query",
+    "splice._internal.environment.warm",  # only with --warm or `warm:`
 )
 
 

@@ -25,6 +25,7 @@ from splice._internal.runner.planner import Selection, discover, load_all, selec
 
 if TYPE_CHECKING:
     from splice._internal.environment.lifecycle import OpenEnvironment, StartListener
+    from splice._internal.environment.warm import WarmOptions
     from splice._internal.masking import Masker
     from splice._internal.model.results import RunResult
     from splice._internal.runner.events import Listener
@@ -171,13 +172,15 @@ def run(
     hooks: Iterable[AttemptHook] = (),
     reuse_up: bool = True,
     contracts: bool | None = None,
+    warm: bool | None = None,
 ) -> RunResult:
     """Run suites as `splice run` does, without its console, store or reports: the
     project's services are started (or those of a running `splice up` reused) and stopped
     again; `listeners` hear every event; the result says what happened. The pacts of the
     project's `contracts:` are verified beside the suites as `splice run` verifies them:
     by default when no `paths` are given; `contracts=True` adds them to `paths`, False
-    leaves them out (entries with `broker:` need the store: `splice run`).
+    leaves them out (entries with `broker:` need the store: `splice run`). `warm` is
+    `--warm`/`--no-warm` (default: splice.yaml's `warm:`).
 
     Raises `SuiteError` (with every located problem) before anything runs, `UsageError`
     when nothing is selected, and `splice.StartFailed` when the services do not start."""
@@ -203,7 +206,17 @@ def run(
     )
     masker = run_masker(found, external, options.secret_names)
     runner = Runner(selected, options, EventBus(listeners), masker)
-    return run_suites(runner, found, reuse_up=reuse_up)
+    return run_suites(runner, found, reuse_up=reuse_up, warm=warm_options(found, warm))
+
+
+def warm_options(project: Project, wanted: bool | None) -> WarmOptions | None:
+    """How a run uses the project's warm pool: `wanted` (`--warm`, `--no-warm`), else
+    splice.yaml's `warm:`; None: no pool (and its module is not imported)."""
+    if wanted is False or (wanted is None and project.warm_idle is None):
+        return None
+    from splice._internal.environment.warm import DEFAULT_IDLE, WarmOptions
+
+    return WarmOptions(idle=project.warm_idle if project.warm_idle is not None else DEFAULT_IDLE)
 
 
 def run_suites(
@@ -213,10 +226,12 @@ def run_suites(
     reuse_up: bool = True,
     listener: StartListener | None = None,
     on_open: Callable[[OpenEnvironment], None] | None = None,
+    warm: WarmOptions | None = None,
 ) -> RunResult:
     """Open the project's environment, run `runner` in it, close it: the services'
     variables, data isolation and summary go to the run (`on_open` sees the environment
-    first). Raises `StartFailed`, or `ServiceError` when a reused environment fails.
+    first; `warm` attaches to the project's warm pool). Raises `StartFailed`, or
+    `ServiceError` when a reused environment fails.
 
     Services with an `openapi:` document: every http step against them is checked against
     it, and the run's `openapi` holds the documents' operation coverage."""
@@ -233,6 +248,7 @@ def run_suites(
         run_id=runner.result.id,
         reuse_up=reuse_up,
         listener=listener,
+        warm=warm,
     ) as opened:
         runner.options.builtins = opened.builtins
         runner.options.hooks = [*opened.hooks, *runner.options.hooks]

@@ -175,6 +175,13 @@ def cli() -> None:
     help="With --provider-version: the provider version's branch.",
 )
 @click.option(
+    "--warm/--no-warm",
+    default=None,
+    help="Keep the services running after the run, under a supervisor that stops them "
+    "after an idle timeout, and attach to them on the next run with fresh isolation "
+    "(default: splice.yaml's `warm:`).",
+)
+@click.option(
     "--watch",
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
@@ -195,6 +202,7 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
                 "leave out --watch to record the verification of `contracts:`",
             )
         opts.pop("provider_branch")
+        opts.pop("warm")
 
         sys.exit(watch_command(list(paths), opts))
     from splice._internal.cli.run_command import run_command
@@ -226,12 +234,22 @@ def check(paths: tuple[str, ...], **opts: Any) -> None:
     type=float,
     help="Seconds to wait for every service to be ready.",
 )
-def up(foreground: bool, timeout: float) -> None:
+@click.option("--warm-key", hidden=True, help="As the supervisor of a warm pool: its key.")
+@click.option("--idle", type=float, hidden=True, help="A warm pool's idle timeout (seconds).")
+def up(foreground: bool, timeout: float, warm_key: str | None, idle: float | None) -> None:
     """Start the project's services and keep them running (details in .splice/up.env)."""
     from splice._internal.cli.run_command import _project
     from splice._internal.cli.up import up as start
 
-    sys.exit(start(_project(), make_console(), foreground=foreground, timeout=timeout))
+    code = start(
+        _project(),
+        make_console(),
+        foreground=foreground,
+        timeout=timeout,
+        warm_key=warm_key,
+        idle=idle,
+    )
+    sys.exit(code)
 
 
 @cli.command()

@@ -274,6 +274,7 @@ def _run_with_services(
     (`on_finish` sees the finished run first)."""
 
     from splice._internal.api import run_suites as run_in_environment
+    from splice._internal.api import warm_options
     from splice._internal.cli.services import (
         EXIT_SERVICES,
         ConsoleStart,
@@ -292,7 +293,13 @@ def _run_with_services(
         console.logs_kept_in = opened.logs_folder
 
     try:
-        result = run_in_environment(runner, project, listener=ConsoleStart(err), on_open=on_open)
+        result = run_in_environment(
+            runner,
+            project,
+            listener=ConsoleStart(err),
+            on_open=on_open,
+            warm=warm_options(project, opts.get("warm")),
+        )
     except StartFailed as failed:
         print_service_error(failed.error, err)
         _record_failed_start(runner, recording, failed, started_at)

@@ -9,7 +9,6 @@ services.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from rich.table import Table
 
 from splice._internal.environment.up_state import (
     STATE_DIR,
-    alive,
     passwords,
     read_state,
     remove_state,
@@ -33,9 +31,18 @@ from splice._internal.environment.up_state import (
 from splice._internal.errors import UsageError
 from splice._internal.project.model import Project
 from splice._internal.services.kind_api import Endpoint, ServiceSpec
+from splice._internal.words import count
 
 
-def up(project: Project, console: Console, *, foreground: bool, timeout: float) -> int:
+def up(
+    project: Project,
+    console: Console,
+    *,
+    foreground: bool,
+    timeout: float,
+    warm_key: str | None = None,
+    idle: float | None = None,
+) -> int:
     if not project.services:
         raise UsageError("the project has no services to start", "add `services:` to splice.yaml")
     existing = read_state(project)
@@ -44,7 +51,7 @@ def up(project: Project, console: Console, *, foreground: bool, timeout: float) 
         _print_details(existing, console)
         return 0
     if foreground:
-        return _serve(project, console)
+        return _serve(project, console, warm_key, idle)
     folder = project.root / STATE_DIR
     folder.mkdir(exist_ok=True)
     log = folder / "up.log"
@@ -73,9 +80,11 @@ def up(project: Project, console: Console, *, foreground: bool, timeout: float) 
     return 3
 
 
-def _serve(project: Project, console: Console) -> int:
-    """Keep the project's environment open until a signal; its state file says so."""
+def _serve(project: Project, console: Console, warm_key: str | None, idle: float | None) -> int:
+    """Keep the project's environment open until a signal (or, as the supervisor of a warm
+    pool, `idle` seconds without an attached run); its state file says so."""
     from splice._internal.cli.services import print_service_error
+    from splice._internal.environment import warm
     from splice._internal.environment.lifecycle import StartFailed, open_environment
     from splice._internal.services.kind_api import ServiceError
 
@@ -84,7 +93,13 @@ def _serve(project: Project, console: Console) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         with open_environment(project, reuse_up=False) as opened:
-            write_state(project, opened.services)
+            pool: dict[str, Any] | None = None
+            if warm_key is not None:
+                seconds = idle if idle is not None else warm.DEFAULT_IDLE
+                pool = {"key": warm_key, "idle": seconds}
+            write_state(project, opened.services, pool)
+            if pool is not None:  # after the state: a run waiting for it holds the lock
+                warm.supervise(project, opened.services, pool["idle"], stop)
             console.print("ready", highlight=False)
             stop.wait()
             return 0
@@ -96,6 +111,8 @@ def _serve(project: Project, console: Console) -> int:
         return 3
     finally:
         remove_state(project)
+        if warm_key is not None:
+            warm.forget_shares(project)
 
 
 def _print_details(state: dict[str, Any], console: Console) -> None:
@@ -113,13 +130,10 @@ def down(project: Project, console: Console, timeout: float = 30.0) -> int:
     if state is None:
         console.print("nothing is up")
         return 0
+    from splice._internal.environment.warm import stop_supervisor
+
     pid = int(state["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)  # its reaper still stops the services
+    stop_supervisor(pid, timeout)
     console.print(f"[green]down[/] (stopped pid {pid})")
     return 0
 
@@ -161,6 +175,13 @@ def status(project: Project, console: Console) -> int:
         f"up since {time.strftime('%H:%M:%S', time.localtime(state['started_at']))}"
         f" (pid {state['pid']})"
     )
+    if state.get("warm"):
+        from splice._internal.environment.warm import live_leases
+
+        runs = count(len(live_leases(project)), "run")
+        console.print(
+            f"warm pool: {runs} attached; stops after {state['warm']['idle']:g}s without a run"
+        )
     console.print(table)
     for problem in problems:
         print_service_error(problem, console)

@@ -4,7 +4,8 @@
 `splice up`, the pytest plugin, `splice.run`, `splice.open_environment`):
 
 1. reuse the project's running `splice up` when it has every service (unless told not
-   to), or start the services in dependency order (`environment.services.Environment`);
+   to), attach to its warm pool with a share of its own (`environment.warm`), or start
+   the services in dependency order (`environment.services.Environment`);
 2. prepare the data: migrations, fixtures, then each service's isolation
    (`environment.isolation.DataManager`, which also isolates each testcase attempt);
 3. collect secrets: each service's password and declared secret settings go to the
@@ -26,7 +27,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from splice._internal.environment.isolation import DataManager
 from splice._internal.environment.services import Environment
@@ -38,6 +39,9 @@ from splice._internal.project.model import DataPlan, Project
 from splice._internal.runner.hooks import AttemptHook
 from splice._internal.services.kind_api import RunningService, ServiceError
 from splice._internal.services.logs import keep_logs
+
+if TYPE_CHECKING:
+    from splice._internal.environment.warm import WarmOptions
 
 LOGS_DIR = Path(".splice") / "logs"  # in the project's root
 
@@ -148,13 +152,15 @@ def open_environment(
     listener: StartListener | None = None,
     only: Sequence[str] | None = None,
     borrowed: Mapping[str, RunningService] | None = None,
+    warm: WarmOptions | None = None,
 ) -> Iterator[OpenEnvironment]:
     """The project's environment, open for the `with` block (see the module's docstring).
 
     `only` starts these services (and what they depend on) instead of all; `borrowed`
     are running services of another environment that they may depend on (not started,
-    prepared or stopped here). Raises `StartFailed`, or `ServiceError` when a reused
-    environment cannot be prepared."""
+    prepared or stopped here). `warm` attaches to the project's warm pool (started when
+    there is none) with this run's own share of it (`environment.warm`). Raises
+    `StartFailed`, or `ServiceError` when a reused environment cannot be prepared."""
     opened = OpenEnvironment(project, masker if masker is not None else Masker(), run_id)
     opened.builtins = {"project": project.name, **project.vars}
     if run_id is not None:
@@ -164,6 +170,16 @@ def open_environment(
         yield opened
         return
     show = listener if listener is not None else QuietStart()
+    if warm is not None and only is None and borrowed is None:
+        from splice._internal.environment.warm import attached
+
+        try:
+            with attached(project, warm) as share, _reused(opened, share, show):
+                yield opened
+        except ServiceError as exc:
+            exc.mask(opened.masker)
+            raise
+        return
     reused = reuse_up_environment(project) if reuse_up and only is None else None
     try:
         if reused is not None:

@@ -91,10 +91,13 @@ def saved_service(spec: ServiceSpec, saved: dict[str, Any]) -> RunningService:
     )
 
 
-def write_state(project: Project, services: dict[str, RunningService]) -> dict[str, Any]:
+def write_state(
+    project: Project, services: dict[str, RunningService], warm: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write the state of this process's `splice up` (and up.env), readable by the user
-    alone since it holds passwords; the state written."""
-    state = {
+    alone since it holds passwords; the state written. `warm` (its key and idle timeout)
+    when it is the supervisor of a warm pool (`environment.warm`)."""
+    state: dict[str, Any] = {
         "pid": os.getpid(),
         "project": str(project.path),
         "ready": True,
@@ -112,6 +115,8 @@ def write_state(project: Project, services: dict[str, RunningService]) -> dict[s
             for name, s in services.items()
         },
     }
+    if warm is not None:
+        state["warm"] = warm
     path = state_path(project)
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -127,12 +132,16 @@ def remove_state(project: Project) -> None:
     env_file_path(project).unlink(missing_ok=True)
 
 
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return {}
-    return value
+def _jsonable(state: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a service's state a later process can read (not its live objects)."""
+    kept = {}
+    for key, value in state.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        kept[key] = value
+    return kept
 
 
 def _write_env_file(project: Project, state: dict[str, Any]) -> None:

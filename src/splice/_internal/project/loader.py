@@ -25,6 +25,7 @@ from splice._internal.project.project_schema import (
     SERVICE_COMMON_KEYS,
     ProjectSpec,
     ServiceCommonSpec,
+    WarmSpec,
 )
 from splice._internal.project.secrets import declared
 from splice._internal.services import kind_registry as registry
@@ -57,6 +58,13 @@ def load_project(path: Path | None) -> Project:
     return project_from_document(read_yaml(path))
 
 
+def _warm_idle(warm: bool | WarmSpec) -> float | None:
+    """The idle timeout of `warm:` in seconds; None when the project does not use one."""
+    if isinstance(warm, WarmSpec):
+        return parse_duration(warm.idle)
+    return parse_duration(WarmSpec().idle) if warm else None
+
+
 def project_from_document(doc: Document) -> Project:
     out = Collector()
     pos = doc.positions
@@ -81,6 +89,7 @@ def project_from_document(doc: Document) -> Project:
         secrets=names,
         secret_settings=settings,
         suites=spec.suites,
+        warm_idle=_warm_idle(spec.warm),
     )
     for name, raw in spec.services.items():
         service = _service(name, raw, project.provider, doc, out)

@@ -77,6 +77,7 @@ class Project:
     contracts: list[ContractPlan] = field(default_factory=list)
     # services with an OpenAPI document: name -> (path, as splice.yaml writes it)
     openapi: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    warm_idle: float | None = None  # `warm:`: runs use a warm pool with this idle timeout
 
     @property
     def root(self) -> Path:

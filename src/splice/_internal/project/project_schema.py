@@ -86,6 +86,20 @@ class ContractSpec(Spec):
     state_url: StrictStr | None = None  # or Pact's state-change URL (a template)
 
 
+class WarmSpec(Spec):
+    """`warm: {idle: 10m}`: runs use a warm pool that stops after `idle` without a run."""
+
+    idle: StrictStr | int | float = "10m"
+
+    @field_validator("idle")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        from splice._internal.model.durations import parse_duration
+
+        parse_duration(value)
+        return value
+
+
 class ProjectSpec(Spec):
     name: StrictStr | None = None
     provider: Literal["local", "docker", "external"] = "local"
@@ -95,6 +109,8 @@ class ProjectSpec(Spec):
     services: dict[str, Any] = {}
     data: DataSpec = Field(default_factory=DataSpec)
     contracts: list[ContractSpec] = []
+    # `true` or `{idle: 10m}`: `splice run` uses a warm pool (`--no-warm` turns it off)
+    warm: bool | WarmSpec = False
     workflows: Any = (
         None  # validated by splice._internal.workflows.loader, which reads it with positions
     )

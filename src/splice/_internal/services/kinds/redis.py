@@ -182,7 +182,9 @@ class RedisKind:
         external = service.spec.provider == "external"
         service.state["redis.flush"] = not external or service.spec.isolation == mode
         if mode == "snapshot":
-            service.state["redis.snapshot"] = _dump(service, _client(service, 0))
+            service.state["redis.snapshot"] = _dump(
+                service, _client(service, _own_database(service))
+            )
 
     def slot_copies(self, service: RunningService, mode: str) -> bool:
         """A server splice started has databases to spare; an external one may hold
@@ -224,7 +226,8 @@ class RedisKind:
     def _reset(self, service: RunningService, mode: str, slot: int) -> None:
         """Empty one database (never the whole server: other slots use theirs) and put
         back the fixtures, or the snapshot's keys."""
-        client = _client(service, slot)
+        # slot 0 is the service's own database: 0, or the one a warm run was given
+        client = _client(service, slot or _own_database(service))
         try:
             client.execute_command("FLUSHDB")
             if mode == "snapshot":
@@ -341,6 +344,14 @@ def _resp(args: list[str]) -> bytes:
 
 
 _client_lock = threading.Lock()
+
+
+def _own_database(service: RunningService) -> int:
+    """The database the service's endpoint names (a warm run's own; else 0)."""
+    try:
+        return int(service.endpoint.database or 0)
+    except ValueError:
+        return 0
 
 
 def _client(service: RunningService, db: int) -> Any:

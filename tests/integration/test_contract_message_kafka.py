@@ -1,0 +1,91 @@
+"""Message interactions verified on a real Kafka broker (splice's own `kafka` service, the
+local Tansu broker): the provider publishes its event, keyed and with a header, to a topic
+it creates with its first message; the message is consumed after the trigger and held to
+the pact, its topic and key as metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_contract_message_broker import PACT, PROJECT, STATES, _project
+from tests.support.cli import splice_cli
+
+pytest.importorskip("confluent_kafka")
+
+pytestmark = pytest.mark.integration
+
+KAFKA_PROJECT = PROJECT.replace("{{kind: nats}}", "{{kind: kafka}}").replace(
+    'NATS_URL: "{{{{ services.bus.url }}}}"', 'KAFKA_BOOTSTRAP: "{{{{ services.bus.bootstrap }}}}"'
+)
+KAFKA_STATES = STATES.replace(
+    "nats: {service: bus, subscribe: orders.created, timeout: 3s}",
+    "kafka: {service: bus, consume: {topic: orders.created, timeout: 5s}}",
+)
+
+
+def _pact(**metadata: Any) -> dict[str, Any]:
+    pact: dict[str, Any] = json.loads(json.dumps(PACT))
+    pact["interactions"][0]["metadata"] = metadata
+    return pact
+
+
+def _kafka_project(folder: Path, *flags: str, states: str = KAFKA_STATES, **meta: Any) -> None:
+    _project(folder, *flags, states=states, project=KAFKA_PROJECT)
+    pact = _pact(**(meta or {"topic": "orders.created", "key": "42", "source": "orders"}))
+    (folder / "pacts" / "shop-orders.json").write_text(json.dumps(pact, indent=2))
+
+
+def test_a_message_received_over_kafka_is_verified(tmp_path: Path) -> None:
+    """The event keyed by the order's id on a topic the trigger creates: its contents
+    honour the pact's rules, its topic, key and header the pact's metadata."""
+    _kafka_project(tmp_path)
+    done = splice_cli(tmp_path, "run", "--no-store", "--json", "run.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
+    run = json.loads((tmp_path / "run.json").read_text())
+    [testcase] = run["suites"][0]["testcases"]
+    steps = testcase["attempts"][0]["steps"]
+    assert [(s["phase"], s["executor"]) for s in steps][-2:] == [("test", "http"), ("test", "pact")]
+    assert steps[-1]["name"] == "message 'an order created event' from kafka orders.created"
+    metadata = steps[-1]["response"]["metadata"]
+    assert metadata["topic"] == "orders.created"
+    assert metadata["key"] == "42"
+    assert metadata["source"] == "orders"
+    assert metadata["contentType"] == "application/json"
+
+
+def test_a_wrong_key_in_the_metadata_is_a_mismatch(tmp_path: Path) -> None:
+    """The pact expects another key: a located mismatch at metadata.key, nothing else."""
+    _kafka_project(tmp_path, topic="orders.created", key="7")
+    done = splice_cli(tmp_path, "run", "--no-store")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "metadata.key: expected '7', got '42'" in done.stdout, done.stdout
+    assert "metadata.topic" not in done.stdout
+    assert "body." not in done.stdout
+
+
+def test_a_wrong_field_over_kafka_fails_at_its_path(tmp_path: Path) -> None:
+    """The id published as a string: a located mismatch at body.id, the run fails."""
+    _kafka_project(tmp_path, "--drifted")
+    done = splice_cli(tmp_path, "run", "--no-store")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0 passed, 1 failed" in done.stdout
+    assert "body.id: expected an integer, got string '42'" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_message_never_published_on_kafka_is_a_failed_testcase(tmp_path: Path) -> None:
+    """The provider publishes to another topic: the testcase fails at `message` once the
+    receive's timeout passes; the run ends."""
+    states = KAFKA_STATES.replace("timeout: 5s", "timeout: 500ms")
+    _kafka_project(tmp_path, "--silent", states=states)
+    done = splice_cli(tmp_path, "run", "--no-store")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0 passed, 1 failed" in done.stdout
+    assert "message: never arrived:" in done.stdout, done.stdout
+    assert "orders.created" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -89,3 +89,45 @@ def test_a_message_never_published_on_kafka_is_a_failed_testcase(tmp_path: Path)
     assert "message: never arrived:" in done.stdout, done.stdout
     assert "orders.created" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_each_interaction_takes_its_own_message_from_a_shared_topic(tmp_path: Path) -> None:
+    """Three interactions whose events go to one topic of three partitions (declared by
+    the service): each reads from where the partitions ended before its trigger, so it
+    takes its own order's event (its key), never one an earlier interaction left there."""
+    _kafka_project(tmp_path)
+    project = tmp_path / "splice.yaml"
+    project.write_text(
+        project.read_text().replace("{kind: kafka}", "{kind: kafka, topics: {orders.created: 3}}")
+    )
+    pact = _pact(topic="orders.created", key="42")
+    for n in (7, 8):
+        other = json.loads(json.dumps(pact["interactions"][0]))
+        other["providerStates"][0]["params"]["id"] = n
+        other["metadata"]["key"] = str(n)
+        pact["interactions"].append(other)
+    (tmp_path / "pacts" / "shop-orders.json").write_text(json.dumps(pact, indent=2))
+    done = splice_cli(tmp_path, "run", "--no-store", "--json", "run.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed, 0 failed" in done.stdout
+    run = json.loads((tmp_path / "run.json").read_text())
+    keys = []
+    for testcase in run["suites"][0]["testcases"]:
+        steps = testcase["attempts"][0]["steps"]
+        assert steps[1]["name"] == "kafka orders.created: where it ends before the trigger"
+        keys.append(steps[-1]["response"]["metadata"]["key"])
+    assert keys == ["42", "7", "8"]
+
+
+def test_from_end_in_a_kafka_receive_is_a_located_error(tmp_path: Path) -> None:
+    """`from: end` would start after the message the trigger published: an error at its
+    place in the states file, before anything starts."""
+    states = KAFKA_STATES.replace("topic: orders.created,", "topic: orders.created, from: end,")
+    _kafka_project(tmp_path, states=states)
+    done = splice_cli(tmp_path, "check")
+    assert done.returncode == 2, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "with `from: end` it misses the message the trigger published" in out, out
+    assert "provider.yaml:11:" in out, out
+    assert "drop `from:`" in out, out
+    assert "Traceback" not in out

@@ -78,17 +78,48 @@ def test_a_wrong_field_over_kafka_fails_at_its_path(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_message_never_published_on_kafka_is_a_failed_testcase(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("topics", "why"),
+    [
+        ("", "topic 'orders.created' does not exist; waited 0.5s for it"),
+        (", topics: [orders.created]", "no message on topic 'orders.created' within 0.5s"),
+    ],
+    ids=["topic-never-created", "topic-declared"],
+)
+def test_a_message_never_published_on_kafka_is_a_failed_testcase(
+    tmp_path: Path, topics: str, why: str
+) -> None:
     """The provider publishes to another topic: the testcase fails at `message` once the
-    receive's timeout passes; the run ends."""
+    receive's timeout passes, whether the topic was never made or is declared and
+    stays empty; the run ends."""
     states = KAFKA_STATES.replace("timeout: 5s", "timeout: 500ms")
     _kafka_project(tmp_path, "--silent", states=states)
+    project = tmp_path / "splice.yaml"
+    project.write_text(project.read_text().replace("{kind: kafka}", "{kind: kafka" + topics + "}"))
     done = splice_cli(tmp_path, "run", "--no-store")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0 passed, 1 failed" in done.stdout
-    assert "message: never arrived:" in done.stdout, done.stdout
-    assert "orders.created" in done.stdout
+    assert f"message: never arrived: {why}" in done.stdout, done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_contract_verify_starts_the_kafka_broker_of_the_receive(tmp_path: Path) -> None:
+    """`splice contract verify --provider orders --states provider.yaml` starts the
+    provider and the Kafka broker its `receive:` names, and verifies the same way."""
+    _kafka_project(tmp_path)
+    done = splice_cli(
+        tmp_path,
+        "contract",
+        "verify",
+        "pacts/shop-orders.json",
+        "--provider",
+        "orders",
+        "--states",
+        "provider.yaml",
+        "--no-store",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
 
 
 def test_each_interaction_takes_its_own_message_from_a_shared_topic(tmp_path: Path) -> None:

@@ -269,6 +269,10 @@ def _mark(block: PactBlock, ctx: StepContext, interaction: Interaction) -> StepO
 
     from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
 
+    if block.via != "kafka" or not isinstance(block.receive.get("consume"), dict):
+        raise StepError(
+            "`mark` notes where a kafka topic ends", "give `via: kafka` and a `consume:` receive"
+        )
     try:
         parsed = KafkaBlock.model_validate(block.receive)
     except ValidationError as exc:

@@ -6,11 +6,15 @@ the pact, its topic and key as metadata."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from splice._internal.errors import StepError
+from splice._internal.executors.executor_api import StepContext, TestcaseSession
+from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
 from tests.integration.test_contract_message_broker import PACT, PROJECT, STATES, _project
 from tests.support.cli import splice_cli
 
@@ -162,3 +166,20 @@ def test_from_end_in_a_kafka_receive_is_a_located_error(tmp_path: Path) -> None:
     assert "provider.yaml:11:" in out, out
     assert "drop `from:`" in out, out
     assert "Traceback" not in out
+
+
+def test_noting_the_ends_of_a_topic_on_no_broker_is_a_step_error() -> None:
+    """The step before the trigger, against a port no broker listens on: a StepError
+    saying no broker answers, not a driver exception."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ctx = StepContext(vars={}, session=TestcaseSession(), base_dir=Path.cwd(), timeout=1.0)
+    block = KafkaBlock.model_validate(
+        {"url": f"kafka://127.0.0.1:{port}", "consume": {"topic": "t"}}
+    )
+    try:
+        with pytest.raises(StepError, match="no Kafka broker answers"):
+            KafkaExecutor().ends(block, ctx)
+    finally:
+        ctx.session.close()

@@ -281,7 +281,10 @@ def ends_now(
     read from its beginning once it appears."""
     ck = kc.driver()
     reader, problems = kc.reader(ctx, bootstrap)
-    metadata = reader.list_topics(timeout=max(timeout, 1.0))
+    try:
+        metadata = reader.list_topics(timeout=max(timeout, 1.0))
+    except ck.KafkaException as exc:
+        raise kc.unreachable(problems.last() or str(exc.args[0].str())) from exc
     parts = [
         ck.TopicPartition(topic, partition)
         for topic in topics

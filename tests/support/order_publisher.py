@@ -3,11 +3,13 @@
     NATS_URL=nats://... python order_publisher.py --port 8000 [--drifted | --silent]
     MQTT_URL=mqtt://... python order_publisher.py --port 8000
     AMQP_URL=amqp://... python order_publisher.py --port 8000
+    KAFKA_BOOTSTRAP=127.0.0.1:9092 python order_publisher.py --port 8000
 
 PUT /orders/{id} stores an order (a provider state); POST /orders/{id}/announce publishes
 its "order created" event on `orders.created` (NATS), `orders/created` (MQTT) or the
-topic exchange `orders` with routing key `order.created` (AMQP, declared at start), and
-answers 202, or 404 for an order it does not hold. `--drifted` sends the id as a string;
+topic exchange `orders` with routing key `order.created` (AMQP, declared at start) or
+the topic `orders.created` keyed by the order's id (Kafka; the broker creates the topic
+on first use), each with the header `source: orders`, and answers 202, or 404 for an order it does not hold. `--drifted` sends the id as a string;
 `--silent` publishes on another subject, so the event never arrives. GET /health: 200.
 """
 
@@ -33,6 +35,16 @@ def _publish(event: dict[str, Any]) -> None:
         with _amqp() as channel:
             props = pika_properties()
             channel.basic_publish("orders", key, payload, properties=props)
+        return
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        from confluent_kafka import Producer
+
+        producer = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP"], "linger.ms": 0})
+        topic = "orders.elsewhere" if SETTINGS["silent"] else "orders.created"
+        key = str(event["id"]).encode()
+        producer.produce(topic, payload, key=key, headers={"source": "orders"})
+        if producer.flush(10) != 0:
+            raise RuntimeError("the event was not delivered within 10 s")
         return
     if os.environ.get("MQTT_URL"):
         import paho.mqtt.publish as mqtt

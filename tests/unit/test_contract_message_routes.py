@@ -100,6 +100,27 @@ def test_the_exact_description_wins_over_a_glob() -> None:
     assert route_for([glob, exact], "a refund") is None
 
 
+@pytest.mark.parametrize(
+    ("via", "receive", "marks"),
+    [
+        ("kafka", {"consume": {"topic": "orders"}}, True),
+        ("kafka", {"consume": {"topic": "orders", "from": "beginning"}}, False),
+        ("kafka", {"consume": {"topic": "orders", "from": 3}}, False),
+        ("kafka", {"consume": {"topic": "orders", "group": "verifier"}}, False),
+        ("nats", {"subscribe": "orders.created"}, False),
+        ("amqp", {"consume": {"queue": "orders"}}, False),
+    ],
+    ids=["kafka", "kafka-from-beginning", "kafka-from-offset", "kafka-group", "nats", "amqp"],
+)
+def test_a_kafka_consume_reads_from_where_the_topic_ended_before_the_trigger(
+    via: str, receive: dict[str, Any], marks: bool
+) -> None:
+    """Only a kafka consume that says neither `from:` nor `group:` has its topic's ends
+    noted before the trigger; the others read where they say."""
+    route = MessageRoute("order *", [], via, receive)
+    assert route.marks_the_end is marks
+
+
 def _coverage(hits: dict[str, list[int]]) -> list[dict[str, Any]]:
     ops = [
         {"operation": name, "statuses": ["200", "404"], "hit": hit} for name, hit in hits.items()

@@ -54,6 +54,9 @@ class PactBlock(Block):
     timeout: float = 30.0
     via: Literal["nats", "mqtt", "amqp", "kafka"] | None = None
     receive: dict[str, Any] = {}  # the `via` executor's block that takes the message
+    # kafka, before the trigger: note where the topic ends, so that the step taking the
+    # message reads what the trigger published, not what earlier testcases left there
+    mark: bool = False
 
 
 def load_cached(path: Path) -> Pact:
@@ -136,6 +139,8 @@ class PactExecutor:
         if not 0 <= block.interaction < len(pact.interactions):
             raise StepError(f"the pact has no interaction {block.interaction}")
         interaction = pact.interactions[block.interaction]
+        if block.mark:
+            return _mark(block, ctx, interaction)
         if interaction.kind == "message" and interaction.message is not None and block.via:
             return _verify_received(block, ctx, interaction, interaction.message)
         client = _client(ctx)
@@ -255,6 +260,33 @@ def _verify_message(
     )
 
 
+_STARTS = "pact.kafka.starts"  # session state: where the topic ended before the trigger
+
+
+def _mark(block: PactBlock, ctx: StepContext, interaction: Interaction) -> StepOutput:
+    """Before the trigger: where each partition of the kafka `receive:` topic ends."""
+    from pydantic import ValidationError
+
+    from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
+
+    if block.via != "kafka" or not isinstance(block.receive.get("consume"), dict):
+        raise StepError(
+            "`mark` notes where a kafka topic ends", "give `via: kafka` and a `consume:` receive"
+        )
+    try:
+        parsed = KafkaBlock.model_validate(block.receive)
+    except ValidationError as exc:
+        raise StepError(f"the kafka block of `receive:` is invalid: {exc}") from None
+    ends = KafkaExecutor().ends(parsed, ctx)
+    ctx.session.state[_STARTS] = ends
+    shown = {f"{topic}[{partition}]": offset for (topic, partition), offset in ends.items()}
+    return StepOutput(
+        result={"status": None, "mismatches": [], "interaction": interaction.description},
+        request={"description": interaction.description, "via": "kafka", **block.receive},
+        response={"from": shown or "the beginning (the topic does not exist yet)"},
+    )
+
+
 def _verify_received(
     block: PactBlock, ctx: StepContext, interaction: Interaction, expected: Message
 ) -> StepOutput:
@@ -266,8 +298,16 @@ def _verify_received(
     assert block.via is not None
     request = {"description": interaction.description, "via": block.via, **block.receive}
     taker = registry.instance(block.via)
+    starts = ctx.session.state.pop(_STARTS, None)
     try:
-        output = taker.execute(taker.block_model.model_validate(block.receive), ctx)
+        parsed = taker.block_model.model_validate(block.receive)
+        if starts is not None:
+            from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
+
+            assert isinstance(taker, KafkaExecutor) and isinstance(parsed, KafkaBlock)
+            output = taker.execute(parsed, ctx, starts=starts)
+        else:
+            output = taker.execute(parsed, ctx)
     except ValidationError as exc:
         raise StepError(f"the {block.via} block of `receive:` is invalid: {exc}") from None
     except StepInterrupted:

@@ -16,7 +16,11 @@ Each such interaction is a testcase whose steps subscribe first (nats and mqtt
 waiting up to the block's `timeout` (5 s by default), and holds its contents and metadata
 to the pact. A message that never arrives is a failure of that step, not an error. An
 amqp `consume: QUEUE` and a kafka `consume:` read after the trigger: a queue, or a
-topic, keeps the message until then.
+topic, keeps the message until then. A kafka consume reads from where each partition
+ended before the trigger (a `pact` step with `mark:` notes it), so a message an earlier
+testcase published on the same topic is not taken for this one's; a topic the trigger
+creates is read from its beginning. `from:` or `group:` in the block say where to read
+instead; `from: end` would miss the message, and is an error.
 
 The received message's metadata, for the pact's `metadata`: its headers, `contentType`
 (an amqp `content_type` property, a `content-type` header, else `application/json` for
@@ -76,6 +80,19 @@ class MessageRoute:
         if self.receive.get("timeout") is not None:
             later["timeout"] = self.receive["timeout"]
         return later
+
+    @property
+    def marks_the_end(self) -> bool:
+        """A kafka consume that reads what the trigger published: it starts where the
+        topic ended before the trigger (noted by a step before it), not at offset 0,
+        where an earlier testcase's message may wait. `from:` or `group:` say otherwise."""
+        consume = self.receive.get("consume")
+        return (
+            self.via == "kafka"
+            and isinstance(consume, Mapping)
+            and "from" not in consume
+            and "group" not in consume
+        )
 
     @property
     def source(self) -> str:
@@ -189,6 +206,15 @@ def _receive(
             "the message is taken from a subscription made before the trigger"
             if "subscribe" in wanted
             else "the message is consumed after the trigger",
+        )
+        return None
+    consume = block.get("consume")
+    if via == "kafka" and isinstance(consume, dict) and consume.get("from") == "end":
+        out.add(
+            "a kafka consume in `receive:` runs after the trigger; with `from: end` it "
+            "misses the message the trigger published",
+            pos.value((*loc, via, "consume", "from")),
+            "drop `from:`: the consume reads what was published since the trigger started",
         )
         return None
     for key in ("as", "wait"):

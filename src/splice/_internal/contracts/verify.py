@@ -187,6 +187,10 @@ def _suite(
         if route is not None:
             block["via"], block["receive"] = route.via, route.take()
             before = route.steps()
+            if route.marks_the_end:
+                name = f"{route.source}: where it ends before the trigger"
+                mark, span = {**block, "mark": True}, route.receive_span
+                before.insert(0, Step(index=0, name=name, span=span, executor="pact", block=mark))
             title = f"message {interaction.description!r} from {route.source}"
         elif interaction.kind == "message":
             block["messages_path"] = target.messages_path

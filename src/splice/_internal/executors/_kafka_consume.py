@@ -57,6 +57,9 @@ class Wanted:
     timeout: float
     session_ms: int
     values: Values | None = None  # decodes registry-framed values
+    # where each partition starts instead of `start` (a partition not named: its
+    # beginning); see `ends_now`
+    starts: Mapping[tuple[str, int], int] | None = None
 
 
 @dataclass
@@ -256,6 +259,8 @@ def _offset(
     ctx: StepContext, consumer: Any, problems: kc.Problems, part: Any, wanted: Wanted
 ) -> int:
     ck = kc.driver()
+    if wanted.starts is not None:
+        return wanted.starts.get((part.topic, part.partition), int(ck.OFFSET_BEGINNING))
     if wanted.start == "beginning":
         return int(ck.OFFSET_BEGINNING)
     if wanted.start == "end":
@@ -266,6 +271,27 @@ def _offset(
     low, _ = consumer.get_watermark_offsets(part, timeout=5)
     end = true_ends(ctx, consumer, problems, [part], wanted.timeout)[(part.topic, part.partition)]
     return max(int(low), end + wanted.start)
+
+
+def ends_now(
+    ctx: StepContext, bootstrap: str, topics: list[str], timeout: float
+) -> dict[tuple[str, int], int]:
+    """Where each partition of `topics` ends now, for a later consume to read only what
+    came after (`Wanted.starts`); a topic that does not exist yet has no entry, so it is
+    read from its beginning once it appears."""
+    ck = kc.driver()
+    reader, problems = kc.reader(ctx, bootstrap)
+    try:
+        metadata = reader.list_topics(timeout=max(timeout, 1.0))
+    except ck.KafkaException as exc:
+        raise kc.unreachable(problems.last() or str(exc.args[0].str())) from exc
+    parts = [
+        ck.TopicPartition(topic, partition)
+        for topic in topics
+        if topic in metadata.topics and metadata.topics[topic].error is None
+        for partition in sorted(metadata.topics[topic].partitions)
+    ]
+    return true_ends(ctx, reader, problems, parts, timeout) if parts else {}
 
 
 def true_ends(

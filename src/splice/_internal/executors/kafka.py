@@ -33,7 +33,13 @@ from splice._internal.errors import StepError
 from splice._internal.executors import _kafka_clients as kc
 from splice._internal.executors import _messages as m
 from splice._internal.executors._kafka_avro import ValuePath
-from splice._internal.executors._kafka_consume import Outcome, Wanted, consume, decode
+from splice._internal.executors._kafka_consume import (
+    Outcome,
+    Wanted,
+    consume,
+    decode,
+    ends_now,
+)
 from splice._internal.executors._kafka_groups import describe as describe_group
 from splice._internal.executors._kafka_values import Decoder, Encoding, encode, no_registry
 from splice._internal.executors._kafka_values import check as check_value
@@ -328,7 +334,28 @@ class KafkaExecutor:
                 found.append(problem)
         return found
 
-    def execute(self, block: KafkaBlock, ctx: StepContext) -> StepOutput:
+    def ends(self, block: KafkaBlock, ctx: StepContext) -> dict[tuple[str, int], int]:
+        """Where each partition of a consume block's topics ends now: given back to
+        `execute` as `starts`, the consume reads only the messages written in between
+        (what a trigger published, not what an earlier testcase left on the topic)."""
+        assert block.consume is not None
+        where = m.target(
+            ctx, block.service, block.url, ("kafka", "kafkas"), "Kafka", use_prefix=block.prefix
+        )
+        found = (ctx.vars.get("services") or {}).get(where.service or "", {})
+        bootstrap = str(found.get("bootstrap") or _bootstrap(where.url))
+        topic = block.consume.topic
+        topics = [where.prefix + t for t in ([topic] if isinstance(topic, str) else topic)]
+        return ends_now(ctx, bootstrap, topics, ctx.timeout or m.DEFAULT_WAIT)
+
+    def execute(
+        self,
+        block: KafkaBlock,
+        ctx: StepContext,
+        *,
+        starts: Mapping[tuple[str, int], int] | None = None,
+    ) -> StepOutput:
+        """Run the step; `starts` (from `ends`) makes a consume read from those offsets."""
         where = m.target(
             ctx, block.service, block.url, ("kafka", "kafkas"), "Kafka", use_prefix=block.prefix
         )
@@ -362,6 +389,7 @@ class KafkaExecutor:
                 timeout=timeout,
                 session_ms=session_ms,
                 values=Decoder(ctx, registry) if registry else None,
+                starts=starts,
             )
             result = _consumed(consume(ctx, bootstrap, wanted))
         else:

@@ -15,8 +15,9 @@ import pytest
 from splice._internal.errors import StepError
 from splice._internal.executors.executor_api import StepContext, TestcaseSession
 from splice._internal.executors.kafka import KafkaBlock, KafkaExecutor
-from tests.integration.test_contract_message_broker import PACT, PROJECT, STATES, _project
 from tests.support.cli import splice_cli
+from tests.support.message_contracts import PACT, PROJECT, STATES
+from tests.support.message_contracts import write_project as _project
 
 pytest.importorskip("confluent_kafka")
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from splice._internal.store import schema as t
-from splice._internal.store.bulk import BadStep, insert_rows, step_rows, write_steps
+from splice._internal.store.bulk import BadStep, Stats, insert_rows, step_rows, write_steps
 from splice._internal.store.core import Store
 from splice._internal.store.dialect import allocate_ids, insert_ignore, lock_for_writing
 from splice._internal.store.errors import IngestError
@@ -99,12 +99,16 @@ class Ingest:
             self._require_run(conn, run_id)
             suite = body_of(event, "suite")
             name = str(suite.get("name", ""))
+            stats: Stats = {}
             self._write_steps(
                 conn,
                 [
-                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or []),
-                    *self._step_rows(run_id, None, 0, name, suite.get("teardown") or []),
+                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or [], stats=stats),
+                    *self._step_rows(
+                        run_id, None, 0, name, suite.get("teardown") or [], stats=stats
+                    ),
                 ],
+                stats,
             )
         elif kind == "artifacts":
             self._require_run(conn, run_id)
@@ -340,6 +344,7 @@ class Ingest:
         steps_out: list[tuple[Any, ...]] = []
         attempt_rows: list[tuple[Any, ...]] = []
         tags: set[tuple[str, str]] = set()
+        stats: Stats = {}
         for (run_id, body, _), slot in zip(batch.testcases, slots, strict=True):
             result_id = slot if slot is not None else next(inserted)
             suite = str(body.get("suite", ""))
@@ -354,8 +359,8 @@ class Ingest:
                         float(attempt.get("duration") or 0.0),
                     )
                 )
-                steps_out.extend(
-                    self._step_rows(run_id, result_id, number, suite, attempt.get("steps") or [])
+                steps_out += self._step_rows(
+                    run_id, result_id, number, suite, attempt.get("steps") or [], stats=stats
                 )
             for tag in body.get("tags") or []:
                 tags.add((run_id, str(tag)[:200]))
@@ -365,7 +370,7 @@ class Ingest:
             ("result_id", "number", "status", "started_at", "duration"),
             attempt_rows,
         )
-        self._write_steps(conn, steps_out)
+        self._write_steps(conn, steps_out, stats)
         if tags:
             insert_ignore(
                 conn,
@@ -381,14 +386,27 @@ class Ingest:
             )
 
     def _step_rows(
-        self, run_id: str, result_id: int | None, attempt: int, suite: str, steps: list[Any]
+        self,
+        run_id: str,
+        result_id: int | None,
+        attempt: int,
+        suite: str,
+        steps: list[Any],
+        *,
+        stats: Stats,
     ) -> list[tuple[Any, ...]]:
         try:
             return step_rows(
-                run_id, result_id, attempt, suite, steps, addresses=self._addresses.get(run_id, {})
+                run_id,
+                result_id,
+                attempt,
+                suite,
+                steps,
+                addresses=self._addresses.get(run_id, {}),
+                stats=stats,
             )
         except BadStep as exc:
             raise IngestError(str(exc)) from exc
 
-    def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        write_steps(conn, rows)
+    def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]], stats: Stats) -> None:
+        write_steps(conn, rows, stats)

@@ -29,7 +29,7 @@ from splice._internal.store.lite import LiteStore
 from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
 from splice._internal.store.rows import dumps, loads, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
-from splice._internal.store.step_rows import COLUMNS, BadStep, step_rows, target_stats
+from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
 
 _CHUNK = 500  # keys per `IN (...)`
 _KEEP = 50000  # test ids cached at most (as `identity.TestIds`)
@@ -110,11 +110,15 @@ class LiteIngest:
             self._require_run(run_id)
             suite = body_of(event, "suite")
             name = str(suite.get("name", ""))
+            stats: Stats = {}
             self._write_steps(
                 [
-                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or []),
-                    *self._step_rows(run_id, None, 0, name, suite.get("teardown") or []),
-                ]
+                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or [], stats=stats),
+                    *self._step_rows(
+                        run_id, None, 0, name, suite.get("teardown") or [], stats=stats
+                    ),
+                ],
+                stats,
             )
         elif kind == "artifacts":
             self._require_run(run_id)
@@ -388,6 +392,7 @@ class LiteIngest:
         steps_out: list[tuple[Any, ...]] = []
         attempt_rows: list[tuple[Any, ...]] = []
         tags: set[tuple[str, str]] = set()
+        stats: Stats = {}
         for (run_id, body, _), slot in zip(batch, slots, strict=True):
             result_id = slot if slot is not None else next(inserted)
             suite = str(body.get("suite", ""))
@@ -402,8 +407,8 @@ class LiteIngest:
                         float(attempt.get("duration") or 0.0),
                     )
                 )
-                steps_out.extend(
-                    self._step_rows(run_id, result_id, number, suite, attempt.get("steps") or [])
+                steps_out += self._step_rows(
+                    run_id, result_id, number, suite, attempt.get("steps") or [], stats=stats
                 )
             for tag in body.get("tags") or []:
                 tags.add((run_id, str(tag)[:200]))
@@ -412,30 +417,47 @@ class LiteIngest:
             " VALUES (?, ?, ?, ?, ?)",
             attempt_rows,
         )
-        self._write_steps(steps_out)
+        self._write_steps(steps_out, stats)
         if tags:
             conn.executemany(
                 "INSERT INTO run_tags (run_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 sorted(tags),
             )
+        self._add_counts(counters)
+
+    def _add_counts(self, counters: dict[str, dict[str, int]]) -> None:
+        """Add the testcases of a batch to the counters of their runs."""
         for run_id, counts in counters.items():
             names = sorted(counts)
-            conn.execute(
+            self.conn.execute(
                 f"UPDATE runs SET {', '.join(f'{n} = {n} + ?' for n in names)} WHERE id = ?",
                 (*(counts[n] for n in names), run_id),
             )
 
     def _step_rows(
-        self, run_id: str, result_id: int | None, attempt: int, suite: str, steps: list[Any]
+        self,
+        run_id: str,
+        result_id: int | None,
+        attempt: int,
+        suite: str,
+        steps: list[Any],
+        *,
+        stats: Stats,
     ) -> list[tuple[Any, ...]]:
         try:
             return step_rows(
-                run_id, result_id, attempt, suite, steps, addresses=self._addresses.get(run_id, {})
+                run_id,
+                result_id,
+                attempt,
+                suite,
+                steps,
+                addresses=self._addresses.get(run_id, {}),
+                stats=stats,
             )
         except BadStep as exc:
             raise IngestError(str(exc)) from exc
 
-    def _write_steps(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_steps(self, rows: list[tuple[Any, ...]], stats: Stats) -> None:
         if not rows:
             return
         self.conn.executemany(_STEPS_SQL, rows)
@@ -444,7 +466,7 @@ class LiteIngest:
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, executor, service, target) DO UPDATE"
             " SET calls = calls + excluded.calls, failures = failures + excluded.failures,"
             " duration = duration + excluded.duration",
-            target_stats(rows),
+            stat_rows(stats),
         )
 
     def _finish(self, run_id: str, status: str, finished_at: float, duration: float | None) -> None:

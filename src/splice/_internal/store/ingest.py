@@ -22,7 +22,14 @@ from splice._internal.store.dialect import allocate_ids, insert_ignore, lock_for
 from splice._internal.store.errors import IngestError
 from splice._internal.store.finish import finish_runs
 from splice._internal.store.identity import TestIds
-from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
+from splice._internal.store.result_rows import (
+    COUNTERS,
+    RESULT_FIELDS,
+    body_of,
+    finished_key,
+    message,
+    started_key,
+)
 from splice._internal.store.rows import dumps, loads, scrub, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 
@@ -37,6 +44,7 @@ class _Batch:
     """Rows gathered from consecutive testcase_finished events, written together."""
 
     testcases: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+    held: set[tuple[str, str]] = field(default_factory=set)  # their (run id, test key)
 
 
 class Ingest:
@@ -72,12 +80,15 @@ class Ingest:
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
                     pending.testcases.append((run_id, body, bool(event.get("quarantined"))))
+                    pending.held.add(finished_key(run_id, body))
                     if len(pending.testcases) >= _BATCH:
                         self._flush(conn, pending, now)
                         pending = _Batch()
                     continue
-                self._flush(conn, pending, now)
-                pending = _Batch()
+                started = started_key(event)
+                if started is None or started in pending.held:
+                    self._flush(conn, pending, now)
+                    pending = _Batch()
                 self._one(conn, kind, run_id, event, now)
             self._flush(conn, pending, now)
             touched.difference_update(self.finished)

@@ -26,7 +26,14 @@ from splice._internal.store.flaky_score import (
     verdicts,
 )
 from splice._internal.store.lite import LiteStore
-from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
+from splice._internal.store.result_rows import (
+    COUNTERS,
+    RESULT_FIELDS,
+    body_of,
+    finished_key,
+    message,
+    started_key,
+)
 from splice._internal.store.rows import dumps, loads, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
@@ -68,6 +75,7 @@ class LiteIngest:
         conn.execute("BEGIN IMMEDIATE")
         try:
             pending: list[tuple[str, dict[str, Any], bool]] = []
+            held: set[tuple[str, str]] = set()  # (run id, test key) of `pending`
             touched: set[str] = set()
             for event in events:
                 kind, run_id = event.get("event"), str(event.get("run_id", ""))
@@ -79,12 +87,15 @@ class LiteIngest:
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
                     pending.append((run_id, body, bool(event.get("quarantined"))))
+                    held.add(finished_key(run_id, body))
                     if len(pending) >= _BATCH:
                         self._flush(pending, now)
-                        pending = []
+                        pending, held = [], set()
                     continue
-                self._flush(pending, now)
-                pending = []
+                started = started_key(event)
+                if started is None or started in held:
+                    self._flush(pending, now)
+                    pending, held = [], set()
                 self._one(kind, run_id, event, now)
             self._flush(pending, now)
             touched.difference_update(self.finished)

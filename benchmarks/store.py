@@ -78,13 +78,27 @@ def _ingest_rate(url: str, events: list[list[dict[str, Any]]], lite: bool) -> fl
         store.close()
 
 
+def _live(run: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`run` as the recorder sends it: each testcase's end after its start."""
+    out = []
+    for event in run:
+        if event["event"] == "testcase_finished":
+            body = event["testcase"]
+            test = {k: body[k] for k in ("suite", "name", "path", "line", "tags", "started_at")}
+            out.append({"event": "testcase_started", "run_id": event["run_id"], "test": test})
+        out.append(event)
+    return out
+
+
 def _recorder_rate(url: str, events: list[list[dict[str, Any]]], lite: bool) -> float:
     """The same through the recorder's writer thread, fed one event at a time as a run
-    emits them (the writer batches whatever queued meanwhile)."""
+    emits them, a start and an end per testcase (the writer batches what queues within
+    its gathering interval)."""
+    live = [_live(run) for run in events]
     store = _open(url, lite)
     try:
         start = time.perf_counter()
-        for run in events:
+        for run in live:
             writer = LocalWriter(store, warn=lambda message: print(message, file=sys.stderr))
             for event in run:
                 writer.put(event)

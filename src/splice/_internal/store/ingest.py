@@ -45,6 +45,9 @@ class _Batch:
 
     testcases: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
     held: set[tuple[str, str]] = field(default_factory=set)  # their (run id, test key)
+    # starts not written yet: one whose end follows in the batch is never written, its
+    # end inserts the whole row (the same row a start and an update leave)
+    starts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class Ingest:
@@ -79,18 +82,25 @@ class Ingest:
                     body = event.get("testcase")
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
+                    key = finished_key(run_id, body)
+                    pending.starts.pop(key, None)
                     pending.testcases.append((run_id, body, bool(event.get("quarantined"))))
-                    pending.held.add(finished_key(run_id, body))
+                    pending.held.add(key)
                     if len(pending.testcases) >= _BATCH:
-                        self._flush(conn, pending, now)
+                        self._flush_all(conn, pending, now)
                         pending = _Batch()
                     continue
                 started = started_key(event)
-                if started is None or started in pending.held:
-                    self._flush(conn, pending, now)
-                    pending = _Batch()
+                if started is not None and not (
+                    started in pending.held or started in pending.starts or started in self._open
+                ):
+                    self._require_run(conn, run_id)
+                    pending.starts[started] = body_of(event, "test")
+                    continue
+                self._flush_all(conn, pending, now)
+                pending = _Batch()
                 self._one(conn, kind, run_id, event, now)
-            self._flush(conn, pending, now)
+            self._flush_all(conn, pending, now)
             touched.difference_update(self.finished)
             if touched:
                 conn.execute(
@@ -98,6 +108,13 @@ class Ingest:
                     .where(t.runs.c.id.in_(touched), t.runs.c.status == "running")
                     .values(updated_at=now)
                 )
+
+    def _flush_all(self, conn: Connection, batch: _Batch, now: float) -> None:
+        """Write the ends held, then the starts of testcases still running (in the order
+        they started: ids follow the order of ends, then of starts, either way)."""
+        self._flush(conn, batch, now)
+        for (run_id, _), test in batch.starts.items():
+            self._testcase_started(conn, run_id, test)
 
     def _one(
         self, conn: Connection, kind: Any, run_id: str, event: dict[str, Any], now: float

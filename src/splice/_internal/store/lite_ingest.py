@@ -76,6 +76,9 @@ class LiteIngest:
         try:
             pending: list[tuple[str, dict[str, Any], bool]] = []
             held: set[tuple[str, str]] = set()  # (run id, test key) of `pending`
+            # starts not written yet: one whose end follows in the batch is never written,
+            # its end inserts the whole row (the same row a start and an update leave)
+            starts: dict[tuple[str, str], dict[str, Any]] = {}
             touched: set[str] = set()
             for event in events:
                 kind, run_id = event.get("event"), str(event.get("run_id", ""))
@@ -86,18 +89,25 @@ class LiteIngest:
                     body = event.get("testcase")
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
+                    key = finished_key(run_id, body)
+                    starts.pop(key, None)
                     pending.append((run_id, body, bool(event.get("quarantined"))))
-                    held.add(finished_key(run_id, body))
+                    held.add(key)
                     if len(pending) >= _BATCH:
-                        self._flush(pending, now)
-                        pending, held = [], set()
+                        self._flush_all(pending, starts, now)
+                        pending, held, starts = [], set(), {}
                     continue
                 started = started_key(event)
-                if started is None or started in held:
-                    self._flush(pending, now)
-                    pending, held = [], set()
+                if started is not None and not (
+                    started in held or started in starts or started in self._open
+                ):
+                    self._require_run(run_id)
+                    starts[started] = body_of(event, "test")
+                    continue
+                self._flush_all(pending, starts, now)
+                pending, held, starts = [], set(), {}
                 self._one(kind, run_id, event, now)
-            self._flush(pending, now)
+            self._flush_all(pending, starts, now)
             touched.difference_update(self.finished)
             for run_id in sorted(touched):
                 conn.execute(
@@ -110,6 +120,18 @@ class LiteIngest:
             raise
         for run_id, finished_at, newly in self._ended:
             _queue_webhooks(self.store, run_id, finished_at, newly)
+
+    def _flush_all(
+        self,
+        batch: list[tuple[str, dict[str, Any], bool]],
+        starts: dict[tuple[str, str], dict[str, Any]],
+        now: float,
+    ) -> None:
+        """Write the ends held, then the starts of testcases still running (in the order
+        they started: ids follow the order of ends, then of starts, either way)."""
+        self._flush(batch, now)
+        for (run_id, _), test in starts.items():
+            self._testcase_started(run_id, test)
 
     def _one(self, kind: Any, run_id: str, event: dict[str, Any], now: float) -> None:
         conn = self.conn

@@ -193,3 +193,54 @@ def test_a_recorded_one_step_run_imports_no_sqlalchemy_alembic_or_jinja2(tmp_pat
     code, modules = imported_by(["--version"], tmp_path)
     assert code == 0
     assert heavy(modules, ("sqlalchemy", "pydantic", "jinja2", "httpx", "click", "rich")) == set()
+
+
+def _run_of_starts_and_ends() -> list[dict[str, Any]]:
+    """One batch as a live run sends it: a start and an end per testcase, one test run
+    twice (its second start comes after its first end, within the batch)."""
+    test = {"suite": "a", "name": "again", "path": "a.splice.yaml", "line": 3}
+
+    def end(status: str, name: str = "again") -> dict[str, Any]:
+        body = {**test, "name": name, "status": status, "started_at": 1000.0, "attempts": []}
+        return {"event": "testcase_finished", "run_id": "r2", "testcase": body}
+
+    def start(name: str = "again") -> dict[str, Any]:
+        return {"event": "testcase_started", "run_id": "r2", "test": {**test, "name": name}}
+
+    head = {"started_at": 999.0, "total": 3, "host": "elsewhere", "pid": 1}
+    return [
+        {"event": "run_started", "run_id": "r2", "run": head},
+        start(),
+        end("failed"),
+        start("other"),
+        start(),
+        end("passed", "other"),
+        end("passed"),
+        {"event": "run_finished", "run_id": "r2", "run": {"status": "failed"}},
+    ]
+
+
+@pytest.mark.parametrize("lite", [True, False])
+def test_a_test_started_again_within_a_batch_keeps_both_results(tmp_path: Path, lite: bool) -> None:
+    """A writer holds the ends of a batch's testcases and writes starts before them; a
+    start of a test whose end it holds is written after that end, so both runs of the test
+    keep their result and none is left open (then marked interrupted)."""
+    path = tmp_path / "store.db"
+    store = Store.open(str(path))
+    if lite:
+        store.close()
+        opened = LiteStore.open(str(path), tmp_path)
+        assert opened is not None
+        LiteIngest(opened).apply(_run_of_starts_and_ends())
+        opened.close()
+    else:
+        Ingest(store).apply(_run_of_starts_and_ends())
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        got = conn.execute(
+            "SELECT t.name, r.status FROM results r JOIN tests t ON t.id = r.test_id ORDER BY r.id"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert got == [("again", "failed"), ("other", "passed"), ("again", "passed")]

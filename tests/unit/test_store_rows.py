@@ -44,7 +44,7 @@ def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
 @given(_JSON)
 def test_scrub_replaces_every_nul_and_nothing_else(value: Any) -> None:
     """The check on the encoded text finds every NUL, in keys and values at any depth."""
-    assert scrub(value) == _plain_scrub(value)
+    assert repr(scrub(value)) == repr(_plain_scrub(value))  # repr: NaN is not == NaN
 
 
 _SEGMENT = st.text(alphabet="0123456789abcdefABCXYZ-_٣²", max_size=40) | st.text(

@@ -13,9 +13,17 @@ from sqlalchemy import Connection
 
 from splice._internal.store import schema as t
 from splice._internal.store.dialect import upsert_add
-from splice._internal.store.step_rows import COLUMNS, BadStep, step_rows, target_stats
+from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
 
-__all__ = ["COLUMNS", "BadStep", "insert_rows", "step_rows", "update_rows", "write_steps"]
+__all__ = [
+    "COLUMNS",
+    "BadStep",
+    "Stats",
+    "insert_rows",
+    "step_rows",
+    "update_rows",
+    "write_steps",
+]
 
 
 def insert_rows(
@@ -55,8 +63,9 @@ def update_rows(
         cursor.close()
 
 
-def write_steps(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert `rows` and add them to the per-day statistics of integration points."""
+def write_steps(conn: Connection, rows: list[tuple[Any, ...]], stats: Stats) -> None:
+    """Insert `rows` and add `stats` (gathered by `step_rows` from them) to the per-day
+    statistics of integration points."""
     if not rows:
         return
     insert_rows(conn, "steps", COLUMNS, rows)
@@ -73,7 +82,7 @@ def write_steps(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
                 "failures": f,
                 "duration": du,
             }
-            for d, e, s, g, c, f, du in target_stats(rows)
+            for d, e, s, g, c, f, du in stat_rows(stats)
         ],
         ["day", "executor", "service", "target"],
         ["calls", "failures", "duration"],

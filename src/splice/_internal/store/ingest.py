@@ -17,13 +17,20 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from splice._internal.model.openapi_coverage import merge as merge_coverage
 from splice._internal.store import schema as t
-from splice._internal.store.bulk import BadStep, insert_rows, step_rows, write_steps
+from splice._internal.store.bulk import BadStep, Stats, insert_rows, step_rows, write_steps
 from splice._internal.store.core import Store
 from splice._internal.store.dialect import allocate_ids, insert_ignore, lock_for_writing
 from splice._internal.store.errors import IngestError
 from splice._internal.store.finish import finish_runs
 from splice._internal.store.identity import TestIds
-from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
+from splice._internal.store.result_rows import (
+    COUNTERS,
+    RESULT_FIELDS,
+    body_of,
+    finished_key,
+    message,
+    started_key,
+)
 from splice._internal.store.rows import dumps, loads, scrub, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
 
@@ -38,6 +45,10 @@ class _Batch:
     """Rows gathered from consecutive testcase_finished events, written together."""
 
     testcases: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+    held: set[tuple[str, str]] = field(default_factory=set)  # their (run id, test key)
+    # starts not written yet: one whose end follows in the batch is never written, its
+    # end inserts the whole row (the same row a start and an update leave)
+    starts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class Ingest:
@@ -72,15 +83,25 @@ class Ingest:
                     body = event.get("testcase")
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
+                    key = finished_key(run_id, body)
+                    pending.starts.pop(key, None)
                     pending.testcases.append((run_id, body, bool(event.get("quarantined"))))
+                    pending.held.add(key)
                     if len(pending.testcases) >= _BATCH:
-                        self._flush(conn, pending, now)
+                        self._flush_all(conn, pending, now)
                         pending = _Batch()
                     continue
-                self._flush(conn, pending, now)
+                started = started_key(event)
+                if started is not None and not (
+                    started in pending.held or started in pending.starts or started in self._open
+                ):
+                    self._require_run(conn, run_id)
+                    pending.starts[started] = body_of(event, "test")
+                    continue
+                self._flush_all(conn, pending, now)
                 pending = _Batch()
                 self._one(conn, kind, run_id, event, now)
-            self._flush(conn, pending, now)
+            self._flush_all(conn, pending, now)
             touched.difference_update(self.finished)
             if touched:
                 conn.execute(
@@ -88,6 +109,13 @@ class Ingest:
                     .where(t.runs.c.id.in_(touched), t.runs.c.status == "running")
                     .values(updated_at=now)
                 )
+
+    def _flush_all(self, conn: Connection, batch: _Batch, now: float) -> None:
+        """Write the ends held, then the starts of testcases still running (in the order
+        they started: ids follow the order of ends, then of starts, either way)."""
+        self._flush(conn, batch, now)
+        for (run_id, _), test in batch.starts.items():
+            self._testcase_started(conn, run_id, test)
 
     def _one(
         self, conn: Connection, kind: Any, run_id: str, event: dict[str, Any], now: float
@@ -100,12 +128,16 @@ class Ingest:
             self._require_run(conn, run_id)
             suite = body_of(event, "suite")
             name = str(suite.get("name", ""))
+            stats: Stats = {}
             self._write_steps(
                 conn,
                 [
-                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or []),
-                    *self._step_rows(run_id, None, 0, name, suite.get("teardown") or []),
+                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or [], stats=stats),
+                    *self._step_rows(
+                        run_id, None, 0, name, suite.get("teardown") or [], stats=stats
+                    ),
                 ],
+                stats,
             )
         elif kind == "artifacts":
             self._require_run(conn, run_id)
@@ -343,6 +375,7 @@ class Ingest:
         steps_out: list[tuple[Any, ...]] = []
         attempt_rows: list[tuple[Any, ...]] = []
         tags: set[tuple[str, str]] = set()
+        stats: Stats = {}
         for (run_id, body, _), slot in zip(batch.testcases, slots, strict=True):
             result_id = slot if slot is not None else next(inserted)
             suite = str(body.get("suite", ""))
@@ -357,8 +390,8 @@ class Ingest:
                         float(attempt.get("duration") or 0.0),
                     )
                 )
-                steps_out.extend(
-                    self._step_rows(run_id, result_id, number, suite, attempt.get("steps") or [])
+                steps_out += self._step_rows(
+                    run_id, result_id, number, suite, attempt.get("steps") or [], stats=stats
                 )
             for tag in body.get("tags") or []:
                 tags.add((run_id, str(tag)[:200]))
@@ -368,7 +401,7 @@ class Ingest:
             ("result_id", "number", "status", "started_at", "duration"),
             attempt_rows,
         )
-        self._write_steps(conn, steps_out)
+        self._write_steps(conn, steps_out, stats)
         if tags:
             insert_ignore(
                 conn,
@@ -384,14 +417,27 @@ class Ingest:
             )
 
     def _step_rows(
-        self, run_id: str, result_id: int | None, attempt: int, suite: str, steps: list[Any]
+        self,
+        run_id: str,
+        result_id: int | None,
+        attempt: int,
+        suite: str,
+        steps: list[Any],
+        *,
+        stats: Stats,
     ) -> list[tuple[Any, ...]]:
         try:
             return step_rows(
-                run_id, result_id, attempt, suite, steps, addresses=self._addresses.get(run_id, {})
+                run_id,
+                result_id,
+                attempt,
+                suite,
+                steps,
+                addresses=self._addresses.get(run_id, {}),
+                stats=stats,
             )
         except BadStep as exc:
             raise IngestError(str(exc)) from exc
 
-    def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        write_steps(conn, rows)
+    def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]], stats: Stats) -> None:
+        write_steps(conn, rows, stats)

@@ -27,10 +27,17 @@ from splice._internal.store.flaky_score import (
     verdicts,
 )
 from splice._internal.store.lite import LiteStore
-from splice._internal.store.result_rows import COUNTERS, RESULT_FIELDS, body_of, message
+from splice._internal.store.result_rows import (
+    COUNTERS,
+    RESULT_FIELDS,
+    body_of,
+    finished_key,
+    message,
+    started_key,
+)
 from splice._internal.store.rows import dumps, loads, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
-from splice._internal.store.step_rows import COLUMNS, BadStep, step_rows, target_stats
+from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
 
 _CHUNK = 500  # keys per `IN (...)`
 _KEEP = 50000  # test ids cached at most (as `identity.TestIds`)
@@ -69,6 +76,10 @@ class LiteIngest:
         conn.execute("BEGIN IMMEDIATE")
         try:
             pending: list[tuple[str, dict[str, Any], bool]] = []
+            held: set[tuple[str, str]] = set()  # (run id, test key) of `pending`
+            # starts not written yet: one whose end follows in the batch is never written,
+            # its end inserts the whole row (the same row a start and an update leave)
+            starts: dict[tuple[str, str], dict[str, Any]] = {}
             touched: set[str] = set()
             for event in events:
                 kind, run_id = event.get("event"), str(event.get("run_id", ""))
@@ -79,15 +90,25 @@ class LiteIngest:
                     body = event.get("testcase")
                     if not isinstance(body, dict):
                         raise IngestError("testcase_finished without a testcase")
+                    key = finished_key(run_id, body)
+                    starts.pop(key, None)
                     pending.append((run_id, body, bool(event.get("quarantined"))))
+                    held.add(key)
                     if len(pending) >= _BATCH:
-                        self._flush(pending, now)
-                        pending = []
+                        self._flush_all(pending, starts, now)
+                        pending, held, starts = [], set(), {}
                     continue
-                self._flush(pending, now)
-                pending = []
+                started = started_key(event)
+                if started is not None and not (
+                    started in held or started in starts or started in self._open
+                ):
+                    self._require_run(run_id)
+                    starts[started] = body_of(event, "test")
+                    continue
+                self._flush_all(pending, starts, now)
+                pending, held, starts = [], set(), {}
                 self._one(kind, run_id, event, now)
-            self._flush(pending, now)
+            self._flush_all(pending, starts, now)
             touched.difference_update(self.finished)
             for run_id in sorted(touched):
                 conn.execute(
@@ -101,6 +122,18 @@ class LiteIngest:
         for run_id, finished_at, newly in self._ended:
             _queue_webhooks(self.store, run_id, finished_at, newly)
 
+    def _flush_all(
+        self,
+        batch: list[tuple[str, dict[str, Any], bool]],
+        starts: dict[tuple[str, str], dict[str, Any]],
+        now: float,
+    ) -> None:
+        """Write the ends held, then the starts of testcases still running (in the order
+        they started: ids follow the order of ends, then of starts, either way)."""
+        self._flush(batch, now)
+        for (run_id, _), test in starts.items():
+            self._testcase_started(run_id, test)
+
     def _one(self, kind: Any, run_id: str, event: dict[str, Any], now: float) -> None:
         conn = self.conn
         if kind == "run_started":
@@ -111,11 +144,15 @@ class LiteIngest:
             self._require_run(run_id)
             suite = body_of(event, "suite")
             name = str(suite.get("name", ""))
+            stats: Stats = {}
             self._write_steps(
                 [
-                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or []),
-                    *self._step_rows(run_id, None, 0, name, suite.get("teardown") or []),
-                ]
+                    *self._step_rows(run_id, None, 0, name, suite.get("setup") or [], stats=stats),
+                    *self._step_rows(
+                        run_id, None, 0, name, suite.get("teardown") or [], stats=stats
+                    ),
+                ],
+                stats,
             )
         elif kind == "artifacts":
             self._require_run(run_id)
@@ -390,6 +427,7 @@ class LiteIngest:
         steps_out: list[tuple[Any, ...]] = []
         attempt_rows: list[tuple[Any, ...]] = []
         tags: set[tuple[str, str]] = set()
+        stats: Stats = {}
         for (run_id, body, _), slot in zip(batch, slots, strict=True):
             result_id = slot if slot is not None else next(inserted)
             suite = str(body.get("suite", ""))
@@ -404,8 +442,8 @@ class LiteIngest:
                         float(attempt.get("duration") or 0.0),
                     )
                 )
-                steps_out.extend(
-                    self._step_rows(run_id, result_id, number, suite, attempt.get("steps") or [])
+                steps_out += self._step_rows(
+                    run_id, result_id, number, suite, attempt.get("steps") or [], stats=stats
                 )
             for tag in body.get("tags") or []:
                 tags.add((run_id, str(tag)[:200]))
@@ -414,30 +452,47 @@ class LiteIngest:
             " VALUES (?, ?, ?, ?, ?)",
             attempt_rows,
         )
-        self._write_steps(steps_out)
+        self._write_steps(steps_out, stats)
         if tags:
             conn.executemany(
                 "INSERT INTO run_tags (run_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 sorted(tags),
             )
+        self._add_counts(counters)
+
+    def _add_counts(self, counters: dict[str, dict[str, int]]) -> None:
+        """Add the testcases of a batch to the counters of their runs."""
         for run_id, counts in counters.items():
             names = sorted(counts)
-            conn.execute(
+            self.conn.execute(
                 f"UPDATE runs SET {', '.join(f'{n} = {n} + ?' for n in names)} WHERE id = ?",
                 (*(counts[n] for n in names), run_id),
             )
 
     def _step_rows(
-        self, run_id: str, result_id: int | None, attempt: int, suite: str, steps: list[Any]
+        self,
+        run_id: str,
+        result_id: int | None,
+        attempt: int,
+        suite: str,
+        steps: list[Any],
+        *,
+        stats: Stats,
     ) -> list[tuple[Any, ...]]:
         try:
             return step_rows(
-                run_id, result_id, attempt, suite, steps, addresses=self._addresses.get(run_id, {})
+                run_id,
+                result_id,
+                attempt,
+                suite,
+                steps,
+                addresses=self._addresses.get(run_id, {}),
+                stats=stats,
             )
         except BadStep as exc:
             raise IngestError(str(exc)) from exc
 
-    def _write_steps(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_steps(self, rows: list[tuple[Any, ...]], stats: Stats) -> None:
         if not rows:
             return
         self.conn.executemany(_STEPS_SQL, rows)
@@ -446,7 +501,7 @@ class LiteIngest:
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, executor, service, target) DO UPDATE"
             " SET calls = calls + excluded.calls, failures = failures + excluded.failures,"
             " duration = duration + excluded.duration",
-            target_stats(rows),
+            stat_rows(stats),
         )
 
     def _finish(self, run_id: str, status: str, finished_at: float, duration: float | None) -> None:

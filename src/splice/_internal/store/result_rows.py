@@ -50,3 +50,21 @@ def message(body: dict[str, Any]) -> str | None:
         if step.get("status") in ("failed", "error"):
             return f"step {step.get('name') or step.get('index')!r} {step.get('status')}"
     return None
+
+
+def started_key(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(run id, test key) of a testcase_started event, None for any other (or a bad one).
+
+    A writer may write such a start before the testcase_finished events it holds for its
+    batch unless one of them is of the same test; so a live run, which sends a start and
+    an end per testcase, still writes whole batches of testcases, not one at a time.
+    """
+    test = event.get("test")
+    if event.get("event") != "testcase_started" or not isinstance(test, dict):
+        return None
+    return str(event.get("run_id", "")), f"{test.get('suite', '')}::{test.get('name', '')}"
+
+
+def finished_key(run_id: str, body: dict[str, Any]) -> tuple[str, str]:
+    """(run id, test key) of a testcase_finished event's testcase."""
+    return run_id, f"{body.get('suite', '')}::{body.get('name', '')}"

@@ -38,7 +38,11 @@ def dumps(value: Any) -> str | None:
     """Compact JSON of `value` with long strings and lists cut; None for nothing."""
     if not value and (value is None or isinstance(value, dict | list)):
         return None
-    text = _encode(value)
+    # `_encode` inlined: four calls per stored step
+    if _ENCODE is None or isinstance(value, str):
+        text = _ENCODER.encode(value)
+    else:
+        text = "".join(_ENCODE(value, 0))
     if len(text) <= _JSON_LIMIT:
         return text
     return _encode(_excerpt(value))
@@ -116,8 +120,7 @@ def integration_point(
         service = addresses.get(address, address)
     label = request.get("target")
     if isinstance(label, str) and not service:
-        match = _SQL_SERVICE.match(label)
-        service = match.group(1) if match else _address(label) or label[:200]
+        service = _label_service(label)
     method = request.get("method")
     if isinstance(method, str) and isinstance(url, str):
         return service, f"{method.upper()} {_endpoint(url)}"[:400]
@@ -137,6 +140,13 @@ def integration_point(
         if isinstance(value, str) and value:
             return service, f"{key} {value}"[:400]
     return service, executor
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_service(label: str) -> str:
+    """The service named by a step's target label (labels repeat: cached)."""
+    match = _SQL_SERVICE.match(label)
+    return match.group(1) if match else _address(label) or label[:200]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -165,6 +175,8 @@ def _normalised(path: str) -> str:
     # not cached: paths hold ids, so nearly every one is new; most segments are short words
     # ("orders", "v1"), which only the digits alternative of `_ID_SEGMENT` can match
     return "/".join(
-        ":id" if s.isdecimal() or (len(s) >= 8 and _ID_SEGMENT.match(s)) else s
-        for s in path.split("/")
+        [
+            ":id" if s.isdecimal() or (len(s) >= 8 and _ID_SEGMENT.match(s)) else s
+            for s in path.split("/")
+        ]
     )

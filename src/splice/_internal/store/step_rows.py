@@ -31,11 +31,14 @@ COLUMNS = (
     "failures",
     "skip_reason",
 )
-_EXECUTOR, _STATUS, _STARTED, _DURATION, _SERVICE, _TARGET = 6, 8, 9, 10, 13, 14
+_FAILING = ("failed", "error")
 
 
 class BadStep(ValueError):
     """A step that is not an object."""
+
+
+Stats = dict[tuple[int, str, str, str], list[Any]]  # key -> [calls, failures, duration]
 
 
 def step_rows(
@@ -46,14 +49,18 @@ def step_rows(
     steps: list[Any],
     *,
     addresses: dict[str, str],
+    stats: Stats | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows of `steps` (dicts shaped like `StepResult`) for one attempt or one suite."""
+    """Rows of `steps` (dicts shaped like `StepResult`) for one attempt or one suite; with
+    `stats`, their calls, failures and time are added to it in the same pass (see
+    `stat_rows`)."""
     # the hot loop of ingest (one pass per step): names bound locally, no call per column
     # that a plain value does not need
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     point = integration_point
     encode = dumps
+    today = time.time()
     for step in steps:
         if not isinstance(step, dict):
             raise BadStep("a step must be an object")
@@ -63,6 +70,8 @@ def step_rows(
             executor = str(executor)[:64]
         request = get("request")
         service, target = point(executor, request if isinstance(request, dict) else None, addresses)
+        if len(service) > 200:
+            service = service[:200]
         location = get("location")
         if location is None or isinstance(location, str):
             where: str | None = location
@@ -76,6 +85,12 @@ def step_rows(
             get("status", ""),
             get("skip_reason"),
         )
+        if type(status) is not str or len(status) > 16:
+            status = str(status)[:16]
+        started = float(get("started_at") or 0.0)
+        duration = float(get("duration") or 0.0)
+        # empty captures and failures (nearly every step) need no call
+        captures, failures = get("captures"), get("failures")
         append(
             (
                 run_id,
@@ -86,36 +101,32 @@ def step_rows(
                 name if type(name) is str else str(name),
                 executor,
                 phase if type(phase) is str and len(phase) <= 16 else str(phase)[:16],
-                status if type(status) is str and len(status) <= 16 else str(status)[:16],
-                float(get("started_at") or 0.0),
-                float(get("duration") or 0.0),
+                status,
+                started,
+                duration,
                 int(get("polls") or 1),
                 where,
-                service if len(service) <= 200 else service[:200],
+                service,
                 target,
                 encode(request),
                 encode(get("response")),
-                encode(get("captures")),
-                encode(get("failures")),
+                None if captures is None or captures == {} else encode(captures),
+                None if failures is None or failures == [] else encode(failures),
                 None if skip is None else str(skip),
             )
         )
+        if stats is not None and status != "skipped" and executor not in ("", "vars"):
+            key = (int((started or today) // 86400), executor, service, target)
+            entry = stats.get(key)
+            if entry is None:
+                stats[key] = [1, status in _FAILING, duration]
+            else:
+                entry[0] += 1
+                entry[1] += status in _FAILING
+                entry[2] += duration
     return rows
 
 
-def target_stats(rows: list[tuple[Any, ...]]) -> list[tuple[int, str, str, str, int, int, float]]:
-    """(day, executor, service, target, calls, failures, duration) of step `rows`, sorted."""
-    stats: dict[tuple[int, str, str, str], list[float]] = {}
-    today = time.time()
-    for row in rows:
-        executor = row[_EXECUTOR]
-        if row[_STATUS] == "skipped" or executor in ("", "vars"):
-            continue
-        key = (int((row[_STARTED] or today) // 86400), executor, row[_SERVICE], row[_TARGET])
-        entry = stats.get(key)
-        if entry is None:
-            entry = stats[key] = [0, 0, 0.0]
-        entry[0] += 1
-        entry[1] += row[_STATUS] in ("failed", "error")
-        entry[2] += row[_DURATION]
+def stat_rows(stats: Stats) -> list[tuple[int, str, str, str, int, int, float]]:
+    """(day, executor, service, target, calls, failures, duration) of `stats`, sorted."""
     return [(d, e, s, g, int(c), int(f), du) for (d, e, s, g), (c, f, du) in sorted(stats.items())]

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 HEARTBEAT = 30.0  # seconds between heartbeats of a quiet run (see liveness.STALE_AFTER)
 MAX_BATCH = 2000  # events per write
+# after the first event of a batch, a writer gathers what follows for this long: a live run
+# emits an event or two per testcase, and one transaction per event would cost several
+# times the writing of its rows (a run's end, and closing, are written at once)
+GATHER = 0.05
 _CLOSE = object()
 
 Warn = Callable[[str], None]
@@ -72,21 +76,32 @@ class EventWriter:
                 if self._run_id and not self._ended and not self.failed:
                     self._write([{"event": "heartbeat", "run_id": self._run_id}])
                 continue
-            batch: list[dict[str, Any]] = []
-            item = first
-            while True:
-                if item is _CLOSE:
-                    closing = True
-                    break
-                batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, closing = self._gather(first)
             if batch and not self.failed:
                 self._write(batch)
+
+    def _gather(self, first: Any) -> tuple[list[dict[str, Any]], bool]:
+        """The batch that begins with `first`: the events queued within `GATHER` seconds,
+        up to the run's end or `MAX_BATCH`; and whether the writer is to close."""
+        batch: list[dict[str, Any]] = []
+        item = first
+        deadline = time.monotonic() + GATHER
+        while True:
+            if item is _CLOSE:
+                return batch, True
+            batch.append(item)
+            if len(batch) >= MAX_BATCH or item["event"] == "run_finished":
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return batch, False
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    return batch, False
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         try:

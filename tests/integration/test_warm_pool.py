@@ -94,7 +94,7 @@ def test_second_run_attaches_and_sees_nothing_of_the_first(pool: Path) -> None:
     second = _run(pool, "--warm")
     assert _server_pids(pool) == first
     assert _state(pool)["pid"] == supervisor
-    assert f"using the environment of `splice up` (pid {supervisor})" in second.stderr
+    assert f"using the warm pool (pid {supervisor})" in second.stderr
     status = splice_cli(pool, "status")
     assert status.returncode == 0 and status.stdout.count("ready") == 2, status.stdout
     assert "warm pool: 0 runs attached; stops after 600s without a run" in status.stdout
@@ -145,7 +145,7 @@ def test_two_attached_runs_are_isolated(pool: Path) -> None:
         )
     outputs = [p.communicate(timeout=180)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert all("using the environment of `splice up`" in out for out in outputs), outputs
+    assert all("using the warm pool" in out for out in outputs), outputs
 
 
 def _shm_of(pid: int) -> set[str]:

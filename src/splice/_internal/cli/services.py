@@ -35,8 +35,14 @@ class ConsoleStart:
             self._status.stop()
             self._status = None
 
-    def reused(self, pid: int) -> None:
-        self.console.print(f"[dim]using the environment of `splice up` (pid {pid})[/]")
+    def reused(self, pid: int, *, warm: bool = False) -> None:
+        if warm:
+            self.console.print(
+                f"[dim]using the warm pool (pid {pid}), with a share of each service of its "
+                "own; `splice down` stops it[/]"
+            )
+        else:
+            self.console.print(f"[dim]using the environment of `splice up` (pid {pid})[/]")
 
     def ready(self, started_in: Mapping[str, float]) -> None:
         ready = ", ".join(f"{n} {seconds * 1000:.0f} ms" for n, seconds in started_in.items())

@@ -55,8 +55,9 @@ class StartListener(Protocol):
     def start_ended(self) -> None:
         """The start is over: ready, failed or interrupted."""
 
-    def reused(self, pid: int) -> None:
-        """The services of the `splice up` running as `pid` are used instead."""
+    def reused(self, pid: int, *, warm: bool = False) -> None:
+        """The services of the `splice up` running as `pid` are used instead (a warm pool's
+        supervisor when `warm`: the run has a share of each service of its own)."""
 
     def ready(self, started_in: Mapping[str, float]) -> None:
         """Every service is ready; seconds each took to start."""
@@ -71,7 +72,7 @@ class QuietStart:
     def start_ended(self) -> None:
         return None
 
-    def reused(self, pid: int) -> None:
+    def reused(self, pid: int, *, warm: bool = False) -> None:
         return None
 
     def ready(self, started_in: Mapping[str, float]) -> None:
@@ -200,7 +201,7 @@ def open_environment(
 def _reused(
     opened: OpenEnvironment, reused: ReusedEnvironment, show: StartListener
 ) -> Iterator[None]:
-    show.reused(reused.pid)
+    show.reused(reused.pid, warm=reused.warm)
     opened.reused_pid = reused.pid
     _describe(opened, reused.services)
     try:

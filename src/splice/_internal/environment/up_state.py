@@ -61,6 +61,7 @@ class ReusedEnvironment:
 
     pid: int
     services: dict[str, RunningService]
+    warm: bool = False  # a warm pool's supervisor, and the run holds its own shares
 
     def vars(self) -> dict[str, Any]:
         return {name: s.endpoint.as_vars() for name, s in self.services.items()}

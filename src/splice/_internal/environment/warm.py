@@ -237,7 +237,7 @@ def attached(project: Project, options: WarmOptions) -> Iterator[ReusedEnvironme
                 state=dict(pooled.state),
             )
         try:
-            yield ReusedEnvironment(reused.pid, services)
+            yield ReusedEnvironment(reused.pid, services, warm=bool(warm))
         finally:
             for name in share:
                 with contextlib.suppress(Exception):

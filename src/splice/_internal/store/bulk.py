@@ -13,11 +13,10 @@ from sqlalchemy import Connection
 
 from splice._internal.store import schema as t
 from splice._internal.store.dialect import upsert_add
-from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
+from splice._internal.store.step_rows import COLUMNS, Stats, stat_rows, step_rows
 
 __all__ = [
     "COLUMNS",
-    "BadStep",
     "Stats",
     "insert_rows",
     "step_rows",

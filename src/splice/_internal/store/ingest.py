@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from splice._internal.model.openapi_coverage import merge as merge_coverage
 from splice._internal.store import schema as t
-from splice._internal.store.bulk import BadStep, Stats, insert_rows, step_rows, write_steps
+from splice._internal.store.bulk import Stats, insert_rows, step_rows, write_steps
 from splice._internal.store.core import Store
 from splice._internal.store.dialect import allocate_ids, insert_ignore, lock_for_writing
 from splice._internal.store.errors import IngestError
@@ -426,18 +426,8 @@ class Ingest:
         *,
         stats: Stats,
     ) -> list[tuple[Any, ...]]:
-        try:
-            return step_rows(
-                run_id,
-                result_id,
-                attempt,
-                suite,
-                steps,
-                addresses=self._addresses.get(run_id, {}),
-                stats=stats,
-            )
-        except BadStep as exc:
-            raise IngestError(str(exc)) from exc
+        addresses = self._addresses.get(run_id, {})
+        return step_rows(run_id, result_id, attempt, suite, steps, addresses=addresses, stats=stats)
 
     def _write_steps(self, conn: Connection, rows: list[tuple[Any, ...]], stats: Stats) -> None:
         write_steps(conn, rows, stats)

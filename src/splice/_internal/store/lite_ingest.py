@@ -37,7 +37,7 @@ from splice._internal.store.result_rows import (
 )
 from splice._internal.store.rows import dumps, loads, service_addresses
 from splice._internal.store.shard_runs import ShardOf, end_item, outcome, shard_of, start_item
-from splice._internal.store.step_rows import COLUMNS, BadStep, Stats, stat_rows, step_rows
+from splice._internal.store.step_rows import COLUMNS, Stats, stat_rows, step_rows
 
 _CHUNK = 500  # keys per `IN (...)`
 _KEEP = 50000  # test ids cached at most (as `identity.TestIds`)
@@ -479,18 +479,8 @@ class LiteIngest:
         *,
         stats: Stats,
     ) -> list[tuple[Any, ...]]:
-        try:
-            return step_rows(
-                run_id,
-                result_id,
-                attempt,
-                suite,
-                steps,
-                addresses=self._addresses.get(run_id, {}),
-                stats=stats,
-            )
-        except BadStep as exc:
-            raise IngestError(str(exc)) from exc
+        addresses = self._addresses.get(run_id, {})
+        return step_rows(run_id, result_id, attempt, suite, steps, addresses=addresses, stats=stats)
 
     def _write_steps(self, rows: list[tuple[Any, ...]], stats: Stats) -> None:
         if not rows:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from splice._internal.store.errors import IngestError
 from splice._internal.store.rows import dumps, integration_point
 
 COLUMNS = (
@@ -34,10 +35,6 @@ COLUMNS = (
 _FAILING = ("failed", "error")
 
 
-class BadStep(ValueError):
-    """A step that is not an object."""
-
-
 Stats = dict[tuple[int, str, str, str], list[Any]]  # key -> [calls, failures, duration]
 
 
@@ -63,7 +60,7 @@ def step_rows(
     today = time.time()
     for step in steps:
         if not isinstance(step, dict):
-            raise BadStep("a step must be an object")
+            raise IngestError("a step must be an object")
         get = step.get
         executor = get("executor", "")
         if type(executor) is not str or len(executor) > 64:

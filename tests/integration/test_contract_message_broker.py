@@ -159,6 +159,11 @@ def test_a_message_received_over_amqp_is_verified(tmp_path: Path) -> None:
             "the nats block of `receive:` must `subscribe:`, found `publish:`",
             "the message is taken from a subscription made before the trigger",
         ),
+        (
+            STATES.replace("subscribe: orders.created", "subscrib: orders.created"),
+            "unknown key 'subscrib' in the nats block of `receive:`",
+            "did you mean 'subscribe'?",
+        ),
     ],
     ids=[
         "unknown-description",
@@ -167,6 +172,7 @@ def test_a_message_received_over_amqp_is_verified(tmp_path: Path) -> None:
         "unknown-service",
         "unknown-broker",
         "not-a-consume",
+        "typo-subscribe",
     ],
 )
 def test_bad_messages_entries_are_located_errors(

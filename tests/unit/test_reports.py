@@ -511,3 +511,23 @@ def test_html_interrupted_run_has_one_outcome_badge(run: RunResult) -> None:
     html, _ = _page(run)
     head = html.split('<div class="head">', 1)[1].split("</div>", 1)[0]
     assert head.count(">interrupted<") == 1
+
+
+def test_a_failure_in_a_long_source_line_shows_a_window_of_it(tmp_path: Path) -> None:
+    """A pact written one interaction to a line: the failure report shows the part of the
+    line around the column, with the caret under the description, not the whole line."""
+    from splice._internal.reporting.failures import source_lines
+
+    before = '{"type": "Asynchronous/Messages", ' + '"x": 1, ' * 100
+    line = before + '"description": "an order created event", ' + '"y": 2, ' * 100
+    path = tmp_path / "pact.json"
+    path.write_text(f"{{\n{line}\n}}\n")
+    column = len(before) + len('"description": ') + 1
+    arrow, _gutter, source, caret = source_lines(
+        SourceSpan(path, 2, column, end_column=column + 24)
+    )
+    assert arrow == f"--> {path}:2:{column}"
+    assert max(len(source), len(caret)) < 200
+    assert source.startswith("2 | …") and source.endswith("…")
+    assert source[caret.index("^") :].startswith('"an order created event"')
+    assert caret.count("^") == 24

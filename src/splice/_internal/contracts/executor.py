@@ -54,6 +54,7 @@ class PactBlock(Block):
     timeout: float = 30.0
     via: Literal["nats", "mqtt", "amqp", "kafka"] | None = None
     receive: dict[str, Any] = {}  # the `via` executor's block that takes the message
+    as_written: dict[str, Any] = {}  # the `receive:` block of the states file, for reports
     # kafka, before the trigger: note where the topic ends, so that the step taking the
     # message reads what the trigger published, not what earlier testcases left there
     mark: bool = False
@@ -296,7 +297,8 @@ def _verify_received(
     from splice._internal.executors import executor_registry as registry
 
     assert block.via is not None
-    request = {"description": interaction.description, "via": block.via, **block.receive}
+    shown = block.as_written or block.receive
+    request = {"description": interaction.description, "via": block.via, **shown}
     taker = registry.instance(block.via)
     starts = ctx.session.state.pop(_STARTS, None)
     try:

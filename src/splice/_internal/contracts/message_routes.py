@@ -30,6 +30,7 @@ a JSON payload), and where it came: `subject` and `topic` (nats), `topic` (mqtt)
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -197,6 +198,15 @@ def _receive(
     wanted = allowed.get(via, ("consume",))
     ops = ("publish", "subscribe", "receive", "request", "consume", "get", "produce", "group")
     given = [op for op in ops if op in block]
+    misspelt = [k for k in block if difflib.get_close_matches(str(k), wanted, n=1, cutoff=0.75)]
+    if not given and misspelt:
+        key = misspelt[0]
+        out.add(
+            f"unknown key {key!r} in the {via} block of `receive:`",
+            pos.key((*loc, via, key)),
+            did_you_mean(str(key), wanted),
+        )
+        return None
     if len(given) != 1 or given[0] not in wanted:
         out.add(
             f"the {via} block of `receive:` must "

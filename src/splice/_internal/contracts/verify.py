@@ -186,6 +186,7 @@ def _suite(
         before: list[Step] = []
         if route is not None:
             block["via"], block["receive"] = route.via, route.take()
+            block["as_written"] = route.receive
             before = route.steps()
             if route.marks_the_end:
                 name = f"{route.source}: where it ends before the trigger"

@@ -54,7 +54,7 @@ def render_diagnostic(diag: Diagnostic, severity: str = "error") -> str:
             width = 1
             if span.end_column is not None and span.end_column > span.column:
                 width = span.end_column - span.column
-            source, column = _window(source, span.column)
+            source, column = line_window(source, span.column)
             width = max(1, min(width, len(source) - column + 1))
             out.append(f" {gutter} |")
             out.append(f" {span.line} | {source}".rstrip())
@@ -66,7 +66,7 @@ def render_diagnostic(diag: Diagnostic, severity: str = "error") -> str:
     return "\n".join(out)
 
 
-def _window(source: str, column: int) -> tuple[str, int]:
+def line_window(source: str, column: int) -> tuple[str, int]:
     """A line cut to `LINE_WINDOW` characters around `column` (a minified file is one line
     of megabytes), and the column in the cut line."""
     if len(source) <= LINE_WINDOW:

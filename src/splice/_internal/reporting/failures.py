@@ -8,7 +8,7 @@ from typing import Any
 
 from splice._internal.errors import SourceSpan, where
 from splice._internal.model.results import AttemptResult, Failure, Phase, StepResult, TestcaseResult
-from splice._internal.reporting.diagnostics import source_line
+from splice._internal.reporting.diagnostics import line_window, source_line
 
 BODY_LIMIT = 1200  # characters of a body shown in the terminal
 
@@ -67,8 +67,11 @@ def source_lines(span: SourceSpan | None) -> list[str]:
     text = source_line(span)
     if text is not None:
         gutter = " " * len(str(span.line))
-        width = max(1, (span.end_column or span.column + 1) - span.column)
-        caret = " " * (span.column - 1) + "^" * width
+        text, column = line_window(text, span.column)
+        width = max(
+            1, min((span.end_column or span.column + 1) - span.column, len(text) - column + 1)
+        )
+        caret = " " * (column - 1) + "^" * width
         out += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {caret}"]
     return out
 

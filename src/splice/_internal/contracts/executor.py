@@ -297,8 +297,8 @@ def _verify_received(
     from splice._internal.executors import executor_registry as registry
 
     assert block.via is not None
-    shown = block.as_written or block.receive
-    request = {"description": interaction.description, "via": block.via, **shown}
+    written = block.as_written or block.receive
+    request = {"description": interaction.description, "via": block.via, **written}
     taker = registry.instance(block.via)
     starts = ctx.session.state.pop(_STARTS, None)
     try:

@@ -3,6 +3,7 @@ received message's values as the pact's examples."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,3 +78,46 @@ def test_the_producers_metadata_header_is_base64_or_plain_json() -> None:
         _metadata("not-json", "http://p")
     assert "Pact-Message-Metadata header that is not a JSON object" in raised.value.message
     assert raised.value.hint
+
+
+@pytest.mark.parametrize(
+    ("contents", "path", "message", "hint"),
+    [
+        ({"id": {"$typ": "integer"}}, ("contents", "id", "$typ"), "$typ cannot be", "'$type'"),
+        (
+            {"id": {"$type": "integr"}},
+            ("contents", "id", "$type"),
+            "type name 'integr'",
+            "'integer'",
+        ),
+        ({"sku": {"$regex": "[A-"}}, ("contents", "sku", "$regex"), "does not compile", "syntax"),
+        (
+            {"ids": {"$each": {"$typ": "integer"}}},
+            ("contents", "ids", "$each", "$typ"),
+            "$typ",
+            "$type",
+        ),
+        ([{"id": {"$type": 1, "$any": 1}}], ("contents", 0, "id"), "one matcher", "$type, $any"),
+    ],
+    ids=["unknown-matcher", "unknown-type", "bad-regex", "inside-each", "two-matchers"],
+)
+def test_contents_are_checked_at_load_time(
+    contents: Any, path: tuple[Any, ...], message: str, hint: str
+) -> None:
+    """`splice check` finds what the step would fail on (or, for a type name, silently
+    write as a plain `type` rule), at the matcher's place, with the way out."""
+    from splice._internal.contracts.message_step import MessagePactExecutor
+
+    (problem,) = MessagePactExecutor.check({"contents": contents}, Path())
+    assert problem.path == path
+    assert message in problem.message
+    assert problem.hint is not None and hint in problem.hint
+
+
+def test_good_and_templated_contents_pass_the_load_time_check() -> None:
+    from splice._internal.contracts.message_step import MessagePactExecutor
+
+    good = {"id": {"$type": "integer"}, "tags": {"$each": {"$regex": "^[a-z]+$"}}, "x": [1, {}]}
+    assert MessagePactExecutor.check({"contents": good}, Path()) == []
+    assert MessagePactExecutor.check({"contents": {"id": {"$type": "{{ kind }}"}}}, Path()) == []
+    assert MessagePactExecutor.check({}, Path()) == []

@@ -45,7 +45,9 @@ from splice._internal.contracts.model import Body
 from splice._internal.contracts.problems import PactProblem
 from splice._internal.contracts.rules import Rules
 from splice._internal.errors import StepError
-from splice._internal.executors.executor_api import Block, StepContext, StepOutput
+from splice._internal.executors.executor_api import Block, BlockProblem, StepContext, StepOutput
+from splice._internal.expect.vocabulary import TYPE_NAMES
+from splice._internal.source.validation import did_you_mean
 from splice._internal.version import VERSION
 
 _MISSING = object()
@@ -117,6 +119,11 @@ def _matcher(
     where = _expr(path)
     if op == "$type":
         kind = str(arg)
+        if kind not in TYPE_NAMES:
+            raise StepError(
+                f"contents{_expr(path)[1:]}: unknown type name {kind!r}",
+                did_you_mean(kind, TYPE_NAMES),
+            )
         rules[where] = _rule({"match": _TYPE_MATCHERS.get(kind, "type")})
         if kind not in _TYPE_MATCHERS and value is None:
             value = {"string": "", "array": [], "object": {}}.get(kind)
@@ -131,6 +138,58 @@ def _matcher(
         items = actual if isinstance(actual, list) and actual else [_MISSING]
         value = [example(arg, item, (*path, _EACH), rules) for item in items[:1]]
     return value
+
+
+def _check_shape(shape: Any, path: tuple[str | int, ...], found: list[BlockProblem]) -> None:
+    if isinstance(shape, list):
+        for i, item in enumerate(shape):
+            _check_shape(item, (*path, i), found)
+        return
+    if not isinstance(shape, dict):
+        return
+    ops = [k for k in shape if str(k).startswith("$")]
+    if not ops:
+        for key, value in shape.items():
+            _check_shape(value, (*path, str(key)), found)
+        return
+    for op in ops:
+        if op not in _OPERATORS:
+            hint = did_you_mean(str(op), _OPERATORS) or ""
+            if not hint.startswith("did"):
+                hint = f"use one of {', '.join(_OPERATORS)} per value in a message_pact's contents"
+            message = f"{op} cannot be written as a Pact matching rule"
+            found.append(BlockProblem((*path, op), message, hint, key=True))
+            return
+    if len(shape) != 1:
+        found.append(
+            BlockProblem(path, "one matcher per value", f"keep one of {', '.join(map(str, shape))}")
+        )
+        return
+    op, arg = next(iter(shape.items()))
+    if isinstance(arg, str) and "{{" in arg:
+        return  # rendered when the step runs
+    if op == "$type" and arg not in TYPE_NAMES:
+        found.append(
+            BlockProblem(
+                (*path, op),
+                f"unknown type name {arg!r}",
+                did_you_mean(str(arg), TYPE_NAMES),
+            )
+        )
+    elif op == "$regex":
+        try:
+            re.compile(str(arg))
+        except re.error as exc:
+            found.append(
+                BlockProblem(
+                    (*path, op),
+                    f"the pattern does not compile: {exc}",
+                    "the provider's verifier matches it too: keep to the syntax regex engines "
+                    "share (classes, anchors, groups, repetition)",
+                )
+            )
+    elif op == "$each":
+        _check_shape(arg, (*path, op), found)
 
 
 def _received(message: Any) -> tuple[Any, str]:
@@ -208,6 +267,14 @@ class MessagePactExecutor:
     @staticmethod
     def describe(block: dict[str, Any]) -> str:
         return f"message pact {block.get('description', '')!r}".strip()
+
+    @staticmethod
+    def check(block: dict[str, Any], base_dir: Path) -> list[BlockProblem]:
+        """At load time: every matcher of `contents` is one a Pact matching rule can say,
+        with a known type name and a pattern that compiles."""
+        found: list[BlockProblem] = []
+        _check_shape(block.get("contents"), ("contents",), found)
+        return found
 
     def execute(self, block: MessagePactBlock, ctx: StepContext) -> StepOutput:
         received, ctype = _received(block.message)

@@ -79,7 +79,7 @@ def project_from_document(doc: Document) -> Project:
     try:
         spec = ProjectSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise SuiteError(from_validation_error(exc, ProjectSpec, pos)) from None
+        raise SuiteError(from_validation_error(exc, ProjectSpec, pos, data=doc.data)) from None
     names, settings = declared(spec.secrets, doc.data, pos, out)
     project = Project(
         name=spec.name or doc.path.parent.name,
@@ -96,8 +96,9 @@ def project_from_document(doc: Document) -> Project:
         if service is not None:
             project.services[name] = service
             _openapi(name, raw, doc, project, out)
-    _check_dependencies(project, pos, out)
-    _check_templates(project, doc, out)
+    declared_services = set(spec.services)  # also those whose declaration is wrong
+    _check_dependencies(project, declared_services, pos, out)
+    _check_templates(project, declared_services, doc, out)
     project.data = _data(spec, doc, project, out)
     project.contracts = _contracts(spec, doc, project, out)
     out.raise_if_any()
@@ -120,14 +121,16 @@ def _service(
     try:
         common = ServiceCommonSpec.model_validate(common_raw)
     except ValidationError as exc:
-        out.extend(from_validation_error(exc, ServiceCommonSpec, pos, loc))
+        out.extend(from_validation_error(exc, ServiceCommonSpec, pos, loc, data=common_raw))
         return None
     if not registry.known(common.kind):
-        out.add(
-            f"unknown service kind {common.kind!r}",
-            pos.value((*loc, "kind")),
-            did_you_mean(common.kind, registry.names()),
-        )
+        hint = did_you_mean(common.kind, registry.names())
+        if common.kind == "external":
+            hint = (
+                "`external` is a provider, not a kind: say what the server is and where, "
+                "e.g. `{kind: mqtt, url: mqtt://HOST:1883}`"
+            )
+        out.add(f"unknown service kind {common.kind!r}", pos.value((*loc, "kind")), hint)
         return None
     kind = registry.get(common.kind)
     provider = common.provider or default_provider
@@ -156,7 +159,9 @@ def _service(
         # the project folder lets the kind check the files its settings name
         settings = model.model_validate(settings_raw, context={PROJECT_DIR: doc.path.parent})
     except ValidationError as exc:
-        problems = from_validation_error(exc, model, pos, loc, skip_templates=True)
+        problems = from_validation_error(
+            exc, model, pos, loc, skip_templates=True, data=settings_raw
+        )
         if problems:
             out.extend(problems)
             return None
@@ -248,10 +253,14 @@ def _check_url(kind: Any, probe: ServiceSpec, span: Any, out: Collector) -> None
         out.add(f"invalid URL {url!r}: {exc}", span, "check the URL's parts")
 
 
-def _check_dependencies(project: Project, pos: Positions, out: Collector) -> None:
+def _check_dependencies(
+    project: Project, declared: set[str], pos: Positions, out: Collector
+) -> None:
+    """Unknown names and cycles in `depends_on`; a service that is declared but wrong has
+    its own error, and is not unknown."""
     for name, service in project.services.items():
         for i, dep in enumerate(service.depends_on):
-            if dep not in project.services:
+            if dep not in declared:
                 out.add(
                     f"service {name!r} depends on unknown service {dep!r}",
                     pos.value(("services", name, "depends_on", i)),
@@ -285,7 +294,7 @@ def _check_dependencies(project: Project, pos: Positions, out: Collector) -> Non
 SERVICE_SCOPE = ("services", "port")
 
 
-def _check_templates(project: Project, doc: Document, out: Collector) -> None:
+def _check_templates(project: Project, declared: set[str], doc: Document, out: Collector) -> None:
     """Template syntax, variables that do not exist, and `services.X` that names no
     service (or one not depended on)."""
     pos = doc.positions
@@ -313,6 +322,8 @@ def _check_templates(project: Project, doc: Document, out: Collector) -> None:
                     "project's `vars`",
                 )
             for used in sorted(attribute_uses(text, "services")) if valid else []:
+                if used in declared and used not in project.services:
+                    continue  # its declaration has its own error
                 if used not in project.services:
                     out.add(
                         f"unknown service {used!r} in a template",

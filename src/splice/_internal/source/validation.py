@@ -296,6 +296,11 @@ def _type_hint(wanted: list[str], value: Any, loc: PathKey) -> str | None:
         return "write a whole number" + (", without quotes" if isinstance(value, str) else "")
     if wanted == ["true or false"]:
         return "write true or false" + (", without quotes" if isinstance(value, str) else "")
+    if len(wanted) > 1 and "a mapping" in wanted and key:
+        others = " or ".join(w for w in wanted if w != "a mapping")
+        return f"write {others}, or `name: value` pairs, e.g. `{key}: {{name: value}}`"
+    if len(wanted) > 1:
+        return "write " + " or ".join(wanted)
     return None
 
 

@@ -134,7 +134,7 @@ def _workflow(
     try:
         spec = WorkflowSpec.model_validate(body)
     except ValidationError as exc:
-        out.extend(from_validation_error(exc, WorkflowSpec, pos, loc))
+        out.extend(from_validation_error(exc, WorkflowSpec, pos, loc, data=body))
         return None
     if not spec.jobs:
         out.add(f"workflow {name!r} has no jobs", pos.value((*loc, "jobs")), "add a job")
@@ -167,7 +167,7 @@ def _jobs(
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as exc:
-        out.extend(from_validation_error(exc, JobSpec, pos, loc))
+        out.extend(from_validation_error(exc, JobSpec, pos, loc, data=raw))
         return None
     kinds = [k for k in KINDS if getattr(spec, k) is not None]
     if len(kinds) != 1:

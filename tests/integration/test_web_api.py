@@ -378,3 +378,64 @@ def test_the_pact_broker_subset_publishes_lists_and_records_verifications(api: A
     page = api.get("/contracts")
     assert page.status_code == 200
     assert "web → billing" in page.text and "b7" in page.text
+
+
+def test_an_integrations_page_shows_its_pact_and_the_verifications_of_each_version(
+    api: Api,
+) -> None:
+    """/contracts/{consumer}/{provider}: every published version with the provider
+    versions that verified it, and the chosen version's interactions (HTTP and message)
+    with states, requests, responses, contents, metadata and matching rules."""
+    base = "/api/pacts/provider/ledger/consumer/till/version/"
+    writer = {"Authorization": f"Bearer {api.write}"}
+    http_item = {
+        "type": "Synchronous/HTTP",
+        "description": "a balance",
+        "providerStates": [{"name": "an account exists", "params": {"id": 7}}],
+        "request": {"method": "GET", "path": "/accounts/7", "query": {"full": ["yes"]}},
+        "response": {
+            "status": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"content": {"balance": 12.5}, "contentType": "application/json"},
+            "matchingRules": {"body": {"$.balance": {"matchers": [{"match": "decimal"}]}}},
+        },
+    }
+    message = {
+        "type": "Asynchronous/Messages",
+        "description": "a <posted> entry",
+        "contents": {"content": {"entry": 1}, "contentType": "application/json"},
+        "metadata": {"topic": "ledger.posted"},
+    }
+    for version, items in (("1", [http_item]), ("2", [http_item, message])):
+        pact = {
+            "consumer": {"name": "till"},
+            "provider": {"name": "ledger"},
+            "interactions": items,
+            "metadata": {"pactSpecification": {"version": "4.0"}},
+        }
+        done = httpx.put(api.url + base + version, json=pact, headers=writer, timeout=30)
+        assert done.status_code == 200, done.text
+    sha = done.json()["sha"]
+    results = f"/api/pacts/provider/ledger/consumer/till/pact-version/{sha}/verification-results"
+    verified = api.post(
+        results, api.write, json={"success": False, "providerApplicationVersion": "L9"}
+    )
+    assert verified.status_code == 201, verified.text
+
+    page = api.get("/contracts/till/ledger")
+    assert page.status_code == 200
+    text = page.text
+    assert "till → ledger" in text and "version <code>2</code>" in text
+    assert "Interactions (2)" in text
+    assert (
+        "a balance" in text and "an account exists" in text and "GET /accounts/7?full=yes" in text
+    )
+    assert "$.balance" in text and "decimal" in text and "&#34;balance&#34;: 12.5" in text
+    assert "a &lt;posted&gt; entry" in text and "ledger.posted" in text  # escaped
+    assert "L9" in text and "pending: not verified yet" in text  # 2 failed by L9; 1 never
+    older = api.get("/contracts/till/ledger", params={"version": "1"})
+    assert older.status_code == 200 and "Interactions (1)" in older.text
+    missing = api.get("/contracts/till/ledger", params={"version": "3"})
+    assert missing.status_code == 404 and "its versions: 2, 1" in missing.text
+    assert api.get("/contracts/nobody/ledger").status_code == 404
+    assert 'href="/contracts/till/ledger"' in api.get("/contracts").text

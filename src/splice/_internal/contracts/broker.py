@@ -445,8 +445,16 @@ def _row(consumer: str, cv: str, provider: str, pv: str, result: bool | None) ->
     return MatrixRow(consumer, cv, provider, pv, False, "verification failed")
 
 
-def matrix(store: Store, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest verification rows, with the consumer versions whose pact they verified."""
+def matrix(
+    store: Store, limit: int = 500, *, consumer: str | None = None, provider: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest verification rows, with the consumer versions whose pact they verified
+    (of one consumer or provider when given)."""
+    where = []
+    if consumer is not None:
+        where.append(t.verifications.c.consumer == consumer)
+    if provider is not None:
+        where.append(t.verifications.c.provider == provider)
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -468,6 +476,7 @@ def matrix(store: Store, limit: int = 500) -> list[dict[str, Any]]:
                     ),
                 )
             )
+            .where(*where)
             .order_by(t.verifications.c.verified_at.desc())
             .limit(limit)
         ).all()

@@ -1,6 +1,7 @@
-"""The dashboard's contracts page: each integration (consumer → provider), its latest
-pact and verification, and the verification matrix by version; and what changed between
-two versions of a pact."""
+"""The dashboard's contracts pages: each integration (consumer → provider), its latest
+pact and verification, and the verification matrix by version; one integration's pact
+(any published version) with its interactions and the verifications of each version; and
+what changed between two versions of a pact."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from splice._internal.contracts import broker
+from splice._internal.contracts import broker, pact_view
 from splice._internal.web.api_contracts import pact_diff
 from splice._internal.web.pages import _store, render
 
@@ -26,6 +27,55 @@ def contracts_page(request: Request) -> Response:
         nav="contracts",
         integrations=broker.integrations(store),
         matrix=broker.matrix(store, 200),
+    )
+
+
+@router.get("/contracts/{consumer}/{provider}", response_class=HTMLResponse)
+def contract_page(
+    request: Request,
+    consumer: str,
+    provider: str,
+    version: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    store = _store(request)
+    versions = broker.pact_versions(store, provider, consumer)
+    pact = broker.find_pact(store, provider, consumer, version=version) if versions else None
+    if pact is None:
+        known = ", ".join(v["version"] for v in versions[:10])
+        problem = (
+            f"{consumer} published version {version!r} of no pact with {provider}; "
+            f"its versions: {known}"
+            if versions
+            else f"no pact between {consumer} and {provider} is published"
+        )
+        return render(
+            request,
+            "contract.html.j2",
+            title=f"{consumer} → {provider}",
+            nav="contracts",
+            consumer=consumer,
+            provider=provider,
+            problem=problem,
+            status_code=404,
+        )
+    items, unreadable = pact_view.interactions(pact["content"])
+    verified = broker.matrix(store, 500, consumer=consumer, provider=provider)
+    by_version: dict[str, list[dict[str, object]]] = {}
+    for row in verified:
+        by_version.setdefault(row["consumer_version"], []).append(row)
+    return render(
+        request,
+        "contract.html.j2",
+        title=f"{consumer} → {provider} {pact['version']}",
+        nav="contracts",
+        consumer=consumer,
+        provider=provider,
+        problem=None,
+        pact=pact,
+        interactions=items,
+        unreadable=unreadable,
+        versions=versions,
+        verified=by_version,
     )
 
 

@@ -46,3 +46,24 @@ def test_password_enters_only_through_the_machine_secret() -> None:
     seen elsewhere says nothing about a password; the node name comes from the key."""
     assert _key(secret="a") != _key(secret="b")
     assert node_cache.node_name(_key()) == f"splice-{_key()[:8]}@localhost"
+
+
+def test_a_sealed_folder_is_complete_until_a_file_changes(tmp_path: Path) -> None:
+    """The manifest a build writes tells a damaged folder before a node boots from it."""
+    node = "splice-abc@localhost"
+    folder = tmp_path / "made"
+    (folder / node).mkdir(parents=True)
+    schema = folder / node / "schema.DAT"
+    schema.write_bytes(b"schema" * 10)
+    (folder / f"{node}-feature_flags").write_text("[quorum_queue].\n")
+    assert not node_cache.complete(folder, node)  # not sealed yet
+    node_cache.seal(folder)
+    assert node_cache.complete(folder, node)
+    schema.write_bytes(b"schemA" * 10)  # same size, other bytes
+    assert not node_cache.complete(folder, node)
+    node_cache.seal(folder)
+    (folder / node / "extra.LOG").write_text("x")
+    assert not node_cache.complete(folder, node)
+    (folder / node / "extra.LOG").unlink()
+    (folder / node_cache.MANIFEST).write_text("{not json")
+    assert not node_cache.complete(folder, node)

@@ -82,11 +82,15 @@ def start(ctx: StartContext, install: rabbitmq_install.Install) -> RunningServic
     key = node_cache.key(install, settings, password, machine)
     node = node_cache.node_name(key)
 
+    def build(folder: Path) -> None:
+        _launch(ctx, install, node, password, keep=folder).stop()
+        node_cache.seal(folder)
+
     def cached() -> Path | None:
         return cache.cached_folder(
             ctx.cache_dir / "rabbitmq",
             key,
-            lambda folder: _launch(ctx, install, node, password, keep=folder).stop(),
+            build,
             service=ctx.spec.name,
             cancelled=ctx.cancelled,
         )

@@ -17,8 +17,11 @@ in it only as an HMAC keyed with the machine's own generated secret, so a folder
 name gives no way to guess it.
 
 Building and locking are those of the postgres and mysql kinds (postgres/cache.py: a
-lock file, a build folder renamed into place). A cached folder that is incomplete, or
-that a node fails to start from, is discarded and built again.
+lock file, a build folder renamed into place). The build seals the folder: a manifest of
+each file's size and sha256 (~1 MB in all, a few ms to check). A cached folder whose
+manifest is missing or does not match (a file damaged, truncated or gone), or that a node
+fails to start from, is discarded and built again; the check comes before any node boots
+from it, as a node started on a damaged database can take many seconds to give up.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -33,7 +37,8 @@ from typing import Any
 
 from splice._internal.services.kinds.postgres import cache
 
-FORMAT = 1  # bump when the way folders are built changes, so old ones are not used
+FORMAT = 2  # bump when the way folders are built changes, so old ones are not used
+MANIFEST = "splice-manifest.json"  # each file's size and sha256, written by `seal`
 
 
 def key(install: Any, settings: Any, password: str, machine_secret: str) -> str:
@@ -69,9 +74,33 @@ def node_name(cache_key: str) -> str:
     return f"splice-{cache_key[:8]}@localhost"
 
 
+def _files(folder: Path) -> dict[str, list[Any]]:
+    """Each file under `folder` (but the manifest): its size and sha256."""
+    out: dict[str, list[Any]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            data = path.read_bytes()
+            out[path.relative_to(folder).as_posix()] = [len(data), hashlib.sha256(data).hexdigest()]
+    return out
+
+
+def seal(folder: Path) -> None:
+    """After the building node stopped cleanly: write the manifest of what it left."""
+    (folder / MANIFEST).write_text(json.dumps(_files(folder), indent=0))
+
+
 def complete(folder: Path, node: str) -> bool:
-    """Whether `folder` holds what a node made and stopped cleanly leaves."""
-    return (folder / node / "schema.DAT").is_file() and (folder / f"{node}-feature_flags").is_file()
+    """Whether `folder` holds what a node made and stopped cleanly leaves, unchanged
+    since it was sealed."""
+    if not (folder / node / "schema.DAT").is_file():
+        return False
+    if not (folder / f"{node}-feature_flags").is_file():
+        return False
+    try:
+        sealed = json.loads((folder / MANIFEST).read_text())
+        return bool(sealed == _files(folder))
+    except (OSError, ValueError):
+        return False
 
 
 def discard(folder: Path) -> None:

@@ -135,10 +135,21 @@ def test_a_worker_killed_mid_shard_has_its_shard_rerun(tmp_path: Path) -> None:
     assert [s["state"] for s in run["shards"]] == ["finished", "finished"]
 
 
-def test_an_unreachable_scheduler_is_a_usage_error(tmp_path: Path) -> None:
-    """`--on dask:tcp://127.0.0.1:9` fails within the connect timeout, naming the address."""
+def test_an_unreachable_scheduler_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--on dask:tcp://127.0.0.1:9` fails within the connect timeout, naming the address
+    and the timeout; a bad SPLICE_DASK_CONNECT_TIMEOUT is a usage error of its own."""
     (tmp_path / "splice.yaml").write_text("name: sharded\n")
     _suite(tmp_path, "a", 2)
-    result = _splice(tmp_path, "shard", "run", "--on", "dask:tcp://127.0.0.1:9", "--no-store")
+    args = ("shard", "run", "--on", "dask:tcp://127.0.0.1:9", "--no-store")
+    monkeypatch.setenv("SPLICE_DASK_CONNECT_TIMEOUT", "1500ms")
+    result = _splice(tmp_path, *args)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in result.stderr
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1.5s" in result.stderr
+    assert "Traceback" not in result.stderr
+    monkeypatch.setenv("SPLICE_DASK_CONNECT_TIMEOUT", "soon")
+    result = _splice(tmp_path, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "SPLICE_DASK_CONNECT_TIMEOUT: expected a duration" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,18 +17,37 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from splice._internal.errors import UsageError
+from splice._internal.model.durations import parse_duration
 from splice._internal.shards.worker import ShardResult, ShardTask, run_shard
 
-CONNECT_TIMEOUT = "10s"
+CONNECT_TIMEOUT = "10s"  # to an existing scheduler; SPLICE_DASK_CONNECT_TIMEOUT overrides
 # imported by each local worker as it starts, not when its first shard arrives
 PRELOAD = "splice._internal.shards.worker"
 INSTALL = "pip install 'splice[dask]'"
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for an existing scheduler: `SPLICE_DASK_CONNECT_TIMEOUT` (a
+    duration, `30s`) or 10 s; a bad value is a usage error, not Dask's traceback."""
+    raw = os.environ.get("SPLICE_DASK_CONNECT_TIMEOUT", CONNECT_TIMEOUT)
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise UsageError(
+            f"SPLICE_DASK_CONNECT_TIMEOUT: {exc}", "write a duration such as 30s or 1m"
+        ) from None
+    if seconds <= 0:
+        raise UsageError(
+            f"SPLICE_DASK_CONNECT_TIMEOUT must be above zero, got {raw!r}", "for example 30s"
+        )
+    return seconds
 
 
 class ShardLost(Exception):
@@ -83,12 +102,12 @@ class DaskBackend:
             )
             self.client = distributed.Client(self.cluster)
             return
+        wait = connect_timeout()
         try:
-            self.client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT)
+            self.client = distributed.Client(self.address, timeout=wait)
         except (OSError, TimeoutError) as exc:
             raise UsageError(
-                f"cannot reach the Dask scheduler at {self.address!r} within "
-                f"{CONNECT_TIMEOUT}: {exc}",
+                f"cannot reach the Dask scheduler at {self.address!r} within {wait:g}s: {exc}",
                 "start it (`dask scheduler`) or check the address; without one, "
                 "`--on dask` starts a local cluster",
             ) from exc

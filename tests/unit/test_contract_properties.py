@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +138,48 @@ def test_a_written_pact_reads_back(bodies: list[Any]) -> None:
     assert [i.description for i in pact.interactions] == sorted(
         f"stub {i}" for i in range(len(bodies))
     )
+
+
+@pytest.mark.parametrize(
+    ("schema", "rule", "good", "bad"),
+    [
+        ({"type": "string", "minLength": 1}, {"match": "notEmpty"}, "x", ""),
+        (
+            {"type": "string", "format": "time"},
+            {"match": "time", "format": "HH:mm:ss"},
+            "09:30:00",
+            "9h30",
+        ),
+        ({"type": "string", "format": "semver"}, {"match": "semver"}, "1.2.3", "v1"),
+        (
+            {"type": "string", "format": "date"},
+            {"match": "date", "format": "yyyy-MM-dd"},
+            "2026-12-08",
+            "8/12",
+        ),
+        (
+            {"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}},
+            {"match": "eachKey", "rules": [{"match": "regex", "regex": "^[a-z]+$"}]},
+            {"ab": 1},
+            {"A1": 1},
+        ),
+        (
+            {"type": "object", "additionalProperties": {"type": "integer"}},
+            {"match": "eachValue", "rules": [{"match": "integer"}]},
+            {"a": 1, "b": 2},
+            {"a": "1"},
+        ),
+    ],
+    ids=["notEmpty", "time", "semver", "date", "eachKey", "eachValue"],
+)
+def test_a_schema_keyword_becomes_its_pact_matcher(
+    schema: dict[str, Any], rule: dict[str, Any], good: Any, bad: Any
+) -> None:
+    """Each keyword's rule is the matcher Pact has for it, and the verifier holds a value to
+    it: the example passes, a value the schema forbids fails."""
+    rules: dict[str, Any] = {}
+    schema_rules({"type": "object", "properties": {"v": schema}}, (), rules)
+    assert rules == {"$.v": {"combine": "AND", "matchers": [rule]}}
+    comparison = JsonComparison(Rules.read({"body": rules}), allow_extra=False)
+    assert comparison.run({"v": good}, {"v": good}) == []
+    assert comparison.run({"v": good}, {"v": bad}) != []

@@ -1,8 +1,9 @@
-"""The key of the rabbitmq kind's cached node folder: what changes the database a first
-boot writes changes the key, and nothing else does."""
+"""The rabbitmq kind's cached node folder: what changes the database a first boot writes
+changes its key, and nothing else does; its seal tells a damaged folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from splice._internal.services.kinds.rabbitmq import RabbitmqSettings, node_cache

@@ -7,8 +7,9 @@ first exchange; at the end of the run `pact_document` turns them into a Pact V4 
   becomes a matching rule (a `path_template` or `path_regex` a `regex` rule on the path, a
   `regex`/`contains` test of a header or query parameter a `regex`/`include` rule, the keys
   a `json_partial` body did not name a `type` rule each, a `json_schema` body the rules its
-  schema implies: `type`, `regex` from `pattern`, `min`/`max` from `minItems`/`maxItems`,
-  `integer`, `number`, `boolean`, `null`, `date`/`timestamp` from `format`);
+  schema implies (see `schema_rules`): `type`, `regex` from `pattern`, `min`/`max` from
+  `minItems`/`maxItems`, `integer`, `number`, `boolean`, `null`, `notEmpty`,
+  `date`/`time`/`timestamp`/`semver` from `format`, `eachKey`/`eachValue` of a map);
 - the response is what the stub answered; a templated value is a `type` rule (and a
   `Uuid` generator for `uuid()`), as its value changes from call to call;
 - a stub's `given:` becomes the interaction's provider states; `contract: false` leaves a
@@ -94,36 +95,67 @@ def _unnamed_keys(
 
 
 _SCHEMA_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean", "null": "null"}
+# string formats with a Pact matcher of their own (`semver` is not JSON Schema's, but
+# OpenAPI documents use it, and Pact has the matcher)
+_FORMATS = {
+    "date": {"match": "date", "format": "yyyy-MM-dd"},
+    "time": {"match": "time", "format": "HH:mm:ss"},
+    "date-time": {"match": "timestamp"},
+    "semver": {"match": "semver"},
+}
 
 
 def schema_rules(schema: Any, path: tuple[str | int, ...], rules: dict[str, Any]) -> None:
-    """The matching rules a JSON schema implies, at `path` and below."""
+    """The matching rules a JSON schema implies, at `path` and below: the type's matcher
+    (`integer`, `number`, `boolean`, `null`; not `decimal`, which 12 would fail), a
+    string's `regex` (`pattern`), date, time, timestamp or semver (`format`) or `notEmpty`
+    (`minLength`), an array's `type` with `min`/`max` (`minItems`/`maxItems`), an object's
+    `eachKey` (`propertyNames: {pattern}`) and `eachValue` (`additionalProperties`)."""
     if not isinstance(schema, Mapping):
         return
-    matchers: list[dict[str, Any]] = []
+    matchers = _schema_matchers(schema)
     kind = schema.get("type")
-    if kind in _SCHEMA_TYPES:
-        matchers.append({"match": _SCHEMA_TYPES[kind]})
-    elif kind == "string":
-        if isinstance(schema.get("pattern"), str):
-            matchers.append({"match": "regex", "regex": schema["pattern"]})
-        elif schema.get("format") == "date":
-            matchers.append({"match": "date", "format": "yyyy-MM-dd"})
-        elif schema.get("format") == "date-time":
-            matchers.append({"match": "timestamp"})
-        else:
-            matchers.append({"match": "type"})
-    elif kind == "array":
-        bounds = {
-            k: schema[s] for k, s in (("min", "minItems"), ("max", "maxItems")) if s in schema
-        }
-        matchers.append({"match": "type", **bounds})
+    if kind == "array":
         schema_rules(schema.get("items"), (*path, "*"), rules)
     elif kind == "object":
         for key, sub in (schema.get("properties") or {}).items():
             schema_rules(sub, (*path, key), rules)
     if matchers:
         rules[_path_expr(path).replace("['*']", "[*]")] = _rule(*matchers)
+
+
+def _schema_matchers(schema: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The matchers of one schema's own value (its items and properties aside)."""
+    kind = schema.get("type")
+    if kind in _SCHEMA_TYPES:
+        return [{"match": _SCHEMA_TYPES[kind]}]
+    if kind == "string":
+        if isinstance(schema.get("pattern"), str):
+            return [{"match": "regex", "regex": schema["pattern"]}]
+        if schema.get("format") in _FORMATS:
+            return [dict(_FORMATS[schema["format"]])]
+        minimum = schema.get("minLength")
+        if isinstance(minimum, int) and not isinstance(minimum, bool) and minimum >= 1:
+            return [{"match": "notEmpty"}]
+        return [{"match": "type"}]
+    if kind == "array":
+        bounds = {
+            k: schema[s] for k, s in (("min", "minItems"), ("max", "maxItems")) if s in schema
+        }
+        return [{"match": "type", **bounds}]
+    if kind == "object" and not schema.get("properties"):
+        out = []
+        names = schema.get("propertyNames")
+        if isinstance(names, Mapping) and isinstance(names.get("pattern"), str):
+            out.append(
+                {"match": "eachKey", "rules": [{"match": "regex", "regex": names["pattern"]}]}
+            )
+        values = schema.get("additionalProperties")
+        inner = _schema_matchers(values) if isinstance(values, Mapping) else []
+        if inner:
+            out.append({"match": "eachValue", "rules": inner})
+        return out
+    return []
 
 
 def _templated_paths(value: Any, path: tuple[str | int, ...], out: dict[str, Any]) -> None:

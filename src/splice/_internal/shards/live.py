@@ -112,7 +112,7 @@ class ShardBoard:
             if shard is None or (shard.worker and shard.worker != worker):
                 return  # it already began again elsewhere: that news is newer
             shard.state, shard.since, shard.done = ShardState.RERUN, time.time(), 0
-            shard.message = f"its worker {worker} was lost; it runs again"
+            shard.message = f"its worker {worker} was lost"
             shard.worker, shard.changed = "", True
 
     def ended(self, index: int) -> None:

@@ -173,7 +173,7 @@ class Watched:
         self.pages: list[str] = []
         self.run_id = ""
 
-    def follow(self, on_page: Any) -> subprocess.CompletedProcess[str]:
+    def follow(self, on_page: Any, *args: str) -> subprocess.CompletedProcess[str]:
         store = Store.open(None, self.root)  # migrated before the run opens it
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
         env.pop("SPLICE_STORE_URL", None)
@@ -184,7 +184,7 @@ class Watched:
                 out.open("w") as sink,
             ):
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "splice", "shard", "run", "--shards", "2"],
+                    [sys.executable, "-m", "splice", "shard", "run", "--shards", "2", *args],
                     cwd=self.root,
                     stdout=sink,
                     stderr=subprocess.STDOUT,
@@ -296,3 +296,40 @@ def test_a_shard_whose_worker_is_killed_shows_as_rerun_while_it_runs_again(
     assert sorted(s["starts"] for s in run["shards"]) == [1, 2]
     assert [s["state"] for s in run["shards"]] == ["finished", "finished"]
     assert sum(s["done"] for s in run["shards"]) == 6
+
+
+def test_a_shard_waiting_for_a_worker_is_queued_then_runs(tmp_path: Path) -> None:
+    """Two shards on a scheduler with one worker (`--on dask:ADDRESS`): while the first
+    runs, the other is queued, waiting for a worker, on the page too; then it runs on the
+    same worker, and it is the critical path, having waited."""
+    distributed = pytest.importorskip("distributed")
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    _slow_suite(tmp_path, 6)
+    watched = Watched(tmp_path)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        result = watched.follow(
+            lambda page: "s-queued" in _shard_rows(page) and "waiting for a worker" in page,
+            "--on",
+            f"dask:{cluster.scheduler_address}",
+        )
+    finally:
+        cluster.close()
+    assert result.returncode == 0, result.stdout
+    both = [
+        (shards[0], shards[1])
+        for shards in zip(watched.seen[::2], watched.seen[1::2], strict=True)
+        if {shards[0]["state"], shards[1]["state"]} == {"running", "queued"}
+    ]
+    assert both, watched.seen
+    waiting = {b["name"] if b["state"] == "queued" else a["name"] for a, b in both}
+    assert len(waiting) == 1
+    assert watched.pages, "no page showed a shard waiting for a worker"
+    run = _stored(tmp_path, result.stdout)
+    assert [(s["state"], s["done"]) for s in run["shards"]] == [("finished", 3)] * 2
+    assert len({s["worker"] for s in run["shards"]}) == 1
+    critical = run["shard_critical"]
+    assert critical["name"] == waiting.pop()
+    assert critical["waited"] > 0

@@ -132,7 +132,9 @@ def _run_on(
         recorder.run_started(run, len(keys))
     # each shard as the client hears of it, into the store while it runs (the run page)
     planned = [sum(len(u.testcases) for u in s.units) for s in shards]
-    board = ShardBoard(planned, recorder.artifacts, run.started_at) if recorder else None
+    board = (
+        ShardBoard(planned, recorder.artifacts, run.started_at) if recorder is not None else None
+    )
     ends = _Ends(shards, out, recorder, board)
     results, lost = ends.results, ends.lost
     try:

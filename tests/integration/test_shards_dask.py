@@ -1,21 +1,29 @@
 """`splice shard run` on a real Dask LocalCluster of two worker processes: the shards are
 merged into one stored run; a worker killed mid-shard has its shard rerun elsewhere, and
-the run records that it happened; an unreachable scheduler is a usage error."""
+the run records that it happened; the dashboard follows each shard while it runs (its
+worker, state, testcases done so far); an unreachable scheduler is a usage error."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from splice._internal.shards.planner import imbalance_of
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
+from splice._internal.web import create_app
+from splice._internal.web.server import BackgroundServer
 from tests.support.openapi_shards import merged_coverage, openapi_project
 
 pytest.importorskip("distributed", reason="install splice[dask]")
@@ -153,3 +161,186 @@ def test_an_unreachable_scheduler_is_a_usage_error(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "SPLICE_DASK_CONNECT_TIMEOUT: expected a duration" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _slow_suite(root: Path, count: int, first_step: str = "") -> None:
+    """`count` testcases of a second each: a shard runs long enough to be seen running."""
+    lines = ["name: slow", "testcases:"]
+    for i in range(count):
+        lines += [f"  - name: t{i}", "    steps:"]
+        if i == 0 and first_step:
+            lines.append(f"      - exec: {first_step}")
+        lines.append('      - exec: "sleep 1"')
+    (root / "slow.splice.yaml").write_text("\n".join(lines) + "\n")
+
+
+class Watched:
+    """`splice shard run` in the background, its run followed through the dashboard (the
+    JSON API and the run page over the project's store) until it exits."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.seen: list[dict[str, Any]] = []  # every shard of every poll while it ran
+        self.pages: list[str] = []
+        self.run_id = ""
+
+    def follow(self, on_page: Any, *args: str) -> subprocess.CompletedProcess[str]:
+        store = Store.open(None, self.root)  # migrated before the run opens it
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+        env.pop("SPLICE_STORE_URL", None)
+        out = self.root / "out.txt"
+        try:
+            with (
+                BackgroundServer(create_app(store, background=False)) as server,
+                out.open("w") as sink,
+            ):
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "splice", "shard", "run", "--shards", "2", *args],
+                    cwd=self.root,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+                try:
+                    self._poll(server.url, proc, on_page)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                    proc.wait(timeout=60)
+        finally:
+            store.close()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), "")
+
+    def _poll(self, url: str, proc: subprocess.Popen[bytes], on_page: Any) -> None:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the sharded run did not end in 240 s"
+            if not self.run_id:
+                running = httpx.get(f"{url}/api/runs?status=running", timeout=10).json()
+                self.run_id = running["runs"][0]["id"] if running["runs"] else ""
+            if self.run_id:
+                run = httpx.get(f"{url}/api/runs/{self.run_id}", timeout=10).json()
+                if run["status"] == "running":
+                    self.seen.extend(run["shards"])
+                    page = httpx.get(f"{url}/runs/{self.run_id}", timeout=10).text
+                    if on_page(page):
+                        self.pages.append(page)
+            time.sleep(0.05)  # polling a condition with a deadline, not synchronising
+
+    def progress(self) -> list[tuple[str, str]]:
+        """(shard, state) of each `shard-progress` the run kept, in the order kept."""
+        with sqlite3.connect(self.root / ".splice" / "results.db") as conn:
+            rows = conn.execute(
+                "SELECT name, content FROM artifacts WHERE run_id = ? AND kind = ? ORDER BY id",
+                (self.run_id, "shard-progress"),
+            ).fetchall()
+        return [(name, json.loads(content)["state"]) for name, content in rows]
+
+
+def _shard_rows(page: str) -> str:
+    return page.split('<table class="shards">', 1)[1].split("</table>", 1)[0]
+
+
+def test_the_run_page_shows_each_dask_shard_while_it_runs(tmp_path: Path) -> None:
+    """While the run goes on, the store, `GET /api/runs/{id}` and the run page show a shard
+    running on its worker (address, host, pid) with some but not all of its testcases
+    done; each shard was queued first; afterwards all are done, with their workers, the
+    critical path and the imbalance."""
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    _slow_suite(tmp_path, 8)
+    watched = Watched(tmp_path)
+
+    def live(page: str) -> bool:  # a page with a shard running on a worker, partly done
+        rows = _shard_rows(page)
+        return "s-running" in rows and "tcp://" in rows and "so far" in rows
+
+    result = watched.follow(live)
+    assert result.returncode == 0, result.stdout
+    partly = [
+        s
+        for s in watched.seen
+        if s["state"] == "running" and 0 < s["done"] < s["planned"] and s["since"]
+    ]
+    assert partly, watched.seen
+    assert all(s["worker"].startswith("tcp://") and s["pid"] for s in partly)
+    assert {s["host"] for s in partly} == {socket.gethostname()}
+    assert watched.pages, "no page showed a shard running on its worker"
+    kept = watched.progress()
+    for name in ("shard 1/2", "shard 2/2"):
+        states = [state for shard, state in kept if shard == name]
+        assert states[0] == "queued" and "running" in states, kept
+        assert "rerun" not in states
+    run = _stored(tmp_path, result.stdout)
+    shards = run["shards"]
+    assert [(s["state"], s["status"], s["done"], s["planned"]) for s in shards] == [
+        ("finished", "passed", 4, 4),
+        ("finished", "passed", 4, 4),
+    ]
+    assert all(s["worker"].startswith("tcp://") for s in shards)
+    assert {s["name"]: s["worker"] for s in partly} == {
+        s["name"]: s["worker"] for s in shards if s["name"] in {p["name"] for p in partly}
+    }
+    critical = run["shard_critical"]
+    assert critical["name"] == max(shards, key=lambda s: s["finished_at"])["name"]
+    assert critical["total"] >= critical["ran"] > 0
+    assert run["shard_imbalance"] is not None
+
+
+def test_a_shard_whose_worker_is_killed_shows_as_rerun_while_it_runs_again(
+    tmp_path: Path,
+) -> None:
+    """The first testcase kills its worker (kill -9) the first time: the dashboard shows
+    the shard rerun while it runs again, then done, having run twice."""
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    marker = tmp_path / "killed-once"
+    (tmp_path / "kill_worker.py").write_text(KILL_WORKER.format(marker=str(marker)))
+    _slow_suite(tmp_path, 6, first_step=f"[{sys.executable}, kill_worker.py]")
+    watched = Watched(tmp_path)
+    result = watched.follow(lambda page: "s-rerun" in _shard_rows(page))
+    assert marker.exists()
+    assert result.returncode == 0, result.stdout
+    assert any(s["state"] == "rerun" for s in watched.seen), watched.seen
+    assert watched.pages, "no page showed a shard rerun"
+    assert any(state == "rerun" for _, state in watched.progress())
+    run = _stored(tmp_path, result.stdout)
+    assert sorted(s["starts"] for s in run["shards"]) == [1, 2]
+    assert [s["state"] for s in run["shards"]] == ["finished", "finished"]
+    assert sum(s["done"] for s in run["shards"]) == 6
+
+
+def test_a_shard_waiting_for_a_worker_is_queued_then_runs(tmp_path: Path) -> None:
+    """Two shards on a scheduler with one worker (`--on dask:ADDRESS`): while the first
+    runs, the other is queued, waiting for a worker, on the page too; then it runs on the
+    same worker, and it is the critical path, having waited."""
+    distributed = pytest.importorskip("distributed")
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    _slow_suite(tmp_path, 6)
+    watched = Watched(tmp_path)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        result = watched.follow(
+            lambda page: "s-queued" in _shard_rows(page) and "waiting for a worker" in page,
+            "--on",
+            f"dask:{cluster.scheduler_address}",
+        )
+    finally:
+        cluster.close()
+    assert result.returncode == 0, result.stdout
+    both = [
+        (shards[0], shards[1])
+        for shards in zip(watched.seen[::2], watched.seen[1::2], strict=True)
+        if {shards[0]["state"], shards[1]["state"]} == {"running", "queued"}
+    ]
+    assert both, watched.seen
+    waiting = {b["name"] if b["state"] == "queued" else a["name"] for a, b in both}
+    assert len(waiting) == 1
+    assert watched.pages, "no page showed a shard waiting for a worker"
+    run = _stored(tmp_path, result.stdout)
+    assert [(s["state"], s["done"]) for s in run["shards"]] == [("finished", 3)] * 2
+    assert len({s["worker"] for s in run["shards"]}) == 1
+    critical = run["shard_critical"]
+    assert critical["name"] == waiting.pop()
+    assert critical["waited"] > 0

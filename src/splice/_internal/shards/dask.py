@@ -8,6 +8,13 @@ worker's tasks), the shard's results come from that run, and the run records tha
 shard ran more than once. A shard whose task keeps killing workers (Dask's
 `allowed-failures`, 3 by default) is reported as an error with its testcases named.
 
+While the shards run, each reports to the client through Dask's structured events: the
+task logs an event (`Worker.log_event`) on a topic of the run's own when it starts (its
+worker's address, host and pid) and as each testcase finishes, and the client, subscribed
+to that topic (`Client.subscribe_topic`), tells its `ShardWatcher`. The scheduler's own
+`remove-worker` event (topic `all`) names the tasks a lost worker was processing: those
+shards are to run again.
+
 Starting a local cluster takes seconds (a scheduler, worker processes that import dask
 and splice), so it starts in the background when the `with` block opens, while the
 caller plans the shards; `run` waits for it.
@@ -25,6 +32,7 @@ from typing import Any
 
 from splice._internal.errors import UsageError
 from splice._internal.model.durations import parse_duration
+from splice._internal.shards.live import ShardWatcher
 from splice._internal.shards.worker import ShardResult, ShardTask, run_shard
 
 CONNECT_TIMEOUT = "10s"  # to an existing scheduler; SPLICE_DASK_CONNECT_TIMEOUT overrides
@@ -63,6 +71,49 @@ def _distributed() -> Any:
     except ImportError as exc:
         raise UsageError("sharding on Dask needs dask and distributed", INSTALL) from exc
     return distributed
+
+
+def run_reporting(task: ShardTask, topic: str) -> ShardResult:
+    """`run_shard` in a Dask task, its progress logged as events on `topic`."""
+    worker = _distributed().get_worker()
+
+    def report(message: dict[str, Any]) -> None:
+        worker.log_event(topic, message)  # thread-safe: sent from the worker's event loop
+
+    return run_shard(task, report, worker=str(worker.address))
+
+
+def _listen(
+    keys: dict[str, int], watcher: ShardWatcher
+) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
+    """The handlers of the run's topic and of the scheduler's `all` (each event a
+    `(timestamp, message)` pair, on the client's event loop: they only pass it on)."""
+
+    def heard(event: Any) -> None:
+        message = event[1] if isinstance(event, tuple | list) and len(event) == 2 else None
+        if not isinstance(message, dict) or not isinstance(message.get("shard"), int):
+            return
+        index = message["shard"]
+        if message.get("event") == "started":
+            pid = message.get("pid")
+            watcher.shard_started(
+                index,
+                str(message.get("worker") or ""),
+                str(message.get("host") or ""),
+                pid if isinstance(pid, int) else None,
+            )
+        elif message.get("event") == "done" and isinstance(message.get("done"), int):
+            watcher.shard_progress(index, message["done"])
+
+    def scheduler(event: Any) -> None:
+        message = event[1] if isinstance(event, tuple | list) and len(event) == 2 else None
+        if not isinstance(message, dict) or message.get("action") != "remove-worker":
+            return
+        for key in message.get("processing-tasks") or ():
+            if key in keys:
+                watcher.worker_lost(keys[key], str(message.get("worker") or ""))
+
+    return heard, scheduler
 
 
 class DaskBackend:
@@ -126,16 +177,23 @@ class DaskBackend:
         tasks: list[ShardTask],
         on_result: Callable[[ShardResult], None],
         on_lost: Callable[[ShardLost], None],
+        watcher: ShardWatcher | None = None,
     ) -> None:
-        """Run every shard; call `on_result` as each finishes (in finishing order)."""
+        """Run every shard; call `on_result` as each finishes (in finishing order), and
+        tell `watcher` what is heard of them before."""
         self._ready()
         distributed = _distributed()
         tag = uuid.uuid4().hex[:8]
+        topic = f"splice-shards-{tag}"
+        keys = {f"splice-shard-{task.index}-{tag}": task.index for task in tasks}
+        if watcher is not None:  # subscribed before any task can start: none is missed
+            heard, scheduler = _listen(keys, watcher)
+            self.client.subscribe_topic(topic, heard)
+            self.client.subscribe_topic("all", scheduler)
         futures = {
-            self.client.submit(run_shard, task, key=f"splice-shard-{task.index}-{tag}",
-                               retries=1, pure=False): task
-            for task in tasks
-        }  # fmt: skip
+            self.client.submit(run_reporting, task, topic, key=key, retries=1, pure=False): task
+            for key, task in zip(keys, tasks, strict=True)
+        }
         try:
             for future in distributed.as_completed(list(futures)):
                 task = futures[future]
@@ -148,3 +206,7 @@ class DaskBackend:
         finally:
             for future in futures:
                 future.cancel()
+            if watcher is not None:
+                for name in (topic, "all"):
+                    with contextlib.suppress(Exception):  # the client may be closing
+                        self.client.unsubscribe_topic(name)

@@ -3,6 +3,7 @@ that streams into the store as shards finish."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from splice._internal.model.results import (
 from splice._internal.model.suite import Suite
 from splice._internal.project.model import Project
 from splice._internal.shards.dask import DaskBackend, ShardLost
+from splice._internal.shards.live import ShardBoard
 from splice._internal.shards.planner import Shard, imbalance, plan
 from splice._internal.shards.worker import ShardResult, ShardTask
 
@@ -124,16 +126,23 @@ def _run_on(
     )
     recording = _recording(project, opts)
     recorder = recording.recorder if recording is not None else None
-    results: dict[int, ShardResult] = {}
-    lost: list[ShardLost] = []
     run.started_at = time.time()
     clock = time.perf_counter()
     if recorder is not None:
         recorder.run_started(run, len(keys))
-        recorder.artifacts([_shard_started(s, len(shards), run.started_at) for s in shards])
+    # each shard as the client hears of it, into the store while it runs (the run page)
+    planned = [sum(len(u.testcases) for u in s.units) for s in shards]
+    board = (
+        ShardBoard(planned, recorder.artifacts, run.started_at) if recorder is not None else None
+    )
+    ends = _Ends(shards, out, recorder, board)
+    results, lost = ends.results, ends.lost
     try:
-        with tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp:
-            tasks = [
+        with (
+            tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp,
+            board or contextlib.nullcontext(),
+        ):
+            ends.tasks = [
                 _task(
                     s,
                     project=project,
@@ -145,27 +154,7 @@ def _run_on(
                 )
                 for s in shards
             ]
-
-            def done(result: ShardResult) -> None:
-                results[result.index] = result
-                starts = _starts(tasks[result.index])
-                note = f", run {starts} times (a worker was lost)" if starts > 1 else ""
-                count = sum(len(s.testcases) for s in result.suites)
-                line = f"shard {result.index + 1}/{len(shards)} done on {result.host} pid "
-                out.print(f"{line}{result.pid}: {count} testcases, {result.duration:.1f} s{note}")
-                if result.error:
-                    out.print(f"  its services did not start: {result.error}", markup=False)
-                if recorder is not None:
-                    _record(recorder, result, starts)
-                    recorder.artifacts(_shard_ended(result, shards, starts, count))
-
-            def gone(failure: ShardLost) -> None:
-                lost.append(failure)
-                out.print(f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False)
-                if recorder is not None:
-                    recorder.artifacts([_shard_lost(failure, len(shards))])
-
-            backend.run(tasks, done, gone)
+            backend.run(ends.tasks, ends.done, ends.gone, board)
     except KeyboardInterrupt:
         run.interrupted = True
     run.duration = time.perf_counter() - clock
@@ -186,6 +175,44 @@ def _run_on(
     return run
 
 
+class _Ends:
+    """What becomes of each shard as the back end hears it end: a line on the console, its
+    results and end into the store at once (the dashboard shows the run filling in)."""
+
+    def __init__(
+        self, shards: list[Shard], out: Console, recorder: Any, board: ShardBoard | None
+    ) -> None:
+        self.shards, self.out, self.recorder, self.board = shards, out, recorder, board
+        self.tasks: list[ShardTask] = []
+        self.results: dict[int, ShardResult] = {}
+        self.lost: list[ShardLost] = []
+
+    def done(self, result: ShardResult) -> None:
+        self.results[result.index] = result
+        heard = self.board.starts(result.index) if self.board is not None else 0
+        starts = max(_starts(self.tasks[result.index]), heard)
+        note = f", run {starts} times (a worker was lost)" if starts > 1 else ""
+        count = sum(len(s.testcases) for s in result.suites)
+        line = f"shard {result.index + 1}/{len(self.shards)} done on {result.host} pid "
+        self.out.print(f"{line}{result.pid}: {count} testcases, {result.duration:.1f} s{note}")
+        if result.error:
+            self.out.print(f"  its services did not start: {result.error}", markup=False)
+        if self.board is not None:
+            self.board.ended(result.index)
+        if self.recorder is not None:
+            _record(self.recorder, result, starts)
+            self.recorder.artifacts(_shard_ended(result, self.shards, starts, count))
+
+    def gone(self, failure: ShardLost) -> None:
+        self.lost.append(failure)
+        index = failure.task.index
+        self.out.print(f"shard {index + 1} lost: {failure.reason}", markup=False)
+        if self.board is not None:
+            self.board.ended(index)
+        if self.recorder is not None:
+            self.recorder.artifacts([_shard_lost(failure, len(self.shards))])
+
+
 def _recording(project: Project, opts: dict[str, Any]) -> Any:
     if opts.get("no_store") and not opts.get("report_to"):
         return None
@@ -198,22 +225,13 @@ def _recording(project: Project, opts: dict[str, Any]) -> Any:
 
 
 def _record(recorder: Any, result: ShardResult, starts: int) -> None:
-    """A finished shard into the store at once: the dashboard shows the run filling in."""
+    """A finished shard's testcases into the store."""
     for suite in result.suites:
         for tc in suite.testcases:
             recorder.testcase_finished(suite, tc)
         recorder.suite_finished(suite)
     if starts > 1:
         recorder.artifacts([_note(result.index, f"ran {starts} times (a worker was lost)")])
-
-
-def _shard_started(shard: Shard, count: int, started: float) -> dict[str, Any]:
-    """A Dask shard as the run page lists it (`store.query_shards`) until it ends: its
-    planned testcases, counted from the run's start (Dask may queue it a while)."""
-    from splice._internal.store.shard_runs import ShardOf, start_item
-
-    planned = sum(len(u.testcases) for u in shard.units)
-    return start_item(ShardOf(shard.index + 1, count), {"total": planned}, started)
 
 
 def _shard_ended(

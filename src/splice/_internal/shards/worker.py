@@ -2,21 +2,31 @@
 the project loaded again from its file, the shard's own environment started (private
 services; `external` ones shared), only the shard's testcases run, the results returned.
 
-The function and its arguments are plain data, so any back end can ship them."""
+The function and its arguments are plain data, so any back end can ship them. A back end
+that can carry messages back while the shard runs passes `report`: it hears the shard
+start (where, which attempt) and each testcase finish (`Progress`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from splice._internal.model.results import SuiteResult
+from splice._internal.model.results import SuiteResult, TestcaseResult
+from splice._internal.runner.events import EventBus, RunListener
 from splice._internal.shards.static import shard_suites
+
+# a message to the client: {"shard", "event": "started", "worker", "host", "pid"} once the
+# shard began, then {"shard", "event": "done", "done"} as each of its testcases finishes
+Report = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -45,17 +55,46 @@ class ShardResult:
     openapi: list[dict[str, Any]] = field(default_factory=list)  # its operation coverage
 
 
-def run_shard(task: ShardTask) -> ShardResult:
-    """Run one shard to its end and return its results (never raises for test faults)."""
+class Progress(RunListener):
+    """Tells `report` how many of the shard's testcases have finished (from the runner's
+    threads: `-j` runs several at once)."""
+
+    def __init__(self, index: int, report: Report) -> None:
+        self.index = index
+        self.report = report
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def testcase_finished(self, suite: SuiteResult, testcase: TestcaseResult) -> None:
+        with self._lock:
+            self.done += 1
+            done = self.done
+        _send(self.report, {"shard": self.index, "event": "done", "done": done})
+
+
+def _send(report: Report, message: dict[str, Any]) -> None:
+    with contextlib.suppress(Exception):  # the live view is never worth a shard's results
+        report(message)
+
+
+def run_shard(task: ShardTask, report: Report | None = None, worker: str = "") -> ShardResult:
+    """Run one shard to its end and return its results (never raises for test faults);
+    `report` hears its progress, `worker` names where it runs (a Dask worker's address)."""
     from splice._internal.project.loader import load_project
-    from splice._internal.runner.events import EventBus
     from splice._internal.runner.secrets import run_masker
     from splice._internal.workflows import lifecycle
 
     started = time.perf_counter()
     if task.starts_file:
-        with Path(task.starts_file).open("a") as handle:
+        # the client's folder: on another machine it is not there, and the client counts
+        # the starts it hears of instead (`report`)
+        with contextlib.suppress(OSError), Path(task.starts_file).open("a") as handle:
             handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+    bus = EventBus()
+    if report is not None:
+        where = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid()}
+        _send(report, {"shard": task.index, "event": "started", **where})
+        bus.add(Progress(task.index, report))
     os.chdir(task.cwd)
     project = load_project(Path(task.project_file) if task.project_file else None)
     suites = shard_suites(
@@ -77,7 +116,7 @@ def run_shard(task: ShardTask) -> ShardResult:
                 [],
                 [],
                 active=active,
-                bus=EventBus(),
+                bus=bus,
                 masker=masker,
                 retries=task.retries,
                 jobs=task.jobs,

@@ -11,7 +11,13 @@ from sqlalchemy import Row, and_, exists, func, or_, select
 from splice._internal.store import schema as t
 from splice._internal.store.core import Store
 from splice._internal.store.query_jobs import JOB_KIND, jobs_of
-from splice._internal.store.query_shards import SHARD_KINDS, shard_imbalance, shards_of
+from splice._internal.store.query_shards import (
+    LIVE_STATES,
+    SHARD_KINDS,
+    shard_critical,
+    shard_imbalance,
+    shards_of,
+)
 from splice._internal.store.rows import loads
 
 RUN_STATUSES = ("running", "passed", "failed", "error", "interrupted", "killed")
@@ -191,9 +197,10 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     run["jobs"] = jobs_of(items)
     run["shards"] = shards_of(items)
     for shard in run["shards"]:
-        if shard["state"] in ("pending", "running") and run["status"] != "running":
+        if shard["state"] in LIVE_STATES and run["status"] != "running":
             shard["state"] = "lost"  # the run ended (silent too long) without this shard's end
     run["shard_imbalance"] = shard_imbalance(run["shards"])
+    run["shard_critical"] = shard_critical(run["shards"], float(run["started_at"]))
     run["logs"] = [item for item in items if item["kind"] not in (JOB_KIND, *SHARD_KINDS)]
     return run
 

@@ -6,7 +6,10 @@ run). The first shard to start creates the run; the others join it (their `total
 the run's). Each shard's start is kept as an artifact of kind `shard-start` named
 `shard I/N` (its host, pid, start time and planned testcases), its end as one of kind
 `shard-end` (its status, end time, duration and testcases done): what the run page shows
-of each shard (`store.query_shards`). The run ends when the last of its N shards ends,
+of each shard (`store.query_shards`). A Dask run (`splice shard run`) also keeps, as the
+client hears it, each shard's state while it runs as artifacts of kind `shard-progress`
+(queued, running or rerun; its worker, since when, testcases done so far; the last one
+kept counts, and none after the shard's end). The run ends when the last of its N shards ends,
 with the worst of their statuses and the time from the first start to the last end.
 A sharded run keeps no pid (its shards may run on other hosts or
 exit before the others): it is taken for killed only when it has been silent too long.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from splice._internal.store.errors import IngestError
@@ -24,6 +28,7 @@ from splice._internal.store.errors import IngestError
 MAX_SHARDS = 100_000
 SHARD_START = "shard-start"
 SHARD_END = "shard-end"
+SHARD_PROGRESS = "shard-progress"
 # from best to worst: the run's status is the worst of its shards'
 _ORDER = ("passed", "failed", "error", "interrupted", "killed")
 
@@ -36,6 +41,14 @@ class ShardOf:
     @property
     def name(self) -> str:
         return f"shard {self.index}/{self.count}"
+
+
+class ShardState(Enum):
+    """Where a shard of a Dask run stands before its end."""
+
+    QUEUED = "queued"  # waiting for a worker
+    RUNNING = "running"
+    RERUN = "rerun"  # its worker was lost: waiting for another, or running again
 
 
 def shard_of(body: dict[str, Any]) -> ShardOf | None:
@@ -83,6 +96,13 @@ def end_item(
     }
     content = json.dumps(state)
     return {"kind": SHARD_END, "name": shard.name, "content": content, "size": len(content)}
+
+
+def progress_item(shard: ShardOf, state: ShardState, **now: Any) -> dict[str, Any]:
+    """The artifact that records where a Dask shard stands (`now`: `since`, `worker`,
+    `host`, `pid`, `done`, `planned`, `starts`, `message`)."""
+    content = json.dumps({"state": state.value, **now})
+    return {"kind": SHARD_PROGRESS, "name": shard.name, "content": content, "size": len(content)}
 
 
 def end_state(content: str) -> dict[str, Any]:

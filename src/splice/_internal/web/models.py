@@ -121,17 +121,33 @@ class RunShard(BaseModel):
     name: str = Field(description="`shard I/N`")
     index: int
     count: int
-    state: str = Field(description="pending, running, finished, or lost (it never ended)")
-    status: str = Field(description="how it ended, as a run's status; running until then")
+    state: str = Field(
+        description="pending (static) or queued (Dask) until it starts, running, rerun "
+        "(on Dask, after its worker was lost), finished, or lost (it never ended)"
+    )
+    status: str = Field(description="how it ended, as a run's status; its state until then")
     host: str = Field(description="the machine that ran it")
+    worker: str = Field(default="", description="the address of the Dask worker it runs on")
     pid: int | None
     started_at: float | None
+    since: float | None = Field(default=None, description="when its current state began")
     finished_at: float | None
     duration: float | None
     planned: int | None = Field(description="its testcases, as planned when it started")
-    done: int | None = Field(description="its testcases run, known once it ended")
+    done: int | None = Field(
+        description="its testcases run: on Dask, so far while it runs; static, once it ended"
+    )
     starts: int = Field(default=1, description="more than 1: rerun after its worker was lost")
     message: str = Field(default="", description="why a lost shard never ended")
+
+
+class ShardCritical(BaseModel):
+    """The shard the run waited for: the last to end."""
+
+    name: str
+    total: float = Field(description="seconds from the run's start to this shard's end")
+    waited: float = Field(description="of them, before its last start (queued, a lost attempt)")
+    ran: float = Field(description="of them, its last start to its end")
 
 
 class RunDetail(RunSummary):
@@ -151,6 +167,9 @@ class RunDetail(RunSummary):
         default=None,
         description="once every shard ended: how far the slowest took above their mean, "
         "as a fraction (0.0 = perfect), the measure `splice shard` plans by",
+    )
+    shard_critical: ShardCritical | None = Field(
+        default=None, description="once every shard ended: the one that ended last"
     )
 
 

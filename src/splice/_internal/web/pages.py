@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from splice._internal.store import quarantine, query_jobs, query_runs, query_tests, query_trends
 from splice._internal.store.core import Store
+from splice._internal.store.query_shards import LIVE_STATES
 from splice._internal.web.auth import Viewer, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -129,12 +130,21 @@ def run_page(request: Request, run_id: str) -> Response:
         previous=previous[0] if previous else None,
         critical=path,
         critical_total=sum(_job_time(j, now) for j in run["jobs"] if j["name"] in path),
+        # a Dask shard's testcases are stored when it ends; until then, the counts it sent
+        done=max(run["done"], sum(s["done"] or 0 for s in run["shards"])),
         jobs_left=sum(1 for j in run["jobs"] if j["status"] in ("pending", "running")),
         jobs_signature=",".join(f"{j['name']}:{j['status']}" for j in run["jobs"]),
-        shards_left=sum(1 for s in run["shards"] if s["state"] in ("pending", "running")),
-        shards_signature=",".join(f"{s['name']}:{s['state']}" for s in run["shards"]),
+        shards_left=sum(1 for s in run["shards"] if s["state"] in LIVE_STATES),
+        shards_signature=",".join(_shard_signature(s) for s in run["shards"]),
         now=now,
     )
+
+
+def _shard_signature(shard: dict[str, Any]) -> str:
+    """What of a shard makes the page reload when it changes (`static/splice.js` builds
+    the same from the run's JSON): its state, testcases done, and starts."""
+    done = "" if shard["done"] is None else shard["done"]
+    return f"{shard['name']}:{shard['state']}:{done}:{shard['starts']}"
 
 
 def _job_time(job: dict[str, Any], now: float) -> float:

@@ -74,6 +74,12 @@ def when(stamp: float | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
+def clock(stamp: float | None) -> str:
+    """The time of day to the second, UTC: when a state of a few seconds began."""
+    moment = _moment(stamp)
+    return moment.strftime("%H:%M:%S UTC") if moment else "—"
+
+
 def iso(stamp: float | None) -> str:
     moment = _moment(stamp) or datetime.fromtimestamp(0, UTC)
     return moment.isoformat(timespec="seconds")
@@ -117,6 +123,7 @@ def environment() -> Environment:
     env.filters.update(
         duration=duration,
         when=when,
+        clock=clock,
         iso=iso,
         ago=ago,
         percent=percent,

@@ -50,6 +50,11 @@
       return true;
     });
   }
+  function shardsDone(run) {  // a Dask shard's testcases are stored when it ends
+    var sum = 0;
+    (run.shards || []).forEach(function (s) { sum += s.done || 0; });
+    return Math.max(run.done, sum);
+  }
   function liveRun() {
     var el = document.querySelector("[data-live-run]");
     if (!el) { return; }
@@ -57,9 +62,11 @@
     var jobs = el.dataset.jobs || "";
     var shards = el.dataset.shards || "";
     poll("/api/runs/" + encodeURIComponent(el.dataset.liveRun), 2, function (run) {
-      if (!jobs) { setProgress(el, run.done, run.total); }  // a workflow shows jobs done
+      if (!jobs) { setProgress(el, shardsDone(run), run.total); }  // a workflow shows jobs done
       var now = (run.jobs || []).map(function (j) { return j.name + ":" + j.status; }).join(",");
-      var parts = (run.shards || []).map(function (s) { return s.name + ":" + s.state; }).join(",");
+      var parts = (run.shards || []).map(function (s) {
+        return s.name + ":" + s.state + ":" + (s.done === null ? "" : s.done) + ":" + s.starts;
+      }).join(",");
       if (run.status !== "running" || String(run.done) !== seen || now !== jobs || parts !== shards) {
         window.location.reload(); return false;
       }

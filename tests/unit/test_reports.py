@@ -366,6 +366,46 @@ def test_json_writes_odd_values(run: RunResult, tmp_path: Path) -> None:
     assert captures["attempts"][0]["steps"][0]["captures"] == {"ids": "{3}", "raw": "?"}
 
 
+def test_to_dict_turns_every_kind_of_value_into_json(run: RunResult) -> None:
+    """The plain form of a result: enums by value, paths and other keys as text, tuples as
+    lists, bytes decoded, dict and int subclasses kept as values, nested dataclasses as
+    objects (a testcase with its id), anything else by its repr."""
+    import collections
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 2
+
+    step = run.suites[0].testcases[0].attempts[0].steps[0]
+    step.captures = {
+        "path": Path("a/b"),
+        "pair": (1, "x"),
+        "raw": b"ok\xff",
+        "counts": collections.Counter(a=2),
+        "level": Level.HIGH,
+        "status": Status.FAILED,
+        "span": SourceSpan(Path("s.yaml"), 3, 4),
+        "odd": {3},
+        7: None,
+    }
+    plain = run.to_dict()
+    testcase = plain["suites"][0]["testcases"][0]
+    assert testcase["id"] == run.suites[0].testcases[0].id
+    captures = testcase["attempts"][0]["steps"][0]["captures"]
+    assert captures == {
+        "path": "a/b",
+        "pair": [1, "x"],
+        "raw": "ok\ufffd",
+        "counts": {"a": 2},
+        "level": 2,
+        "status": "failed",
+        "span": {"path": "s.yaml", "line": 3, "column": 4, "end_column": None},
+        "odd": "{3}",
+        "7": None,
+    }
+    assert json.loads(json.dumps(plain)) == plain
+
+
 # HTML
 
 

@@ -214,11 +214,34 @@ class RunResult:
         return _plain(self)  # type: ignore[no-any-return]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NOT_A_DATACLASS: tuple[str, ...] = ()
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's fields, by class
+
+
 def _plain(value: Any) -> Any:
-    """Dataclasses, enums and paths into JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, TestcaseResult):
+    """Dataclasses, enums and paths into JSON-ready values.
+
+    Called once per value of every stored result (some 40 per step, as a testcase ends),
+    so the usual kinds are told apart by their exact type first, and a dataclass's field
+    names are looked up once per class."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = (
+            tuple(f.name for f in dataclasses.fields(kind))
+            if dataclasses.is_dataclass(kind)
+            else _NOT_A_DATACLASS
+        )
+    if names:
+        out = {name: _plain(getattr(value, name)) for name in names}
+        if kind is TestcaseResult or isinstance(value, TestcaseResult):
             out["id"] = value.id
         return out
     if isinstance(value, StrEnum):

@@ -229,4 +229,4 @@ def test_store_commands_manage_tokens_quarantine_webhooks_and_pruning(tmp_path: 
     assert _cli("store", "prune", "--store", url).exit_code == 2
     assert _cli("store", "prune", "--max-age", "ninety", "--store", url).exit_code == 2
     info = _cli("store", "info", "--store", url)
-    assert "runs:     2" in info.output and "schema:   0004" in info.output
+    assert "runs:     2" in info.output and "schema:   0005" in info.output

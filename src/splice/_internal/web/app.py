@@ -63,8 +63,8 @@ def create_app(
 ) -> FastAPI:
     """The dashboard and API over `store`; `background` runs webhooks and maintenance.
 
-    With `triggers` the API starts runs in that project (`web.triggers`): queued, run as
-    child processes, stopped when the server stops.
+    With `triggers` the API starts runs in that project (`web.triggers`): queued (in the
+    store too), run as child processes, stopped when the server stops.
 
     Requests must name the server in `Host`: an IP address, localhost or one of
     `allowed_hosts` (`splice._internal.web.guard`); bodies past `max_body` bytes get 413.
@@ -104,7 +104,7 @@ def create_app(
 
     app = _application(lifespan)
     app.state.store = store
-    app.state.triggers = TriggerQueue(triggers) if triggers is not None else None
+    app.state.triggers = TriggerQueue(triggers, store) if triggers is not None else None
     app.state.auth = AuthConfig(store, private=private)
     app.state.templates = environment()
     app.state.version = __version__

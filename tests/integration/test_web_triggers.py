@@ -119,7 +119,7 @@ def test_a_failing_workflow_ends_failed(served: Served) -> None:
 def test_bad_triggers_get_clear_errors_and_start_nothing(served: Served) -> None:
     """No token 401, a read token 403, an unknown workflow 404 naming the close one, a
     suite glob leaving the project 400, a mistake in the project 400 naming its place, an
-    unknown trigger 404 and an unknown status to list 400; none of them starts a run or
+    unknown trigger 404 and an unknown status to list 422; none of them starts a run or
     queues a trigger."""
     none = served.post("/api/workflows/deploy-check/runs", token=None)
     assert none.status_code == 401 and none.headers["WWW-Authenticate"] == "Bearer"
@@ -136,7 +136,7 @@ def test_bad_triggers_get_clear_errors_and_start_nothing(served: Served) -> None
     missing = httpx.get(served.url + "/api/triggers/000000000000", timeout=30)
     assert missing.status_code == 404
     bogus = httpx.get(served.url + "/api/triggers", params={"status": "done"}, timeout=30)
-    assert bogus.status_code == 400 and "unknown status 'done'" in bogus.json()["detail"]
+    assert bogus.status_code == 422 and "'queued'" in bogus.json()["detail"][0]["msg"]
     assert httpx.get(served.url + "/api/triggers", timeout=30).json() == {"triggers": []}
     project_file = served.root / "splice.yaml"
     good = project_file.read_text()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from splice._internal.errors import SpliceError, SuiteError, UsageError
 from splice._internal.web.api import WRITE_ERRORS, Limit, error_answer, router
 from splice._internal.web.auth import api_write
-from splice._internal.web.triggers import QueueFull, RunMetadata, TriggerQueue
+from splice._internal.web.triggers import QueueFull, RunMetadata, TriggerQueue, TriggerState
 
 _Name = Field(default="", max_length=200)
 
@@ -185,27 +185,24 @@ def trigger_suites(
     return _submit(request, queue, ("suites", described), args, body)
 
 
-_STATES = ("queued", "running", "passed", "failed", "error", "interrupted", "cancelled")
-
-
-@router.get("/triggers", response_model=TriggerList, tags=["triggers"])
+@router.get(
+    "/triggers",
+    response_model=TriggerList,
+    tags=["triggers"],
+    responses={404: error_answer("the server runs without --project")},
+)
 def trigger_listing(
     request: Request,
     status: Annotated[
-        list[str] | None, Query(description=f"only these: {', '.join(_STATES)} (repeatable)")
+        list[TriggerState] | None, Query(description="only these (repeatable)")
     ] = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     """The server's triggered runs from the store, newest first (also from before a
     restart), with their places in the queue."""
     queue = _queue(request)
-    status = status or []
-    unknown = [s for s in status if s not in _STATES]
-    if unknown:
-        raise HTTPException(
-            400, f"unknown status {unknown[0]!r}: expected one of {', '.join(_STATES)}"
-        )
-    return {"triggers": [_linked(request, v) for v in queue.listing(status, limit)]}
+    views = queue.listing([s.value for s in status or ()], limit)
+    return {"triggers": [_linked(request, v) for v in views]}
 
 
 @router.get(

@@ -41,7 +41,7 @@ from splice._internal.store.errors import StoreError
 from splice._internal.store.liveness import HOST, alive, process_start
 from splice._internal.web.trigger_model import RunMetadata, Trigger, TriggerState, row_answer
 
-__all__ = ["QueueFull", "RunMetadata", "Trigger", "TriggerQueue", "TriggerSettings"]
+__all__ = ["QueueFull", "RunMetadata", "Trigger", "TriggerQueue", "TriggerSettings", "TriggerState"]
 
 KEPT = 500  # finished triggers remembered (with their output); older ones: their rows
 RETRY_AFTER = 30  # seconds a client is told to wait when the queue is full

@@ -170,10 +170,12 @@ def serve(
     after: Served | None = None,
     tokens_of: tuple[str, str] | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[Served]:
     """`splice serve --project ROOT ARGS` on a free port, with a write and a read token
     (new ones; `tokens_of` when the store has them; the store and tokens of the server
-    `after` when restarting one); `env` is added to the server's environment."""
+    `after` when restarting one); `env` is added to the server's environment; `port`
+    instead of a free one."""
     store_url = after.store_url if after else f"sqlite:///{root.parent / 'server.db'}"
     if after is not None:
         tokens_of = (after.token, after.read_token)
@@ -184,7 +186,7 @@ def serve(
         finally:
             store.close()
     write, read = tokens_of
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     env.pop("SPLICE_STORE_URL", None)
     proc = subprocess.Popen(

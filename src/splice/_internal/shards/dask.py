@@ -46,6 +46,51 @@ def _distributed() -> Any:
     return distributed
 
 
+def local_cluster(workers: int) -> Any:
+    """A LocalCluster of `workers` processes (one thread each) that import splice's worker
+    module as they start."""
+    return _distributed().LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+        preload=[PRELOAD],
+    )
+
+
+def connect(address: str) -> Any:
+    """A client of the scheduler at `address`; a usage error when it does not answer."""
+    try:
+        return _distributed().Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {address!r} within {CONNECT_TIMEOUT}: {exc}",
+            "start it (`dask scheduler`) or check the address; without one, "
+            "`--on dask` starts a local cluster",
+        ) from exc
+
+
+class KeptCluster:
+    """The Dask cluster of a long-lived process (`splice serve --dist dask[:ADDRESS]`),
+    whose runs are each given its address (`splice shard run --on dask:ADDRESS`): a
+    LocalCluster it starts and closes, or an existing scheduler, checked to answer."""
+
+    def __init__(self, address: str | None, workers: int) -> None:
+        self.cluster: Any = None
+        if address is None:
+            self.cluster = local_cluster(workers)
+            self.address: str = self.cluster.scheduler_address
+        else:
+            connect(address).close()
+            self.address = address
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+
 class DaskBackend:
     """A Dask client for the duration of a `with` block (and the cluster it started).
     Entering starts connecting in the background; `run` waits for it, and leaving
@@ -71,27 +116,11 @@ class DaskBackend:
         self._opening.result()  # the cluster's or the connection's error, as raised
 
     def _open(self) -> None:
-        distributed = _distributed()
         if self.address is None:
-            self.cluster = distributed.LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                preload=[PRELOAD],
-            )
-            self.client = distributed.Client(self.cluster)
+            self.cluster = local_cluster(self.workers)
+            self.client = _distributed().Client(self.cluster)
             return
-        try:
-            self.client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(
-                f"cannot reach the Dask scheduler at {self.address!r} within "
-                f"{CONNECT_TIMEOUT}: {exc}",
-                "start it (`dask scheduler`) or check the address; without one, "
-                "`--on dask` starts a local cluster",
-            ) from exc
+        self.client = connect(self.address)
 
     def __exit__(self, *exc: object) -> None:
         if self._opening is not None:

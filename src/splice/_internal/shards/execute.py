@@ -23,6 +23,7 @@ from splice._internal.model.results import (
     StepResult,
     SuiteResult,
     TestcaseResult,
+    given_run_id,
     new_run_id,
 )
 from splice._internal.model.suite import Suite
@@ -32,20 +33,23 @@ from splice._internal.shards.planner import Shard, imbalance, plan
 from splice._internal.shards.worker import ShardResult, ShardTask
 
 
-def parse_on(value: str) -> str | None:
-    """`dask` → None (a local cluster); `dask:ADDRESS` → the scheduler's address."""
+def parse_on(value: str, option: str = "--on") -> str | None:
+    """`dask` → None (a local cluster); `dask:ADDRESS` → the scheduler's address, and
+    `dask://HOST:PORT` → `tcp://HOST:PORT`."""
     kind, _, address = value.partition(":")
     if kind != "dask":
-        raise_unknown(value)
+        raise_unknown(value, option)
+    if address.startswith("//"):
+        address = f"tcp:{address}"
     return address or None
 
 
-def raise_unknown(value: str) -> None:
+def raise_unknown(value: str, option: str = "--on") -> None:
     from splice._internal.errors import UsageError
 
     raise UsageError(
         f"unknown shard back end {value!r}",
-        "use `--on dask` (a local cluster) or `--on dask:tcp://HOST:8786`",
+        f"use `{option} dask` (a local cluster) or `{option} dask:tcp://HOST:8786`",
     )
 
 
@@ -117,7 +121,7 @@ def _run_on(
         markup=False,
     )
     run = RunResult(
-        id=new_run_id(),
+        id=given_run_id() or new_run_id(),  # given: started by `splice serve`
         command=list(sys.argv),
         host=socket.gethostname(),
         cwd=str(Path.cwd()),

@@ -5,6 +5,7 @@ keeps a Dask cluster for the suite runs it starts."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,21 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     metavar="N",
     help="Triggered runs that may wait; past that a trigger gets 429 with Retry-After.",
 )
+@click.option(
+    "--dist",
+    metavar="dask[:ADDRESS]",
+    help="With --project: run triggered suite runs as `splice shard run` on Dask: a local "
+    "cluster the server keeps (dask), or the scheduler at ADDRESS (dask:tcp://HOST:8786, "
+    "dask://HOST:8786).",
+)
+@click.option(
+    "--dist-shards",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    metavar="N",
+    help="With --dist: shards of each triggered suite run (and workers of the local cluster).",
+)
 def serve(
     *,
     store_url: str | None,
@@ -105,18 +121,18 @@ def serve(
     project_dir: Path | None,
     max_concurrent_runs: int,
     queue_size: int,
+    dist: str | None,
+    dist_shards: int,
 ) -> None:
     """Dashboard and REST API over the results store, on a local port."""
     import socket
 
     import uvicorn
 
-    from splice._internal.store import tokens
     from splice._internal.web.app import Retention, create_app
-    from splice._internal.web.guard import check_pattern, is_loopback
+    from splice._internal.web.guard import check_pattern
 
     store = _open(store_url)
-    out = _out()
     try:
         probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,14 +146,31 @@ def serve(
     names = list(allowed_hosts)
     with contextlib.suppress(ValueError):  # --host given as a name is a name of this server
         names.append(check_pattern(host))
-    app = create_app(
-        store,
-        private=private,
-        retention=Retention(keep_days, keep_runs),
-        allowed_hosts=names,
-        max_body=max_body,
-        triggers=_trigger_settings(store.url, project_dir, max_concurrent_runs, queue_size),
-    )
+    triggers = _trigger_settings(store.url, project_dir, max_concurrent_runs, queue_size)
+    cluster = _cluster(dist, dist_shards, triggers)
+    try:
+        if cluster is not None:
+            triggers = dataclasses.replace(triggers, dist=cluster.address, dist_shards=dist_shards)
+        app = create_app(
+            store,
+            private=private,
+            retention=Retention(keep_days, keep_runs),
+            allowed_hosts=names,
+            max_body=max_body,
+            triggers=triggers,
+        )
+        _greet(store, host, port, private=private, triggers=triggers, local=dist == "dask")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _greet(store: Any, host: str, port: int, *, private: bool, triggers: Any, local: bool) -> None:
+    from splice._internal.store import tokens
+    from splice._internal.web.guard import is_loopback
+
+    out = _out()
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     out.print(
         f"[bold]splice serve[/]: http://{shown}:{port}/  [dim](store: {escape(store.url)})[/]"
@@ -153,12 +186,32 @@ def serve(
             "[dim]no write token yet: uploads, --report-to and the quarantine need one; "
             "create it with `splice store token add NAME`[/]"
         )
-    if project_dir is not None:
+    if triggers is not None:
         out.print(
-            f"[dim]runs are started on request in {escape(str(project_dir.resolve()))}: "
-            f"{max_concurrent_runs} at once, {queue_size} waiting[/]"
+            f"[dim]runs are started on request in {escape(str(triggers.project))}: "
+            f"{triggers.max_concurrent} at once, {triggers.queue_size} waiting[/]"
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if triggers is not None and triggers.dist:
+        cluster = f"a local Dask cluster of {triggers.dist_shards} workers" if local else "Dask"
+        out.print(
+            f"[dim]triggered suite runs go to {cluster} at {escape(triggers.dist)}, "
+            f"in {triggers.dist_shards} shards each[/]"
+        )
+
+
+def _cluster(dist: str | None, shards: int, triggers: Any) -> Any:
+    """The Dask cluster of `--dist` (started, or its scheduler reached); None without it."""
+    if dist is None:
+        return None
+    if triggers is None:
+        raise UsageError(
+            "--dist needs --project: only the runs the server starts go to Dask",
+            "add --project DIR (the folder of splice.yaml)",
+        )
+    from splice._internal.shards.dask import KeptCluster
+    from splice._internal.shards.execute import parse_on
+
+    return KeptCluster(parse_on(dist, "--dist"), shards, "--dist")
 
 
 def _trigger_settings(store_url: str, project_dir: Path | None, concurrent: int, queue: int) -> Any:

@@ -59,7 +59,7 @@ def local_cluster(workers: int) -> Any:
     )
 
 
-def connect(address: str) -> Any:
+def connect(address: str, option: str = "--on") -> Any:
     """A client of the scheduler at `address`; a usage error when it does not answer."""
     try:
         return _distributed().Client(address, timeout=CONNECT_TIMEOUT)
@@ -67,7 +67,7 @@ def connect(address: str) -> Any:
         raise UsageError(
             f"cannot reach the Dask scheduler at {address!r} within {CONNECT_TIMEOUT}: {exc}",
             "start it (`dask scheduler`) or check the address; without one, "
-            "`--on dask` starts a local cluster",
+            f"`{option} dask` starts a local cluster",
         ) from exc
 
 
@@ -76,13 +76,13 @@ class KeptCluster:
     whose runs are each given its address (`splice shard run --on dask:ADDRESS`): a
     LocalCluster it starts and closes, or an existing scheduler, checked to answer."""
 
-    def __init__(self, address: str | None, workers: int) -> None:
+    def __init__(self, address: str | None, workers: int, option: str = "--dist") -> None:
         self.cluster: Any = None
         if address is None:
             self.cluster = local_cluster(workers)
             self.address: str = self.cluster.scheduler_address
         else:
-            connect(address).close()
+            connect(address, option).close()
             self.address = address
 
     def close(self) -> None:

@@ -61,6 +61,9 @@ class TriggerSettings:
     queue_size: int = 10
     stop_grace: float = 30.0  # seconds a stopped child has for its teardowns
     python: str = sys.executable
+    # `--dist`: the Dask scheduler triggered suite runs go to, as `splice shard run`
+    dist: str | None = None
+    dist_shards: int = 2
 
 
 class QueueFull(Exception):
@@ -282,7 +285,7 @@ class TriggerQueue:
     def _run(self, trigger: Trigger) -> None:
         try:
             proc = subprocess.Popen(
-                [self.settings.python, "-m", "splice", *trigger.args],
+                [self.settings.python, "-m", "splice", *self._command(trigger)],
                 cwd=self.settings.project,
                 env=self._env(trigger),
                 stdin=subprocess.DEVNULL,
@@ -327,6 +330,16 @@ class TriggerQueue:
             if state is TriggerState.PASSED:
                 trigger.reason = ""
             self._end(trigger, state)
+
+    def _command(self, trigger: Trigger) -> list[str]:
+        """The arguments of `splice`: as stored, or for suites with `--dist` the same
+        selection as `splice shard run` on the server's cluster (the cluster of the server
+        that runs it: a requeued trigger goes to this server's)."""
+        args, dist = trigger.args, self.settings.dist
+        if trigger.kind == "suites" and dist and args[:1] == ["run"]:
+            shards = str(self.settings.dist_shards)
+            return ["shard", "run", "--on", f"dask:{dist}", "--shards", shards, *args[1:]]
+        return args
 
     def _env(self, trigger: Trigger) -> dict[str, str]:
         env = dict(os.environ)

@@ -5,6 +5,7 @@ local cluster goes when the server does; a scheduler nobody answers, or `--dist`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from splice._internal.shards.dask import PRELOAD
@@ -122,6 +124,46 @@ def test_the_server_s_own_cluster_runs_them_and_goes_with_it(tmp_path: Path) -> 
         served.proc.send_signal(signal.SIGTERM)
         assert served.proc.wait(timeout=120) in (0, -signal.SIGTERM)
         until(lambda: not any(alive(pid) for pid in pids), "the cluster's workers to stop")
+
+
+SLOW = """
+name: slow
+testcases:
+  - name: waits
+    steps: [{exec: "sleep 3"}]
+  - name: waits too
+    steps: [{exec: "sleep 3"}]
+"""
+
+
+def test_a_stopped_dask_run_is_interrupted_and_leaves_no_folder(tmp_path: Path) -> None:
+    """`DELETE /api/triggers/{id}` of a suite run on the server's cluster: `splice shard
+    run` takes the SIGTERM as an interrupt, so the trigger and its stored run are
+    `interrupted` (exit 130), and no temporary folder is left once the server stops."""
+    root = project(tmp_path / "shop")
+    (root / "suites" / "slow.splice.yaml").write_text(SLOW)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch), "SPLICE_TMPDIR": str(scratch)}
+    with serve(root, "--dist", "dask", env=env) as served:
+        started = served.post("/api/suites/runs", {"suites": ["suites/slow.splice.yaml"]})
+        trigger_id = started.json()["id"]
+        until(lambda: served.stored(trigger_id), "the run to be stored")
+        stop = httpx.delete(
+            f"{served.url}/api/triggers/{trigger_id}",
+            headers={"Authorization": f"Bearer {served.token}"},
+            timeout=30,
+        )
+        assert stop.status_code == 202, stop.text
+        done = served.until_done(trigger_id)
+        assert (done["status"], done["exit_code"]) == ("interrupted", 130), done["log"]
+        assert done["reason"] == "stopped through the API"
+        run = served.stored(trigger_id)
+        assert run is not None and run["status"] == "interrupted"
+    with contextlib.suppress(AssertionError):
+        until(lambda: not any(scratch.iterdir()), "the temporary folders to be removed")
+    left = sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*"))
+    assert not left, "\n".join(left)
 
 
 def _serve_fails(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

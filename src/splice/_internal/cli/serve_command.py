@@ -158,6 +158,7 @@ def serve(
             allowed_hosts=names,
             max_body=max_body,
             triggers=triggers,
+            on_stop=[cluster.close] if cluster is not None else [],
         )
         _greet(store, host, port, private=private, triggers=triggers, local=dist == "dask")
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from splice._internal.errors import UsageError
+from splice._internal.services import owners
 from splice._internal.shards.worker import ShardResult, ShardTask, run_shard
 
 CONNECT_TIMEOUT = "10s"
@@ -46,17 +50,29 @@ def _distributed() -> Any:
     return distributed
 
 
-def local_cluster(workers: int) -> Any:
+def scratch_folder() -> Path:
+    """A folder for a local cluster's scheduler and workers (Dask's `local_directory`),
+    owner-named, so that a later splice run sweeps it away if its owner was killed."""
+    return Path(tempfile.mkdtemp(prefix=owners.folder_prefix("dask")))
+
+
+def local_cluster(workers: int, directory: Path) -> Any:
     """A LocalCluster of `workers` processes (one thread each) that import splice's worker
-    module as they start."""
-    return _distributed().LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-        preload=[PRELOAD],
-    )
+    module as they start, keeping their files in `directory` (Dask's own scratch folder too,
+    which it would otherwise leave in the temporary folder)."""
+    distributed = _distributed()
+    import dask
+
+    with dask.config.set({"temporary-directory": str(directory)}):
+        return distributed.LocalCluster(
+            n_workers=workers,
+            local_directory=str(directory),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            preload=[PRELOAD],
+        )
 
 
 def connect(address: str, option: str = "--on") -> Any:
@@ -78,17 +94,23 @@ class KeptCluster:
 
     def __init__(self, address: str | None, workers: int, option: str = "--dist") -> None:
         self.cluster: Any = None
+        self.folder: Path | None = None
         if address is None:
-            self.cluster = local_cluster(workers)
+            self.folder = scratch_folder()
+            self.cluster = local_cluster(workers, self.folder)
             self.address: str = self.cluster.scheduler_address
         else:
             connect(address, option).close()
             self.address = address
 
     def close(self) -> None:
+        """Close the local cluster (its workers stop) and remove its folder; again: nothing."""
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
 
 class DaskBackend:
@@ -101,6 +123,7 @@ class DaskBackend:
         self.workers = workers
         self.client: Any = None
         self.cluster: Any = None
+        self.folder: Path | None = None
         self._opening: Future[None] | None = None
 
     def __enter__(self) -> DaskBackend:
@@ -117,7 +140,8 @@ class DaskBackend:
 
     def _open(self) -> None:
         if self.address is None:
-            self.cluster = local_cluster(self.workers)
+            self.folder = scratch_folder()
+            self.cluster = local_cluster(self.workers, self.folder)
             self.client = _distributed().Client(self.cluster)
             return
         self.client = connect(self.address)
@@ -130,6 +154,8 @@ class DaskBackend:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def run(
         self,

@@ -3,10 +3,14 @@ that streams into the store as shards finish."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,53 +136,56 @@ def _run_on(
     lost: list[ShardLost] = []
     run.started_at = time.time()
     clock = time.perf_counter()
-    if recorder is not None:
-        recorder.run_started(run, len(keys))
-        recorder.artifacts([_shard_started(s, len(shards), run.started_at) for s in shards])
-    try:
-        with tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp:
-            tasks = [
-                _task(
-                    s,
-                    project=project,
-                    opts=opts,
-                    external=external,
-                    secret_names=secret_names,
-                    paths=paths,
-                    tmp=tmp,
-                )
-                for s in shards
-            ]
+    # from before the run is stored: from then on SIGTERM ends it as interrupted
+    with _term_as_interrupt():
+        try:
+            if recorder is not None:
+                recorder.run_started(run, len(keys))
+                recorder.artifacts([_shard_started(s, len(shards), run.started_at) for s in shards])
+            with tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp:
+                tasks = [
+                    _task(
+                        s,
+                        project=project,
+                        opts=opts,
+                        external=external,
+                        secret_names=secret_names,
+                        paths=paths,
+                        tmp=tmp,
+                    )
+                    for s in shards
+                ]
 
-            def done(result: ShardResult) -> None:
-                results[result.index] = result
-                starts = _starts(tasks[result.index])
-                note = f", run {starts} times (a worker was lost)" if starts > 1 else ""
-                count = sum(len(s.testcases) for s in result.suites)
-                line = f"shard {result.index + 1}/{len(shards)} done on {result.host} pid "
-                out.print(f"{line}{result.pid}: {count} testcases, {result.duration:.1f} s{note}")
-                if result.error:
-                    out.print(f"  its services did not start: {result.error}", markup=False)
-                if recorder is not None:
-                    _record(recorder, result, starts)
-                    recorder.artifacts(_shard_ended(result, shards, starts, count))
+                def done(result: ShardResult) -> None:
+                    results[result.index] = result
+                    starts = _starts(tasks[result.index])
+                    note = f", run {starts} times (a worker was lost)" if starts > 1 else ""
+                    count = sum(len(s.testcases) for s in result.suites)
+                    line = f"shard {result.index + 1}/{len(shards)} done on {result.host} pid "
+                    out.print(
+                        f"{line}{result.pid}: {count} testcases, {result.duration:.1f} s{note}"
+                    )
+                    if result.error:
+                        out.print(f"  its services did not start: {result.error}", markup=False)
+                    if recorder is not None:
+                        _record(recorder, result, starts)
+                        recorder.artifacts(_shard_ended(result, shards, starts, count))
 
-            def gone(failure: ShardLost) -> None:
-                lost.append(failure)
-                out.print(f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False)
-                if recorder is not None:
-                    recorder.artifacts([_shard_lost(failure, len(shards))])
+                def gone(failure: ShardLost) -> None:
+                    lost.append(failure)
+                    out.print(
+                        f"shard {failure.task.index + 1} lost: {failure.reason}", markup=False
+                    )
+                    if recorder is not None:
+                        recorder.artifacts([_shard_lost(failure, len(shards))])
 
-            backend.run(tasks, done, gone)
-    except KeyboardInterrupt:
-        run.interrupted = True
+                backend.run(tasks, done, gone)
+        except KeyboardInterrupt:
+            run.interrupted = True
     run.duration = time.perf_counter() - clock
     run.suites = _merged(suites, results, lost, shards)
     if recorder is not None and lost:
-        for suite in run.suites:  # the lost shards' testcases, as errors
-            for tc in suite.testcases:
-                if tc.status is Status.ERROR and tc.id in _lost_keys(lost):
-                    recorder.testcase_finished(suite, tc)
+        _record_lost(recorder, run, lost)
     run.status = _status(run, lost)
     run.services = [e for r in results.values() for e in r.services]
     run.openapi = merge_all(r.openapi for r in results.values())  # every shard's operations
@@ -188,6 +195,34 @@ def _run_on(
         recording.finish(run)
         out.print(f"stored as run {run.id}", style="dim", markup=False)
     return run
+
+
+def _record_lost(recorder: Any, run: RunResult, lost: list[ShardLost]) -> None:
+    """The lost shards' testcases, as errors."""
+    keys = _lost_keys(lost)
+    for suite in run.suites:
+        for tc in suite.testcases:
+            if tc.status is Status.ERROR and tc.id in keys:
+                recorder.testcase_finished(suite, tc)
+
+
+@contextlib.contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling the job, `splice serve` stopping a triggered run) ends the
+    run as Ctrl-C does: the shards' results so far are merged and stored as `interrupted`,
+    the temporary folder removed, instead of the process dying where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _recording(project: Project, opts: dict[str, Any]) -> Any:

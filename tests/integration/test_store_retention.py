@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from splice._internal.cli.main import SpliceGroup
-from splice._internal.cli.store_commands import import_, quarantine, serve, store
+from splice._internal.cli.serve_command import serve
+from splice._internal.cli.store_commands import import_, quarantine, store
 from splice._internal.store import Store, StoreError
 from splice._internal.store import schema as t
 from splice._internal.store.importing import junit_run

@@ -1,7 +1,7 @@
 """The rows of `triggers` on SQLite and on a real PostgreSQL (started by splice's postgres
 kind): what a gone server left is found in queue order, a live server's rows and other
 projects' are not; interrupting marks the triggers and their runs; the listing is newest
-first and filters by state."""
+first and filters by state; retention drops the triggers of deleted runs."""
 
 from __future__ import annotations
 
@@ -121,3 +121,23 @@ def test_the_listing_is_newest_first_and_filters_by_state(store: Store) -> None:
     assert [(r["id"], r["state"], r["pid"]) for r in only] == [("t2", "running", 123)]
     assert trigger_rows.listing(store, "/srv/other") == []
     assert trigger_rows.get(store, "nope") is None
+
+
+def test_retention_drops_the_triggers_of_deleted_runs_and_old_ended_ones(store: Store) -> None:
+    """`prune` by age deletes a deleted run's trigger and an old cancelled one (it had no
+    run), and keeps a trigger still queued, however old."""
+    from splice._internal.store.retention import prune
+
+    owner = trigger_rows.Owner("/srv/shop", os.getpid(), process_start(os.getpid()))
+    trigger_rows.add(store, _trigger("ran", "passed", 10.0), owner)
+    trigger_rows.add(store, _trigger("dropped", "cancelled", 10.0), owner)
+    trigger_rows.add(store, _trigger("waits", "queued", 10.0), owner)
+    with store.engine.begin() as conn:
+        conn.execute(
+            t.runs.insert().values(
+                id="ran", status="passed", source="workflow", started_at=10.0, updated_at=11.0
+            )
+        )
+    report = prune(store, max_age_days=1, now=10.0 + 3 * 86400, vacuum=False)
+    assert report.runs == 1
+    assert [r["id"] for r in trigger_rows.listing(store, "/srv/shop")] == ["waits"]

@@ -248,6 +248,30 @@ def test_splice_trigger_wait_exits_by_the_outcome(served: Served) -> None:
         assert served.token not in result.stdout + result.stderr
 
 
+def test_splice_trigger_wait_says_why_a_stopped_run_ended(served: Served) -> None:
+    """A run stopped through the API while `splice trigger --wait` follows it: exit 1,
+    naming the reason the server gives."""
+    waiter = threading.Thread(target=lambda: results.append(_trigger(served, "hold", "--wait")))
+    results: list[subprocess.CompletedProcess[str]] = []
+    waiter.start()
+    try:
+        until((served.root / "hold.pid").exists, "the held job to start")
+        held = httpx.get(served.url + "/api/triggers", params={"status": "running"}, timeout=30)
+        (running,) = held.json()["triggers"]
+        stop = httpx.delete(
+            f"{served.url}/api/triggers/{running['id']}",
+            headers={"Authorization": f"Bearer {served.token}"},
+            timeout=30,
+        )
+        assert stop.status_code == 202, stop.text
+    finally:
+        waiter.join(timeout=DEADLINE)
+    (result,) = results
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"run {running['id']} interrupted" in result.stderr
+    assert "  why: stopped through the API" in result.stderr
+
+
 def test_stopping_the_server_stops_its_triggered_runs_leaving_no_process(tmp_path: Path) -> None:
     """SIGTERM to `splice serve` while a triggered run holds a job and another waits: the
     server exits, the running one is stopped and stored as interrupted (its trigger says

@@ -24,6 +24,7 @@ testcases:
 NEVER = ("sqlalchemy", "alembic", "jinja2", "jsonschema", "starlette", "uvicorn", "psycopg")
 SPLICE_NEVER = (
     "splice._internal.cli.store_commands",  # the store's own commands (rich.table)
+    "splice._internal.cli.serve_command",
     "splice._internal.contracts",
     "splice._internal.web",
     "splice._internal.store.query",

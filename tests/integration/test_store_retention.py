@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from splice._internal.cli.main import SpliceGroup
-from splice._internal.cli.store_commands import import_, quarantine, serve, store
+from splice._internal.cli.serve_command import serve
+from splice._internal.cli.store_commands import import_, quarantine, store
 from splice._internal.store import Store, StoreError
 from splice._internal.store import schema as t
 from splice._internal.store.importing import junit_run
@@ -229,4 +230,4 @@ def test_store_commands_manage_tokens_quarantine_webhooks_and_pruning(tmp_path: 
     assert _cli("store", "prune", "--store", url).exit_code == 2
     assert _cli("store", "prune", "--max-age", "ninety", "--store", url).exit_code == 2
     info = _cli("store", "info", "--store", url)
-    assert "runs:     2" in info.output and "schema:   0004" in info.output
+    assert "runs:     2" in info.output and "schema:   0005" in info.output

@@ -294,7 +294,7 @@ def test_webhooks_are_signed_and_retried_with_backoff(tmp_path: Path) -> None:
 # `splice serve` as the CLI group will run it (it renders usage errors, exit code 2)
 _SERVE = (
     "import sys; from splice._internal.cli.main import SpliceGroup; "
-    "from splice._internal.cli.store_commands import serve; "
+    "from splice._internal.cli.serve_command import serve; "
     "SpliceGroup(commands={'serve': serve})(['serve', *sys.argv[1:]])"
 )
 

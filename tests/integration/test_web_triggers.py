@@ -6,18 +6,13 @@ the webhook, and stops them (leaving no process) when it is stopped; `splice tri
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
-import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,209 +20,26 @@ from typing import Any
 import httpx
 import pytest
 
-from splice._internal.store import Store, tokens, webhooks
-from splice._internal.store.query_runs import get_run
+from splice._internal.store import Store, webhooks
+from tests.support.trigger_server import (
+    DEADLINE,
+    SPLICE,
+    Served,
+    alive,
+    ancestors,
+    project,
+    read,
+    serve,
+    until,
+)
 
 pytestmark = pytest.mark.integration
-
-SPLICE = [sys.executable, "-m", "splice"]
-DEADLINE = 180.0  # seconds a condition may take on a loaded machine
-
-SMOKE = """
-name: smoke
-testcases:
-  - name: the home page answers
-    tags: [deploy]
-    steps:
-      - exec: "echo ok"
-        expect: {stdout: "ok\\n"}
-  - name: an untagged check
-    steps:
-      - exec: "echo other"
-        expect: {stdout: "other\\n"}
-"""
-
-BROKEN = """
-name: broken
-testcases:
-  - name: it fails
-    steps:
-      - exec: "echo no"
-        expect: {stdout: "yes\\n"}
-"""
-
-WRITE_JUNIT = """
-import pathlib
-pathlib.Path("reports").mkdir(exist_ok=True)
-pathlib.Path("reports/script.xml").write_text(
-    '<testsuite name="script" tests="1"><testcase classname="script" name="works" '
-    'time="0.01"/></testsuite>')
-print("wrote the report")
-"""
-
-# waits until the test lets it go (a file appears), writing its pid first
-HOLD = """
-import os, pathlib, sys, time
-pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))
-deadline = time.monotonic() + 170
-while not pathlib.Path(sys.argv[2]).exists() and time.monotonic() < deadline:
-    time.sleep(0.05)
-pathlib.Path("reports").mkdir(exist_ok=True)
-pathlib.Path("reports/hold.xml").write_text(
-    '<testsuite name="hold" tests="1"><testcase classname="hold" name="held"/></testsuite>')
-"""
-
-WORKFLOWS = """
-deploy-check:
-  jobs:
-    smoke: {suites: [suites/smoke.splice.yaml]}
-    script:
-      command: "{python} write_junit.py"
-      junit: reports/script.xml
-      needs: [smoke]
-      artifacts: [reports/script.xml]
-red:
-  jobs:
-    broken: {suites: [suites/broken.splice.yaml]}
-hold:
-  jobs:
-    wait:
-      command: "{python} hold.py {pid} {release}"
-      junit: reports/hold.xml
-"""
-
-
-@dataclass
-class Served:
-    url: str
-    token: str
-    read_token: str
-    root: Path
-    store_url: str
-    proc: subprocess.Popen[str]
-
-    def post(self, path: str, body: dict[str, Any] | None = None, token: str | None = "") -> Any:
-        token = self.token if token == "" else token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(self.url + path, json=body or {}, headers=headers, timeout=30)
-
-    def status(self, trigger_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.url}/api/triggers/{trigger_id}", timeout=30)
-        assert answer.status_code == 200, answer.text
-        result: dict[str, Any] = answer.json()
-        return result
-
-    def until_done(self, trigger_id: str) -> dict[str, Any]:
-        return _until(
-            lambda: (s := self.status(trigger_id))["status"] not in ("queued", "running") and s,
-            f"triggered run {trigger_id} to end",
-        )
-
-    def stored(self, run_id: str) -> dict[str, Any] | None:
-        store = Store.open(self.store_url)
-        try:
-            return get_run(store, run_id)
-        finally:
-            store.close()
-
-
-def _until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _project(root: Path) -> Path:
-    (root / "suites").mkdir(parents=True)
-    (root / "suites" / "smoke.splice.yaml").write_text(SMOKE)
-    (root / "suites" / "broken.splice.yaml").write_text(BROKEN)
-    (root / "write_junit.py").write_text(WRITE_JUNIT)
-    (root / "hold.py").write_text(HOLD)
-    flows = (
-        WORKFLOWS.replace("{python}", sys.executable)
-        .replace("{pid}", str(root / "hold.pid"))
-        .replace("{release}", str(root / "release"))
-    )
-    (root / "splice.yaml").write_text("name: shop\nworkflows:\n" + textwrap.indent(flows, "  "))
-    return root
-
-
-@contextlib.contextmanager
-def _serve(root: Path, *args: str) -> Iterator[Served]:
-    """`splice serve --project ROOT ARGS` on a free port, with a write and a read token."""
-    store_url = f"sqlite:///{root.parent / 'server.db'}"
-    store = Store.open(store_url)
-    try:
-        write = tokens.create(store, "ci")
-        read = tokens.create(store, "viewer", scope="read")
-    finally:
-        store.close()
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("SPLICE_STORE_URL", None)
-    proc = subprocess.Popen(
-        [*SPLICE, "serve", "--port", str(port), "--store", store_url, "--project", str(root),
-         *args],
-        cwd=root.parent,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"splice serve exited: {proc.stdout.read() if proc.stdout else ''}"
-            )
-        try:
-            return httpx.get(url + "/api/health", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _until(up, "splice serve to answer")
-        yield Served(url, write, read, root, store_url, proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    with _serve(_project(tmp_path / "shop"), "--queue-size", "1") as server:
+    with serve(project(tmp_path / "shop"), "--queue-size", "1") as server:
         yield server
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, its parent gone or not waiting yet) holds nothing
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
-            return False
-    return True
 
 
 def test_a_triggered_workflow_runs_once_recorded_with_its_metadata(served: Served) -> None:
@@ -306,7 +118,9 @@ def test_a_failing_workflow_ends_failed(served: Served) -> None:
 
 def test_bad_triggers_get_clear_errors_and_start_nothing(served: Served) -> None:
     """No token 401, a read token 403, an unknown workflow 404 naming the close one, a
-    suite glob leaving the project 400; none of them starts a run."""
+    suite glob leaving the project 400, a mistake in the project 400 naming its place, an
+    unknown trigger 404 and an unknown status to list 422; none of them starts a run or
+    queues a trigger."""
     none = served.post("/api/workflows/deploy-check/runs", token=None)
     assert none.status_code == 401 and none.headers["WWW-Authenticate"] == "Bearer"
     wrong = served.post("/api/workflows/deploy-check/runs", token="spl_not-a-token")
@@ -321,6 +135,21 @@ def test_bad_triggers_get_clear_errors_and_start_nothing(served: Served) -> None
     assert outside.status_code == 400
     missing = httpx.get(served.url + "/api/triggers/000000000000", timeout=30)
     assert missing.status_code == 404
+    bogus = httpx.get(served.url + "/api/triggers", params={"status": "done"}, timeout=30)
+    assert bogus.status_code == 422 and "'queued'" in bogus.json()["detail"][0]["msg"]
+    assert httpx.get(served.url + "/api/triggers", timeout=30).json() == {"triggers": []}
+    project_file = served.root / "splice.yaml"
+    good = project_file.read_text()
+    project_file.write_text(
+        good.replace(
+            "smoke: {suites: [suites/smoke.splice.yaml]}", "smoke: {suites: [x], bogus: 1}"
+        )
+    )
+    mistake = served.post("/api/workflows/deploy-check/runs")
+    assert mistake.status_code == 400, mistake.text
+    assert mistake.json()["detail"].startswith("the project has a mistake: splice.yaml:")
+    assert "unknown key 'bogus'" in mistake.json()["detail"]
+    project_file.write_text(good)
     assert httpx.get(served.url + "/api/runs", timeout=30).json()["runs"] == []
 
 
@@ -328,7 +157,7 @@ def test_a_full_queue_gets_429_with_retry_after(served: Served) -> None:
     """One run running and one waiting (--queue-size 1): the next trigger gets 429 with
     Retry-After; the waiting one can be cancelled; after the release the first passes."""
     first = served.post("/api/workflows/hold/runs").json()
-    _until((served.root / "hold.pid").exists, "the held job to start")
+    until((served.root / "hold.pid").exists, "the held job to start")
     second = served.post("/api/workflows/deploy-check/runs")
     assert second.status_code == 202 and second.json()["position"] == 1
     full = served.post("/api/workflows/deploy-check/runs")
@@ -372,7 +201,7 @@ def test_the_finished_webhook_is_pushed_for_a_triggered_run(served: Served) -> N
             store.close()
         started = served.post("/api/workflows/deploy-check/runs").json()
         served.until_done(started["id"])
-        pushed = _until(lambda: list(_Receiver.bodies), "the webhook")
+        pushed = until(lambda: list(_Receiver.bodies), "the webhook")
         assert any(json.dumps(b).find(started["id"]) >= 0 for b in pushed), pushed
     finally:
         receiver.shutdown()
@@ -419,38 +248,51 @@ def test_splice_trigger_wait_exits_by_the_outcome(served: Served) -> None:
         assert served.token not in result.stdout + result.stderr
 
 
+def test_splice_trigger_wait_says_why_a_stopped_run_ended(served: Served) -> None:
+    """A run stopped through the API while `splice trigger --wait` follows it: exit 1,
+    naming the reason the server gives."""
+    waiter = threading.Thread(target=lambda: results.append(_trigger(served, "hold", "--wait")))
+    results: list[subprocess.CompletedProcess[str]] = []
+    waiter.start()
+    try:
+        until((served.root / "hold.pid").exists, "the held job to start")
+        held = httpx.get(served.url + "/api/triggers", params={"status": "running"}, timeout=30)
+        (running,) = held.json()["triggers"]
+        stop = httpx.delete(
+            f"{served.url}/api/triggers/{running['id']}",
+            headers={"Authorization": f"Bearer {served.token}"},
+            timeout=30,
+        )
+        assert stop.status_code == 202, stop.text
+    finally:
+        waiter.join(timeout=DEADLINE)
+    (result,) = results
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"run {running['id']} interrupted" in result.stderr
+    assert "  why: stopped through the API" in result.stderr
+
+
 def test_stopping_the_server_stops_its_triggered_runs_leaving_no_process(tmp_path: Path) -> None:
     """SIGTERM to `splice serve` while a triggered run holds a job and another waits: the
-    server exits, the waiting one is cancelled, the running one is stopped and stored as
-    interrupted, and neither the run's process nor its job's is left."""
-    root = _project(tmp_path / "shop")
-    with _serve(root) as served:
+    server exits, the running one is stopped and stored as interrupted (its trigger says
+    the server stopped), the waiting one stays queued in the store for the next server,
+    and neither the run's process nor its job's is left."""
+    root = project(tmp_path / "shop")
+    with serve(root) as served:
         first = served.post("/api/workflows/hold/runs").json()
         waiting = served.post("/api/workflows/deploy-check/runs").json()
-        job_pid = int(_until(lambda: _read(root / "hold.pid"), "the held job to start"))
-        _until(lambda: served.stored(first["id"]), "the run to be stored")
-        chain = _ancestors(job_pid, served.proc.pid)  # the job, its shell, `splice workflow run`
-        assert len(chain) >= 2 and all(_alive(pid) for pid in chain)
+        job_pid = int(until(lambda: read(root / "hold.pid"), "the held job to start"))
+        until(lambda: served.stored(first["id"]), "the run to be stored")
+        chain = ancestors(job_pid, served.proc.pid)  # the job, its shell, `splice workflow run`
+        assert len(chain) >= 2 and all(alive(pid) for pid in chain)
         served.proc.send_signal(signal.SIGTERM)
         # uvicorn re-raises the signal once it has shut down cleanly (lifespan ended)
         assert served.proc.wait(timeout=120) in (0, -signal.SIGTERM)
-        assert not any(_alive(pid) for pid in chain)
+        assert not any(alive(pid) for pid in chain)
         stored = served.stored(first["id"])
         assert stored is not None and stored["status"] == "interrupted"
         assert served.stored(waiting["id"]) is None
-
-
-def _read(path: Path) -> str:
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_text()
-    return ""
-
-
-def _ancestors(pid: int, stop: int) -> list[int]:
-    """`pid` and its parents up to (not including) `stop`."""
-    chain = []
-    while pid not in (stop, 0, 1):
-        chain.append(pid)
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
-    assert pid == stop, f"{chain} does not descend from {stop}"
-    return chain
+        ended, kept = served.row(first["id"]), served.row(waiting["id"])
+        assert ended is not None and ended["state"] == "interrupted"
+        assert ended["reason"] == f"the server stopped while it ran (pid {served.proc.pid})"
+        assert kept is not None and kept["state"] == "queued" and kept["started_at"] is None

@@ -36,6 +36,7 @@ PRODUCERS = {
     "cli-ctrl-c": "tests/integration/test_signals.py",
     "cli-import-error": "tests/unit/test_docs_outputs.py",
     "cli-serve-open-reads": "tests/integration/test_docs_store.py",
+    "cli-serve-dist-away": "tests/integration/test_web_trigger_dask.py",
     "dashboard-serve": "tests/integration/test_docs_store.py",
     "dashboard-open-reads": "tests/integration/test_docs_store.py",
     "dashboard-store-demo": "tests/integration/test_docs_store.py",

@@ -40,7 +40,7 @@ def _fail_diagnostics(diags: list[Diagnostic]) -> None:
 # commands whose modules load only when the command is used (or listed in --help)
 _LAZY = {
     "mock": "splice._internal.cli.mock_command:mock",
-    "serve": "splice._internal.cli.store_commands:serve",
+    "serve": "splice._internal.cli.serve_command:serve",
     "import": "splice._internal.cli.store_commands:import_",
     "quarantine": "splice._internal.cli.store_commands:quarantine",
     "store": "splice._internal.cli.store_commands:store",

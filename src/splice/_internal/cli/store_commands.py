@@ -1,4 +1,5 @@
-"""Commands of the results store: `serve`, `import`, `quarantine` and `store`.
+"""Commands of the results store: `import`, `quarantine` and `store` (`serve`:
+`splice._internal.cli.serve_command`).
 
 Each is a click command (or group) the main CLI adds with `cli.add_command(...)`.
 (The options `splice run` takes to record and stream its run: `splice._internal.cli.store_options`.)
@@ -6,7 +7,6 @@ Each is a click command (or group) the main CLI adds with `cli.add_command(...)`
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from pathlib import Path
@@ -22,7 +22,7 @@ from splice._internal.errors import UsageError
 from splice._internal.reporting.terminal import make_console
 from splice._internal.words import count
 
-__all__ = ["import_", "quarantine", "serve", "store", "store_run_options"]
+__all__ = ["import_", "quarantine", "store", "store_run_options"]
 
 _store_option = click.option(
     "--store",
@@ -57,170 +57,6 @@ def _days(text: str) -> float:
         raise UsageError(f"--max-age expects an age like 90d, 2w or 12h, got {text!r}")
     value, unit = float(match.group(1)), match.group(2) or "d"
     return value * {"d": 1.0, "w": 7.0, "h": 1 / 24}[unit]
-
-
-def _hosts(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from splice._internal.web.guard import check_pattern
-
-    try:
-        return tuple(check_pattern(v) for v in value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
-    from splice._internal.web.guard import parse_size
-
-    try:
-        size = parse_size(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a size: give one like 64MiB, 500KiB or 1GiB"
-        ) from None
-    if size < 1024:
-        raise click.BadParameter(f"{value!r} is too small: the least is 1KiB")
-    return size
-
-
-@click.command()
-@_store_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--private", is_flag=True, help="Reads need a token too (writes always do).")
-@click.option(
-    "--allowed-host",
-    "allowed_hosts",
-    multiple=True,
-    metavar="NAME",
-    envvar="SPLICE_ALLOWED_HOSTS",
-    show_envvar=True,
-    callback=_hosts,
-    help="A name this server is reached by (behind a proxy: dash.example.com, "
-    "*.example.com, or * for any); repeatable. IP addresses and localhost always are.",
-)
-@click.option(
-    "--max-body",
-    default="64MiB",
-    show_default=True,
-    metavar="SIZE",
-    envvar="SPLICE_MAX_BODY",
-    show_envvar=True,
-    callback=_size,
-    help="Largest request body (uploads of JUnit XML and JSON reports); larger gets 413.",
-)
-@click.option("--keep-days", type=float, metavar="DAYS", help="Delete runs older than this.")
-@click.option("--keep-runs", type=click.IntRange(1), metavar="N", help="Keep the newest N runs.")
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Start runs in this project (the folder of splice.yaml) when asked through the API "
-    "(POST /api/workflows/NAME/runs, POST /api/suites/runs); without it the server starts none.",
-)
-@click.option(
-    "--max-concurrent-runs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    metavar="N",
-    help="Triggered runs that run at once; more wait in the queue.",
-)
-@click.option(
-    "--queue-size",
-    default=10,
-    show_default=True,
-    type=click.IntRange(0, 1000),
-    metavar="N",
-    help="Triggered runs that may wait; past that a trigger gets 429 with Retry-After.",
-)
-def serve(
-    *,
-    store_url: str | None,
-    host: str,
-    port: int,
-    private: bool,
-    allowed_hosts: tuple[str, ...],
-    max_body: int,
-    keep_days: float | None,
-    keep_runs: int | None,
-    project_dir: Path | None,
-    max_concurrent_runs: int,
-    queue_size: int,
-) -> None:
-    """Dashboard and REST API over the results store, on a local port."""
-    import socket
-
-    import uvicorn
-
-    from splice._internal.store import tokens
-    from splice._internal.web.app import Retention, create_app
-    from splice._internal.web.guard import check_pattern, is_loopback
-
-    store = _open(store_url)
-    out = _out()
-    try:
-        probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-        probe.close()
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            "another program uses the port: choose one with --port",
-        ) from exc
-    names = list(allowed_hosts)
-    with contextlib.suppress(ValueError):  # --host given as a name is a name of this server
-        names.append(check_pattern(host))
-    app = create_app(
-        store,
-        private=private,
-        retention=Retention(keep_days, keep_runs),
-        allowed_hosts=names,
-        max_body=max_body,
-        triggers=_trigger_settings(store.url, project_dir, max_concurrent_runs, queue_size),
-    )
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    out.print(
-        f"[bold]splice serve[/]: http://{shown}:{port}/  [dim](store: {escape(store.url)})[/]"
-    )
-    if not private and not is_loopback(host):
-        out.print(
-            f"[yellow]warning:[/] reads are open: whoever reaches port {port} of this machine "
-            "reads every stored run (requests, responses, logs, command lines) without a "
-            "token; start with --private to need a read token"
-        )
-    if not any(t["scope"] == "write" for t in tokens.listing(store)):
-        out.print(
-            "[dim]no write token yet: uploads, --report-to and the quarantine need one; "
-            "create it with `splice store token add NAME`[/]"
-        )
-    if project_dir is not None:
-        out.print(
-            f"[dim]runs are started on request in {escape(str(project_dir.resolve()))}: "
-            f"{max_concurrent_runs} at once, {queue_size} waiting[/]"
-        )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _trigger_settings(store_url: str, project_dir: Path | None, concurrent: int, queue: int) -> Any:
-    """What `--project` and its limits give the server; None without --project."""
-    if project_dir is None:
-        return None
-    from splice._internal.project.model import PROJECT_FILE
-    from splice._internal.store.location import sqlite_path
-    from splice._internal.web.triggers import TriggerSettings
-
-    folder = project_dir.resolve()
-    if not (folder / PROJECT_FILE).is_file():
-        raise UsageError(
-            f"--project {project_dir}: there is no {PROJECT_FILE} in {folder}",
-            "give the folder of the project's splice.yaml",
-        )
-    path = sqlite_path(store_url)
-    if path and path != ":memory:" and not Path(path).is_absolute():
-        store_url = f"sqlite:///{Path(path).resolve()}"  # the runs start in another folder
-    return TriggerSettings(folder, store_url, max_concurrent=concurrent, queue_size=queue)
 
 
 @click.command("import")

@@ -5,6 +5,10 @@ Exit codes: 0 the run passed (or, without --wait, was accepted); 1 it failed, co
 run, or was stopped; 2 the server refused the request (no token, unknown workflow, a
 mistake in the project); 3 the server could not be reached, is full or shutting down;
 4 --timeout passed before the run ended (the run goes on on the server).
+
+Once the run is accepted, `--wait` rides out a server that stops answering for a while (a
+restart: the queue is in the store, `web.triggers`) and goes on polling until --timeout
+(exit 3 if the server is still away then).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from splice._internal.store.attach import TOKEN_ENV
 EXIT_PASSED, EXIT_FAILED, EXIT_REFUSED, EXIT_SERVER, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 POLL_SECONDS = 2.0
 _DONE = {"passed", "failed", "error", "interrupted", "cancelled"}
+_AWAY = (502, 503, 504)  # a proxy in front of a restarting server, or one shutting down
 
 
 @click.command()
@@ -110,8 +115,15 @@ def _trigger(
         if not wait:
             return EXIT_PASSED
         deadline = time.monotonic() + timeout
-        shown, now = status, started
+        shown, now, away = status, started, False
         while status not in _DONE:
+            if time.monotonic() >= deadline and away:
+                err.print(
+                    f"[bold red]error:[/] the splice server at {escape(base)} did not answer "
+                    f"again within --timeout {timeout:g} s (run {run_id} was {status})"
+                )
+                err.print("  hint: check that `splice serve --project DIR` runs", markup=False)
+                return EXIT_SERVER
             if time.monotonic() >= deadline:
                 err.print(
                     f"[bold red]error:[/] run {run_id} is still {status} after {timeout:g} s",
@@ -123,27 +135,44 @@ def _trigger(
                 )
                 return EXIT_TIMEOUT
             time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-            try:
-                polled = client.get(started["status_url"])
-            except httpx.HTTPError as exc:
-                return _unreachable(err, base, exc)
+            polled = _poll(client, started["status_url"])
+            if polled is None or polled.status_code in _AWAY:
+                if not away:
+                    out.print(f"run {run_id}: the server does not answer; waiting for it")
+                away = True
+                continue
             if polled.status_code != 200:
                 return _refused(err, polled, token)
+            if away:
+                out.print(f"run {run_id}: the server answers again")
+                away = False
             now = polled.json()
             status = now["status"]
             if status != shown and status not in _DONE:
                 out.print(f"run {run_id}: {status}")
-                shown, now = status, started
+                shown = status
     if status == "passed":
         out.print(f"run {run_id} passed: {escape(started['dashboard_url'])}")
         return EXIT_PASSED
     err.print(f"[bold red]run {run_id} {status}[/]: {escape(started['dashboard_url'])}")
+    if now.get("reason"):
+        err.print(f"  why: {now['reason']}", markup=False)
     tail = now.get("log") or []
     if tail:
         err.print("  its last lines:", markup=False)
         for line in tail[-20:]:
             err.print(f"  | {line}", markup=False)
     return EXIT_FAILED
+
+
+def _poll(client: Any, url: str) -> Any:
+    """The status answer, or None when the server cannot be reached."""
+    import httpx
+
+    try:
+        return client.get(url)
+    except httpx.HTTPError:
+        return None
 
 
 def _refused(err: Console, answer: Any, token: str | None) -> int:

@@ -173,22 +173,41 @@ if __name__ == "__main__":
 class LazyReaper:
     """A Reaper started on first use, so runs that spawn no process pay nothing for it.
 
-    The runner hands it to executors (`StepContext.processes`) that start commands.
+    The runner hands it to executors (`StepContext.processes`) that start commands. Folders
+    given to `watch_dir` are announced once the reaper runs (a process was started); until
+    then only their owner-named folder (`owners.folder_prefix`) lets a later `sweep` find
+    them.
     """
 
     def __init__(self) -> None:
         self._reaper: Reaper | None = None
+        self._dirs: list[Path] = []
         self._lock = threading.Lock()
 
     def watch_group(self, pgid: int) -> None:
         with self._lock:
             if self._reaper is None:
                 self._reaper = Reaper()
+                for path in self._dirs:
+                    self._reaper.watch_dir(path)
         self._reaper.watch_group(pgid)
 
     def forget_group(self, pgid: int) -> None:
         if self._reaper is not None:
             self._reaper.forget_group(pgid)
+
+    def watch_dir(self, path: Path) -> None:
+        with self._lock:
+            self._dirs.append(path)
+            if self._reaper is not None:
+                self._reaper.watch_dir(path)
+
+    def forget_dir(self, path: Path) -> None:
+        with self._lock:
+            if path in self._dirs:
+                self._dirs.remove(path)
+            if self._reaper is not None:
+                self._reaper.forget_dir(path)
 
     def close(self) -> None:
         with self._lock:

@@ -25,13 +25,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from splice._internal.errors import UsageError
 from splice._internal.model.durations import parse_duration
+from splice._internal.services import owners
 from splice._internal.shards.live import ShardWatcher
 from splice._internal.shards.worker import ShardResult, ShardTask, run_shard
 
@@ -116,6 +120,71 @@ def _listen(
     return heard, scheduler
 
 
+def scratch_folder() -> Path:
+    """A folder for a local cluster's scheduler and workers (Dask's `local_directory`),
+    owner-named, so that a later splice run sweeps it away if its owner was killed."""
+    return Path(tempfile.mkdtemp(prefix=owners.folder_prefix("dask")))
+
+
+def local_cluster(workers: int, directory: Path) -> Any:
+    """A LocalCluster of `workers` processes (one thread each) that import splice's worker
+    module as they start, keeping their files in `directory` (Dask's own scratch folder too,
+    which it would otherwise leave in the temporary folder)."""
+    distributed = _distributed()
+    import dask
+
+    with dask.config.set({"temporary-directory": str(directory)}):
+        return distributed.LocalCluster(
+            n_workers=workers,
+            local_directory=str(directory),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            preload=[PRELOAD],
+        )
+
+
+def connect(address: str, option: str = "--on") -> Any:
+    """A client of the scheduler at `address`; a usage error when it does not answer
+    within `connect_timeout()`."""
+    wait = connect_timeout()
+    try:
+        return _distributed().Client(address, timeout=wait)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {address!r} within {wait:g}s: {exc}",
+            "start it (`dask scheduler`) or check the address; without one, "
+            f"`{option} dask` starts a local cluster",
+        ) from exc
+
+
+class KeptCluster:
+    """The Dask cluster of a long-lived process (`splice serve --dist dask[:ADDRESS]`),
+    whose runs are each given its address (`splice shard run --on dask:ADDRESS`): a
+    LocalCluster it starts and closes, or an existing scheduler, checked to answer."""
+
+    def __init__(self, address: str | None, workers: int, option: str = "--dist") -> None:
+        self.cluster: Any = None
+        self.folder: Path | None = None
+        if address is None:
+            self.folder = scratch_folder()
+            self.cluster = local_cluster(workers, self.folder)
+            self.address: str = self.cluster.scheduler_address
+        else:
+            connect(address, option).close()
+            self.address = address
+
+    def close(self) -> None:
+        """Close the local cluster (its workers stop) and remove its folder; again: nothing."""
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
 class DaskBackend:
     """A Dask client for the duration of a `with` block (and the cluster it started).
     Entering starts connecting in the background; `run` waits for it, and leaving
@@ -126,6 +195,7 @@ class DaskBackend:
         self.workers = workers
         self.client: Any = None
         self.cluster: Any = None
+        self.folder: Path | None = None
         self._opening: Future[None] | None = None
 
     def __enter__(self) -> DaskBackend:
@@ -141,27 +211,12 @@ class DaskBackend:
         self._opening.result()  # the cluster's or the connection's error, as raised
 
     def _open(self) -> None:
-        distributed = _distributed()
         if self.address is None:
-            self.cluster = distributed.LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                preload=[PRELOAD],
-            )
-            self.client = distributed.Client(self.cluster)
+            self.folder = scratch_folder()
+            self.cluster = local_cluster(self.workers, self.folder)
+            self.client = _distributed().Client(self.cluster)
             return
-        wait = connect_timeout()
-        try:
-            self.client = distributed.Client(self.address, timeout=wait)
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(
-                f"cannot reach the Dask scheduler at {self.address!r} within {wait:g}s: {exc}",
-                "start it (`dask scheduler`) or check the address; without one, "
-                "`--on dask` starts a local cluster",
-            ) from exc
+        self.client = connect(self.address)
 
     def __exit__(self, *exc: object) -> None:
         if self._opening is not None:
@@ -171,6 +226,8 @@ class DaskBackend:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def run(
         self,

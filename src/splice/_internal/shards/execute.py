@@ -4,10 +4,13 @@ that streams into the store as shards finish."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from splice._internal.model.results import (
     StepResult,
     SuiteResult,
     TestcaseResult,
+    given_run_id,
     new_run_id,
 )
 from splice._internal.model.suite import Suite
@@ -34,20 +38,23 @@ from splice._internal.shards.planner import Shard, imbalance, plan
 from splice._internal.shards.worker import ShardResult, ShardTask
 
 
-def parse_on(value: str) -> str | None:
-    """`dask` → None (a local cluster); `dask:ADDRESS` → the scheduler's address."""
+def parse_on(value: str, option: str = "--on") -> str | None:
+    """`dask` → None (a local cluster); `dask:ADDRESS` → the scheduler's address, and
+    `dask://HOST:PORT` → `tcp://HOST:PORT`."""
     kind, _, address = value.partition(":")
     if kind != "dask":
-        raise_unknown(value)
+        raise_unknown(value, option)
+    if address.startswith("//"):
+        address = f"tcp:{address}"
     return address or None
 
 
-def raise_unknown(value: str) -> None:
+def raise_unknown(value: str, option: str = "--on") -> None:
     from splice._internal.errors import UsageError
 
     raise UsageError(
         f"unknown shard back end {value!r}",
-        "use `--on dask` (a local cluster) or `--on dask:tcp://HOST:8786`",
+        f"use `{option} dask` (a local cluster) or `{option} dask:tcp://HOST:8786`",
     )
 
 
@@ -119,7 +126,7 @@ def _run_on(
         markup=False,
     )
     run = RunResult(
-        id=new_run_id(),
+        id=given_run_id() or new_run_id(),  # given: started by `splice serve`
         command=list(sys.argv),
         host=socket.gethostname(),
         cwd=str(Path.cwd()),
@@ -128,8 +135,6 @@ def _run_on(
     recorder = recording.recorder if recording is not None else None
     run.started_at = time.time()
     clock = time.perf_counter()
-    if recorder is not None:
-        recorder.run_started(run, len(keys))
     # each shard as the client hears of it, into the store while it runs (the run page)
     planned = [sum(len(u.testcases) for u in s.units) for s in shards]
     board = (
@@ -137,33 +142,34 @@ def _run_on(
     )
     ends = _Ends(shards, out, recorder, board)
     results, lost = ends.results, ends.lost
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp,
-            board or contextlib.nullcontext(),
-        ):
-            ends.tasks = [
-                _task(
-                    s,
-                    project=project,
-                    opts=opts,
-                    external=external,
-                    secret_names=secret_names,
-                    paths=paths,
-                    tmp=tmp,
-                )
-                for s in shards
-            ]
-            backend.run(ends.tasks, ends.done, ends.gone, board)
-    except KeyboardInterrupt:
-        run.interrupted = True
+    # from before the run is stored: from then on SIGTERM ends it as interrupted
+    with _term_as_interrupt():
+        try:
+            if recorder is not None:
+                recorder.run_started(run, len(keys))
+            with (
+                tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp,
+                board or contextlib.nullcontext(),
+            ):
+                ends.tasks = [
+                    _task(
+                        s,
+                        project=project,
+                        opts=opts,
+                        external=external,
+                        secret_names=secret_names,
+                        paths=paths,
+                        tmp=tmp,
+                    )
+                    for s in shards
+                ]
+                backend.run(ends.tasks, ends.done, ends.gone, board)
+        except KeyboardInterrupt:
+            run.interrupted = True
     run.duration = time.perf_counter() - clock
     run.suites = _merged(suites, results, lost, shards)
     if recorder is not None and lost:
-        for suite in run.suites:  # the lost shards' testcases, as errors
-            for tc in suite.testcases:
-                if tc.status is Status.ERROR and tc.id in _lost_keys(lost):
-                    recorder.testcase_finished(suite, tc)
+        _record_lost(recorder, run, lost)
     run.status = _status(run, lost)
     run.services = [e for r in results.values() for e in r.services]
     run.openapi = merge_all(r.openapi for r in results.values())  # every shard's operations
@@ -211,6 +217,34 @@ class _Ends:
             self.board.ended(index)
         if self.recorder is not None:
             self.recorder.artifacts([_shard_lost(failure, len(self.shards))])
+
+
+def _record_lost(recorder: Any, run: RunResult, lost: list[ShardLost]) -> None:
+    """The lost shards' testcases, as errors."""
+    keys = _lost_keys(lost)
+    for suite in run.suites:
+        for tc in suite.testcases:
+            if tc.status is Status.ERROR and tc.id in keys:
+                recorder.testcase_finished(suite, tc)
+
+
+@contextlib.contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling the job, `splice serve` stopping a triggered run) ends the
+    run as Ctrl-C does: the shards' results so far are merged and stored as `interrupted`,
+    the temporary folder removed, instead of the process dying where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _recording(project: Project, opts: dict[str, Any]) -> Any:

@@ -6,7 +6,8 @@ the file short without rewriting it (a file made otherwise gets a full `VACUUM`)
 is truncated too, so the file on disk shrinks. On PostgreSQL, `VACUUM` makes
 the space reusable by new rows (returning it to the operating system needs `VACUUM FULL`,
 which locks the tables: run it in a maintenance window if the disk must shrink).
-Running runs are never deleted; tests left without results are, unless quarantined.
+Running runs are never deleted; tests left without results are, unless quarantined. A
+deleted run's trigger row (`triggers`: the same id) goes with it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def prune(
                     t.deliveries.c.created_at < now - max_age_days * 86400,
                 )
             )
+            # triggers that never got a run (cancelled, or could not start); open ones stay
+            conn.execute(
+                delete(t.triggers).where(
+                    t.triggers.c.state.not_in(("queued", "running")),
+                    t.triggers.c.queued_at < now - max_age_days * 86400,
+                )
+            )
     if vacuum and ordered:
         compact(store)
     return PruneReport(len(ordered), before, size_on_disk(store))
@@ -105,6 +113,9 @@ def _delete_runs(conn: Connection, run_ids: list[str]) -> None:
     conn.execute(delete(t.run_tags).where(t.run_tags.c.run_id.in_(run_ids)))
     conn.execute(delete(t.results).where(t.results.c.run_id.in_(run_ids)))
     conn.execute(delete(t.runs).where(t.runs.c.id.in_(run_ids)))
+    conn.execute(
+        delete(t.triggers).where(t.triggers.c.id.in_(run_ids))
+    )  # a trigger's id is its run's
 
 
 def compact(store: Store) -> None:

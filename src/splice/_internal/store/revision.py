@@ -4,4 +4,4 @@ A store whose `alembic_version` holds it is used as it is, without Alembic (and,
 without SQLAlchemy: `splice._internal.store.lite`). Bump it with every new migration.
 """
 
-HEAD = "0004"
+HEAD = "0005"

@@ -250,6 +250,38 @@ deliveries = Table(
     Index("ix_deliveries_due", "status", "next_at"),
 )
 
+# runs started through the API (`web.triggers`): the queue of `splice serve --project`, kept
+# here so that a restarted server finds what was waiting and what was running
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # also the id of its run in `runs`
+    Column("kind", String(16), nullable=False),  # workflow or suites
+    Column("target", Text, nullable=False),  # the workflow's name, or the suites described
+    Column("args", Text, nullable=False),  # JSON list: the arguments of `splice`
+    # queued, running, passed, failed, error, interrupted, cancelled
+    Column("state", String(16), nullable=False),
+    Column("branch", String(200), nullable=False, server_default=""),
+    Column("commit_sha", String(64), nullable=False, server_default=""),
+    Column("environment", String(200), nullable=False, server_default=""),
+    Column("ci_url", Text, nullable=False, server_default=""),
+    Column("queued_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("exit_code", Integer),
+    Column("reason", Text, nullable=False, server_default=""),  # why it ended as it did
+    # the server that holds it: its project folder, host, pid and the pid's start marker
+    Column("project", Text, nullable=False, server_default=""),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("server_pid", Integer),
+    Column("server_start", String(32)),
+    # the child process running it (its own process group)
+    Column("pid", Integer),
+    Column("pid_start", String(32)),
+    Index("ix_triggers_state", "state", "queued_at"),
+    Index("ix_triggers_queued", "queued_at"),
+)
+
 # --- the contract broker (contracts/broker.py) ---------------------------------------------------
 
 pacts = Table(

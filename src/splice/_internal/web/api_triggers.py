@@ -1,20 +1,21 @@
 """Runs started from outside: `POST /api/workflows/{name}/runs`, `POST /api/suites/runs`,
-their status at `GET /api/triggers/{id}` and `DELETE` to stop one. Starting needs a write
-token; the server must run with `--project DIR` (`web.triggers` holds the queue)."""
+their status at `GET /api/triggers/{id}` (all of them at `GET /api/triggers`) and `DELETE`
+to stop one. Starting needs a write token; the server must run with `--project DIR`
+(`web.triggers` holds the queue, `store.trigger_rows` keeps it)."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from splice._internal.errors import SpliceError, SuiteError, UsageError
-from splice._internal.web.api import WRITE_ERRORS, error_answer, router
+from splice._internal.web.api import WRITE_ERRORS, Limit, error_answer, router
 from splice._internal.web.auth import api_write
-from splice._internal.web.triggers import QueueFull, RunMetadata, TriggerQueue
+from splice._internal.web.triggers import QueueFull, RunMetadata, TriggerQueue, TriggerState
 
 _Name = Field(default="", max_length=200)
 
@@ -41,7 +42,7 @@ class SuitesTriggerRequest(TriggerRequest):
     )
 
 
-class TriggerAnswer(BaseModel):
+class TriggerItem(BaseModel):
     id: str = Field(description="the trigger's id, which is also its run's id in the store")
     kind: str
     target: str
@@ -57,17 +58,32 @@ class TriggerAnswer(BaseModel):
     started_at: float | None
     finished_at: float | None
     exit_code: int | None
-    log: list[str] = Field(description="the last lines of the run's output")
+    reason: str = Field(
+        description="why it ended as it did when that was not its own doing: stopped or "
+        "cancelled through the API, or the server stopped while it ran (pid N)"
+    )
     status_url: str
     run_url: str
     dashboard_url: str
+
+
+class TriggerAnswer(TriggerItem):
+    log: list[str] = Field(description="the last lines of the run's output")
+    log_note: str = Field(
+        description="empty while this server holds the output; else why `log` is empty "
+        "(it ran under a server that has stopped since)"
+    )
+
+
+class TriggerList(BaseModel):
+    triggers: list[TriggerItem] = Field(description="newest first")
 
 
 _STARTED = {
     **WRITE_ERRORS,
     404: error_answer("no such workflow, or the server runs without --project"),
     429: error_answer("the queue is full: try again after Retry-After seconds"),
-    503: error_answer("the server is shutting down"),
+    503: error_answer("the server is shutting down, or its store cannot be written"),
 }
 
 
@@ -86,7 +102,12 @@ def _answer(request: Request, queue: TriggerQueue, trigger_id: str) -> dict[str,
     view = queue.view(trigger_id)
     if view is None:
         raise HTTPException(404, f"no triggered run {trigger_id!r} on this server")
+    return _linked(request, view)
+
+
+def _linked(request: Request, view: dict[str, Any]) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
+    trigger_id = view["id"]
     return {
         **view,
         "status_url": f"{base}/api/triggers/{trigger_id}",
@@ -103,10 +124,9 @@ def _submit(
     try:
         trigger = queue.submit(kind, target, args, meta)
     except QueueFull as full:
-        status = 503 if "shutting down" in full.message else 429
         return JSONResponse(
             {"detail": f"{full.message}; try again in {full.retry_after} s"},
-            status_code=status,
+            status_code=full.status,
             headers={"Retry-After": str(full.retry_after)},
         )
     answer = _answer(request, queue, trigger.id)
@@ -166,10 +186,30 @@ def trigger_suites(
 
 
 @router.get(
+    "/triggers",
+    response_model=TriggerList,
+    tags=["triggers"],
+    responses={404: error_answer("the server runs without --project")},
+)
+def trigger_listing(
+    request: Request,
+    status: Annotated[
+        list[TriggerState] | None, Query(description="only these (repeatable)")
+    ] = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """The server's triggered runs from the store, newest first (also from before a
+    restart), with their places in the queue."""
+    queue = _queue(request)
+    views = queue.listing([s.value for s in status or ()], limit)
+    return {"triggers": [_linked(request, v) for v in views]}
+
+
+@router.get(
     "/triggers/{trigger_id}",
     response_model=TriggerAnswer,
     tags=["triggers"],
-    responses={404: error_answer("no such triggered run (the server forgets them on restart)")},
+    responses={404: error_answer("no such triggered run")},
 )
 def trigger_status(request: Request, trigger_id: str) -> dict[str, Any]:
     """A triggered run's status: queued, running, then how it ended."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -60,11 +60,14 @@ def create_app(
     allowed_hosts: Iterable[str] = (),
     max_body: int = DEFAULT_MAX_BODY,
     triggers: TriggerSettings | None = None,
+    on_stop: Iterable[Callable[[], None]] = (),
 ) -> FastAPI:
     """The dashboard and API over `store`; `background` runs webhooks and maintenance.
 
-    With `triggers` the API starts runs in that project (`web.triggers`): queued, run as
-    child processes, stopped when the server stops.
+    With `triggers` the API starts runs in that project (`web.triggers`): queued (in the
+    store too), run as child processes, stopped when the server stops. `on_stop` is called
+    after them, as the server stops (the Dask cluster of `--dist`): uvicorn ends a server
+    stopped by SIGTERM by raising it again, so code after `uvicorn.run` does not run.
 
     Requests must name the server in `Host`: an IP address, localhost or one of
     `allowed_hosts` (`splice._internal.web.guard`); bodies past `max_body` bytes get 413.
@@ -82,6 +85,8 @@ def create_app(
             finally:
                 if queue is not None:
                     await run_in_threadpool(queue.stop)
+                for close in closers:
+                    await run_in_threadpool(close)
 
     @contextlib.asynccontextmanager
     async def _background(store: Store, retention: Retention | None) -> AsyncIterator[None]:
@@ -102,9 +107,10 @@ def create_app(
             dispatcher.stop()
             worker.join(timeout=10)
 
+    closers = list(on_stop)
     app = _application(lifespan)
     app.state.store = store
-    app.state.triggers = TriggerQueue(triggers) if triggers is not None else None
+    app.state.triggers = TriggerQueue(triggers, store) if triggers is not None else None
     app.state.auth = AuthConfig(store, private=private)
     app.state.templates = environment()
     app.state.version = __version__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from splice._internal.masking import Masker
 from splice._internal.model.results import RunResult, Status, given_run_id, new_run_id
 from splice._internal.project.model import Project
 from splice._internal.runner.secrets import masked_command, run_masker
+from splice._internal.services import owners
 from splice._internal.services.reaper import LazyReaper
 from splice._internal.workflows import lifecycle
 from splice._internal.workflows.console import WorkflowConsole
@@ -80,6 +82,20 @@ def run_workflow(
             recording.close()
 
 
+@contextlib.contextmanager
+def _workdir(processes: LazyReaper) -> Iterator[str]:
+    """The run's folder for the reports its jobs write: owner-named and watched by the
+    run's reaper, so that a `splice workflow run` killed with SIGKILL (as a triggered run
+    is when its server is) or forced out by a second signal leaves none behind."""
+    path = Path(tempfile.mkdtemp(prefix=owners.folder_prefix("workflow")))
+    processes.watch_dir(path)
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        processes.forget_dir(path)
+
+
 def _run(
     *,
     project: Project,
@@ -102,7 +118,7 @@ def _run(
         listeners.append(_Stored(recording))
     cancelled_holder: list[Scheduler] = []
     grace = opts.get("term_grace")
-    with tempfile.TemporaryDirectory(prefix="splice-workflow-") as workdir:
+    with _workdir(processes) as workdir:
         try:
             with lifecycle.environment(project, workflow.services(), err, masker, run.id) as shared:
 

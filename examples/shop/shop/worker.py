@@ -4,11 +4,11 @@
 
 It consumes from its own durable queue `shop.worker`, bound to the exchange `shop` with
 `order.*`. For each `order.created` of an order still pending (an event of an order that
-is gone or shipped is skipped at once) it works for SHIP_DELAY seconds (0.2 by default; this
-stands for a call to a warehouse), marks the order `shipped` in PostgreSQL, drops its
-Redis cache entry and publishes `order.shipped`; with KAFKA_BOOTSTRAP set it also writes
-a shipment event to the Kafka topic `shipments` (see shop/events.py). Other events are
-acknowledged and skipped.
+is gone or shipped is skipped at once) it works for SHIP_DELAY seconds (0.2 by default;
+this stands for a call to a warehouse; an order that goes meanwhile is dropped), marks the
+order `shipped` in PostgreSQL, drops its Redis cache entry and publishes `order.shipped`;
+with KAFKA_BOOTSTRAP set it also writes a shipment event to the Kafka topic `shipments`
+(see shop/events.py). Other events are acknowledged and skipped.
 """
 
 from __future__ import annotations
@@ -88,9 +88,10 @@ class Worker:
         if not self.store.is_pending(order_id, event.get("created_at")):
             log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)
             return
-        # connection.sleep keeps answering heartbeats, unlike time.sleep
-        self.connection.sleep(self.config.ship_delay)
-        # checked again on write: the order may have gone while the worker worked
+        if not self.work_on(order_id, event.get("created_at")):
+            log.info("order %s went while it was worked on; dropped", order_id)
+            return
+        # checked again on write: the order may have gone since the last look
         order = self.store.ship_order(order_id, event.get("created_at"))
         if order is None:
             log.info("order %s is not pending (gone, already shipped, or older); skipped", order_id)
@@ -104,6 +105,17 @@ class Worker:
         if self.events is not None:
             self.events.shipped({"id": order_id, "sku": order["sku"], "qty": order["qty"]})
         log.info("order %s shipped", order_id)
+
+    def work_on(self, order_id: int, created_at: str | None) -> bool:
+        """Work on an order for SHIP_DELAY seconds, looking every 50 ms whether it is still
+        pending; False as soon as it is not (deleted, or its table emptied by a test)."""
+        deadline = time.monotonic() + self.config.ship_delay
+        while (left := deadline - time.monotonic()) > 0:
+            # connection.sleep keeps answering heartbeats, unlike time.sleep
+            self.connection.sleep(min(left, 0.05))
+            if not self.store.is_pending(order_id, created_at):
+                return False
+        return True
 
     def close(self) -> None:
         if self.events is not None:

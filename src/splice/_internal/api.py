@@ -242,22 +242,33 @@ def run_suites(
         from splice._internal.contracts.openapi_steps import OpenApiMonitor, load_documents
 
         monitor = OpenApiMonitor(load_documents(project.openapi))
-    with lifecycle.open_environment(
-        project,
-        masker=runner.masker,
-        run_id=runner.result.id,
-        reuse_up=reuse_up,
-        listener=listener,
-        warm=warm,
-    ) as opened:
-        runner.options.builtins = opened.builtins
-        runner.options.hooks = [*opened.hooks, *runner.options.hooks]
-        if monitor is not None:
-            monitor.attach(opened.builtins, runner.options.hooks)
-        runner.result.services = runner.masker.mask(opened.summary)
-        if on_open is not None:
-            on_open(opened)
-        result = runner.run()
+    warming = None
+    if project.services:  # the drivers of the steps load while the services start
+        from splice._internal.executors import warming as warm_imports
+
+        warming = warm_imports.warm(
+            warm_imports.modules_of(warm_imports.used_executors(runner.suites))
+        )
+    try:
+        with lifecycle.open_environment(
+            project,
+            masker=runner.masker,
+            run_id=runner.result.id,
+            reuse_up=reuse_up,
+            listener=listener,
+            warm=warm,
+        ) as opened:
+            runner.options.builtins = opened.builtins
+            runner.options.hooks = [*opened.hooks, *runner.options.hooks]
+            if monitor is not None:
+                monitor.attach(opened.builtins, runner.options.hooks)
+            runner.result.services = runner.masker.mask(opened.summary)
+            if on_open is not None:
+                on_open(opened)
+            result = runner.run()
+    finally:
+        if warming is not None:
+            warming.join()  # long done; a daemon thread must not be importing at exit
     result.services = opened.described()
     if monitor is not None:
         result.openapi = monitor.coverage()

@@ -125,6 +125,8 @@ class AmqpExecutor:
     """Talks AMQP 0-9-1 to a broker; messages received are the result."""
 
     name: ClassVar[str] = "amqp"
+    # its driver, imported while a run's services start (executors.warming)
+    warm_modules: ClassVar[tuple[str, ...]] = ("pika",)
     block_model: ClassVar[type[AmqpBlock]] = AmqpBlock
     result_fields: ClassVar[dict[str, str]] = {
         "messages": "messages received: each {body, json, headers, routing_key, exchange, "

@@ -66,6 +66,8 @@ class HttpExecutor:
     """Sends one request; the result has status, headers, text, json, cookies, elapsed."""
 
     name: ClassVar[str] = "http"
+    # its driver, imported while a run's services start (executors.warming)
+    warm_modules: ClassVar[tuple[str, ...]] = ("httpx",)
     block_model: ClassVar[type[Block]] = HttpBlock
     result_fields: ClassVar[dict[str, str]] = {
         "status": "status code (int)",

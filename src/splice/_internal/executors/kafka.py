@@ -269,6 +269,8 @@ class KafkaExecutor:
     """Produces and consumes Kafka messages and reads consumer groups' offsets."""
 
     name: ClassVar[str] = "kafka"
+    # its driver, imported while a run's services start (executors.warming)
+    warm_modules: ClassVar[tuple[str, ...]] = ("confluent_kafka",)
     block_model: ClassVar[type[KafkaBlock]] = KafkaBlock
     result_fields: ClassVar[dict[str, str]] = {
         "messages": "messages consumed (produce: sent): each {topic, partition, offset, key, "

@@ -67,6 +67,8 @@ class RedisExecutor:
     """Runs Redis commands; the result has the reply (`value`) and its `type`."""
 
     name: ClassVar[str] = "redis"
+    # its driver, imported while a run's services start (executors.warming)
+    warm_modules: ClassVar[tuple[str, ...]] = ("redis",)
     block_model: ClassVar[type[RedisBlock]] = RedisBlock
     result_fields: ClassVar[dict[str, str]] = {
         "value": "the reply (of the last command of a pipeline); text when it is UTF-8",

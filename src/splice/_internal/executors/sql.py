@@ -82,6 +82,8 @@ class SqlExecutor:
     """Runs one statement; the result has rows, rowcount, columns, first and scalar."""
 
     name: ClassVar[str] = "sql"
+    # its driver, imported while a run's services start (executors.warming)
+    warm_modules: ClassVar[tuple[str, ...]] = ("sqlalchemy",)
     block_model: ClassVar[type[Block]] = SqlBlock
     result_fields: ClassVar[dict[str, str]] = {
         "rows": "the rows, each a mapping of column to value (empty without a result set)",

@@ -97,6 +97,62 @@ def test_two_shards_on_a_local_cluster_are_one_run(tmp_path: Path) -> None:
     assert "by recorded durations" in again.stdout, again.stdout
 
 
+def test_splice_run_dist_is_shard_run_with_its_reports(tmp_path: Path) -> None:
+    """`splice run --dist dask --dist-shards 2`: the same run as `splice shard run`, and
+    the reports `splice run` writes, of every testcase of every shard."""
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    _suite(tmp_path, "a", 3)
+    _suite(tmp_path, "b", 2)
+    result = _splice(
+        tmp_path,
+        "run",
+        "--dist",
+        "dask",
+        "--dist-shards",
+        "2",
+        "--junit",
+        "out.xml",
+        "--html",
+        "r.html",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 testcases in 2 shards" in result.stdout
+    assert len(set(re.findall(r"done on \S+ pid (\d+)", result.stdout))) == 2, result.stdout
+    assert "JUnit report: out.xml" in result.stdout and "HTML report: r.html" in result.stdout
+    run = _stored(tmp_path, result.stdout)
+    assert run["status"] == "passed" and run["source"] == "shards"
+    junit = (tmp_path / "out.xml").read_text()
+    assert junit.count("<testcase ") == 5 and 'failures="0"' in junit
+    page = (tmp_path / "r.html").read_text()
+    assert f"<title>splice passed · {run['id']}" in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--dist", "dask", "--shard", "1/2"), "--shard does not go with --dist"),
+        (("--dist", "dask", "--warm"), "--warm does not go with --dist"),
+        (("--dist", "dask", "-x"), "-x does not go with --dist"),
+        (("--dist", "dask", "--contracts"), "--contracts does not go with --dist"),
+        (("--dist", "spark"), "unknown shard back end 'spark'"),
+    ],
+    ids=["static-shard", "warm", "fail-fast", "contracts", "unknown-back-end"],
+)
+def test_splice_run_dist_refuses_what_shards_cannot_honour(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """An option a run in shards would drop is a usage error with a hint, before any
+    cluster starts; an unknown back end names `--dist` in its hint."""
+    (tmp_path / "splice.yaml").write_text("name: sharded\n")
+    _suite(tmp_path, "a", 1)
+    result = _splice(tmp_path, "run", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "hint:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    if "spark" in args:
+        assert "`--dist dask`" in result.stderr, result.stderr
+
+
 def test_dask_shards_check_openapi_steps_and_merge_their_coverage(tmp_path: Path) -> None:
     """Each worker checks its http steps against the document and keeps its coverage;
     the stored run has the union of both shards' operations and statuses."""

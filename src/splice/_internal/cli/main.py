@@ -186,9 +186,28 @@ def cli() -> None:
     is_flag=True,
     help="Keep the services up and run again what a file change affects (Ctrl-C stops).",
 )
+@click.option(
+    "--dist",
+    metavar="dask[:ADDRESS]",
+    help="Run in shards on Dask, as `splice shard run --on`: `dask` starts a local cluster, "
+    "`dask://HOST:8786` uses that scheduler.",
+)
+@click.option(
+    "--dist-shards",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="With --dist: the number of shards (each with its own environment).",
+)
 @_apply(store_run_options)
 def run(paths: tuple[str, ...], **opts: Any) -> None:
     """Run suites (files, folders or globs; default: the project's suites or **/*.splice.yaml)."""
+    if opts.get("dist"):
+        from splice._internal.cli.shard_command import run_distributed
+
+        sys.exit(run_distributed(list(paths), _distributed_options(opts)))
+    opts.pop("dist")
+    opts.pop("dist_shards")
     if opts.pop("watch"):
         if opts["shard"]:
             raise UsageError("--watch runs everything again on a change; it takes no --shard")
@@ -208,6 +227,33 @@ def run(paths: tuple[str, ...], **opts: Any) -> None:
     from splice._internal.cli.run_command import run_command
 
     sys.exit(run_command(list(paths), opts))
+
+
+# `splice run` options a run in shards cannot honour, and what to do instead
+_NOT_WITH_DIST = {
+    "shard": "--shard runs one static shard; --dist runs them all on Dask: choose one",
+    "durations": "--dist balances shards by the store's recorded durations",
+    "watch": "--watch reruns on a change in one environment; leave out --dist",
+    "warm": "each shard starts its own services on its worker; leave out --warm",
+    "fail_fast": "shards run at once on their workers; leave out -x",
+    "run_id": "a run on Dask is one run already; leave out --run-id",
+    "provider_version": "a run on Dask verifies no pacts; record them with `splice run`",
+}
+
+
+def _distributed_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """`splice run --dist ...`'s options as `splice shard run` takes them; a usage error
+    for one that a run in shards cannot honour (never silently dropped)."""
+    for key, hint in _NOT_WITH_DIST.items():
+        if opts.get(key):
+            option = "-x" if key == "fail_fast" else "--" + key.replace("_", "-")
+            raise UsageError(f"{option} does not go with --dist", hint)
+    if opts.get("contracts"):
+        raise UsageError(
+            "--contracts does not go with --dist: the shards run suites, not pacts",
+            "verify the pacts with `splice contract verify` or a `splice run` without --dist",
+        )
+    return {**opts, "on": opts["dist"], "on_option": "--dist", "shards": opts["dist_shards"]}
 
 
 @cli.command()

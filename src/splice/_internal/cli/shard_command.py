@@ -46,32 +46,48 @@ def register(group: click.Group) -> None:
     @_apply(store_run_options)
     def run(paths: tuple[str, ...], **opts: Any) -> None:
         """Run suites in shards balanced by their recorded durations; one run in the store."""
-        from splice._internal.cli.run_command import _load, _project, exit_code
-        from splice._internal.errors import UsageError
-        from splice._internal.runner.inputs import external_vars
-        from splice._internal.runner.planner import Selection, select
-        from splice._internal.shards.execute import parse_on, run_shards
+        sys.exit(run_distributed(list(paths), opts))
 
-        parse_on(opts["on"])
-        ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
-        project = _project()
-        suites = _load(list(paths), set(ext.merged()), project)
-        selection = Selection(
-            list(opts["keywords"]), list(opts["tags"]), list(opts["exclude_tags"])
+
+def run_distributed(paths: list[str], opts: dict[str, Any]) -> int:
+    """`splice shard run` and `splice run --dist`: the selected testcases in `opts["shards"]`
+    shards on the back end `opts["on"]`, one stored run; the reports `opts` asks for
+    (`junit`, `json_path`, `html`) written from the merged run. Returns the exit code."""
+    from splice._internal.cli.run_command import _load, _project, exit_code, write_reports
+    from splice._internal.errors import UsageError, display_path
+    from splice._internal.runner.inputs import external_vars
+    from splice._internal.runner.planner import Selection, select
+    from splice._internal.runner.secrets import run_masker
+    from splice._internal.shards.execute import parse_on, run_shards
+
+    parse_on(opts["on"], opts.get("on_option", "--on"))
+    ext = external_vars(opts["var_pairs"], opts["var_files"], opts["secret_names"])
+    project = _project()
+    if project.contracts and not paths and opts.get("contracts") is None:
+        click.echo(
+            "note: the pacts of `contracts:` are not verified in shards; "
+            "`splice contract verify` or a `splice run` without --dist verifies them",
+            err=True,
         )
-        selected = select(suites, selection)
-        if not selected:
-            raise UsageError("no testcase matches the selection", "check -k and --tag")
-        chosen = list(paths) or list(project.suites)
-        run = run_shards(
-            project,
-            selected,
-            opts,
-            external=ext.merged(),
-            secret_names=set(ext.secrets),
-            paths=chosen,
-        )
-        sys.exit(exit_code(run))
+    suites = _load(paths, set(ext.merged()), project)
+    selection = Selection(list(opts["keywords"]), list(opts["tags"]), list(opts["exclude_tags"]))
+    selected = select(suites, selection)
+    if not selected:
+        raise UsageError("no testcase matches the selection", "check -k and --tag")
+    chosen = paths or list(project.suites)
+    run = run_shards(
+        project,
+        selected,
+        opts,
+        external=ext.merged(),
+        secret_names=set(ext.secrets),
+        paths=chosen,
+    )
+    if any(opts.get(key) for key in ("junit", "json_path", "html")):
+        masker = run_masker(project, ext.merged(), set(ext.secrets) | set(project.secrets))
+        for kind, path in write_reports(run, opts, masker):
+            click.echo(f"{kind} report: {display_path(path)}")
+    return exit_code(run)
 
 
 @shard.command("plan")

@@ -1,5 +1,5 @@
-"""The parts of isolation that need no server: parallel slot numbers and which tables
-truncate and snapshot act on."""
+"""The parts of isolation that need no server: parallel slot numbers, the gate that keeps
+an exclusive attempt alone, and which tables truncate and snapshot act on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from splice._internal.data.tables import MIGRATION_TABLES, TableChoice
-from splice._internal.environment.slots import Serialised, Slots
+from splice._internal.environment.slots import Gate, Serialised, Slots
 from splice._internal.errors import SourceSpan
 
 
@@ -40,6 +40,54 @@ def test_each_running_thread_holds_the_lowest_free_slot() -> None:
     slots.leave()
     slots.leave()
     assert slots.enter() == 0  # every slot is free again
+
+
+class _Holder(threading.Thread):
+    """A thread that takes the gate (`got`), then gives it back once told (`done`)."""
+
+    def __init__(self, gate: Gate, *, exclusive: bool) -> None:
+        super().__init__()
+        self.gate, self.exclusive = gate, exclusive
+        self.got, self.done = threading.Event(), threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        with self.gate.held(exclusive=self.exclusive):
+            self.got.set()
+            self.done.wait(5)
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def _until_waiting(gate: Gate, count: int) -> None:
+    """Until `count` threads wait to hold the gate exclusively (no clock involved)."""
+    while gate._waiting != count:
+        threading.Event().wait(0.001)
+
+
+def test_the_gate_is_shared_by_many_or_held_by_one() -> None:
+    """Shared holders run at once; an exclusive one waits for them to end, and once it
+    waits, a new shared holder waits behind it (no starvation); re-entrant per thread."""
+    gate = Gate()
+    first, second = _Holder(gate, exclusive=False), _Holder(gate, exclusive=False)
+    assert first.got.wait(5) and second.got.wait(5)  # two shared holders at once
+    alone = _Holder(gate, exclusive=True)
+    _until_waiting(gate, 1)
+    late = _Holder(gate, exclusive=False)
+    assert not alone.got.is_set()
+    first.finish()
+    second.finish()
+    assert alone.got.wait(5)
+    assert not late.got.is_set()  # it queued behind the exclusive holder
+    alone.finish()
+    assert late.got.wait(5)
+    late.finish()
+    with gate.held(exclusive=True), gate.held(exclusive=True), gate.held(exclusive=False):
+        pass  # the holder of the gate takes it again without waiting for itself
+    with gate.held(exclusive=False), gate.held(exclusive=False):
+        pass
 
 
 def test_table_choice_keeps_migration_tables_and_matches_names_and_wildcards() -> None:

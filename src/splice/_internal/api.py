@@ -260,6 +260,7 @@ def run_suites(
         ) as opened:
             runner.options.builtins = opened.builtins
             runner.options.hooks = [*opened.hooks, *runner.options.hooks]
+            runner.options.guards = [*opened.guards, *runner.options.guards]
             if monitor is not None:
                 monitor.attach(opened.builtins, runner.options.hooks)
             runner.result.services = runner.masker.mask(opened.summary)

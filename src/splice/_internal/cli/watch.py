@@ -325,6 +325,7 @@ class Watch:
         runner = Runner(suites, options, EventBus([console]), masker)
         runner.options.builtins = {**active.builtins, "run_id": runner.result.id}
         runner.options.hooks = [*active.hooks, *runner.options.hooks]
+        runner.options.guards = [*active.guards, *runner.options.guards]
         runner.result.services = runner.masker.mask(active.summary)
         console.service_logs, console.masker = active.logs, runner.masker
         grace = opts.get("term_grace")

@@ -9,7 +9,8 @@ front ends come here: the runner through `attempt_started`/`attempt_finished`, t
 pytest plugin through `hold` for each service a test takes.
 
 Under `--jobs`, a mode that resets shared state gets a copy per parallel slot, or runs
-its attempts one at a time (see `splice._internal.environment.slots`).
+its attempts one at a time (see `splice._internal.environment.slots`); a suite's setup and
+teardown are kept apart from running testcases the same way (`suite_phase`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,8 +59,9 @@ class Hold:
 
     manager: DataManager
     key: str
-    slot: int
+    slot: int  # -1: none (an attempt with no isolated service)
     exclusive: bool
+    gated: bool  # holds the gate: exclusively, or shared with the other attempts
     taken: list[Taken] = field(default_factory=list)
     released: bool = False
 
@@ -79,15 +82,17 @@ class Hold:
                 except BaseException as exc:  # noqa: BLE001 - the rest is still released
                     problem = problem or exc
         finally:
-            self.manager.slots.leave()
-            if self.exclusive:
-                self.manager.slots.exclusive.release()
+            if self.slot >= 0:
+                self.manager.slots.leave()
+            if self.gated:
+                self.manager.slots.gate.release(exclusive=self.exclusive)
         if problem is not None:
             raise problem
 
 
 class DataManager:
-    """Runner hook (`attempt_started` / `attempt_finished`) plus one-time preparation."""
+    """Runner hook (`attempt_started` / `attempt_finished`), suite guard (`suite_phase`)
+    plus one-time preparation."""
 
     def __init__(self, env: Services, project: Project) -> None:
         self.env = env
@@ -215,14 +220,21 @@ class DataManager:
                     found.setdefault((name, mode), why)
         return list(found.values())
 
-    def hold(self, modes: Mapping[str, str], key: str | None = None) -> Hold:
+    def hold(
+        self, modes: Mapping[str, str], key: str | None = None, *, gated: bool = False
+    ) -> Hold:
         """Acquire every service of `modes` for one attempt, in this thread's slot; the
-        attempt runs alone when one of them is exclusive. Release with `Hold.release`."""
+        attempt runs alone when one of them is exclusive. `gated`: else hold the gate
+        shared, so that the attempt does not overlap one that runs alone (the runner's
+        attempts; a pytest test only takes the services it names). Release with
+        `Hold.release`."""
         policies = {name: self.policy(name, mode) for name, mode in modes.items()}
         exclusive = Policy.EXCLUSIVE in policies.values()
-        if exclusive:
-            self.slots.exclusive.acquire()
-        hold = Hold(self, key or f"t{next(self._keys)}", self.slots.enter(), exclusive)
+        gated = gated or exclusive
+        if gated:
+            self.slots.gate.acquire(exclusive=exclusive)
+        slot = self.slots.enter() if modes else -1
+        hold = Hold(self, key or f"t{next(self._keys)}", slot, exclusive, gated)
         try:
             for name, mode in modes.items():
                 endpoint = self._acquire(name, mode, policies[name], hold)
@@ -232,6 +244,15 @@ class DataManager:
                 hold.release()
             raise
         return hold
+
+    def suite_phase(self, suite: Any) -> AbstractContextManager[None]:
+        """Held around a suite's setup and around its teardown: alone when the suite's
+        isolation resets state its testcases share (a setup that checks that state must
+        not see another testcase's writes, nor a reset), else shared with the testcases
+        that may overlap it."""
+        modes = self.modes_for(suite)
+        alone = any(self.policy(name, mode).shared for name, mode in modes.items())
+        return self.slots.gate.held(exclusive=alone)
 
     def _acquire(self, name: str, mode: str, policy: Policy, hold: Hold) -> Endpoint | None:
         service = self.env.services[name]
@@ -274,15 +295,14 @@ class DataManager:
     def attempt_started(
         self, suite: Any, testcase: Any, scope: dict[str, Any], session: Any
     ) -> None:
-        modes = self.modes_for(suite)
-        if not modes:
-            return
-        hold = self.hold(modes)
-        services = copy.deepcopy(scope.get("services") or {})
-        for taken in hold.taken:
-            if taken.endpoint is not None:
-                services[taken.name] = taken.endpoint.as_vars()
-        scope["services"] = services
+        # even with no isolated service: the attempt must not overlap one that runs alone
+        hold = self.hold(self.modes_for(suite), gated=True)
+        own = {t.name: t.endpoint for t in hold.taken if t.endpoint is not None}
+        if own:
+            services = copy.deepcopy(scope.get("services") or {})
+            for name, endpoint in own.items():
+                services[name] = endpoint.as_vars()
+            scope["services"] = services
         with self._lock:
             self._holds[id(scope)] = hold
 

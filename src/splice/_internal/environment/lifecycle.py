@@ -36,7 +36,7 @@ from splice._internal.environment.up_state import ReusedEnvironment, reuse_up_en
 from splice._internal.masking import Masker
 from splice._internal.model.suite import Suite
 from splice._internal.project.model import DataPlan, Project
-from splice._internal.runner.hooks import AttemptHook
+from splice._internal.runner.hooks import AttemptHook, SuiteGuard
 from splice._internal.services.kind_api import RunningService, ServiceError
 from splice._internal.services.logs import keep_logs
 
@@ -98,6 +98,11 @@ class OpenEnvironment:
     @property
     def hooks(self) -> list[AttemptHook]:
         """What runs around each testcase attempt: the data isolation."""
+        return [self.data] if self.data is not None else []
+
+    @property
+    def guards(self) -> list[SuiteGuard]:
+        """What is held around each suite's setup and teardown: the data isolation's lock."""
         return [self.data] if self.data is not None else []
 
     @property

@@ -12,12 +12,21 @@ A copy is of no use when another service of the project connects to the data ser
 (the system under test started with `DATABASE_URL` of the one database): the copy cannot
 follow that connection, so the attempts that use such a service run one at a time
 (`exclusive`), and the run says so once.
+
+"One at a time" is kept by a `Gate`: an exclusive attempt holds it alone, and every other
+attempt of the run holds it shared, so nothing overlaps an exclusive attempt, also not a
+testcase of a suite with `isolation: none` (it may reach the same services through the
+system under test). A suite's setup and teardown hold it too (`DataManager.suite_phase`):
+alone when the suite's isolation resets shared state, since a setup that looks at that
+state ("the cache starts empty") must not see a running testcase's writes.
 """
 
 from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +75,7 @@ class Slots:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, tuple[int, int]] = {}  # thread id -> (slot, holds)
-        self.exclusive = threading.RLock()  # held by the attempt that runs alone
+        self.gate = Gate()  # exclusive for the attempt that runs alone, else shared
 
     def enter(self) -> int:
         me = threading.get_ident()
@@ -86,3 +95,69 @@ class Slots:
                 self._held.pop(me, None)
             else:
                 self._held[me] = (slot, holds - 1)
+
+
+class Gate:
+    """A readers-writer lock between threads: any number of shared holders, or one
+    exclusive holder. Re-entrant per thread (a pytest test that takes two services; an
+    exclusive holder may also take it shared), and a waiting exclusive holder keeps new
+    shared ones out, so a run of parallel testcases cannot starve it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None  # the thread holding it exclusively
+        self._depth = 0  # its exclusive holds
+        self._shared: dict[int, int] = {}  # thread id -> shared holds
+        self._waiting = 0  # threads waiting to hold it exclusively
+
+    def acquire(self, *, exclusive: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                if exclusive:
+                    self._depth += 1
+                else:
+                    self._shared[me] = self._shared.get(me, 0) + 1
+                return
+            if exclusive:
+                self._waiting += 1
+                try:
+                    # a thread that holds it shared itself waits only for the others
+                    self._cond.wait_for(
+                        lambda: self._owner is None and not (self._shared.keys() - {me})
+                    )
+                finally:
+                    self._waiting -= 1
+                self._owner, self._depth = me, 1
+                return
+            if me not in self._shared:  # a re-entrant shared hold never waits
+                self._cond.wait_for(lambda: self._owner is None and not self._waiting)
+            self._shared[me] = self._shared.get(me, 0) + 1
+
+    def release(self, *, exclusive: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if exclusive:
+                if self._owner != me:
+                    raise RuntimeError("the gate is not held exclusively by this thread")
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+            else:
+                holds = self._shared.get(me, 0)
+                if holds == 0:
+                    raise RuntimeError("the gate is not held shared by this thread")
+                if holds == 1:
+                    del self._shared[me]
+                else:
+                    self._shared[me] = holds - 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def held(self, *, exclusive: bool) -> Iterator[None]:
+        """The gate for the duration of a `with` block."""
+        self.acquire(exclusive=exclusive)
+        try:
+            yield
+        finally:
+            self.release(exclusive=exclusive)

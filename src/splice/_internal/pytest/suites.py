@@ -167,6 +167,7 @@ class SuiteRun:
                 *([data] if data is not None else []),
                 *state.openapi_hooks(builtins.get("services") or {}),
             ],
+            guards=[data] if data is not None else [],
             processes=state.processes,
         )
         with state.steps():

@@ -41,7 +41,7 @@ from splice._internal.model.results import (
 from splice._internal.model.suite import Suite
 from splice._internal.runner.control import RunControl
 from splice._internal.runner.events import EventBus
-from splice._internal.runner.hooks import AttemptHook
+from splice._internal.runner.hooks import AttemptHook, SuiteGuard
 from splice._internal.runner.later_rows import expand_later
 from splice._internal.runner.secrets import masked_command
 from splice._internal.runner.suite_session import SuiteSession, new_testcase_result
@@ -61,6 +61,8 @@ class RunOptions:
     builtins: dict[str, Any] = field(default_factory=dict)
     # around every testcase attempt: the environment's data isolation, a user's hooks
     hooks: list[AttemptHook] = field(default_factory=list)
+    # around every suite setup and teardown: the isolation's lock against testcases
+    guards: list[SuiteGuard] = field(default_factory=list)
 
 
 class Runner:
@@ -174,6 +176,7 @@ class Runner:
             masker=self.masker,
             control=self.control,
             hooks=self.options.hooks,
+            guards=self.options.guards,
             processes=self.processes,
             on_step=self._step_listener(sr, None),
         )

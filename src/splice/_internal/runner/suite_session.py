@@ -6,16 +6,19 @@ a `SuiteSession`, so a change to how a suite behaves is made here once:
 
 1. `setup()`: the suite's variables are layered over the run's (a template in them that
    fails is a setup error), the values named secret are given to the masker once, then
-   the setup steps run (stopping at the first that fails).
+   the setup steps run (stopping at the first that fails), inside the guards (the
+   isolation's lock, so that under `--jobs` a setup does not overlap a testcase it must not).
 2. `run(testcase, result)`: one testcase with its attempts, isolation hooks and retries;
    a passing testcase publishes its captures to the testcases after it.
 3. `teardown()`: every teardown step runs, even after a failure or an interrupt (they
-   watch `RunControl.forced`, not `cancelled`), with the variables published so far.
+   watch `RunControl.forced`, not `cancelled`), with the variables published so far,
+   inside the guards as the setup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from splice._internal.executors.executor_api import TestcaseSession
@@ -30,7 +33,7 @@ from splice._internal.model.results import (
 )
 from splice._internal.model.suite import Suite, Testcase
 from splice._internal.runner.control import RunControl
-from splice._internal.runner.hooks import AttemptHook
+from splice._internal.runner.hooks import AttemptHook, SuiteGuard
 from splice._internal.runner.scope import layer
 from splice._internal.runner.steps import StepEnv
 from splice._internal.runner.testcases import SuiteState, run_steps, run_testcase
@@ -56,6 +59,7 @@ class SuiteSession:
         masker: Masker,
         control: RunControl,
         hooks: Sequence[AttemptHook] = (),
+        guards: Sequence[SuiteGuard] = (),
         processes: Any = None,
         on_step: StepCallback = _ignore,
     ) -> None:
@@ -87,8 +91,16 @@ class SuiteSession:
             processes=processes,
             on_step=on_step,
         )
+        self.guards = list(guards)
         self.setup_results: list[StepResult] = []
         self._closed = False
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        with ExitStack() as stack:
+            for guard in self.guards:
+                stack.enter_context(guard.suite_phase(self.suite))
+            yield
 
     @property
     def setup_ok(self) -> bool:
@@ -110,7 +122,12 @@ class SuiteSession:
         for name in suite.secrets:
             if name in self.variables:
                 self.masker.add(self.variables[name])
-        results, _ = run_steps(suite.setup, self.variables, Phase.SETUP, self.env, keep_going=False)
+        if not suite.setup:
+            return []
+        with self._guarded():
+            results, _ = run_steps(
+                suite.setup, self.variables, Phase.SETUP, self.env, keep_going=False
+            )
         self.setup_results = results
         return results
 
@@ -131,13 +148,16 @@ class SuiteSession:
             return []
         self._closed = True
         try:
-            results, _ = run_steps(
-                self.suite.teardown,
-                self.state.snapshot(),
-                Phase.TEARDOWN,
-                self.env,
-                keep_going=True,
-            )
+            if not self.suite.teardown:
+                return []
+            with self._guarded():
+                results, _ = run_steps(
+                    self.suite.teardown,
+                    self.state.snapshot(),
+                    Phase.TEARDOWN,
+                    self.env,
+                    keep_going=True,
+                )
         finally:
             self.env.session.close()
         return results

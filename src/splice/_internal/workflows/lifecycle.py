@@ -91,6 +91,7 @@ def suite_runner(
         secret_names=secret_names,
         builtins=dict(active.builtins),
         hooks=list(active.hooks),
+        guards=list(active.guards),
     )
     return Runner(selected, options, bus, masker)
 

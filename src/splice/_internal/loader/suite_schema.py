@@ -84,13 +84,15 @@ def _count(minimum: int, *, optional: bool) -> Callable[[Any], Any]:
     """A check of a whole number of at least `minimum`, or a template that gives one: a
     literal is checked as `StrictInt` with `ge` would be (the same errors), a template
     when rendered."""
-    literal: TypeAdapter[Any] = TypeAdapter(Annotated[StrictInt, Field(ge=minimum)])
+    adapters: list[TypeAdapter[Any]] = []  # built on first use: not at import, per count
 
     def check(value: Any) -> Any:
         if (optional and value is None) or is_template(value):
             return value
+        if not adapters:
+            adapters.append(TypeAdapter(Annotated[StrictInt, Field(ge=minimum)]))
         try:
-            return literal.validate_python(value)
+            return adapters[0].validate_python(value)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise PydanticCustomError(first["type"], first["msg"], first.get("ctx")) from None

@@ -162,8 +162,8 @@ def run(
     vars: Mapping[str, Any] | None = None,
     var_files: Sequence[StrPath] = (),
     secrets: Iterable[str] = (),
-    jobs: int = 1,
-    retries: int = 0,
+    jobs: int | None = None,
+    retries: int | None = None,
     fail_fast: bool = False,
     keywords: Sequence[str] = (),
     tags: Sequence[str] = (),
@@ -180,7 +180,8 @@ def run(
     project's `contracts:` are verified beside the suites as `splice run` verifies them:
     by default when no `paths` are given; `contracts=True` adds them to `paths`, False
     leaves them out (entries with `broker:` need the store: `splice run`). `warm` is
-    `--warm`/`--no-warm` (default: splice.yaml's `warm:`).
+    `--warm`/`--no-warm` (default: splice.yaml's `warm:`); `jobs` and `retries` default to
+    splice.yaml's `run:` (else 1 and 0), as `-j` and `--retries` do.
 
     Raises `SuiteError` (with every located problem) before anything runs, `UsageError`
     when nothing is selected, and `splice.StartFailed` when the services do not start."""
@@ -197,9 +198,9 @@ def run(
     if not selected:
         raise UsageError("no testcase matches the selection", "check keywords and tags")
     options = RunOptions(
-        jobs=jobs,
+        jobs=found.run.jobs_or(jobs),
         fail_fast=fail_fast,
-        retries=retries,
+        retries=found.run.retries_or(retries),
         external=external,
         secret_names=ext.secrets | set(found.secrets),
         hooks=list(hooks),

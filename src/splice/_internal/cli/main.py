@@ -97,19 +97,18 @@ def cli() -> None:
 @click.option(
     "-j",
     "--jobs",
-    default=1,
-    show_default=True,
     type=click.IntRange(1, 256),
-    help="Testcases run in parallel, each with its own variables and HTTP session.",
+    help="Testcases run in parallel, each with its own variables and HTTP session "
+    "[default: splice.yaml's run.jobs, else 1].",
 )
 @click.option(
     "-x", "--fail-fast", is_flag=True, help="Stop starting testcases after the first failure."
 )
 @click.option(
     "--retries",
-    default=0,
     type=click.IntRange(0, 20),
-    help="Re-run a failed testcase up to N times; a later pass is reported as flaky.",
+    help="Re-run a failed testcase up to N times; a later pass is reported as flaky "
+    "[default: splice.yaml's run.retries, else 0].",
 )
 @click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."

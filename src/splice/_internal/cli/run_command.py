@@ -143,9 +143,9 @@ def run_suites(
     bus = EventBus([console])
     recording = _recording(bus, project, opts)
     options = RunOptions(
-        jobs=opts["jobs"],
+        jobs=project.run.jobs_or(opts.get("jobs")),
         fail_fast=opts["fail_fast"],
-        retries=opts["retries"],
+        retries=project.run.retries_or(opts.get("retries")),
         external=external,
         secret_names=ext.secrets | set(project.secrets),
     )

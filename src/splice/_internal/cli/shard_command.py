@@ -40,9 +40,16 @@ def register(group: click.Group) -> None:
         help="Where shards run: a local Dask cluster, or the scheduler at ADDRESS.",
     )
     @click.option(
-        "-j", "--jobs", default=1, type=click.IntRange(1, 256), help="Testcases per shard at once."
+        "-j",
+        "--jobs",
+        type=click.IntRange(1, 256),
+        help="Testcases per shard at once [default: splice.yaml's run.jobs, else 1].",
     )
-    @click.option("--retries", default=0, type=click.IntRange(0, 20), help="Retries per testcase.")
+    @click.option(
+        "--retries",
+        type=click.IntRange(0, 20),
+        help="Retries per testcase [default: splice.yaml's run.retries, else 0].",
+    )
     @_apply(store_run_options)
     def run(paths: tuple[str, ...], **opts: Any) -> None:
         """Run suites in shards balanced by their recorded durations; one run in the store."""

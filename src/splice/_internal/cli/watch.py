@@ -315,9 +315,9 @@ class Watch:
         opts = self.opts
         console = ConsoleReporter(verbose=opts["verbose"], quiet=opts["quiet"])
         options = RunOptions(
-            jobs=opts["jobs"],
+            jobs=project.run.jobs_or(opts.get("jobs")),
             fail_fast=opts["fail_fast"],
-            retries=opts["retries"],
+            retries=project.run.retries_or(opts.get("retries")),
             external=self.ext.merged(),
             secret_names=self.ext.secrets | set(project.secrets),
         )

@@ -42,10 +42,8 @@ def _register(group: click.Group) -> None:
     @click.option(
         "-j",
         "--jobs",
-        default=1,
-        show_default=True,
         type=click.IntRange(1, 256),
-        help="Testcases of a suites job run in parallel.",
+        help="Testcases of a suites job run in parallel [default: splice.yaml's run.jobs, else 1].",
     )
     @click.option(
         "--term-grace",

@@ -19,6 +19,7 @@ from splice._internal.project.model import (
     DataPlan,
     Migration,
     Project,
+    RunDefaults,
     Selector,
 )
 from splice._internal.project.project_schema import (
@@ -90,6 +91,7 @@ def project_from_document(doc: Document) -> Project:
         secret_settings=settings,
         suites=spec.suites,
         warm_idle=_warm_idle(spec.warm),
+        run=RunDefaults(jobs=spec.run.jobs, retries=spec.run.retries),
     )
     for name, raw in spec.services.items():
         service = _service(name, raw, project.provider, doc, out)

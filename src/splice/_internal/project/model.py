@@ -63,6 +63,21 @@ class ContractPlan:
     span: SourceSpan | None = None
 
 
+@dataclass(frozen=True)
+class RunDefaults:
+    """splice.yaml's `run:`: the testcases run at once and the retries of a failed one,
+    when the command line (or `splice.run`'s argument) does not give them."""
+
+    jobs: int | None = None
+    retries: int | None = None
+
+    def jobs_or(self, given: int | None) -> int:
+        return given if given is not None else (self.jobs or 1)
+
+    def retries_or(self, given: int | None) -> int:
+        return given if given is not None else (self.retries or 0)
+
+
 @dataclass
 class Project:
     name: str
@@ -78,6 +93,7 @@ class Project:
     # services with an OpenAPI document: name -> (path, as splice.yaml writes it)
     openapi: dict[str, tuple[Path, str]] = field(default_factory=dict)
     warm_idle: float | None = None  # `warm:`: runs use a warm pool with this idle timeout
+    run: RunDefaults = field(default_factory=RunDefaults)  # `run:`: -j and --retries defaults
 
     @property
     def root(self) -> Path:

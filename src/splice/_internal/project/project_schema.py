@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 
 PROVIDERS = ("local", "docker", "external")
 ISOLATION = ("none", "rollback", "truncate", "template", "snapshot")
@@ -86,6 +94,14 @@ class ContractSpec(Spec):
     state_url: StrictStr | None = None  # or Pact's state-change URL (a template)
 
 
+class RunSpec(Spec):
+    """`run: {jobs: 4, retries: 1}`: what `splice run` does when its command line does not
+    say (`-j`, `--retries` win)."""
+
+    jobs: StrictInt | None = Field(default=None, ge=1, le=256)
+    retries: StrictInt | None = Field(default=None, ge=0, le=20)
+
+
 class WarmSpec(Spec):
     """`warm: {idle: 10m}`: runs use a warm pool that stops after `idle` without a run."""
 
@@ -111,6 +127,8 @@ class ProjectSpec(Spec):
     contracts: list[ContractSpec] = []
     # `true` or `{idle: 10m}`: `splice run` uses a warm pool (`--no-warm` turns it off)
     warm: bool | WarmSpec = False
+    # `run: {jobs: 4, retries: 1}`: defaults of `splice run -j` and `--retries`
+    run: RunSpec = Field(default_factory=RunSpec)
     workflows: Any = (
         None  # validated by splice._internal.workflows.loader, which reads it with positions
     )

@@ -133,7 +133,7 @@ def _run(
                         cancelled=scheduler.cancelled,
                         external=external,
                         secret_names=secret_names | set(project.secrets),
-                        parallel=int(opts.get("jobs") or 1),
+                        parallel=project.run.jobs_or(opts.get("jobs")),
                     )
                     with _job_environment(job, shared, project, masker, run.id) as active:
                         if isinstance(active, JobOutcome):

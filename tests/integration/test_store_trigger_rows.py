@@ -141,3 +141,43 @@ def test_retention_drops_the_triggers_of_deleted_runs_and_old_ended_ones(store: 
     report = prune(store, max_age_days=1, now=10.0 + 3 * 86400, vacuum=False)
     assert report.runs == 1
     assert [r["id"] for r in trigger_rows.listing(store, "/srv/shop")] == ["waits"]
+
+
+def test_a_damaged_queued_row_is_listed_and_interrupted_not_run(store: Store) -> None:
+    """A queued trigger whose `args` are not a JSON list (a row changed outside splice):
+    the restarted server's take-over interrupts it with the reason instead of failing to
+    start, and the listing still shows it."""
+    from splice._internal.web.triggers import TriggerQueue, TriggerSettings
+
+    gone = trigger_rows.Owner("/srv/shop", _gone_pid(), None)
+    trigger_rows.add(store, _trigger("bad", "queued", 1.0), gone)
+    trigger_rows.add(store, _trigger("good", "queued", 2.0), gone)
+    with store.engine.begin() as conn:
+        conn.execute(t.triggers.update().where(t.triggers.c.id == "bad").values(args="{oops"))
+    queue = TriggerQueue(TriggerSettings(Path("/srv/shop"), store.url), store)
+    queue.recover()
+    queue.recover()  # once only
+    bad = trigger_rows.get(store, "bad")
+    assert bad is not None and bad["state"] == "interrupted" and bad["args"] is None
+    assert "not a JSON list" in bad["reason"]
+    good = trigger_rows.get(store, "good")
+    assert good is not None and good["state"] == "queued" and good["server_pid"] == os.getpid()
+    assert [row["id"] for row in trigger_rows.listing(store, "/srv/shop")] == ["good", "bad"]
+
+
+def test_a_store_failing_at_the_take_over_is_a_usage_error(tmp_path: Path) -> None:
+    """`splice serve` takes the queue over before it listens: a store error then is one
+    line and a hint, not a web server's traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from splice._internal.cli.serve_command import _recover
+    from splice._internal.errors import UsageError
+
+    class Failing:
+        def recover(self) -> None:
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    with pytest.raises(UsageError) as raised:
+        _recover(Failing(), "sqlite:///results.db")
+    assert "database is locked" in raised.value.message
+    assert raised.value.hint is not None and "splice store info" in raised.value.hint

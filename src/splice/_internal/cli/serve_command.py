@@ -160,11 +160,29 @@ def serve(
             triggers=triggers,
             on_stop=[cluster.close] if cluster is not None else [],
         )
+        if app.state.triggers is not None:
+            _recover(app.state.triggers, store.url)
         _greet(store, host, port, private=private, triggers=triggers, local=dist == "dask")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _recover(queue: Any, url: str) -> None:
+    """The queue a gone server left, taken over before the server listens; a store that
+    cannot be read or written then is a usage error that says so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        queue.recover()
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc  # the driver's own message, if any
+        raise UsageError(
+            f"cannot take over the triggers a stopped server left in {url}: "
+            f"{str(cause).splitlines()[0]}",
+            "check that the store is reachable and writable (`splice store info`)",
+        ) from None
 
 
 def _greet(store: Any, host: str, port: int, *, private: bool, triggers: Any, local: bool) -> None:

@@ -122,6 +122,13 @@ def interrupt(store: Store, reasons: dict[str, str], now: float) -> None:
 
 
 def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict, `args` parsed: None when they are not a JSON list of strings (a
+    row damaged outside splice), so the row is still listed and is never run."""
     values = dict(row._mapping)
-    values["args"] = json.loads(values["args"])
+    try:
+        args = json.loads(values["args"])
+    except (TypeError, ValueError):
+        args = None
+    ok = isinstance(args, list) and all(isinstance(a, str) for a in args)
+    values["args"] = args if ok else None
     return values

@@ -100,7 +100,7 @@ class Trigger:
             row["id"],
             row["kind"],
             row["target"],
-            list(row["args"]),
+            list(row["args"] or []),
             meta,
             state=TriggerState(row["state"]),
             queued_at=row["queued_at"],

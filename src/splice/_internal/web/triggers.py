@@ -97,10 +97,19 @@ class TriggerQueue:
         self._stopping = False
         self._workers: list[threading.Thread] = []
         self._reaper = LazyReaper()
+        self._recovered = False
+
+    def recover(self) -> None:
+        """Take over what a stopped server of this project left (once): `splice serve`
+        calls it before it listens, so a store that fails here is an error message, not
+        a traceback of the web server's start-up."""
+        if not self._recovered:
+            self._recover()
+            self._recovered = True
 
     def start(self) -> None:
         """Take over what a stopped server of this project left, then start the workers."""
-        self._recover()
+        self.recover()
         for n in range(self.settings.max_concurrent):
             worker = threading.Thread(target=self._work, name=f"splice-trigger-{n}", daemon=True)
             worker.start()
@@ -212,6 +221,9 @@ class TriggerQueue:
         reasons: dict[str, str] = {}
         waiting: list[Trigger] = []
         for row in left:
+            if row["state"] == TriggerState.QUEUED and row["args"] is None:
+                reasons[row["id"]] = "its arguments in the store are not a JSON list: not run"
+                continue
             if row["state"] == TriggerState.QUEUED:
                 waiting.append(Trigger.from_row(row))
                 continue

@@ -400,3 +400,68 @@ def test_a_shard_waiting_for_a_worker_is_queued_then_runs(tmp_path: Path) -> Non
     critical = run["shard_critical"]
     assert critical["name"] == waiting.pop()
     assert critical["waited"] > 0
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below `pid` now (its children, theirs, ...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
+    tmp_path: Path,
+) -> None:
+    """`kill -9` of `splice shard run` while its shards run: the local cluster's worker
+    processes go with it, and the folders it made (its own, Dask's scratch) carry its name,
+    so the next splice run that starts a service removes them."""
+    import signal
+    import tempfile
+    import time
+
+    (tmp_path / "splice.yaml").write_text("name: killed\n")
+    _slow_suite(tmp_path, 6)
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("SPLICE_STORE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splice", "shard", "run", "--shards", "2", "--no-store"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    tmp = Path(tempfile.gettempdir())
+    deadline = time.monotonic() + 120
+    mine: list[Path] = []
+    while time.monotonic() < deadline and len(mine) < 2:
+        mine = sorted(tmp.glob(f"splice-*-o{proc.pid}.*"))
+        time.sleep(0.1)
+    assert [p.name.split("-o")[0] for p in mine] == ["splice-dask", "splice-shards"], mine
+    while time.monotonic() < deadline and len(_descendants(proc.pid)) < 4:
+        time.sleep(0.1)  # the nannies and their workers
+    workers = _descendants(proc.pid)
+    assert workers, "no worker process started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), workers
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "splice.yaml").write_text("name: later\nservices:\n  cache: {kind: redis}\n")
+    (later / "a.splice.yaml").write_text(
+        "name: a\ntestcases:\n  - name: p\n    steps:\n      - redis: {command: [PING]}\n"
+    )
+    done = _splice(later, "run", "--no-store", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not [p for p in mine if p.exists()], mine

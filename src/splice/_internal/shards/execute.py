@@ -32,6 +32,7 @@ from splice._internal.model.results import (
 )
 from splice._internal.model.suite import Suite
 from splice._internal.project.model import Project
+from splice._internal.services import owners
 from splice._internal.shards.dask import DaskBackend, ShardLost
 from splice._internal.shards.live import ShardBoard
 from splice._internal.shards.planner import Shard, imbalance, plan
@@ -148,7 +149,8 @@ def _run_on(
             if recorder is not None:
                 recorder.run_started(run, len(keys))
             with (
-                tempfile.TemporaryDirectory(prefix="splice-shards-") as tmp,
+                # owner-named: what a `kill -9` of this process leaves, the next run sweeps
+                tempfile.TemporaryDirectory(prefix=owners.folder_prefix("shards")) as tmp,
                 board or contextlib.nullcontext(),
             ):
                 ends.tasks = [

@@ -465,3 +465,35 @@ def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
     done = _splice(later, "run", "--no-store", "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     assert not [p for p in mine if p.exists()], mine
+
+
+def test_ctrl_c_of_a_run_in_shards_says_so_and_stores_it_interrupted(tmp_path: Path) -> None:
+    """SIGINT while the shards run: exit 130, a line saying how many shards had finished,
+    and the run stored as interrupted."""
+    import signal
+    import time
+
+    (tmp_path / "splice.yaml").write_text("name: stopped\n")
+    _slow_suite(tmp_path, 6)
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("SPLICE_STORE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "splice", "run", "--dist", "dask", "--dist-shards", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    with proc.stdout:
+        first = proc.stdout.readline()  # the plan: printed once the shards are about to go
+        assert "6 testcases in 2 shards" in first, first
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, first + rest
+    assert re.search(r"interrupted \(Ctrl-C or SIGTERM\): [0-2] of 2 shards had finished", rest)
+    run = _stored(tmp_path, rest)
+    assert run["status"] == "interrupted", run["status"]

@@ -168,6 +168,12 @@ def _run_on(
                 backend.run(ends.tasks, ends.done, ends.gone, board)
         except KeyboardInterrupt:
             run.interrupted = True
+            out.print(
+                f"interrupted (Ctrl-C or SIGTERM): {len(results)} of {len(shards)} shards "
+                "had finished; the others' testcases are not run",
+                style="yellow",
+                markup=False,
+            )
     run.duration = time.perf_counter() - clock
     run.suites = _merged(suites, results, lost, shards)
     if recorder is not None and lost:

@@ -418,15 +418,20 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.parametrize("own_tmp", [False, True], ids=["system-tmp", "SPLICE_TMPDIR"])
 def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_tmp: bool
 ) -> None:
     """`kill -9` of `splice shard run` while its shards run: the local cluster's worker
     processes go with it, and the folders it made (its own, Dask's scratch) carry its name,
-    so the next splice run that starts a service removes them."""
+    so the next splice run that starts a service removes them, in SPLICE_TMPDIR too."""
     import signal
     import tempfile
     import time
+
+    if own_tmp:
+        (tmp_path / "t").mkdir()
+        monkeypatch.setenv("SPLICE_TMPDIR", str(tmp_path / "t"))
 
     (tmp_path / "splice.yaml").write_text("name: killed\n")
     _slow_suite(tmp_path, 6)
@@ -440,7 +445,7 @@ def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
         stdin=subprocess.DEVNULL,
         env=env,
     )
-    tmp = Path(tempfile.gettempdir())
+    tmp = tmp_path / "t" if own_tmp else Path(tempfile.gettempdir())
     deadline = time.monotonic() + 120
     mine: list[Path] = []
     while time.monotonic() < deadline and len(mine) < 2:

@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,18 @@ class Owner:
 def folder_prefix(what: str) -> str:
     """The start of a temporary folder's name: what it is for, and its owner."""
     return f"splice-{what}-o{Owner.current().tag}-"
+
+
+def tmp_root() -> Path:
+    """Where splice's temporary folders go (and where `sweep` looks): `SPLICE_TMPDIR`, else
+    the system's temporary folder."""
+    return Path(os.environ.get("SPLICE_TMPDIR") or tempfile.gettempdir())
+
+
+def new_folder(what: str) -> Path:
+    """A new owner-named folder under `tmp_root()`: removed by its owner when done, and by
+    the next run's `sweep` when its owner was killed."""
+    return Path(tempfile.mkdtemp(prefix=folder_prefix(what), dir=tmp_root()))
 
 
 def marked(env: Mapping[str, str] | None, tag: str) -> dict[str, str]:

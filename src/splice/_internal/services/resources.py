@@ -46,7 +46,7 @@ def cache_root() -> Path:
 
 
 def _tmp_root() -> Path:
-    return Path(os.environ.get("SPLICE_TMPDIR") or tempfile.gettempdir())
+    return owners.tmp_root()
 
 
 def fast_tmp_root() -> Path:

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -123,7 +122,7 @@ def _listen(
 def scratch_folder() -> Path:
     """A folder for a local cluster's scheduler and workers (Dask's `local_directory`),
     owner-named, so that a later splice run sweeps it away if its owner was killed."""
-    return Path(tempfile.mkdtemp(prefix=owners.folder_prefix("dask")))
+    return owners.new_folder("dask")
 
 
 def local_cluster(workers: int, directory: Path) -> Any:

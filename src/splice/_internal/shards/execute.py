@@ -4,10 +4,10 @@ that streams into the store as shards finish."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -150,7 +150,7 @@ def _run_on(
                 recorder.run_started(run, len(keys))
             with (
                 # owner-named: what a `kill -9` of this process leaves, the next run sweeps
-                tempfile.TemporaryDirectory(prefix=owners.folder_prefix("shards")) as tmp,
+                _owned_folder("shards") as tmp,
                 board or contextlib.nullcontext(),
             ):
                 ends.tasks = [
@@ -225,6 +225,15 @@ class _Ends:
             self.board.ended(index)
         if self.recorder is not None:
             self.recorder.artifacts([_shard_lost(failure, len(self.shards))])
+
+
+@contextlib.contextmanager
+def _owned_folder(what: str) -> Iterator[str]:
+    path = owners.new_folder(what)
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _record_lost(recorder: Any, run: RunResult, lost: list[ShardLost]) -> None:

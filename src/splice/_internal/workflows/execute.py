@@ -6,7 +6,6 @@ import contextlib
 import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,7 +86,7 @@ def _workdir(processes: LazyReaper) -> Iterator[str]:
     """The run's folder for the reports its jobs write: owner-named and watched by the
     run's reaper, so that a `splice workflow run` killed with SIGKILL (as a triggered run
     is when its server is) or forced out by a second signal leaves none behind."""
-    path = Path(tempfile.mkdtemp(prefix=owners.folder_prefix("workflow")))
+    path = owners.new_folder("workflow")
     processes.watch_dir(path)
     try:
         yield str(path)

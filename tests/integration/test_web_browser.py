@@ -141,9 +141,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def test_the_dashboard_shows_headline_numbers_charts_and_runs(site: Site, page: Any) -> None:
+def test_the_dashboard_shows_headline_numbers_charts_and_runs(
+    site: Site, page: Any, tmp_path: Path
+) -> None:
     """The runs page shows its cards, both charts, the runs table with a running run's
-    progress, and no script error; a screenshot is kept for a person to look at."""
+    progress, and no script error; a screenshot is kept for a person to look at (in
+    pytest's folder of the test, which pytest itself keeps for its last three runs)."""
     page.goto(site.url + "/")
     assert page.title() == "Runs · splice"
     cards = page.locator(".stat")
@@ -154,7 +157,7 @@ def test_the_dashboard_shows_headline_numbers_charts_and_runs(site: Site, page: 
     assert page.locator("tbody tr").count() == 42
     live = page.locator('[data-running-run="live"]')
     assert live.locator(".label").inner_text() == "1 / 3"
-    page.screenshot(path="/tmp/splice-dashboard.png", full_page=False)
+    page.screenshot(path=str(tmp_path / "splice-dashboard.png"), full_page=False)
     assert page.errors == []
 
 

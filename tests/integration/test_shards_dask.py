@@ -369,13 +369,14 @@ def test_a_shard_waiting_for_a_worker_is_queued_then_runs(tmp_path: Path) -> Non
     """Two shards on a scheduler with one worker (`--on dask:ADDRESS`): while the first
     runs, the other is queued, waiting for a worker, on the page too; then it runs on the
     same worker, and it is the critical path, having waited."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     (tmp_path / "splice.yaml").write_text("name: sharded\n")
     _slow_suite(tmp_path, 6)
     watched = Watched(tmp_path)
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    from splice._internal.shards.dask import local_cluster
+
+    (tmp_path / "dask").mkdir()
+    cluster = local_cluster(1, tmp_path / "dask")  # its files (Dask's scratch too) in there
     try:
         result = watched.follow(
             lambda page: "s-queued" in _shard_rows(page) and "waiting for a worker" in page,

@@ -50,14 +50,18 @@ if __name__ == "__main__":
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, set[int]]]:
     """A real LocalCluster of two worker processes: its scheduler's address and their pids."""
-    script = tmp_path_factory.mktemp("dask") / "cluster.py"
+    folder = tmp_path_factory.mktemp("dask")
+    script = folder / "cluster.py"
     script.write_text(CLUSTER)
+    # Dask's scratch folder (else `dask-scratch-space` in /tmp, left after the test)
+    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder)}
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None

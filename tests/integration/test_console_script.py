@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import takes_ctrl_c
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = Path(sys.executable).parent / "splice"
@@ -98,8 +100,7 @@ def test_ctrl_c_through_the_script_runs_teardown_and_stops_the_services(tmp_path
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
-        # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        preexec_fn=takes_ctrl_c,  # noqa: PLW1509
     )
     try:
         for _ in range(600):

@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from tests.support.cli import takes_ctrl_c
+
 
 def test_sigint_runs_teardowns_and_writes_reports(tmp_path: Path) -> None:
     """SIGINT mid-step stops the command, runs both teardowns, writes JUnit, exits 130."""
@@ -37,8 +39,7 @@ def test_sigint_runs_teardowns_and_writes_reports(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
-        # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        preexec_fn=takes_ctrl_c,  # noqa: PLW1509
     )
     try:
         for _ in range(300):

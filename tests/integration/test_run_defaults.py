@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import splice
+from tests.support.cli import splice_cli
 
 pytestmark = pytest.mark.integration
 
@@ -42,18 +41,7 @@ def _project(root: Path, run: str, suite: str) -> None:
 
 
 def _splice(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("SPLICE_STORE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "splice", "run", "--no-store", "--json", "r.json", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    done = splice_cli(root, "run", "--no-store", "--json", "r.json", *args)
     report = root / "r.json"
     return done, json.loads(report.read_text()) if report.exists() else {}
 

@@ -24,6 +24,7 @@ from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
 from splice._internal.web import create_app
 from splice._internal.web.server import BackgroundServer
+from tests.support.cli import splice_cli, takes_ctrl_c
 from tests.support.openapi_shards import merged_coverage, openapi_project
 
 pytest.importorskip("distributed", reason="install splice[dask]")
@@ -42,18 +43,7 @@ def _suite(root: Path, name: str, count: int, first_step: str = "") -> None:
 
 
 def _splice(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("SPLICE_STORE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "splice", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return splice_cli(root, *args, columns=200, timeout=240)
 
 
 def _stored(root: Path, output: str) -> dict[str, Any]:
@@ -491,6 +481,7 @@ def test_ctrl_c_of_a_run_in_shards_says_so_and_stores_it_interrupted(tmp_path: P
         stdin=subprocess.DEVNULL,
         text=True,
         env=env,
+        preexec_fn=takes_ctrl_c,  # noqa: PLW1509
     )
     assert proc.stdout is not None
     with proc.stdout:

@@ -19,16 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import takes_ctrl_c
 from tests.support.docs_blocks import check_output
 
 pytestmark = pytest.mark.integration
 
 WAIT = 90.0  # seconds: generous, the machine may be loaded
-
-
-def _child_setup() -> None:
-    # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
@@ -52,7 +48,7 @@ def start(tmp_path: Path) -> Iterator[object]:
             text=True,
             env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **env},
             start_new_session=True,  # its own process group, as a terminal's foreground job
-            preexec_fn=_child_setup,  # noqa: PLW1509 - only resets one signal's disposition
+            preexec_fn=takes_ctrl_c,  # noqa: PLW1509 - only resets one signal's disposition
         )
         procs.append(proc)
         return proc

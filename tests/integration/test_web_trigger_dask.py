@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from splice._internal.shards.dask import PRELOAD
+from tests.support.cli import splice_cli
 from tests.support.docs_blocks import check_output
 from tests.support.trigger_server import Served, alive, free_port, project, serve, until
 
@@ -171,18 +172,7 @@ def test_a_stopped_dask_run_is_interrupted_and_leaves_no_folder(tmp_path: Path) 
 
 
 def _serve_fails(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("SPLICE_STORE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "splice", "serve", "--port", str(free_port()), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return splice_cli(root, "serve", "--port", str(free_port()), *args, columns=200)
 
 
 def test_a_dist_the_server_cannot_use_is_a_usage_error_at_start(tmp_path: Path) -> None:

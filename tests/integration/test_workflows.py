@@ -19,6 +19,7 @@ import pytest
 
 from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
+from tests.support.cli import takes_ctrl_c
 
 pytestmark = pytest.mark.integration
 
@@ -54,11 +55,6 @@ with open(f"reports/r-{n}.xml", "w") as f:
             f'name="works" time="0.01">{body}</testcase></testsuite>')
 print(f"wrote report {n}")
 """
-
-
-def _child_setup() -> None:
-    # a test run from a background job inherits SIGINT ignored; a terminal's splice does not
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _project(tmp_path: Path, workflows: str) -> Path:
@@ -224,7 +220,7 @@ def test_ctrl_c_stops_running_jobs_and_stores_the_run_interrupted(tmp_path: Path
         text=True,
         env=env,
         start_new_session=True,
-        preexec_fn=_child_setup,  # noqa: PLW1509 - only resets one signal's disposition
+        preexec_fn=takes_ctrl_c,  # noqa: PLW1509 - only resets one signal's disposition
     )
     try:
         assert proc.stdout is not None

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 
-def splice_cli(cwd: Path, *args: str, columns: int = 120) -> subprocess.CompletedProcess[str]:
-    """`python -m splice ARGS` in CWD without colour, stdout and stderr kept apart."""
+def _env(columns: int) -> dict[str, str]:
+    """This environment without colour, at `columns`, and without a store the person
+    running the tests may have set for their own runs."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns)}
+    env.pop("SPLICE_STORE_URL", None)
+    return env
+
+
+def splice_cli(
+    cwd: Path, *args: str, columns: int = 120, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m splice ARGS` in CWD without colour or standard input, stdout and stderr
+    kept apart."""
     return subprocess.run(
         [sys.executable, "-m", "splice", *args],
         cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns)},
+        env=_env(columns),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
         check=False,
     )
 
@@ -28,7 +41,7 @@ def on_a_terminal(cwd: Path, *args: str, columns: int = 100) -> tuple[int, str]:
     done = subprocess.run(
         [sys.executable, "-m", "splice", *args],
         cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns)},
+        env=_env(columns),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -43,3 +56,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def takes_ctrl_c() -> None:
+    """`preexec_fn` of a child that must act on SIGINT as a terminal's would: a test run
+    from a background job (CI, `cmd &`) inherits SIGINT ignored, and so would the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

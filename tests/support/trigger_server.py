@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ import httpx
 
 from splice._internal.store import Store, tokens, trigger_rows
 from splice._internal.store.query_runs import get_run
+from tests.support.cli import free_port
 
 SPLICE = [sys.executable, "-m", "splice"]
 DEADLINE = 180.0  # seconds a condition may take on a loaded machine
@@ -140,12 +140,6 @@ def until(check: Callable[[], Any], what: str) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def project(root: Path) -> Path:

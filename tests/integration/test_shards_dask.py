@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from splice._internal.store import Store
 from splice._internal.store.query_runs import get_run
 from splice._internal.web import create_app
 from splice._internal.web.server import BackgroundServer
-from tests.support.cli import splice_cli, takes_ctrl_c
+from tests.support.cli import cli_env, splice_cli, takes_ctrl_c
 from tests.support.openapi_shards import merged_coverage, openapi_project
 
 pytest.importorskip("distributed", reason="install splice[dask]")
@@ -416,18 +418,13 @@ def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
     """`kill -9` of `splice shard run` while its shards run: the local cluster's worker
     processes go with it, and the folders it made (its own, Dask's scratch) carry its name,
     so the next splice run that starts a service removes them, in SPLICE_TMPDIR too."""
-    import signal
-    import tempfile
-    import time
-
     if own_tmp:
         (tmp_path / "t").mkdir()
         monkeypatch.setenv("SPLICE_TMPDIR", str(tmp_path / "t"))
 
     (tmp_path / "splice.yaml").write_text("name: killed\n")
     _slow_suite(tmp_path, 6)
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("SPLICE_STORE_URL", None)
+    env = cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "splice", "shard", "run", "--shards", "2", "--no-store"],
         cwd=tmp_path,
@@ -466,13 +463,9 @@ def test_kill_9_of_a_shard_run_leaves_no_worker_and_its_folders_are_swept(
 def test_ctrl_c_of_a_run_in_shards_says_so_and_stores_it_interrupted(tmp_path: Path) -> None:
     """SIGINT while the shards run: exit 130, a line saying how many shards had finished,
     and the run stored as interrupted."""
-    import signal
-    import time
-
     (tmp_path / "splice.yaml").write_text("name: stopped\n")
     _slow_suite(tmp_path, 6)
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("SPLICE_STORE_URL", None)
+    env = cli_env(200)
     proc = subprocess.Popen(
         [sys.executable, "-m", "splice", "run", "--dist", "dask", "--dist-shards", "2"],
         cwd=tmp_path,

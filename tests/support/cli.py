@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 
-def _env(columns: int) -> dict[str, str]:
+def cli_env(columns: int = 120) -> dict[str, str]:
     """This environment without colour, at `columns`, and without a store the person
     running the tests may have set for their own runs."""
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns)}
@@ -26,7 +26,7 @@ def splice_cli(
     return subprocess.run(
         [sys.executable, "-m", "splice", *args],
         cwd=cwd,
-        env=_env(columns),
+        env=cli_env(columns),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -41,7 +41,7 @@ def on_a_terminal(cwd: Path, *args: str, columns: int = 100) -> tuple[int, str]:
     done = subprocess.run(
         [sys.executable, "-m", "splice", *args],
         cwd=cwd,
-        env=_env(columns),
+        env=cli_env(columns),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
